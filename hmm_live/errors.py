@@ -1,0 +1,34 @@
+"""One exception family for everything hmm_live reports to its users.
+
+Every message names the file, variable, port or value at fault, so a
+performer can fix the input instead of reading a traceback.
+"""
+from __future__ import annotations
+
+
+class HmmLiveError(Exception):
+    """Base class: catch this to handle any hmm_live failure."""
+
+
+class CheckpointError(HmmLiveError):
+    """A checkpoint file or folder is missing, truncated or inconsistent."""
+
+
+class UnsupportedModelError(CheckpointError):
+    """The checkpoint is a MusicVAE variant hmm_live does not implement."""
+
+
+class ConfigError(HmmLiveError):
+    """An unknown config name or an invalid model/converter specification."""
+
+
+class MidiFileError(HmmLiveError):
+    """A MIDI file cannot be read or written."""
+
+
+class SequenceError(HmmLiveError):
+    """A NoteSequence does not fit the model (length, pitch range, metre)."""
+
+
+class ChordError(HmmLiveError):
+    """Chord symbols are missing, unknown, unexpected or of the wrong count."""

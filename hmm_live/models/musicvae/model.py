@@ -1,0 +1,235 @@
+"""MusicVAE: Magenta's API (encode, decode, sample, interpolate, similar) on Keras 3."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from hmm_live.errors import ChordError, CheckpointError, ConfigError, SequenceError
+from hmm_live.music.chords import ChordEncoder
+from hmm_live.music.converters import DataConverter, converter_from_spec
+from hmm_live.music.sequences import NoteSequence
+from hmm_live.models.musicvae import checkpoints
+from hmm_live.models.musicvae.network import MusicVAENetwork, NetworkSpec
+
+ArrayLike = np.ndarray | Sequence[Sequence[float]]
+
+
+class MusicVAE:
+    """A MusicVAE bound to its data converter (and chord encoder, if conditioned)."""
+
+    def __init__(self, spec: NetworkSpec, data_converter: DataConverter,
+                 chord_encoder: ChordEncoder | None = None, config: str | None = None):
+        if data_converter.input_depth != spec.input_depth or data_converter.output_depth != spec.output_depth:
+            raise CheckpointError(
+                f"the {data_converter.js_type} reads {data_converter.input_depth} and writes "
+                f"{data_converter.output_depth} classes, the network {spec.input_depth} and "
+                f"{spec.output_depth} (decoder output_projection): wrong config for this checkpoint?")
+        control = chord_encoder.depth if chord_encoder else 0
+        if control != spec.control_depth:
+            raise CheckpointError(
+                f"the checkpoint's encoder expects {spec.control_depth} control values per step, "
+                f"the config gives {control} ({chord_encoder.name if chord_encoder else 'no chordEncoder'})")
+        self.spec, self.data_converter, self.chord_encoder, self.config = (
+            spec, data_converter, chord_encoder, config)
+        self.network = MusicVAENetwork(spec)
+        self._graphs: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
+        self._graph_lock = threading.Lock()
+
+    # -- metadata ---------------------------------------------------------
+    @property
+    def z_size(self) -> int:
+        return self.spec.z_size
+
+    @property
+    def num_steps(self) -> int:
+        return self.spec.num_steps
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return (f"MusicVAE(config={self.config!r}, {self.data_converter.js_type}, z={s.z_size}, "
+                f"encoder={list(s.encoder_sizes)}, decoder={list(s.decoder_sizes)}, steps={s.num_steps})")
+
+    # -- loading and saving ----------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path, config: str | None = None) -> "MusicVAE":
+        """Load a magenta-js folder, a Magenta TF checkpoint (with `config`) or an hmm_live folder."""
+        ckpt = checkpoints.read_checkpoint(path, config)
+        js = ckpt.js_config
+        converter = converter_from_spec(js["dataConverter"])
+        chords = ChordEncoder(js["chordEncoder"]) if js.get("chordEncoder") else None
+        spec = ckpt.spec or checkpoints.infer_spec(
+            ckpt.weights, converter.num_steps, converter.num_segments, converter.input_depth)
+        model = cls(spec, converter, chords, ckpt.config_name)
+        checkpoints.assign_weights(model.network.magenta_weights(), ckpt.weights, ckpt.source)
+        return model
+
+    @classmethod
+    def create(cls, config: str, z_size: int, encoder_sizes: Sequence[int], decoder_sizes: Sequence[int],
+               conductor_sizes: Sequence[int] = (), hierarchical_encoder: bool = False,
+               seed: int | None = None) -> "MusicVAE":
+        """A randomly initialised model of a Magenta config with the given sizes."""
+        from hmm_live.models.musicvae.configs import get_config
+
+        cfg = get_config(config)
+        converter = converter_from_spec(cfg.data_converter)
+        chords = ChordEncoder(cfg.chord_encoder) if cfg.chord_encoder else None
+        spec = NetworkSpec(
+            input_depth=converter.input_depth, output_depth=converter.output_depth, z_size=z_size,
+            encoder_sizes=tuple(encoder_sizes), decoder_sizes=tuple(decoder_sizes),
+            num_steps=converter.num_steps, control_depth=chords.depth if chords else 0,
+            num_segments=converter.num_segments or 0, hierarchical_encoder=hierarchical_encoder,
+            conductor_sizes=tuple(conductor_sizes))
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        return cls(spec, converter, chords, cfg.name)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """All weights as numpy arrays, by Magenta variable name."""
+        return {n: v.numpy() for n, v in self.network.magenta_weights().items()}
+
+    def js_config(self) -> dict:
+        out = {"type": "MusicVAE", "dataConverter": self.data_converter.spec()}
+        if self.chord_encoder:
+            out["chordEncoder"] = self.chord_encoder.name
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Save to an hmm_live folder (safe to load, no pickle; also readable by magenta-js)."""
+        own = {"format": checkpoints.OWN_FORMAT, "config": self.config, "network": self.spec.to_json()}
+        return checkpoints.write_js(path, self.weights(), self.js_config(), own=own)
+
+    def export(self, path: str | Path, format: str = "magenta-js", quantization: str | None = None) -> Path:
+        """Export a checkpoint folder that @magenta/music loads (optionally uint8/uint16)."""
+        if format != "magenta-js":
+            raise ConfigError(f"unknown export format {format!r}; hmm_live exports 'magenta-js'")
+        if len(self.spec.encoder_sizes) > 1 and not self.spec.hierarchical_encoder:
+            raise ConfigError("magenta-js cannot load flat encoders with more than one layer "
+                              f"(this one has {len(self.spec.encoder_sizes)})")
+        return checkpoints.write_js(path, self.weights(), self.js_config(), quantization)
+
+    # -- tensors ----------------------------------------------------------
+    def controls(self, chords: Sequence[str] | None) -> np.ndarray | None:
+        """Chord symbols -> [num_steps, depth] controls, checking the model wants them."""
+        if self.chord_encoder is None:
+            if chords:
+                raise ChordError("this model is not chord-conditioned, but chords were given")
+            return None
+        if not chords:
+            raise ChordError(f"this model is conditioned on chords ({self.chord_encoder.name}): "
+                             f"pass chords=[...]")
+        return self.chord_encoder.encode_progression(chords, self.num_steps)
+
+    def encode_tensors(self, inputs: np.ndarray, controls: np.ndarray | None = None):
+        """Encoder inputs [n, num_steps, input_depth] -> (mu, sigma), numpy."""
+        inputs = np.asarray(inputs, np.float32)
+        if inputs.ndim != 3 or inputs.shape[1:] != (self.num_steps, self.spec.input_depth):
+            raise SequenceError(f"encoder inputs must be [n, {self.num_steps}, {self.spec.input_depth}], "
+                                f"got {list(inputs.shape)}")
+        graph = self._graph("encode", controls is not None)
+        mu, sigma = graph(inputs, *([] if controls is None else [controls]))
+        return mu.numpy(), sigma.numpy()
+
+    def decode_labels(self, z: ArrayLike, temperature: float | None = None,
+                      controls: np.ndarray | None = None, length: int | None = None,
+                      seed: int | None = None) -> np.ndarray:
+        """z [n, z_size] -> class labels [n, length] (the fast path used live)."""
+        z = np.asarray(z, np.float32)
+        if z.ndim == 1:
+            z = z[np.newaxis]
+        if z.ndim != 2 or z.shape[1] != self.z_size or not np.isfinite(z).all():
+            raise ConfigError(f"z must be finite with shape [n, {self.z_size}], got {list(z.shape)}")
+        length = self.num_steps if length is None else int(length)
+        if not 0 < length <= self.num_steps:
+            raise ConfigError(f"length must be 1..{self.num_steps}, got {length}")
+        if temperature is not None and not temperature > 0:
+            raise ConfigError(f"temperature must be > 0 (or None for greedy), got {temperature}")
+        greedy = temperature is None
+        args = [z, np.int32(length)]
+        if not greedy:
+            args += [np.float32(temperature), np.random.default_rng(seed).integers(0, 2**31, 2)]
+        if controls is not None:
+            args.append(np.asarray(controls, np.float32))
+        return self._graph("decode", controls is not None, greedy)(*args).numpy()
+
+    def _graph(self, kind: str, controls: bool, greedy: bool = True):
+        """One traced tf.function per call shape: no per-step Python at run time."""
+        key = (kind, controls, greedy)
+        with self._graph_lock:
+            if key not in self._graphs:
+                self._graphs[key] = self._trace(kind, controls, greedy)
+            return self._graphs[key]
+
+    def _trace(self, kind: str, controls: bool, greedy: bool):
+        s, net = self.spec, self.network
+        c_sig = [tf.TensorSpec([s.num_steps, s.control_depth], tf.float32)] if controls else []
+        if kind == "encode":
+            sig = [tf.TensorSpec([None, s.num_steps, s.input_depth], tf.float32)] + c_sig
+            return tf.function(lambda x, *c: net.encode(x, *c), input_signature=sig, autograph=False)
+        sig = [tf.TensorSpec([None, s.z_size], tf.float32), tf.TensorSpec([], tf.int32)]
+        if greedy:
+            return tf.function(lambda z, n, *c: net.decode(z, c[0] if c else None, n),
+                               input_signature=sig + c_sig, autograph=False)
+        sig += [tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int64)]
+        return tf.function(lambda z, n, t, seed, *c: net.decode(z, c[0] if c else None, n, t, seed),
+                           input_signature=sig + c_sig, autograph=False)
+
+    # -- Magenta's API -----------------------------------------------------
+    def encode(self, sequences: Sequence[NoteSequence], chords: Sequence[str] | None = None,
+               seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """NoteSequences (quantised or not) -> (z, mu, sigma), each [n, z_size] float32."""
+        if isinstance(sequences, NoteSequence):
+            sequences = [sequences]
+        if not sequences:
+            raise SequenceError("encode needs at least one NoteSequence")
+        inputs = np.stack([self.data_converter.to_inputs(s) for s in sequences])
+        mu, sigma = self.encode_tensors(inputs, self.controls(chords))
+        eps = np.random.default_rng(seed).standard_normal(mu.shape).astype(np.float32)
+        return mu + sigma * eps, mu, sigma
+
+    def decode(self, z: ArrayLike, temperature: float | None = None, chords: Sequence[str] | None = None,
+               length: int | None = None, seed: int | None = None) -> list[NoteSequence]:
+        """z [n, z_size] -> quantised NoteSequences; temperature None decodes greedily."""
+        labels = self.decode_labels(z, temperature, self.controls(chords), length, seed)
+        return [self.data_converter.from_labels(row) for row in labels]
+
+    def sample(self, n: int, temperature: float = 0.5, chords: Sequence[str] | None = None,
+               seed: int | None = None) -> list[NoteSequence]:
+        """n new sequences from z ~ N(0, I)."""
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((n, self.z_size)).astype(np.float32)
+        return self.decode(z, temperature, chords, seed=None if seed is None else int(rng.integers(2**31)))
+
+    def interpolate(self, a: NoteSequence | ArrayLike, b: NoteSequence | ArrayLike, num_steps: int,
+                    temperature: float | None = None, chords: Sequence[str] | None = None,
+                    seed: int | None = None) -> list[NoteSequence]:
+        """Spherical interpolation from a to b (sequences or z vectors), endpoints included."""
+        za, zb = (self.encode([x], chords)[1][0] if isinstance(x, NoteSequence)
+                  else np.asarray(x, np.float32).reshape(-1) for x in (a, b))
+        if num_steps < 2:
+            raise ConfigError(f"interpolate needs num_steps >= 2, got {num_steps}")
+        z = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, num_steps)])
+        return self.decode(z, temperature, chords, seed=seed)
+
+    def similar(self, sequence: NoteSequence, n: int, similarity: float, temperature: float = 0.5,
+                chords: Sequence[str] | None = None, seed: int | None = None) -> list[NoteSequence]:
+        """n variations: z = similarity * mu + (1 - similarity) * noise, as magenta-js does."""
+        if not 0.0 <= similarity <= 1.0:
+            raise ConfigError(f"similarity must be within 0..1, got {similarity}")
+        _, mu, _ = self.encode([sequence], chords)
+        rng = np.random.default_rng(seed)
+        z = similarity * mu + (1.0 - similarity) * rng.standard_normal((n, self.z_size)).astype(np.float32)
+        return self.decode(z, temperature, chords, seed=None if seed is None else int(rng.integers(2**31)))
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical linear interpolation (linear where a and b are parallel)."""
+    cos = np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if np.sin(omega) < 1e-6:
+        return ((1.0 - t) * a + t * b).astype(np.float32)
+    return ((np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)

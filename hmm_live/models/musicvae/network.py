@@ -1,0 +1,269 @@
+"""The MusicVAE network in Keras 3, with Magenta's exact arithmetic.
+
+    encoder:   bidirectional LSTM stack (or a 2-level hierarchy of them)
+               -> mu, sigma = softplus(...)
+    decoder:   z -> tanh dense -> initial LSTM states
+               each step: LSTM stack on [previous output, z, controls]
+               -> output projection -> argmax or a sample at a temperature
+    hierarchical decoder: a conductor LSTM turns z into one embedding per bar,
+               and each embedding drives the decoder above for one bar.
+
+LSTM cells are TF1's LSTMBlockCell: kernel [input + H, 4H], gates i, j, f, o,
+forget bias 1.0 added at run time. Every weight carries its Magenta variable
+name (`magenta_weights`), so checkpoints map one to one.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Sizes of one MusicVAE network, as read off a checkpoint's variable shapes."""
+
+    input_depth: int  # encoder input per step, controls excluded
+    output_depth: int  # decoder classes
+    z_size: int
+    encoder_sizes: tuple[int, ...]  # units per direction, one per stacked layer
+    decoder_sizes: tuple[int, ...]
+    num_steps: int
+    control_depth: int = 0  # chord vector width, 0 without conditioning
+    num_segments: int = 0  # bars of a hierarchical model, 0 for flat ones
+    hierarchical_encoder: bool = False  # encoder_sizes then holds one size per level
+    conductor_sizes: tuple[int, ...] = ()
+
+    @property
+    def segment_length(self) -> int:
+        return self.num_steps // self.num_segments if self.num_segments else self.num_steps
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "NetworkSpec":
+        tuples = ("encoder_sizes", "decoder_sizes", "conductor_sizes")
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+
+
+class LSTMCell(keras.layers.Layer):
+    """TF1 LSTMBlockCell arithmetic with its [input + H, 4H] kernel layout."""
+
+    def __init__(self, units: int, input_dim: int, path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.magenta_name = units, path
+        self.kernel = self.add_weight(shape=(input_dim + units, 4 * units), name="kernel")
+        self.bias = self.add_weight(shape=(4 * units,), initializer="zeros", name="bias")
+        self.built = True
+
+    def input_part(self, x):
+        """x @ kernel[:input] + bias: precomputable for whole sequences."""
+        return tf.matmul(x, self.kernel[: -self.units]) + self.bias
+
+    def step(self, x_part, state):
+        c, h = state
+        gates = x_part + tf.matmul(h, self.kernel[-self.units:])
+        i, j, f, o = tf.split(gates, 4, axis=-1)
+        c = tf.sigmoid(i) * tf.tanh(j) + c * tf.sigmoid(f + 1.0)
+        h = tf.tanh(c) * tf.sigmoid(o)
+        return h, (c, h)
+
+
+def run_lstm(cell: LSTMCell, x, reverse: bool = False):
+    """Run one cell over x [B, T, D] from a zero state; returns outputs [B, T, H]."""
+    x_part = tf.transpose(cell.input_part(x), [1, 0, 2])  # [T, B, 4H]
+    zeros = tf.zeros([tf.shape(x)[0], cell.units])
+    _, outputs = tf.scan(lambda state, xp: cell.step(xp, state)[1], x_part,
+                         initializer=(zeros, zeros), reverse=reverse)
+    return tf.transpose(outputs, [1, 0, 2])
+
+
+class BidirectionalStack(keras.layers.Layer):
+    """Stacked bidirectional LSTMs; layer l+1 reads layer l's [fw, bw] outputs."""
+
+    def __init__(self, sizes, input_dim: int, path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.forward, self.backward = [], []
+        for l, units in enumerate(sizes):
+            cell = f"{path}cell_{l}/bidirectional_rnn/%s/multi_rnn_cell/cell_0/lstm_cell"
+            self.forward.append(LSTMCell(units, input_dim, cell % "fw"))
+            self.backward.append(LSTMCell(units, input_dim, cell % "bw"))
+            input_dim = 2 * units
+        self.output_dim = input_dim
+        self.built = True
+
+    def call(self, x):
+        """x [B, T, D] -> concat(last forward h, first backward h) of the top layer."""
+        for fw, bw in zip(self.forward, self.backward):
+            out_fw, out_bw = run_lstm(fw, x), run_lstm(bw, x, reverse=True)
+            x = tf.concat([out_fw, out_bw], axis=-1)
+        return tf.concat([out_fw[:, -1], out_bw[:, 0]], axis=-1)
+
+
+class Encoder(keras.layers.Layer):
+    """Sequence (+ controls) -> (mu, sigma)."""
+
+    def __init__(self, spec: NetworkSpec, **kwargs):
+        super().__init__(**kwargs)
+        input_dim = spec.input_depth + spec.control_depth
+        self.segments = spec.num_segments if spec.hierarchical_encoder else 0
+        if self.segments:
+            self.levels = []
+            for level, units in enumerate(spec.encoder_sizes):
+                self.levels.append(BidirectionalStack(
+                    [units], input_dim, f"encoder/hierarchical_level_{level}/"))
+                input_dim = 2 * units
+        else:
+            self.levels = [BidirectionalStack(spec.encoder_sizes, input_dim, "encoder/")]
+            input_dim = self.levels[0].output_dim
+        self.mu = dense(spec.z_size, input_dim, "encoder/mu")
+        self.sigma = dense(spec.z_size, input_dim, "encoder/sigma")
+        self.built = True
+
+    def call(self, x):
+        if self.segments:  # level 0 encodes each bar, level 1 the bar embeddings
+            batch, depth = tf.shape(x)[0], x.shape[-1]
+            bars = tf.reshape(x, [batch * self.segments, -1, depth])
+            x = tf.reshape(self.levels[0](bars), [batch, self.segments, -1])
+        final = self.levels[-1](x)
+        return self.mu(final), tf.math.softplus(self.sigma(final))
+
+
+class Decoder(keras.layers.Layer):
+    """Categorical LSTM decoder: an embedding (z) -> one class per step."""
+
+    def __init__(self, sizes, output_depth: int, z_dim: int, control_depth: int, prefix: str, **kwargs):
+        super().__init__(**kwargs)
+        self.output_depth = output_depth
+        self.z_to_state = dense(2 * sum(sizes), z_dim, f"{prefix}z_to_initial_state")
+        self.cells, input_dim = [], output_depth + z_dim + control_depth
+        for l, units in enumerate(sizes):
+            self.cells.append(LSTMCell(units, input_dim, f"{prefix}multi_rnn_cell/cell_{l}/lstm_cell"))
+            input_dim = units
+        self.projection = dense(output_depth, input_dim, f"{prefix}output_projection")
+
+    def sample(self, z, controls, steps, start_label, temperature, seed):
+        """Decode `steps` classes. z [B, Z]; controls [steps, C] or None; start_label [B]
+        (output_depth = no previous output); temperature None is greedy argmax."""
+        first = self.cells[0]
+        # Layer 0's input [prev one-hot, z, control] @ kernel splits into a row
+        # lookup, a per-call term and a per-step term: no per-step concat.
+        prev_rows = tf.concat([first.kernel[: self.output_depth], tf.zeros([1, 4 * first.units])], 0)
+        z_rows = first.kernel[self.output_depth: self.output_depth + z.shape[-1]]
+        static = tf.matmul(z, z_rows) + first.bias
+        if controls is not None:
+            c_rows = first.kernel[self.output_depth + z.shape[-1]: -first.units]
+            per_step = tf.matmul(controls, c_rows)
+        sizes = [2 * c.units for c in self.cells]
+        init = tf.split(tf.tanh(self.z_to_state(z)), sizes, axis=-1)
+        states = tuple(tuple(tf.split(s, 2, axis=-1)) for s in init)  # (c, h) per layer
+
+        def step(carry, t):
+            label, states = carry
+            x_part = static + tf.gather(prev_rows, label)
+            if controls is not None:
+                x_part += per_step[t]
+            new_states = []
+            for l, cell in enumerate(self.cells):
+                if l:
+                    x_part = cell.input_part(h)
+                h, state = cell.step(x_part, states[l])
+                new_states.append(state)
+            logits = self.projection(h)
+            if temperature is None:
+                label = tf.argmax(logits, axis=-1)
+            else:
+                step_seed = tf.random.experimental.stateless_fold_in(seed, t)
+                label = tf.random.stateless_categorical(logits / temperature, 1, step_seed)[:, 0]
+            return label, tuple(new_states)
+
+        labels, _ = tf.scan(step, tf.range(steps), initializer=(start_label, states))
+        return tf.transpose(labels)
+
+
+class Conductor(keras.layers.Layer):
+    """Hierarchical decoder's top level: z -> one embedding per bar (input is a constant 0)."""
+
+    def __init__(self, sizes, z_dim: int, segments: int, **kwargs):
+        super().__init__(**kwargs)
+        self.segments = segments
+        prefix = "decoder/hierarchical_level_0/"
+        self.z_to_state = dense(2 * sum(sizes), z_dim, f"{prefix}initial_state")
+        self.cells, input_dim = [], 1
+        for l, units in enumerate(sizes):
+            self.cells.append(LSTMCell(units, input_dim, f"{prefix}cell_{l}/lstm_cell"))
+            input_dim = units
+        self.output_dim = input_dim
+        self.built = True
+
+    def call(self, z):
+        init = tf.split(tf.tanh(self.z_to_state(z)), [2 * c.units for c in self.cells], axis=-1)
+        states = [tuple(tf.split(s, 2, axis=-1)) for s in init]
+        zero = tf.zeros([tf.shape(z)[0], 1])
+        embeddings = []
+        for _ in range(self.segments):
+            x_part, new_states = self.cells[0].input_part(zero), []
+            for l, cell in enumerate(self.cells):
+                if l:
+                    x_part = cell.input_part(h)
+                h, state = cell.step(x_part, states[l])
+                new_states.append(state)
+            states = new_states
+            embeddings.append(h)
+        return embeddings
+
+
+class MusicVAENetwork(keras.Model):
+    """Encoder + (conductor +) decoder, with a Magenta name on every weight."""
+
+    def __init__(self, spec: NetworkSpec, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.encoder = Encoder(spec)
+        if spec.num_segments and spec.conductor_sizes:
+            self.conductor = Conductor(spec.conductor_sizes, spec.z_size, spec.num_segments)
+            core_z, prefix = self.conductor.output_dim, "core_decoder/decoder/"
+        else:
+            self.conductor, core_z, prefix = None, spec.z_size, "decoder/"
+        self.decoder = Decoder(spec.decoder_sizes, spec.output_depth, core_z, spec.control_depth, prefix)
+
+    def encode(self, inputs, controls=None):
+        """inputs [B, T, input_depth], controls [T, C] or None -> (mu, sigma)."""
+        if controls is not None:
+            tiled = tf.tile(controls[tf.newaxis], [tf.shape(inputs)[0], 1, 1])
+            inputs = tf.concat([inputs, tiled], axis=-1)
+        return self.encoder(inputs)
+
+    def decode(self, z, controls=None, steps=None, temperature=None, seed=None):
+        """z [B, Z] -> labels [B, steps]; hierarchical models decode whole bars."""
+        batch = tf.shape(z)[0]
+        none = tf.fill([batch], tf.cast(self.spec.output_depth, tf.int64))
+        if self.conductor is None:
+            return self.decoder.sample(z, controls, steps, none, temperature, seed)
+        seg = self.spec.segment_length
+        bars, label = [], none
+        for i, embedding in enumerate(self.conductor(z)):
+            bar_controls = None if controls is None else controls[i * seg:(i + 1) * seg]
+            bar_seed = None if seed is None else tf.random.experimental.stateless_fold_in(seed, 1000 + i)
+            bar = self.decoder.sample(embedding, bar_controls, seg, label, temperature, bar_seed)
+            bars.append(bar)
+            label = bar[:, -1]
+        return tf.concat(bars, axis=1)[:, :steps]
+
+    def magenta_weights(self) -> dict[str, keras.Variable]:
+        """Every weight under its Magenta / magenta-js variable name."""
+        named = {}
+        for layer in self._flatten_layers():
+            if isinstance(layer, (LSTMCell, keras.layers.Dense)):
+                named[f"{layer.magenta_name}/kernel"], named[f"{layer.magenta_name}/bias"] = layer.kernel, layer.bias
+        return named
+
+
+def dense(units: int, input_dim: int, path: str) -> keras.layers.Dense:
+    """A built Dense layer that knows its Magenta variable scope."""
+    layer = keras.layers.Dense(units)
+    layer.build((None, input_dim))
+    layer.magenta_name = path
+    return layer

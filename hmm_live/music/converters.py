@@ -1,0 +1,106 @@
+"""Data converters: NoteSequence <-> the tensors a MusicVAE reads and writes.
+
+A converter owns one event encoding (melody, drums). Its spec is the
+magenta-js `dataConverter` JSON, so a checkpoint's config.json picks it.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from hmm_live.errors import ConfigError, SequenceError, UnsupportedModelError
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, steps_per_bar
+
+
+class DataConverter(ABC):
+    """Turns quantised sequences of `num_steps` 16ths into encoder inputs and labels."""
+
+    js_type: str  # the magenta-js dataConverter type name
+    input_depth: int  # width of one encoder input step
+    output_depth: int  # number of decoder classes
+
+    def __init__(self, num_steps: int, num_segments: int | None = None):
+        if num_steps <= 0 or num_steps % STEPS_PER_BAR:
+            raise ConfigError(f"numSteps must be a positive multiple of {STEPS_PER_BAR}, got {num_steps}")
+        if num_segments is not None and num_steps % num_segments:
+            raise ConfigError(f"numSteps {num_steps} does not split into {num_segments} segments")
+        self.num_steps = num_steps
+        self.num_segments = num_segments
+
+    @property
+    def num_bars(self) -> int:
+        return self.num_steps // STEPS_PER_BAR
+
+    def prepare(self, sequence: NoteSequence) -> NoteSequence:
+        """Quantise and check that the sequence fits the model's window."""
+        seq = quantize(sequence)
+        name = seq.filename or seq.id or "the NoteSequence"
+        if seq.notes and steps_per_bar(seq) != STEPS_PER_BAR:
+            raise SequenceError(f"{name} is not in 4/4: the model needs {STEPS_PER_BAR}-step bars")
+        last = max((n.quantized_start_step for n in seq.notes), default=-1)
+        if last >= self.num_steps:
+            raise SequenceError(
+                f"{name} has notes up to step {last}, longer than the model's "
+                f"{self.num_steps} steps ({self.num_bars} bars): slice it with "
+                f"hmm_live.music.slice_bars or windows first")
+        return seq
+
+    @abstractmethod
+    def to_labels(self, sequence: NoteSequence) -> np.ndarray:
+        """Class index per step, shape [num_steps] (the decoder's targets)."""
+
+    @abstractmethod
+    def to_inputs(self, sequence: NoteSequence) -> np.ndarray:
+        """Encoder input, shape [num_steps, input_depth], float32."""
+
+    @abstractmethod
+    def from_labels(self, labels: np.ndarray) -> NoteSequence:
+        """Decoder classes back to a quantised NoteSequence."""
+
+    @abstractmethod
+    def args(self) -> dict[str, Any]:
+        """The converter-specific magenta-js args."""
+
+    def spec(self) -> dict[str, Any]:
+        args = {"numSteps": self.num_steps, **self.args()}
+        if self.num_segments:
+            args["numSegments"] = self.num_segments
+        return {"type": self.js_type, "args": args}
+
+    def one_hot(self, labels: np.ndarray) -> np.ndarray:
+        return np.eye(self.output_depth, dtype=np.float32)[labels]
+
+
+def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
+    """Build a converter from a magenta-js `dataConverter` spec."""
+    from hmm_live.music.drums import DrumsConverter
+    from hmm_live.music.melody import MelodyConverter
+
+    kind = spec.get("type")
+    args = dict(spec.get("args") or {})
+    try:
+        common = {"num_steps": int(args["numSteps"]), "num_segments": args.get("numSegments")}
+        if kind == "MelodyConverter":
+            return MelodyConverter(min_pitch=int(args.get("minPitch", 21)),
+                                   max_pitch=int(args.get("maxPitch", 108)), **common)
+        if kind in ("DrumsConverter", "DrumsOneHotConverter"):
+            return DrumsConverter(pitch_classes=args.get("pitchClasses"),
+                                  roll_input=kind == "DrumsConverter", **common)
+    except KeyError as e:
+        raise ConfigError(f"dataConverter {kind!r} lacks the argument {e.args[0]!r}") from None
+    if kind in _UNSUPPORTED:
+        raise UnsupportedModelError(f"{kind} models ({_UNSUPPORTED[kind]}) are not supported by hmm_live")
+    raise ConfigError(f"unknown dataConverter type {kind!r}")
+
+
+_UNSUPPORTED = {
+    "GrooveConverter": "GrooVAE",
+    "MultitrackConverter": "multitrack",
+    "TrioConverter": "trio",
+    "TrioRhythmConverter": "trio rhythm",
+    "MelodyRhythmConverter": "melody rhythm",
+    "MelodyShapeConverter": "melody shape",
+    "DrumRollConverter": "NADE drum roll",
+}

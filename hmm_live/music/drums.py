@@ -1,0 +1,70 @@
+"""Drum patterns as Magenta's 9 drum classes.
+
+Output: 512 classes per step, label = sum of 2**c over the classes hit
+(kick is the lowest bit). Input ("roll"): 10 columns, column c = an onset
+of class c, the last column = no hit at this step. This is Python Magenta's
+meaning, which the official drum checkpoints were trained with (magenta-js
+1.23.1 writes the last column one row early). The pitch table is
+note_seq's, which maps 22 and 26 (hi-hat edge hits in the Groove MIDI
+Dataset) to hi-hats; the first pitch of a class is written on output.
+Only `is_drum` notes count, and pitches outside the table are ignored, as
+in Python Magenta.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
+
+from hmm_live.errors import ConfigError, SequenceError
+from hmm_live.music.converters import DataConverter
+from hmm_live.music.sequences import NoteSequence, from_notes
+
+
+class DrumsConverter(DataConverter):
+    def __init__(self, num_steps: int = 32, pitch_classes: Sequence[Sequence[int]] | None = None,
+                 roll_input: bool = True, num_segments: int | None = None):
+        super().__init__(num_steps, num_segments)
+        self.pitch_classes = [list(map(int, c)) for c in (pitch_classes or DEFAULT_DRUM_TYPE_PITCHES)]
+        if not self.pitch_classes or not all(self.pitch_classes):
+            raise ConfigError("drum pitchClasses must be non-empty lists of pitches")
+        self.class_of = {p: c for c, ps in enumerate(self.pitch_classes) for p in ps}
+        self.roll_input = roll_input
+        self.js_type = "DrumsConverter" if roll_input else "DrumsOneHotConverter"
+        self.output_depth = 2 ** len(self.pitch_classes)
+        self.input_depth = len(self.pitch_classes) + 1 if roll_input else self.output_depth
+
+    def _roll(self, sequence: NoteSequence) -> np.ndarray:
+        seq = self.prepare(sequence)
+        drums = [n for n in seq.notes if n.is_drum]
+        if seq.notes and not drums:
+            raise SequenceError(
+                f"{seq.filename or 'the drum sequence'} has {len(seq.notes)} notes but none "
+                f"marked is_drum (MIDI channel 10)")
+        roll = np.zeros((self.num_steps, len(self.pitch_classes)), np.float32)
+        for n in drums:
+            c = self.class_of.get(n.pitch)
+            if c is not None:
+                roll[n.quantized_start_step, c] = 1.0
+        return roll
+
+    def to_labels(self, sequence: NoteSequence) -> np.ndarray:
+        bits = 2 ** np.arange(len(self.pitch_classes))
+        return (self._roll(sequence) @ bits).astype(np.int64)
+
+    def to_inputs(self, sequence: NoteSequence) -> np.ndarray:
+        if not self.roll_input:
+            return self.one_hot(self.to_labels(sequence))
+        roll = self._roll(sequence)
+        silent = (roll.sum(axis=1, keepdims=True) == 0).astype(np.float32)
+        return np.concatenate([roll, silent], axis=1)
+
+    def from_labels(self, labels: np.ndarray) -> NoteSequence:
+        notes = [(pitches[0], step, step + 1)
+                 for step, label in enumerate(np.asarray(labels).tolist())
+                 for c, pitches in enumerate(self.pitch_classes) if label >> c & 1]
+        return from_notes(notes, len(labels), is_drum=True)
+
+    def args(self) -> dict[str, Any]:
+        return {"pitchClasses": self.pitch_classes}

@@ -1,0 +1,75 @@
+"""Monophonic melodies as Magenta's 90-class one-hot events.
+
+Class 0 = no event (hold or rest), 1 = note off, 2.. = note-on of
+min_pitch.. max_pitch. Follows Python Magenta (note_seq.Melody), which the
+official checkpoints were trained with: notes starting on the same step keep
+the highest pitch, and a later note clears the earlier note's note-off
+(60@0-8 then 64@4-12 gives 60 - - - 64 - - - - - - - OFF; magenta-js 1.23.1
+would keep the OFF at step 8). Drum notes are ignored; all other
+instruments are merged. Unlike note_seq, velocity-0 notes are kept: protos
+built by hand often leave velocity at its default of 0.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hmm_live.errors import ConfigError, SequenceError
+from hmm_live.music.converters import DataConverter
+from hmm_live.music.sequences import NoteSequence, from_notes
+
+NO_EVENT, NOTE_OFF, FIRST_PITCH = 0, 1, 2
+
+
+class MelodyConverter(DataConverter):
+    js_type = "MelodyConverter"
+
+    def __init__(self, num_steps: int = 32, min_pitch: int = 21, max_pitch: int = 108,
+                 num_segments: int | None = None):
+        super().__init__(num_steps, num_segments)
+        if not 0 <= min_pitch <= max_pitch <= 127:
+            raise ConfigError(f"melody pitch range {min_pitch}..{max_pitch} is not within 0..127")
+        self.min_pitch, self.max_pitch = min_pitch, max_pitch
+        self.input_depth = self.output_depth = max_pitch - min_pitch + 1 + FIRST_PITCH
+
+    def to_labels(self, sequence: NoteSequence) -> np.ndarray:
+        seq = self.prepare(sequence)
+        notes = sorted((n for n in seq.notes if not n.is_drum),
+                       key=lambda n: (n.quantized_start_step, -n.pitch))
+        length = max([self.num_steps] + [n.quantized_end_step + 1 for n in notes])
+        events = np.zeros(length, np.int64)
+        last_on = -1
+        for n in notes:
+            start, end = n.quantized_start_step, n.quantized_end_step
+            if start == last_on:
+                continue  # same onset: the highest pitch came first and wins
+            if not self.min_pitch <= n.pitch <= self.max_pitch:
+                raise SequenceError(
+                    f"{seq.filename or 'the melody'}: pitch {n.pitch} at step {start} is outside "
+                    f"the model's range {self.min_pitch}..{self.max_pitch}")
+            events[start] = n.pitch - self.min_pitch + FIRST_PITCH
+            events[start + 1:end] = NO_EVENT
+            events[end] = NOTE_OFF
+            last_on = start
+        return events[:self.num_steps]
+
+    def to_inputs(self, sequence: NoteSequence) -> np.ndarray:
+        return self.one_hot(self.to_labels(sequence))
+
+    def from_labels(self, labels: np.ndarray) -> NoteSequence:
+        notes, pitch, start = [], None, 0
+        for step, label in enumerate(np.asarray(labels).tolist()):
+            if label == NO_EVENT:
+                continue
+            if pitch is not None:
+                notes.append((pitch, start, step))
+                pitch = None
+            if label >= FIRST_PITCH:
+                pitch, start = label - FIRST_PITCH + self.min_pitch, step
+        if pitch is not None:
+            notes.append((pitch, start, len(labels)))
+        return from_notes(notes, len(labels))
+
+    def args(self) -> dict[str, Any]:
+        return {"minPitch": self.min_pitch, "maxPitch": self.max_pitch}
