@@ -58,6 +58,9 @@ def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
         return _read_tar(path, config)
     if Path(f"{path}.index").exists():
         return _read_tf(path, config)
+    if path.is_file():
+        raise CheckpointError(f"{path} is not a checkpoint: give a folder, a .tar or a TF "
+                              f"checkpoint prefix (model.ckpt-N)")
     raise CheckpointError(f"checkpoint {path} does not exist")
 
 

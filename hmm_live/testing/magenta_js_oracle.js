@@ -1,0 +1,58 @@
+// Runs @magenta/music's MusicVAE (pure-JS CPU backend) on one JSON job and
+// writes the results as JSON. Used by hmm_live's conformance tests and
+// benchmarks as the reference implementation. Usage: node oracle.js JOB OUT
+const fs = require('fs');
+const tf = require('@tensorflow/tfjs');
+const mm = require('@magenta/music/node/music_vae');
+
+function now() { return Number(process.hrtime.bigint()) / 1e6; }
+
+async function main() {
+  const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const started = now();
+  const model = new mm.MusicVAE(job.url);
+  await model.initialize();
+  const out = {load_ms: now() - started};
+  const controlArgs = job.chords ? {chordProgression: job.chords} : undefined;
+  if (job.inputs) {  // encoder input tensors, [n, steps, depth]
+    const mu = await model.encodeTensors(tf.tensor3d(job.inputs), controlArgs);
+    out.mu = await mu.array();
+  }
+  if (job.sequences) {  // quantised NoteSequences as {notes, totalQuantizedSteps}
+    const seqs = job.sequences.map(s => ({
+      notes: s.notes.map(([pitch, start, end, isDrum]) => ({
+        pitch, quantizedStartStep: start, quantizedEndStep: end, isDrum: !!isDrum, velocity: 100})),
+      totalQuantizedSteps: s.totalQuantizedSteps,
+      quantizationInfo: {stepsPerQuarter: 4}}));
+    const mu = await model.encode(seqs, controlArgs);
+    out.sequence_mu = await mu.array();
+  }
+  if (job.z) {  // greedy decode: class labels and NoteSequences
+    const z = tf.tensor2d(job.z);
+    const oh = await model.decodeTensors(z, undefined, controlArgs);
+    out.labels = await oh.argMax(2).array();
+    const seqs = await model.decode(z, undefined, controlArgs);
+    out.notes = seqs.map(s => s.notes.map(n => [n.pitch, n.quantizedStartStep, n.quantizedEndStep]));
+  }
+  if (job.time_decode) {  // batch-1 greedy decode latency, milliseconds per call
+    const z = tf.randomNormal([1, model.decoder.zDims]);
+    out.decode_ms = [];
+    for (let i = 0; i < job.time_decode; ++i) {
+      const t0 = now();
+      const oh = await model.decodeTensors(z, undefined, controlArgs);
+      await oh.data();
+      out.decode_ms.push(now() - t0);
+      oh.dispose();
+    }
+  }
+  if (job.time_encode) {  // encode throughput: seconds for one batch of inputs
+    const x = tf.tensor3d(job.time_encode);
+    const t0 = now();
+    const mu = await model.encodeTensors(x, controlArgs);
+    await mu.data();
+    out.encode_s = (now() - t0) / 1000;
+  }
+  fs.writeFileSync(process.argv[3], JSON.stringify(out));
+}
+
+main().catch(e => { console.error(e && e.stack || e); process.exit(1); });
