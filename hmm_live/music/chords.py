@@ -38,6 +38,8 @@ class ChordEncoder:
     def encode(self, chord: str) -> np.ndarray:
         """One chord symbol ("Am7", "F#dim", "N.C.") as a control vector."""
         vec = np.zeros(self.depth, np.float32)
+        if not isinstance(chord, str):
+            raise ChordError(f"chord {chord!r} is not a chord symbol string such as 'Am7' or 'N.C.'")
         try:
             if self._one_hot is not None:
                 vec[self._one_hot.encode_event(chord)] = 1.0

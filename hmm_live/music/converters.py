@@ -39,6 +39,11 @@ class DataConverter(ABC):
         name = seq.filename or seq.id or "the NoteSequence"
         if seq.notes and steps_per_bar(seq) != STEPS_PER_BAR:
             raise SequenceError(f"{name} is not in 4/4: the model needs {STEPS_PER_BAR}-step bars")
+        for n in seq.notes:
+            if n.quantized_start_step < 0 or n.quantized_end_step < n.quantized_start_step:
+                raise SequenceError(f"{name}: note {n.pitch} has bad steps {n.quantized_start_step}.."
+                                    f"{n.quantized_end_step} (a note must start at step 0 or later "
+                                    f"and not end before it starts)")
         last = max((n.quantized_start_step for n in seq.notes), default=-1)
         if last >= self.num_steps:
             raise SequenceError(

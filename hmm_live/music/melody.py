@@ -49,7 +49,7 @@ class MelodyConverter(DataConverter):
                     f"{seq.filename or 'the melody'}: pitch {n.pitch} at step {start} is outside "
                     f"the model's range {self.min_pitch}..{self.max_pitch}")
             events[start] = n.pitch - self.min_pitch + FIRST_PITCH
-            events[start + 1:end] = NO_EVENT
+            events[start + 1:] = NO_EVENT  # drop the tail of an earlier, longer note, as note_seq does
             events[end] = NOTE_OFF
             last_on = start
         return events[:self.num_steps]

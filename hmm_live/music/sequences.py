@@ -51,8 +51,8 @@ def write_midi(sequence: NoteSequence, path: str | os.PathLike) -> Path:
         midi = note_seq.note_sequence_to_pretty_midi(sequence)
         with atomic_write(path) as f:
             midi.write(f)
-    except OSError as e:
-        raise MidiFileError(f"cannot write MIDI file {path}: {e.strerror or e}") from None
+    except (OSError, ValueError) as e:  # ValueError: a pitch, velocity... outside MIDI's 0..127
+        raise MidiFileError(f"cannot write MIDI file {path}: {getattr(e, 'strerror', None) or e}") from None
     return path
 
 
@@ -76,11 +76,19 @@ def quantize(sequence: NoteSequence, steps_per_quarter: int = STEPS_PER_QUARTER)
 
 
 def steps_per_bar(sequence: NoteSequence) -> int:
-    """Steps per bar of a quantised sequence; only whole-step bars are usable."""
-    try:
-        spb = sequences_lib.steps_per_bar_in_quantized_sequence(sequence)
-    except Exception as e:
-        raise SequenceError(f"{_name(sequence)}: {e}") from None
+    """Steps per bar of a quantised sequence; only whole-step bars are usable.
+
+    No time signature means 4/4 (the MIDI default, as note_seq's quantiser
+    assumes); a change of time signature is refused, as note_seq's quantiser does.
+    """
+    metres = {(ts.numerator, ts.denominator) for ts in sequence.time_signatures} or {(4, 4)}
+    if len(metres) > 1:
+        raise SequenceError(f"{_name(sequence)} changes time signature "
+                            f"({', '.join(f'{n}/{d}' for n, d in sorted(metres))}): split it first")
+    (numerator, denominator), = metres
+    if numerator <= 0 or denominator <= 0:
+        raise SequenceError(f"{_name(sequence)} has an invalid time signature {numerator}/{denominator}")
+    spb = sequence.quantization_info.steps_per_quarter * 4.0 / denominator * numerator
     if spb % 1:
         raise SequenceError(f"{_name(sequence)} has bars of {spb} steps, not a whole number")
     return int(spb)

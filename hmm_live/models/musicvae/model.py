@@ -184,6 +184,11 @@ class MusicVAE:
         """NoteSequences (quantised or not) -> (z, mu, sigma), each [n, z_size] float32."""
         if isinstance(sequences, NoteSequence):
             sequences = [sequences]
+        sequences = list(sequences)
+        for s in sequences:
+            if not isinstance(s, NoteSequence):
+                raise SequenceError(f"encode takes NoteSequences, got {type(s).__name__} {s!r:.60} "
+                                    f"(read MIDI files with hmm_live.music.read_midi)")
         if not sequences:
             raise SequenceError("encode needs at least one NoteSequence")
         inputs = np.stack([self.data_converter.to_inputs(s) for s in sequences])
@@ -210,6 +215,9 @@ class MusicVAE:
         """Spherical interpolation from a to b (sequences or z vectors), endpoints included."""
         za, zb = (self.encode([x], chords)[1][0] if isinstance(x, NoteSequence)
                   else np.asarray(x, np.float32).reshape(-1) for x in (a, b))
+        if za.shape != (self.z_size,) or zb.shape != (self.z_size,):
+            raise ConfigError(f"interpolate needs z vectors of {self.z_size} values, "
+                              f"got {za.size} and {zb.size}")
         if num_steps < 2:
             raise ConfigError(f"interpolate needs num_steps >= 2, got {num_steps}")
         z = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, num_steps)])
@@ -227,9 +235,13 @@ class MusicVAE:
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical linear interpolation (linear where a and b are parallel)."""
-    cos = np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b))
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    """Spherical linear interpolation (linear where a and b are parallel or one is 0).
+
+    Computed in float64, so t = 0 and t = 1 give a and b exactly in float32.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    norms = np.linalg.norm(a) * np.linalg.norm(b)
+    omega = np.arccos(np.clip(np.dot(a, b) / norms, -1.0, 1.0)) if norms > 0 else 0.0
     if np.sin(omega) < 1e-6:
         return ((1.0 - t) * a + t * b).astype(np.float32)
     return ((np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
