@@ -55,7 +55,7 @@ def install() -> Path:
 def serve(folder: str | Path) -> Iterator[str]:
     """Serve `folder` on 127.0.0.1 for the duration of the block; yields its URL."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="magenta-js-http", daemon=True)
     thread.start()
     try:
@@ -78,6 +78,12 @@ def run(folder: str | Path, timeout: float = 900, **job: Any) -> dict[str, Any]:
         if proc.returncode:
             raise RuntimeError(f"magenta-js failed on {folder}:\n{proc.stderr[-3000:]}")
         return json.loads(out_file.read_text())
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    # magenta-js fetches every weight shard at once (a big model has 100+):
+    # the default listen backlog of 5 drops connections and node's fetch fails.
+    request_queue_size = 512
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -34,14 +34,14 @@ async function main() {
     const seqs = await model.decode(z, undefined, controlArgs);
     out.notes = seqs.map(s => s.notes.map(n => [n.pitch, n.quantizedStartStep, n.quantizedEndStep]));
   }
-  if (job.time_decode) {  // batch-1 greedy decode latency, milliseconds per call
+  if (job.time_decode) {  // batch-1 greedy decode latency, ms per call, after job.warmup untimed calls
     const z = tf.randomNormal([1, model.decoder.zDims]);
     out.decode_ms = [];
-    for (let i = 0; i < job.time_decode; ++i) {
+    for (let i = -(job.warmup || 0); i < job.time_decode; ++i) {
       const t0 = now();
       const oh = await model.decodeTensors(z, undefined, controlArgs);
       await oh.data();
-      out.decode_ms.push(now() - t0);
+      if (i >= 0) out.decode_ms.push(now() - t0);
       oh.dispose();
     }
   }
