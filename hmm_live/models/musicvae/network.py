@@ -80,6 +80,23 @@ def run_lstm(cell: LSTMCell, x, reverse: bool = False):
     return tf.transpose(outputs, [1, 0, 2])
 
 
+def initial_states(z_to_state: keras.layers.Dense, cells, z):
+    """tanh(dense(z)) split into (c, h) per layer, in the order c0, h0, c1, h1, ..."""
+    init = tf.split(tf.tanh(z_to_state(z)), [2 * c.units for c in cells], axis=-1)
+    return tuple(tuple(tf.split(s, 2, axis=-1)) for s in init)
+
+
+def step_stack(cells, x_part, states):
+    """One step of stacked cells; x_part is layer 0's input term. Returns (top h, states)."""
+    new_states = []
+    for l, cell in enumerate(cells):
+        if l:
+            x_part = cell.input_part(h)
+        h, state = cell.step(x_part, states[l])
+        new_states.append(state)
+    return h, tuple(new_states)
+
+
 class BidirectionalStack(keras.layers.Layer):
     """Stacked bidirectional LSTMs; layer l+1 reads layer l's [fw, bw] outputs."""
 
@@ -156,29 +173,24 @@ class Decoder(keras.layers.Layer):
         if controls is not None:
             c_rows = first.kernel[self.output_depth + z.shape[-1]: -first.units]
             per_step = tf.matmul(controls, c_rows)
-        sizes = [2 * c.units for c in self.cells]
-        init = tf.split(tf.tanh(self.z_to_state(z)), sizes, axis=-1)
-        states = tuple(tuple(tf.split(s, 2, axis=-1)) for s in init)  # (c, h) per layer
+        states = initial_states(self.z_to_state, self.cells, z)
 
         def step(carry, t):
             label, states = carry
             x_part = static + tf.gather(prev_rows, label)
             if controls is not None:
                 x_part += per_step[t]
-            new_states = []
-            for l, cell in enumerate(self.cells):
-                if l:
-                    x_part = cell.input_part(h)
-                h, state = cell.step(x_part, states[l])
-                new_states.append(state)
+            h, new_states = step_stack(self.cells, x_part, states)
             logits = self.projection(h)
-            if temperature is None:
-                label = tf.argmax(logits, axis=-1)
-            else:
-                step_seed = tf.random.experimental.stateless_fold_in(seed, t)
-                label = tf.random.stateless_categorical(logits / temperature, 1, step_seed)[:, 0]
-            return label, tuple(new_states)
+            if temperature is not None:
+                logits = logits / temperature + gumbel[t]
+            label = tf.argmax(logits, axis=-1)
+            return label, new_states
 
+        if temperature is not None:  # Gumbel-max sampling: all the noise drawn up front
+            uniform = tf.random.stateless_uniform([steps, tf.shape(z)[0], self.output_depth], seed,
+                                                  minval=1e-20, maxval=1.0)
+            gumbel = -tf.math.log(-tf.math.log(uniform))
         labels, _ = tf.scan(step, tf.range(steps), initializer=(start_label, states))
         return tf.transpose(labels)
 
@@ -199,18 +211,11 @@ class Conductor(keras.layers.Layer):
         self.built = True
 
     def call(self, z):
-        init = tf.split(tf.tanh(self.z_to_state(z)), [2 * c.units for c in self.cells], axis=-1)
-        states = [tuple(tf.split(s, 2, axis=-1)) for s in init]
-        zero = tf.zeros([tf.shape(z)[0], 1])
+        states = initial_states(self.z_to_state, self.cells, z)
+        zero_input = self.cells[0].input_part(tf.zeros([tf.shape(z)[0], 1]))
         embeddings = []
         for _ in range(self.segments):
-            x_part, new_states = self.cells[0].input_part(zero), []
-            for l, cell in enumerate(self.cells):
-                if l:
-                    x_part = cell.input_part(h)
-                h, state = cell.step(x_part, states[l])
-                new_states.append(state)
-            states = new_states
+            h, states = step_stack(self.cells, zero_input, states)
             embeddings.append(h)
         return embeddings
 
