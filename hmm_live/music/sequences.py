@@ -46,7 +46,9 @@ def write_midi(sequence: NoteSequence, path: str | os.PathLike) -> Path:
     """Write a NoteSequence (quantised or not) to a MIDI file, atomically."""
     path = Path(path)
     if is_quantized(sequence):
-        sequence = _with_times(sequence)
+        copy = NoteSequence()
+        copy.CopyFrom(sequence)
+        sequence = _set_times(copy)
     try:
         midi = note_seq.note_sequence_to_pretty_midi(sequence)
         with atomic_write(path) as f:
@@ -118,7 +120,7 @@ def slice_bars(sequence: NoteSequence, start_bar: int, bars: int) -> NoteSequenc
             n.quantized_start_step -= start
             n.quantized_end_step = min(note.quantized_end_step, end) - start
     out.total_quantized_steps = end - start
-    return _with_times(out)
+    return _set_times(out)
 
 
 def windows(sequence: NoteSequence, bars: int = 2, hop_bars: int = 1) -> Iterator[NoteSequence]:
@@ -139,20 +141,18 @@ def from_notes(notes: Iterable[Sequence[int]], total_steps: int, *, is_drum: boo
         seq.notes.add(pitch=int(pitch), velocity=OUTPUT_VELOCITY, is_drum=is_drum,
                       quantized_start_step=int(start), quantized_end_step=int(end))
     seq.total_quantized_steps = total_steps
-    return _with_times(seq)
+    return _set_times(seq)
 
 
-def _with_times(sequence: NoteSequence) -> NoteSequence:
-    """Fill start/end times of a quantised sequence from its steps and first tempo."""
+def _set_times(sequence: NoteSequence) -> NoteSequence:
+    """Fill start/end times of a quantised sequence (in place) from its steps and first tempo."""
     qpm = sequence.tempos[0].qpm if sequence.tempos else DEFAULT_QPM
     step = 60.0 / qpm / sequence.quantization_info.steps_per_quarter
-    out = NoteSequence()
-    out.CopyFrom(sequence)
-    for n in out.notes:
+    for n in sequence.notes:
         n.start_time = n.quantized_start_step * step
         n.end_time = n.quantized_end_step * step
-    out.total_time = out.total_quantized_steps * step
-    return out
+    sequence.total_time = sequence.total_quantized_steps * step
+    return sequence
 
 
 def _name(sequence: NoteSequence) -> str:
