@@ -1,7 +1,7 @@
-"""The `hmm-live` command: demo, info and export for MusicVAE checkpoints.
+"""The `hmm-live` command: demo, info, export, train-musicvae and eval.
 
-It grows with the project: training, the live jam and the notebook
-launcher join as they land.
+It grows with the project: the live jam and the notebook launcher join as
+they land.
 """
 from __future__ import annotations
 
@@ -37,14 +37,53 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--format", choices=["magenta-js", "hmm_live"], default="magenta-js")
     export.add_argument("--quantization", choices=["uint8", "uint16"])
 
+    train = sub.add_parser("train-musicvae", help="train a 2-bar MusicVAE on MIDI or a music21 collection",
+                           description="Resumes from OUT when it holds an unfinished run of the same setup.")
+    train.add_argument("sources", nargs="+", help="MIDI files, folders (recursive) or music21 corpus names")
+    train.add_argument("--out", required=True, help="checkpoint folder to write (and resume from)")
+    train.add_argument("--config", default="cat-mel_2bar_small",
+                       help="cat-mel_2bar_small (default), cat-drums_2bar_small, or their _big sizes")
+    train.add_argument("--z-size", type=int)
+    train.add_argument("--encoder-sizes", type=_sizes, help="e.g. 512")
+    train.add_argument("--decoder-sizes", type=_sizes, help="e.g. 256,256")
+    train.add_argument("--steps", type=int, default=5000)
+    train.add_argument("--save-every", type=int, default=200, help="steps between saves")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--free-bits", type=float)
+    train.add_argument("--max-beta", type=float)
+    train.add_argument("--beta-rate", type=float)
+    train.add_argument("--sampling-rate", type=float, help="scheduled sampling rate, 0 = teacher forcing")
+    train.add_argument("--transpose", type=int, nargs=2, metavar=("LO", "HI"), help="melody augmentation")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"], default="default")
+    train.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices (testing)")
+    train.add_argument("--quantization", choices=["uint8", "uint16"], help="store weights quantised")
+    train.add_argument("--keep-state", action="store_true", help="keep the resume state when done")
+
+    ev = sub.add_parser("eval", help="held-out metrics of a checkpoint, as JSON")
+    ev.add_argument("checkpoint")
+    ev.add_argument("sources", nargs="+", help="the training sources (their split is used)")
+    ev.add_argument("--split", choices=["train", "validation", "test"], default="test")
+    ev.add_argument("--config", help="Magenta config name, for TF checkpoints")
+    ev.add_argument("--out", help="also write the JSON to this file")
+
     args = parser.parse_args(argv)
     from hmm_live.errors import HmmLiveError
 
+    commands = {"demo": _demo, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval}
     try:
-        return {"demo": _demo, "info": _info, "export": _export}[args.command](args)
+        return commands[args.command](args)
     except HmmLiveError as e:
         print(f"hmm-live: error: {e}", file=sys.stderr)
         return 2
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are comma-separated integers, got {text!r}") from None
 
 
 def _load(checkpoint: str | None, config: str | None):
@@ -56,7 +95,7 @@ def _load(checkpoint: str | None, config: str | None):
         return MusicVAE.load(DEFAULT_MODEL)
     print("hmm-live: no default model is shipped yet and no checkpoint was given: using an "
           "UNTRAINED cat-mel_2bar_small network, so expect noise", file=sys.stderr)
-    return MusicVAE.create("cat-mel_2bar_small", 256, [512], [256, 256], seed=0)
+    return MusicVAE.create("cat-mel_2bar_small", seed=0)
 
 
 def _demo(args) -> int:
@@ -90,6 +129,48 @@ def _export(args) -> int:
     model = _load(args.checkpoint, args.config)
     path = model.save(args.out) if args.format == "hmm_live" else model.export(args.out, quantization=args.quantization)
     print(f"wrote {path}")
+    return 0
+
+
+def _train(args) -> int:
+    from hmm_live.training import train_musicvae
+
+    names = ("batch_size", "learning_rate", "free_bits", "max_beta", "beta_rate", "sampling_rate", "transpose")
+    hparams = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if "transpose" in hparams:
+        hparams["transpose"] = tuple(hparams["transpose"])
+    try:
+        run = train_musicvae(args.sources, args.out, args.config, z_size=args.z_size,
+                             encoder_sizes=args.encoder_sizes, decoder_sizes=args.decoder_sizes,
+                             steps=args.steps, save_every=args.save_every, seed=args.seed,
+                             strategy=args.strategy, cpu_devices=args.cpu_devices,
+                             quantization=args.quantization, keep_state=args.keep_state, **hparams)
+    except KeyboardInterrupt:
+        print(f"\nhmm-live: interrupted; run the same command again to resume from the last save "
+              f"in {args.out}", file=sys.stderr)
+        return 130
+    print(f"trained {run.model} for {run.steps} steps: {args.out}")
+    return 0
+
+
+def _eval(args) -> int:
+    import json
+
+    from hmm_live.files import atomic_write, cache_dir
+    from hmm_live.training import evaluate, extract
+
+    model = _load(args.checkpoint, args.config)
+    splits, report = extract(args.sources, model.data_converter, cache_dir("examples"))
+    print(f"data: {report.summary()}", file=sys.stderr)
+    if not len(splits[args.split]):
+        print(f"hmm-live: error: the {args.split} split of {', '.join(args.sources)} is empty", file=sys.stderr)
+        return 2
+    result = {"checkpoint": args.checkpoint, "split": args.split, **evaluate(model, splits[args.split])}
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        with atomic_write(args.out, "w") as f:
+            f.write(text + "\n")
     return 0
 
 

@@ -33,12 +33,17 @@ class DataConverter(ABC):
     def num_bars(self) -> int:
         return self.num_steps // STEPS_PER_BAR
 
+    def _quantized(self, sequence: NoteSequence) -> NoteSequence:
+        seq = quantize(sequence)
+        if seq.notes and steps_per_bar(seq) != STEPS_PER_BAR:
+            name = seq.filename or seq.id or "the NoteSequence"
+            raise SequenceError(f"{name} is not in 4/4: the model needs {STEPS_PER_BAR}-step bars")
+        return seq
+
     def prepare(self, sequence: NoteSequence) -> NoteSequence:
         """Quantise and check that the sequence fits the model's window."""
-        seq = quantize(sequence)
+        seq = self._quantized(sequence)
         name = seq.filename or seq.id or "the NoteSequence"
-        if seq.notes and steps_per_bar(seq) != STEPS_PER_BAR:
-            raise SequenceError(f"{name} is not in 4/4: the model needs {STEPS_PER_BAR}-step bars")
         for n in seq.notes:
             if n.quantized_start_step < 0 or n.quantized_end_step < n.quantized_start_step:
                 raise SequenceError(f"{name}: note {n.pitch} has bad steps {n.quantized_start_step}.."
@@ -55,6 +60,27 @@ class DataConverter(ABC):
     @abstractmethod
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
         """Class index per step, shape [num_steps] (the decoder's targets)."""
+
+    def training_windows(self, sequence: NoteSequence) -> np.ndarray:
+        """Training examples from a whole piece, as Magenta slices them: labels
+        [n, num_steps] of every window starting on a bar line, one bar apart, for
+        each track (see `_tracks`); windows without a note and repeats are dropped."""
+        seq = self._quantized(sequence)
+        found = {}
+        for events in self._tracks(seq):
+            for start in range(0, len(events) - self.num_steps + 1, STEPS_PER_BAR):
+                window = events[start:start + self.num_steps]
+                if self._has_onset(window) and window.min() >= 0:  # -1 marks an unusable step
+                    found.setdefault(window.tobytes(), window)
+        return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps)
+
+    @abstractmethod
+    def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:
+        """Whole-piece labels, one array per track, padded to whole bars."""
+
+    @abstractmethod
+    def _has_onset(self, labels: np.ndarray) -> bool:
+        """Whether a window of labels holds at least one note."""
 
     @abstractmethod
     def to_inputs(self, sequence: NoteSequence) -> np.ndarray:

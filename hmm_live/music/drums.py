@@ -19,7 +19,7 @@ from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 
 from hmm_live.errors import ConfigError, SequenceError
 from hmm_live.music.converters import DataConverter
-from hmm_live.music.sequences import NoteSequence, from_notes
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 
 class DrumsConverter(DataConverter):
@@ -35,23 +35,34 @@ class DrumsConverter(DataConverter):
         self.output_depth = 2 ** len(self.pitch_classes)
         self.input_depth = len(self.pitch_classes) + 1 if roll_input else self.output_depth
 
-    def _roll(self, sequence: NoteSequence) -> np.ndarray:
-        seq = self.prepare(sequence)
+    def _roll(self, sequence: NoteSequence, steps: int | None = None) -> np.ndarray:
+        seq = self.prepare(sequence) if steps is None else sequence
         drums = [n for n in seq.notes if n.is_drum]
         if seq.notes and not drums:
             raise SequenceError(
                 f"{seq.filename or 'the drum sequence'} has {len(seq.notes)} notes but none "
                 f"marked is_drum (MIDI channel 10)")
-        roll = np.zeros((self.num_steps, len(self.pitch_classes)), np.float32)
+        roll = np.zeros((steps or self.num_steps, len(self.pitch_classes)), np.float32)
         for n in drums:
             c = self.class_of.get(n.pitch)
             if c is not None:
                 roll[n.quantized_start_step, c] = 1.0
         return roll
 
+    def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:
+        """All drum notes make one track (Magenta's drum extraction)."""
+        last = max((n.quantized_start_step for n in sequence.notes), default=0)
+        roll = self._roll(sequence, steps=-(-(last + 1) // STEPS_PER_BAR) * STEPS_PER_BAR)
+        return [self._labels(roll)]
+
+    def _has_onset(self, labels: np.ndarray) -> bool:
+        return bool(labels.any())
+
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
-        bits = 2 ** np.arange(len(self.pitch_classes))
-        return (self._roll(sequence) @ bits).astype(np.int64)
+        return self._labels(self._roll(sequence))
+
+    def _labels(self, roll: np.ndarray) -> np.ndarray:
+        return (roll @ 2 ** np.arange(len(self.pitch_classes))).astype(np.int64)
 
     def to_inputs(self, sequence: NoteSequence) -> np.ndarray:
         if not self.roll_input:

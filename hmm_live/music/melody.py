@@ -17,7 +17,7 @@ import numpy as np
 
 from hmm_live.errors import ConfigError, SequenceError
 from hmm_live.music.converters import DataConverter
-from hmm_live.music.sequences import NoteSequence, from_notes
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 NO_EVENT, NOTE_OFF, FIRST_PITCH = 0, 1, 2
 
@@ -35,24 +35,42 @@ class MelodyConverter(DataConverter):
 
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
         seq = self.prepare(sequence)
-        notes = sorted((n for n in seq.notes if not n.is_drum),
-                       key=lambda n: (n.quantized_start_step, -n.pitch))
+        return self._events([n for n in seq.notes if not n.is_drum], seq.filename)[:self.num_steps]
+
+    def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:
+        """One melody per instrument (Magenta extracts melodies per instrument)."""
+        tracks: dict[tuple[int, int], list] = {}
+        for n in sequence.notes:
+            if not n.is_drum:
+                tracks.setdefault((n.instrument, n.program), []).append(n)
+        return [self._events(notes, sequence.filename, out_of_range=-1) for notes in tracks.values()]
+
+    def _has_onset(self, labels: np.ndarray) -> bool:
+        return bool((labels >= FIRST_PITCH).any())
+
+    def _events(self, notes, name: str, out_of_range: int | None = None) -> np.ndarray:
+        """Event labels of monophonic-ised notes, padded to whole bars. A pitch outside
+        the range raises, or is written as `out_of_range` when one is given."""
+        notes = sorted(notes, key=lambda n: (n.quantized_start_step, -n.pitch))
         length = max([self.num_steps] + [n.quantized_end_step + 1 for n in notes])
-        events = np.zeros(length, np.int64)
+        events = np.zeros(-(-length // STEPS_PER_BAR) * STEPS_PER_BAR, np.int64)
         last_on = -1
         for n in notes:
             start, end = n.quantized_start_step, n.quantized_end_step
             if start == last_on:
                 continue  # same onset: the highest pitch came first and wins
+            label = n.pitch - self.min_pitch + FIRST_PITCH
             if not self.min_pitch <= n.pitch <= self.max_pitch:
-                raise SequenceError(
-                    f"{seq.filename or 'the melody'}: pitch {n.pitch} at step {start} is outside "
-                    f"the model's range {self.min_pitch}..{self.max_pitch}")
-            events[start] = n.pitch - self.min_pitch + FIRST_PITCH
+                if out_of_range is None:
+                    raise SequenceError(
+                        f"{name or 'the melody'}: pitch {n.pitch} at step {start} is outside "
+                        f"the model's range {self.min_pitch}..{self.max_pitch}")
+                label = out_of_range
+            events[start] = label
             events[start + 1:] = NO_EVENT  # drop the tail of an earlier, longer note, as note_seq does
             events[end] = NOTE_OFF
             last_on = start
-        return events[:self.num_steps]
+        return events
 
     def to_inputs(self, sequence: NoteSequence) -> np.ndarray:
         return self.one_hot(self.to_labels(sequence))

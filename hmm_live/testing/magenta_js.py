@@ -18,10 +18,11 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+from hmm_live.files import cache_dir
+
 VERSION = "1.23.1"
 SCRIPT = Path(__file__).with_name("magenta_js_oracle.js")
-REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("HMM_LIVE_CACHE", REPO / ".cache")) / f"magenta-js-{VERSION}"
+CACHE = cache_dir(f"magenta-js-{VERSION}")
 
 
 class OracleUnavailable(RuntimeError):

@@ -66,7 +66,11 @@ def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
 
 def write_js(folder: str | Path, weights: dict[str, np.ndarray], js_config: dict[str, Any],
              quantization: str | None = None, own: dict[str, Any] | None = None) -> Path:
-    """Write a magenta-js checkpoint folder atomically (optionally uint8/uint16 quantised)."""
+    """Write a magenta-js checkpoint folder atomically (optionally uint8/uint16 quantised).
+
+    Files of an existing folder that are not checkpoint files (a model card,
+    training state) stay.
+    """
     if quantization not in (None, *_QUANT_DTYPES):
         raise ConfigError(f"quantization must be None, 'uint8' or 'uint16', not {quantization!r}")
     folder = Path(folder)
@@ -82,7 +86,7 @@ def write_js(folder: str | Path, weights: dict[str, np.ndarray], js_config: dict
         blob += data
     shards = [bytes(blob[i:i + SHARD_BYTES]) for i in range(0, max(len(blob), 1), SHARD_BYTES)]
     names = [f"group1-shard{i + 1}of{len(shards)}" for i in range(len(shards))]
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, keep=_not_checkpoint_file) as tmp:
         for name, shard in zip(names, shards):
             (tmp / name).write_bytes(shard)
         _write_json(tmp / "weights_manifest.json", [{"paths": names, "weights": entries}])
@@ -90,6 +94,11 @@ def write_js(folder: str | Path, weights: dict[str, np.ndarray], js_config: dict
         if own is not None:
             _write_json(tmp / OWN_FILE, own)
     return folder
+
+
+def _not_checkpoint_file(name: str) -> bool:
+    return name not in ("weights_manifest.json", "config.json", OWN_FILE) and not re.fullmatch(
+        r"group\d+-shard\d+of\d+", name)
 
 
 def _quantize(value: np.ndarray, dtype: str) -> tuple[bytes, dict[str, Any]]:

@@ -13,10 +13,30 @@ from hmm_live.errors import ConfigError, UnsupportedModelError
 
 
 @dataclass(frozen=True)
+class HParams:
+    """Magenta's sizes and training hyperparameters (lstm_models / base_model defaults)."""
+
+    z_size: int = 256
+    encoder_sizes: tuple[int, ...] = (512,)
+    decoder_sizes: tuple[int, ...] = (256, 256)
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    decay_rate: float = 0.9999  # per step, down to min_learning_rate
+    min_learning_rate: float = 1e-5
+    free_bits: float = 0.0  # KL bits per example not penalised
+    max_beta: float = 1.0  # KL weight, annealed as max_beta * (1 - beta_rate ** step)
+    beta_rate: float = 0.0
+    sampling_rate: float = 0.0  # inverse-sigmoid scheduled sampling rate; 0 = teacher forcing
+    grad_clip: float = 1.0  # global norm
+    transpose: tuple[int, int] = (0, 0)  # melody augmentation range in semitones
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     data_converter: dict[str, Any]  # magenta-js dataConverter spec
     chord_encoder: str | None = None
+    hparams: HParams = HParams()
     notes: str = field(default="", compare=False)
 
     def js_config(self) -> dict[str, Any]:
@@ -36,12 +56,19 @@ def _melody(bars: int, segments: bool = False) -> dict[str, Any]:
 
 _DRUMS_2BAR = {"type": "DrumsConverter", "args": {"numSteps": 32}}
 
+_ANNEALED = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
+_BIG = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
+
 CONFIGS: dict[str, Config] = {c.name: c for c in [
-    Config("cat-mel_2bar_small", _melody(2)),
-    Config("cat-mel_2bar_big", _melody(2)),
-    Config("cat-mel_2bar_med_chords", _melody(2), chord_encoder="TriadChordEncoder"),
-    Config("cat-drums_2bar_small", _DRUMS_2BAR),
-    Config("cat-drums_2bar_big", _DRUMS_2BAR),
+    Config("cat-mel_2bar_small", _melody(2), hparams=HParams(**_ANNEALED, transpose=(-5, 5))),
+    Config("cat-mel_2bar_big", _melody(2),
+           hparams=HParams(**{**_ANNEALED, "max_beta": 0.5}, **_BIG, transpose=(-5, 5))),
+    Config("cat-mel_2bar_med_chords", _melody(2), chord_encoder="TriadChordEncoder",
+           hparams=HParams(encoder_sizes=(1024,), decoder_sizes=(512, 512, 512), transpose=(-3, 3))),
+    Config("cat-drums_2bar_small", _DRUMS_2BAR,
+           hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0)),
+    Config("cat-drums_2bar_big", _DRUMS_2BAR,
+           hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0, **_BIG)),
     Config("flat-mel_16bar", _melody(16)),
     Config("hierdec-mel_16bar", _melody(16, segments=True)),
     Config("hier-mel_16bar", _melody(16, segments=True)),

@@ -69,13 +69,16 @@ class MusicVAE:
         return model
 
     @classmethod
-    def create(cls, config: str, z_size: int, encoder_sizes: Sequence[int], decoder_sizes: Sequence[int],
-               conductor_sizes: Sequence[int] = (), hierarchical_encoder: bool = False,
-               seed: int | None = None) -> "MusicVAE":
-        """A randomly initialised model of a Magenta config with the given sizes."""
+    def create(cls, config: str, z_size: int | None = None, encoder_sizes: Sequence[int] | None = None,
+               decoder_sizes: Sequence[int] | None = None, conductor_sizes: Sequence[int] = (),
+               hierarchical_encoder: bool = False, seed: int | None = None) -> "MusicVAE":
+        """A randomly initialised model of a Magenta config (its sizes unless given)."""
         from hmm_live.models.musicvae.configs import get_config
 
         cfg = get_config(config)
+        z_size = z_size or cfg.hparams.z_size
+        encoder_sizes = encoder_sizes or cfg.hparams.encoder_sizes
+        decoder_sizes = decoder_sizes or cfg.hparams.decoder_sizes
         converter = converter_from_spec(cfg.data_converter)
         chords = ChordEncoder(cfg.chord_encoder) if cfg.chord_encoder else None
         spec = NetworkSpec(
@@ -98,10 +101,11 @@ class MusicVAE:
             out["chordEncoder"] = self.chord_encoder.name
         return out
 
-    def save(self, path: str | Path) -> Path:
-        """Save to an hmm_live folder (safe to load, no pickle; also readable by magenta-js)."""
+    def save(self, path: str | Path, quantization: str | None = None) -> Path:
+        """Save to an hmm_live folder (safe to load, no pickle; also readable by magenta-js),
+        optionally with uint8/uint16 weights. Other files in the folder stay."""
         own = {"format": checkpoints.OWN_FORMAT, "config": self.config, "network": self.spec.to_json()}
-        return checkpoints.write_js(path, self.weights(), self.js_config(), own=own)
+        return checkpoints.write_js(path, self.weights(), self.js_config(), quantization, own=own)
 
     def export(self, path: str | Path, format: str = "magenta-js", quantization: str | None = None) -> Path:
         """Export a checkpoint folder that @magenta/music loads (optionally uint8/uint16)."""

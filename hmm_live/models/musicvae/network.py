@@ -161,15 +161,44 @@ class Decoder(keras.layers.Layer):
             input_dim = units
         self.projection = dense(output_depth, input_dim, f"{prefix}output_projection")
 
+    def _input_terms(self, z):
+        """Layer 0's input [prev one-hot, z, control] @ kernel splits into a row
+        lookup (prev; row output_depth = no previous output) and a per-call z term."""
+        first = self.cells[0]
+        prev_rows = tf.concat([first.kernel[: self.output_depth], tf.zeros([1, 4 * first.units])], 0)
+        z_rows = first.kernel[self.output_depth: self.output_depth + z.shape[-1]]
+        return prev_rows, tf.matmul(z, z_rows) + first.bias
+
+    def teacher_forced(self, z, targets, sampling_probability, noise):
+        """Training: logits [B, T, classes] for targets [B, T], each step fed the
+        previous target or, with `sampling_probability` (scheduled sampling), a
+        sample of the previous step's softmax. noise [B, T, 2] uniforms (coin, draw)
+        come from the data pipeline, so every example's randomness is its own."""
+        prev_rows, static = self._input_terms(z)
+        states = initial_states(self.z_to_state, self.cells, z)
+        start = tf.fill([tf.shape(z)[0]], tf.cast(self.output_depth, targets.dtype))
+
+        def step(carry, inputs):
+            label, states, _ = carry
+            target, (coin, draw) = inputs
+            h, states = step_stack(self.cells, static + tf.gather(prev_rows, label), states)
+            logits = self.projection(h)
+            cdf = tf.cumsum(tf.nn.softmax(logits), axis=-1)
+            sampled = tf.minimum(tf.reduce_sum(tf.cast(cdf < draw[:, None], targets.dtype), -1),
+                                 self.output_depth - 1)
+            label = tf.where(coin < sampling_probability, tf.stop_gradient(sampled), target)
+            return label, states, logits
+
+        per_step = (tf.transpose(targets), tf.unstack(tf.transpose(noise, [2, 1, 0]), axis=0))
+        empty = tf.zeros([tf.shape(z)[0], self.output_depth])
+        _, _, logits = tf.scan(step, per_step, initializer=(start, states, empty))
+        return tf.transpose(logits, [1, 0, 2])
+
     def sample(self, z, controls, steps, start_label, temperature, seed):
         """Decode `steps` classes. z [B, Z]; controls [steps, C] or None; start_label [B]
         (output_depth = no previous output); temperature None is greedy argmax."""
         first = self.cells[0]
-        # Layer 0's input [prev one-hot, z, control] @ kernel splits into a row
-        # lookup, a per-call term and a per-step term: no per-step concat.
-        prev_rows = tf.concat([first.kernel[: self.output_depth], tf.zeros([1, 4 * first.units])], 0)
-        z_rows = first.kernel[self.output_depth: self.output_depth + z.shape[-1]]
-        static = tf.matmul(z, z_rows) + first.bias
+        prev_rows, static = self._input_terms(z)
         if controls is not None:
             c_rows = first.kernel[self.output_depth + z.shape[-1]: -first.units]
             per_step = tf.matmul(controls, c_rows)

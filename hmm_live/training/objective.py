@@ -1,0 +1,106 @@
+"""Magenta's MusicVAE training objective as a Keras model for `fit`.
+
+    loss = mean(r_loss) + beta * mean(max(KL - free_bits * ln 2, 0))
+    r_loss = cross-entropy summed over steps; beta = max_beta * (1 - beta_rate ** step)
+    scheduled sampling: the decoder is fed its own sample with probability
+    1 - rate / (rate + exp(step / rate)) (inverse sigmoid), else the target.
+
+Every random draw (z's epsilon, the sampling coins) arrives with its example
+from the data pipeline, so one device and several give the same result.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from hmm_live.models.musicvae.configs import HParams
+from hmm_live.models.musicvae.network import MusicVAENetwork
+from hmm_live.music.converters import DataConverter
+
+LN2 = 0.6931471805599453
+
+
+def encoder_inputs(converter: DataConverter, labels):
+    """Labels [B, T] -> encoder inputs [B, T, input_depth], as the converter's to_inputs."""
+    if converter.input_depth == converter.output_depth:  # one-hot melody / drums
+        return tf.one_hot(labels, converter.output_depth)
+    hits = tf.cast(tf.bitwise.bitwise_and(labels[..., None], 2 ** tf.range(converter.input_depth - 1)) > 0,
+                   tf.float32)  # drum roll: one column per class, then "no hit"
+    return tf.concat([hits, tf.cast(labels == 0, tf.float32)[..., None]], axis=-1)
+
+
+def kl_divergence(mu, sigma):
+    """KL(N(mu, sigma) || N(0, I)) per example, in nats."""
+    return 0.5 * tf.reduce_sum(tf.square(mu) + tf.square(sigma) - 1.0 - 2.0 * tf.math.log(sigma), -1)
+
+
+class MagentaSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """(lr - min_lr) * decay_rate ** step + min_lr, per step."""
+
+    def __init__(self, hparams: HParams):
+        self.hp = hparams
+
+    def __call__(self, step):
+        hp = self.hp
+        return (hp.learning_rate - hp.min_learning_rate) * tf.pow(
+            hp.decay_rate, tf.cast(step, tf.float32)) + hp.min_learning_rate
+
+
+class Objective(keras.Model):
+    """Wraps a MusicVAENetwork with Magenta's losses; batches are dicts of
+    labels [B, T], eps [B, Z] and noise [B, T, 2] (see pipeline.py)."""
+
+    METRICS = ("loss", "r_loss", "kl_bits", "accuracy", "beta", "sampling_probability")
+
+    def __init__(self, network: MusicVAENetwork, converter: DataConverter, hparams: HParams, **kwargs):
+        super().__init__(**kwargs)
+        self.network, self.converter, self.hp = network, converter, hparams
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.METRICS}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def schedules(self):
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        beta = self.hp.max_beta * (1.0 - tf.pow(self.hp.beta_rate, step))
+        rate = self.hp.sampling_rate
+        sampling = 1.0 - rate / (rate + tf.exp(tf.minimum(step / rate, 80.0))) if rate else tf.constant(0.0)
+        return beta, sampling
+
+    def forward(self, batch, beta, sampling_probability):
+        """Per-example losses, per-step correctness and mu."""
+        labels = tf.cast(batch["labels"], tf.int32)
+        mu, sigma = self.network.encoder(encoder_inputs(self.converter, labels))
+        z = mu + sigma * batch["eps"]
+        logits = self.network.decoder.teacher_forced(z, labels, sampling_probability, batch["noise"])
+        r_loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), -1)
+        kl = kl_divergence(mu, sigma)
+        kl_cost = tf.maximum(kl - self.hp.free_bits * LN2, 0.0)
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
+        return r_loss + beta * kl_cost, r_loss, kl, correct, mu
+
+    def _track(self, loss, r_loss, kl, correct, beta, sampling):
+        n = tf.cast(tf.shape(r_loss)[0], tf.float32)
+        for name, value in (("loss", loss), ("r_loss", r_loss), ("kl_bits", kl / LN2),
+                            ("accuracy", tf.reduce_mean(correct, -1))):
+            self.trackers[name].update_state(value, sample_weight=tf.ones_like(value))
+        self.trackers["beta"].update_state(beta, sample_weight=n)
+        self.trackers["sampling_probability"].update_state(sampling, sample_weight=n)
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def train_step(self, batch):
+        beta, sampling = self.schedules()
+        with tf.GradientTape() as tape:
+            loss, r_loss, kl, correct, _ = self.forward(batch, beta, sampling)
+            # Sum over this replica's share of the global batch: gradients are summed
+            # across replicas, so any split gives the one-device mean.
+            total = tf.reduce_sum(loss) / self.hp.batch_size
+        variables = self.network.trainable_variables
+        self.optimizer.apply(tape.gradient(total, variables), variables)
+        return self._track(loss, r_loss, kl, correct, beta, sampling)
+
+    def test_step(self, batch):
+        beta, _ = self.schedules()
+        loss, r_loss, kl, correct, _ = self.forward(batch, beta, 0.0)
+        return self._track(loss, r_loss, kl, correct, beta, tf.constant(0.0))
