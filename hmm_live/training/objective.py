@@ -18,6 +18,7 @@ from hmm_live.models.musicvae.network import MusicVAENetwork
 from hmm_live.music.converters import DataConverter
 
 LN2 = 0.6931471805599453
+SKIP_GRADIENT_NORM = 10000.0  # Magenta's grad_norm_clip_to_zero: a step this wild is skipped
 
 
 def encoder_inputs(converter: DataConverter, labels):
@@ -56,10 +57,15 @@ class Objective(keras.Model):
         super().__init__(**kwargs)
         self.network, self.converter, self.hp = network, converter, hparams
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.METRICS}
+        self.built = True  # the network's layers are built on creation
 
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skipped: everything is built on creation, and Keras 3.15's symbolic build
+        fails on dict batches under MultiWorkerMirroredStrategy (it reduces the batch)."""
 
     def schedules(self):
         step = tf.cast(self.optimizer.iterations, tf.float32)
@@ -87,7 +93,11 @@ class Objective(keras.Model):
             self.trackers[name].update_state(value, sample_weight=tf.ones_like(value))
         self.trackers["beta"].update_state(beta, sample_weight=n)
         self.trackers["sampling_probability"].update_state(sampling, sample_weight=n)
-        return {name: t.result() for name, t in self.trackers.items()}
+        results = {name: t.result() for name, t in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15 averages step outputs across workers along axis 0: give them one.
+            results = {name: value[None] for name, value in results.items()}
+        return results
 
     def train_step(self, batch):
         beta, sampling = self.schedules()
@@ -97,7 +107,14 @@ class Objective(keras.Model):
             # across replicas, so any split gives the one-device mean.
             total = tf.reduce_sum(loss) / self.hp.batch_size
         variables = self.network.trainable_variables
-        self.optimizer.apply(tape.gradient(total, variables), variables)
+        grads = tape.gradient(total, variables)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:  # clip the global gradient, not each replica's (Keras clips per replica)
+            grads = tf.distribute.get_replica_context().all_reduce("SUM", grads)
+        grads, norm = tf.clip_by_global_norm(grads, self.hp.grad_clip)
+        keep = tf.cast(norm < SKIP_GRADIENT_NORM, tf.float32)
+        # Keras's optimizer sums gradients over replicas once more: give it each one's share.
+        self.optimizer.apply([g * keep / replicas for g in grads], variables)
         return self._track(loss, r_loss, kl, correct, beta, sampling)
 
     def test_step(self, batch):

@@ -86,10 +86,11 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
 
     with strategy_obj.scope():
         objective = Objective(model.network, model.data_converter, hp)
-        objective.compile(optimizer=keras.optimizers.Adam(MagentaSchedule(hp), global_clipnorm=hp.grad_clip))
+        objective.compile(optimizer=keras.optimizers.Adam(MagentaSchedule(hp)))
         objective.optimizer.build(model.network.trainable_variables)
-    identity = {"config": config, "network": model.spec.to_json(), "hparams": dataclasses.asdict(hp),
-                "seed": seed, "examples": report.windows}
+    identity = json.loads(json.dumps({  # as stored: tuples become lists
+        "config": config, "network": model.spec.to_json(), "hparams": dataclasses.asdict(hp),
+        "seed": seed, "examples": report.windows}))
     state = _resume(out / STATE, model, objective, identity)
     start = state.get("step", 0)
     epochs = math.ceil(steps / save_every)
@@ -99,7 +100,8 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
         log(f"training {model} from step {start} to {epochs * save_every}, batch {hp.batch_size}, "
             f"{strategy_obj.num_replicas_in_sync} replica(s)")
     saver = _Saver(out, model, objective, identity, state, report, quantization, save_every, log)
-    callbacks = [saver, keras.callbacks.TensorBoard(str(out / "training" / "logs"), update_freq=50)]
+    callbacks = [saver] + [keras.callbacks.TensorBoard(str(out / "training" / "logs"), update_freq=50)
+                           for _ in range(is_chief())]
     objective.fit(
         training_dataset(splits["train"], model.data_converter, hp.z_size, hp.batch_size, seed, start,
                          hp.transpose),

@@ -160,6 +160,7 @@ class Decoder(keras.layers.Layer):
             self.cells.append(LSTMCell(units, input_dim, f"{prefix}multi_rnn_cell/cell_{l}/lstm_cell"))
             input_dim = units
         self.projection = dense(output_depth, input_dim, f"{prefix}output_projection")
+        self.built = True
 
     def _input_terms(self, z):
         """Layer 0's input [prev one-hot, z, control] @ kernel splits into a row
@@ -262,6 +263,7 @@ class MusicVAENetwork(keras.Model):
         else:
             self.conductor, core_z, prefix = None, spec.z_size, "decoder/"
         self.decoder = Decoder(spec.decoder_sizes, spec.output_depth, core_z, spec.control_depth, prefix)
+        self.built = True
 
     def encode(self, inputs, controls=None):
         """inputs [B, T, input_depth], controls [T, C] or None -> (mu, sigma)."""
