@@ -149,6 +149,7 @@ def _train(args) -> int:
         print(f"\nhmm-live: interrupted; run the same command again to resume from the last save "
               f"in {args.out}", file=sys.stderr)
         return 130
+    print(f"data: {run.report.summary()}")
     print(f"trained {run.model} for {run.steps} steps: {args.out}")
     return 0
 

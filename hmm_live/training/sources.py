@@ -118,6 +118,9 @@ def _corpus(name: str) -> Iterator[Piece | Failure]:
             except HmmLiveError as e:
                 yield Failure(tune, "no 4/4 bars", str(e))
                 continue
+            except Exception as e:  # music21 trips on some malformed tunes
+                yield Failure(tune, "unparsable", f"music21 cannot read {tune}: {e}")
+                continue
             group = re.sub(r"[^a-z0-9]", "", title.lower()) or tune
             yield Piece(tune, group, split_of(group), seq)
 

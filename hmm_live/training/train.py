@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterable, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from hmm_live.errors import CheckpointError, ConfigError, UnsupportedModelError
 from hmm_live.files import atomic_write, cache_dir
