@@ -174,6 +174,10 @@ def test_resuming_another_run_is_refused(midi_folder, tmp_path):
     with pytest.raises(CheckpointError, match="different run.*z_size"):
         train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5,
                        **{**TINY, "z_size": 4})
+    state = tmp_path / "run" / "training" / "state.npz"
+    state.write_bytes(state.read_bytes()[:100])  # a truncated state: a clear error
+    with pytest.raises(CheckpointError, match="cannot resume from .*state.npz"):
+        train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5, **TINY)
 
 
 def test_bad_training_requests(midi_folder, tmp_path):

@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -126,7 +127,7 @@ def _resume(path: Path, model: MusicVAE, objective: Objective, identity: dict) -
                 var.assign(data[f"w/{name}"])
             for i, var in enumerate(objective.optimizer.variables):
                 var.assign(data[f"opt/{i}"])
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"cannot resume from {path}: {e} (delete it to start afresh)") from None
     return state
 
