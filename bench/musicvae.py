@@ -31,9 +31,11 @@ from typing import Any, Callable
 import numpy as np
 
 from hmm_live import MusicVAE
-from hmm_live.files import atomic_write
 from hmm_live.music import from_notes
 from hmm_live.testing import magenta_js
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import emit, log, stats_ms, target  # noqa: E402
 
 import tensorflow as tf  # noqa: E402  (after hmm_live, which quiets TF's logging)
 
@@ -62,25 +64,6 @@ REPS = {
     "big": Reps(decode=20, decode_seq=5, encode=3, encode_seq=2, js_decode=3, js_encode_batch=8),
     "quick": Reps(decode=30, decode_seq=10, encode=3, encode_seq=2, js_decode=5, js_encode_batch=8),
 }
-
-
-def rounded(obj: Any) -> Any:
-    """Floats (numpy's too) rounded to 4 decimals, for a readable report."""
-    if isinstance(obj, dict):
-        return {k: rounded(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [rounded(v) for v in obj]
-    return round(float(obj), 4) if isinstance(obj, (float, np.floating)) else obj
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def stats_ms(seconds: list[float]) -> dict[str, float]:
-    ms = np.asarray(seconds) * 1e3
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "mean_ms": float(ms.mean()), "n": len(ms)}
 
 
 def timed(fn: Callable[[int], Any], n: int, warmup: int = 2) -> list[float]:
@@ -263,8 +246,7 @@ def targets(sizes: dict[str, dict]) -> list[dict[str, Any]]:
     rows = []
 
     def check(name: str, value: float | None, op: str, limit: float) -> None:
-        ok = value is not None and bool(value <= limit if op == "<=" else value >= limit)
-        rows.append({"name": name, "value": value, "op": op, "limit": limit, "meets_target": ok})
+        rows.append(target(name, value, op, limit))
 
     if "decode" in (s := sizes["small"]):
         for kind in ("greedy", "temperature"):
@@ -296,15 +278,8 @@ def main() -> None:
         sizes["small"] = bench_size("small", Path(tmp), REPS["quick" if args.quick else "small"], ceilings)
         sizes["big"] = ({"skipped": "--quick"} if args.quick
                         else bench_size("big", Path(tmp), REPS["big"], ceilings))
-    rows = targets(sizes)
-    report = {"benchmark": "musicvae", "quick": args.quick, "machine": ceilings, "sizes": sizes,
-              "targets": rows, "all_targets_met": all(r["meets_target"] for r in rows),
-              "loadavg_1min_at_end": os.getloadavg()[0], "wall_s": time.perf_counter() - started}
-    text = json.dumps(rounded(report), indent=2)
-    if args.out:
-        with atomic_write(args.out, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    emit({"benchmark": "musicvae", "quick": args.quick, "machine": ceilings, "sizes": sizes,
+          "targets": targets(sizes), "wall_s": time.perf_counter() - started}, args.out)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ from hmm_live.errors import (  # noqa: E402
     CheckpointError, ChordError, ConfigError, HmmLiveError, MidiFileError, SequenceError,
     UnsupportedModelError,
 )
-from hmm_live.models import MusicVAE  # noqa: E402
+from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError  # noqa: E402
+from hmm_live.music.clips import Clip, ClipLibrary  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
-    "MusicVAE", "HmmLiveError", "CheckpointError", "UnsupportedModelError", "ConfigError",
+    "MusicVAE", "Subspacer", "Responder", "Clip", "ClipLibrary", "HmmLiveError", "TrainingBusyError", "CheckpointError", "UnsupportedModelError", "ConfigError",
     "MidiFileError", "SequenceError", "ChordError",
 ]

@@ -1,4 +1,7 @@
-"""Generative models: MusicVAE (and, later, the performer's own subspace models)."""
+"""Generative models: MusicVAE, and the performer's own subspace models built on it."""
+from hmm_live.models.live_model import TrainingBusyError
 from hmm_live.models.musicvae import MusicVAE
+from hmm_live.models.responder import Responder
+from hmm_live.models.subspacer import Subspacer
 
-__all__ = ["MusicVAE"]
+__all__ = ["MusicVAE", "Subspacer", "Responder", "TrainingBusyError"]

@@ -1,5 +1,6 @@
 """Music data: NoteSequences, MIDI files, and Magenta's event encodings."""
 from hmm_live.music.chords import NO_CHORD, ChordEncoder
+from hmm_live.music.clips import Clip, ClipLibrary, to_roll
 from hmm_live.music.converters import DataConverter, converter_from_spec
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.melody import MelodyConverter
@@ -9,7 +10,7 @@ from hmm_live.music.sequences import (
 )
 
 __all__ = [
-    "NO_CHORD", "ChordEncoder", "DataConverter", "converter_from_spec", "DrumsConverter",
+    "NO_CHORD", "ChordEncoder", "Clip", "ClipLibrary", "to_roll", "DataConverter", "converter_from_spec", "DrumsConverter",
     "MelodyConverter", "STEPS_PER_BAR", "STEPS_PER_QUARTER", "NoteSequence", "from_notes",
     "is_quantized", "num_bars", "quantize", "read_midi", "slice_bars", "windows", "write_midi",
 ]

@@ -1,6 +1,7 @@
 """MusicVAE: Magenta's API (encode, decode, sample, interpolate, similar) on Keras 3."""
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -90,6 +91,15 @@ class MusicVAE:
         if seed is not None:
             keras.utils.set_random_seed(seed)
         return cls(spec, converter, chords, cfg.name)
+
+    def identity(self) -> dict:
+        """Config, z size and a digest of the weights: what a model trained on this
+        MusicVAE's codes records, so it is never used with another MusicVAE."""
+        h = hashlib.sha256()
+        for name, value in sorted(self.weights().items()):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(value, np.float32).tobytes())
+        return {"config": self.config, "z_size": self.z_size, "weights_sha256": h.hexdigest()[:16]}
 
     def weights(self) -> dict[str, np.ndarray]:
         """All weights as numpy arrays, by Magenta variable name."""

@@ -1,0 +1,204 @@
+"""Subspacer and Responder benchmark: speed and quality on the default melody model.
+
+Speed: a 2-D Subspacer fit on 256 clips x 100 epochs, a Responder fit on the
+same clips (x 16 rotations) x 100 epochs, and the live path for one bar
+(Responder predict + Subspacer decode + MusicVAE greedy decode), p50/p99.
+
+Quality: clips from two clearly different sources, O'Neill's 1850 folk tunes
+and the soprano lines of Bach's chorales (music21's corpus), split by tune.
+ - separation: a linear classifier (Fisher's discriminant) on 2-D subspace
+   means of the training tunes' clips, scored on held-out tunes' clips;
+ - responder rank-1: for held-out transpositions (+-1, +-2 semitones) and small
+   edits (one note dropped or moved by a step) of the training bars, how often
+   the predicted point is nearer its own clip's mean than any other clip's,
+   for each responder shape.
+
+    python bench/subspace.py [--quick] [--out FILE]
+
+Prints one JSON object on stdout; progress goes to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import emit, log, stats_ms, target  # noqa: E402
+
+from hmm_live import MusicVAE  # noqa: E402
+from hmm_live.models.responder import SHAPES, Responder  # noqa: E402
+from hmm_live.models.subspacer import Subspacer  # noqa: E402
+from hmm_live.music.clips import ClipLibrary  # noqa: E402
+from hmm_live.music.sequences import NoteSequence, quantize, windows  # noqa: E402
+from hmm_live.training.sources import Piece, music21_to_sequence, read_pieces, split_of  # noqa: E402
+
+MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
+
+
+def tune_clips(pieces, per_tune: int) -> list[tuple[str, str, NoteSequence]]:
+    """(name, split, 2-bar clip) for up to `per_tune` windows with notes of each tune."""
+    out = []
+    for name, split, seq in pieces:
+        found = [w for w in windows(quantize(seq), 2, 2) if len(w.notes) >= 3][:per_tune]
+        out += [(f"{name}@{i}", split, w) for i, w in enumerate(found)]
+    return out
+
+
+def folk(n: int):
+    for piece in read_pieces(["oneills1850"]):
+        if isinstance(piece, Piece):
+            yield piece.name, piece.split, piece.sequence
+            n -= 1
+            if not n:
+                return
+
+
+def chorales(n: int):
+    from music21 import corpus
+
+    for score in corpus.chorales.Iterator(returnType="stream"):
+        title = (score.metadata.title if score.metadata else None) or f"chorale {n}"
+        try:
+            seq = music21_to_sequence(score, title)
+        except Exception:  # chorales without whole 4/4 bars are skipped
+            continue
+        yield title, split_of(title), seq
+        n -= 1
+        if not n:
+            return
+
+
+def fisher_accuracy(train_x, train_y, test_x, test_y) -> float:
+    """Held-out accuracy of Fisher's linear discriminant between two classes."""
+    m0, m1 = train_x[train_y == 0].mean(0), train_x[train_y == 1].mean(0)
+    cov = np.cov(train_x[train_y == 0].T) + np.cov(train_x[train_y == 1].T) + 1e-6 * np.eye(train_x.shape[1])
+    w = np.linalg.solve(cov, m1 - m0)
+    threshold = w @ (m0 + m1) / 2
+    return float(((test_x @ w > threshold) == test_y).mean())
+
+
+def edits(seq: NoteSequence, rng) -> list[NoteSequence]:
+    """Transpositions by -2, -1, +1, +2 and two small edits of a one-bar sequence."""
+    out = []
+    for shift in (-2, -1, 1, 2):
+        t = NoteSequence()
+        t.CopyFrom(seq)
+        for n in t.notes:
+            n.pitch += shift
+        out.append(t)
+    if len(seq.notes) >= 2:
+        dropped = NoteSequence()
+        dropped.CopyFrom(seq)
+        del dropped.notes[int(rng.integers(len(seq.notes)))]
+        out.append(dropped)
+    moved = NoteSequence()
+    moved.CopyFrom(seq)
+    note = moved.notes[int(rng.integers(len(moved.notes)))]
+    shift = 1 if note.quantized_start_step < 15 else -1
+    note.quantized_start_step += shift
+    note.quantized_end_step = max(note.quantized_end_step + shift, note.quantized_start_step + 1)
+    out.append(moved)
+    return out
+
+
+def rank1(responder: Responder, library: ClipLibrary, rng) -> float:
+    """How often an edited training bar lands nearer its own clip's mean than any other's."""
+    means = responder.subspacer.encode(library)[0]
+    hits = total = 0
+    for i, clip in enumerate(library):
+        for b in range(clip.bars):
+            bar = clip.bar(b)
+            if not bar.notes:
+                continue
+            variants = edits(bar, rng)
+            points = responder.predict(variants)
+            nearest = np.argmin(((points[:, None] - means[None]) ** 2).sum(-1), axis=1)
+            hits += int((nearest == i).sum())
+            total += len(variants)
+    return hits / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller data and fewer repetitions (CI)")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    model = MusicVAE.load(MODEL)
+    tunes = 24 if args.quick else 80
+    log(f"reading {tunes} folk tunes and {tunes} chorales")
+    clips = {"folk": tune_clips(folk(tunes), 4), "chorale": tune_clips(chorales(tunes), 4)}
+    report: dict = {"model": MODEL.name, "quick": args.quick,
+                    "clips": {k: len(v) for k, v in clips.items()}}
+
+    # speed: 256 clips of both sources (repeated if there are fewer)
+    pool = [c for v in clips.values() for c in v]
+    library = ClipLibrary(2, [(f"{i}:{name}", seq) for i, (name, _, seq) in
+                              enumerate(pool[j % len(pool)] for j in range(256))])
+    epochs = 20 if args.quick else 100
+    subspacer = Subspacer(model, latent_dims=2)
+    codes = subspacer.codes(library)
+    subspacer.fit(codes[:8], epochs=1)  # traces the training step
+    start = time.perf_counter()
+    subspacer.fit(codes, epochs=epochs)
+    report["subspacer_fit_s"] = time.perf_counter() - start
+    responder = Responder(subspacer)
+    responder.fit(ClipLibrary(2, [(c.name, c.sequence) for c in list(library)[:4]]), epochs=1)
+    start = time.perf_counter()
+    responder.fit(library, epochs=epochs)
+    report["responder_fit_s"] = time.perf_counter() - start
+    report["fit_epochs"] = epochs
+    bar = library[0].bar(0)
+    times = []
+    for _ in range(50 if args.quick else 500):
+        start = time.perf_counter()
+        model.decode_labels(subspacer.decode(responder.predict(bar)))
+        times.append(time.perf_counter() - start)
+    report["bar_to_answer"] = stats_ms(times[10:])
+
+    # quality: separation on held-out tunes
+    log("separation")
+    train = [(k, seq) for k, v in clips.items() for name, split, seq in v if split == "train"]
+    held = [(k, seq) for k, v in clips.items() for name, split, seq in v if split != "train"]
+    names = list(clips)
+    sub = Subspacer(model, latent_dims=2)
+    sub.fit([s for _, s in train], epochs=100)
+    x_train, x_held = sub.encode([s for _, s in train])[0], sub.encode([s for _, s in held])[0]
+    y_train = np.array([names.index(k) for k, _ in train])
+    y_held = np.array([names.index(k) for k, _ in held])
+    report["separation"] = {
+        "train_clips": len(train), "held_out_clips": len(held),
+        "accuracy_2d": fisher_accuracy(x_train, y_train, x_held, y_held),
+        "accuracy_musicvae_codes": fisher_accuracy(sub.codes([s for _, s in train]), y_train,
+                                                   sub.codes([s for _, s in held]), y_held)}
+
+    # quality: responder rank-1 on edited bars, per library size and shape
+    log("responder rank-1")
+    report["responder_rank1"] = {}
+    for size in (16, 64):
+        picked = [train[int(i)] for i in rng.choice(len(train), size, replace=False)]
+        lib = ClipLibrary(2, [(f"clip {i}", seq) for i, (_, seq) in enumerate(picked)])
+        sub = Subspacer(model, latent_dims=2)
+        sub.fit(lib, epochs=100)
+        for shape in SHAPES:
+            responder = Responder(sub, shape=shape)
+            history = responder.fit(lib, epochs=100)
+            report["responder_rank1"][f"{size}_clips_{shape}"] = {
+                "rank1": rank1(responder, lib, np.random.default_rng(1)),
+                "val_loss": history["val_loss"][-1]}
+    report["targets"] = [
+        target("subspacer_fit_s", report["subspacer_fit_s"], "<=", 2.0),
+        target("responder_fit_s", report["responder_fit_s"], "<=", 10.0),
+        target("bar_to_answer_p99_ms", report["bar_to_answer"]["p99_ms"], "<=", 10.0),
+        target("separation_accuracy_2d", report["separation"]["accuracy_2d"], ">=", 0.9),
+        target("responder_rank1_16_clips", report["responder_rank1"]["16_clips_roll"]["rank1"], ">=", 0.8),
+    ]
+    emit(report, args.out)
+
+
+if __name__ == "__main__":
+    main()

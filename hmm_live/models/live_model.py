@@ -1,0 +1,277 @@
+"""What the Subspacer and the Responder share: small Keras networks that are
+retrained between pieces, even in a background thread while the live engine
+keeps reading them.
+
+Training updates the networks' variables; readers never touch those. They run
+the networks statelessly on the last *published* weights, an immutable tuple
+swapped in by one assignment when a fit ends, so a reader sees the old model
+or the new one, never a mix. Saved as `model.json` + `weights.npz` (no pickle),
+written atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
+from hmm_live.files import atomic_folder
+
+FORMAT = 1
+Callback = keras.callbacks.Callback | Callable[[int, dict], Any]
+
+
+class TrainingBusyError(HmmLiveError):
+    """A fit was started while another is still running on the same model."""
+
+
+class Published:
+    """Weights (and the arrays that go with them) as one immutable snapshot."""
+
+    def __init__(self, weights: Sequence[np.ndarray], arrays: dict[str, np.ndarray], info: dict):
+        self.weights = tuple(tf.constant(w) for w in weights)
+        self.arrays = {k: np.array(v, copy=True) for k, v in arrays.items()}
+        for a in self.arrays.values():
+            a.flags.writeable = False
+        self.info = dict(info)
+        h = hashlib.sha256()
+        for w in weights:
+            h.update(np.ascontiguousarray(w).tobytes())
+        self.fingerprint = h.hexdigest()[:16]
+
+
+class StatelessNet:
+    """A sub-network run on given weights, traced once; thread-safe."""
+
+    def __init__(self, model: keras.Model, all_variables: Sequence[keras.Variable]):
+        positions = {id(v): i for i, v in enumerate(all_variables)}
+        self._index = [positions[id(v)] for v in model.trainable_variables]
+        sig = [[tf.TensorSpec(v.shape, v.dtype) for v in model.trainable_variables],
+               tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+        fixed = list(model.non_trainable_variables)  # never trained, so never changing
+        self._run = tf.function(lambda w, x: model.stateless_call(w, fixed, x)[0],
+                                input_signature=sig, autograph=False)
+
+    def __call__(self, published: Published, x: np.ndarray):
+        out = self._run([published.weights[i] for i in self._index], np.asarray(x, np.float32))
+        return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
+
+
+def _glorot(variables: Sequence[keras.Variable], seed: int) -> list[np.ndarray]:
+    """Seeded Glorot-uniform kernels and zero biases (Keras' defaults, made reproducible)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for v in variables:
+        shape = tuple(v.shape)
+        if len(shape) < 2:
+            out.append(np.zeros(shape, np.float32))
+            continue
+        receptive = int(np.prod(shape[:-2]))
+        limit = np.sqrt(6.0 / (receptive * (shape[-2] + shape[-1])))
+        out.append(rng.uniform(-limit, limit, shape).astype(np.float32))
+    return out
+
+
+class LiveModel:
+    """Base class: a training loop with Keras callbacks, publishing, save and load.
+
+    Subclasses build `self._trainable` (the keras.Model holding every variable)
+    and define `_losses`, the dict of scalar losses whose "loss" is minimised.
+    """
+
+    kind = "live model"
+    _loss_names: tuple[str, ...] = ("loss",)
+
+    def __init__(self, learning_rate: float, batch_size: int, seed: int):
+        if not learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
+        if int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        self.learning_rate, self.batch_size, self.seed = float(learning_rate), int(batch_size), int(seed)
+        self._fit_lock = threading.Lock()
+        self._published: Published | None = None
+
+    def _init_training(self, trainable: keras.Model) -> None:
+        """Call once the networks exist: set up the optimizer and the traced step."""
+        self._trainable = trainable
+        self._variables = list(trainable.trainable_variables)
+        self._initial = _glorot(self._variables, self.seed)
+        self._optimizer = keras.optimizers.Adam(self.learning_rate)
+        self._optimizer.build(self._variables)
+        self._optimizer_initial = [v.numpy() for v in self._optimizer.variables]
+        shapes = [tf.TensorSpec((None, *s), tf.float32) for s in self._io_shapes()]
+        self._step = tf.function(self._train_step, autograph=False,
+                                 input_signature=[*shapes, tf.TensorSpec([2], tf.int32)])
+        self._eval = tf.function(self._losses, autograph=False,
+                                 input_signature=[*shapes, tf.TensorSpec([2], tf.int32)])
+
+    # -- subclass interface ------------------------------------------------
+    def _io_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        raise NotImplementedError
+
+    def _losses(self, x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        raise NotImplementedError
+
+    # -- state ---------------------------------------------------------------
+    @property
+    def trained(self) -> bool:
+        return self._published is not None
+
+    @property
+    def training(self) -> bool:
+        """True while a fit runs (in this thread or another)."""
+        return self._fit_lock.locked()
+
+    def fingerprint(self) -> str:
+        """A digest of the published weights: what models trained on this one record."""
+        return self._require().fingerprint
+
+    def _require(self) -> Published:
+        published = self._published
+        if published is None:
+            raise HmmLiveError(f"the {self.kind} is not trained yet: call fit() (or load a saved one)")
+        return published
+
+    # -- training ------------------------------------------------------------
+    def fit_in_background(self, *args, **kwargs) -> threading.Thread:
+        """Run `fit` in a named daemon thread; readers keep the old weights until it ends.
+
+        The thread's `.result` is the history, or `.error` the exception it raised.
+        """
+        if not self._fit_lock.acquire(blocking=False):
+            raise TrainingBusyError(f"the {self.kind} is already training: wait for it to finish")
+
+        def run():
+            try:
+                thread.result = self._fit_locked(*args, **kwargs)
+            except BaseException as e:  # reported on the thread, never lost in a traceback
+                thread.error = e
+            finally:
+                self._fit_lock.release()
+
+        thread = threading.Thread(target=run, name=f"hmm_live {self.kind} training", daemon=True)
+        thread.result, thread.error = None, None
+        thread.start()
+        return thread
+
+    def _fit(self, *args, **kwargs) -> dict[str, list[float]]:
+        if not self._fit_lock.acquire(blocking=False):
+            raise TrainingBusyError(f"the {self.kind} is already training: wait for it to finish")
+        try:
+            return self._fit_locked(*args, **kwargs)
+        finally:
+            self._fit_lock.release()
+
+    def _fit_locked(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def _train(self, x: np.ndarray, y: np.ndarray, epochs: int, callbacks: Sequence[Callback] | None,
+               verbose: int, validation: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, list[float]]:
+        """Train from fresh (seeded) weights; returns the Keras-style history."""
+        if int(epochs) < 1:
+            raise ConfigError(f"epochs must be >= 1, got {epochs}")
+        for v, init in zip(self._variables, self._initial):
+            v.assign(init)
+        for v, init in zip(self._optimizer.variables, self._optimizer_initial):
+            v.assign(init)
+        cbs = keras.callbacks.CallbackList(
+            [c if isinstance(c, keras.callbacks.Callback) else keras.callbacks.LambdaCallback(on_epoch_end=c)
+             for c in callbacks or ()],
+            add_history=True, add_progbar=verbose > 0, model=self._trainable,
+            verbose=verbose, epochs=int(epochs), steps=-(-len(x) // self.batch_size))
+        self._trainable.stop_training = False
+        rng = np.random.default_rng(self.seed)
+        step = 0
+        cbs.on_train_begin()
+        for epoch in range(int(epochs)):
+            cbs.on_epoch_begin(epoch)
+            totals: dict[str, tf.Tensor] = {}
+            for batch in np.array_split(rng.permutation(len(x)), -(-len(x) // self.batch_size)):
+                losses = self._step(x[batch], y[batch], tf.constant([self.seed, step], tf.int32))
+                totals = {k: totals.get(k, 0.0) + v * len(batch) for k, v in losses.items()}
+                step += 1
+            logs = {k: float(v) / len(x) for k, v in totals.items()}
+            if validation is not None and len(validation[0]):
+                val = self._eval(*validation, tf.constant([self.seed, -1], tf.int32))
+                logs.update({f"val_{k}": float(v) for k, v in val.items()})
+            bad = [k for k, v in logs.items() if not np.isfinite(v)]
+            if bad:
+                raise HmmLiveError(f"the {self.kind}'s training diverged at epoch {epoch + 1} "
+                                   f"({bad[0]} = {logs[bad[0]]}): lower learning_rate or check the data")
+            cbs.on_epoch_end(epoch, logs)
+            if self._trainable.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return dict(self._trainable.history.history)
+
+    def _train_step(self, x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            losses = self._losses(x, y, seed)
+        grads = tape.gradient(losses["loss"], self._variables)
+        self._optimizer.apply(grads, self._variables)
+        return losses
+
+    def _publish(self, arrays: dict[str, np.ndarray], info: dict) -> None:
+        """Swap in the trained weights with their arrays (one atomic assignment)."""
+        self._published = Published([v.numpy() for v in self._variables], arrays, info)
+
+    # -- saving ----------------------------------------------------------------
+    def _config(self) -> dict:
+        """The constructor arguments that rebuild this model (JSON)."""
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Write `path/model.json` and `path/weights.npz` atomically (a folder)."""
+        published = self._require()
+        with atomic_folder(path) as tmp:
+            meta = {"format": FORMAT, "kind": self.kind, "config": self._config(),
+                    "fingerprint": published.fingerprint, "info": published.info}
+            (tmp / "model.json").write_text(json.dumps(meta, indent=1))
+            np.savez(tmp / "weights.npz", **{f"weight_{i}": w.numpy() for i, w in enumerate(published.weights)},
+                     **published.arrays)
+        return Path(path)
+
+    @classmethod
+    def _read(cls, path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+        """model.json and the arrays of a saved model, checked for kind and format."""
+        path = Path(path)
+        try:
+            meta = json.loads((path / "model.json").read_text())
+            with np.load(path / "weights.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except FileNotFoundError as e:
+            raise CheckpointError(f"{path} is not a saved {cls.kind}: {Path(e.filename).name} is missing") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz
+            raise CheckpointError(f"{path} holds a damaged {cls.kind} ({e})") from None
+        if not isinstance(meta, dict) or meta.get("kind") != cls.kind:
+            raise CheckpointError(f"{path / 'model.json'} is not a saved {cls.kind} "
+                                  f"(kind {meta.get('kind') if isinstance(meta, dict) else None!r})")
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(f"{path / 'model.json'} has format {meta.get('format')!r}; "
+                                  f"this hmm_live reads format {FORMAT}")
+        return meta, arrays
+
+    def _restore(self, path: Path, meta: dict, arrays: dict[str, np.ndarray], array_names: Sequence[str]) -> None:
+        """Publish saved weights after checking every shape against the built networks."""
+        weights = []
+        for i, v in enumerate(self._variables):
+            w = arrays.get(f"weight_{i}")
+            if w is None or tuple(w.shape) != tuple(v.shape) or not np.isfinite(w).all():
+                raise CheckpointError(f"{path / 'weights.npz'}: weight {i} is missing, non-finite or not "
+                                      f"of shape {tuple(v.shape)}: the file does not match its model.json")
+            weights.append(w)
+        missing = [n for n in array_names if n not in arrays]
+        if missing:
+            raise CheckpointError(f"{path / 'weights.npz'} lacks {', '.join(missing)}")
+        published = Published(weights, {n: arrays[n] for n in array_names}, meta.get("info") or {})
+        if published.fingerprint != meta.get("fingerprint"):
+            raise CheckpointError(f"{path / 'weights.npz'} does not match the fingerprint in its model.json: "
+                                  f"the files are from different saves")
+        self._published = published

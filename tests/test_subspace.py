@@ -1,0 +1,210 @@
+"""Clips, the Subspacer and the Responder on the shipped melody model."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hmm_live import CheckpointError, ConfigError, HmmLiveError, MusicVAE, SequenceError
+from hmm_live.models.live_model import TrainingBusyError
+from hmm_live.models.responder import Responder
+from hmm_live.models.subspacer import Subspacer
+from hmm_live.music import from_notes, write_midi
+from hmm_live.music.clips import ClipLibrary, to_roll
+
+from conftest import random_melody
+
+MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
+
+
+@pytest.fixture(scope="module")
+def musicvae():
+    return MusicVAE.load(MEL)
+
+
+@pytest.fixture(scope="module")
+def library():
+    """Two kinds of clips: running eighths, and quarter notes a fifth lower."""
+    rng = np.random.default_rng(3)
+    clips = []
+    for i in range(12):
+        start = int(rng.integers(67, 74))
+        clips.append((f"eighths {i}", from_notes([(start + (s % 4) * 2, 2 * s, 2 * s + 2) for s in range(16)], 32)))
+        low = start - 7
+        clips.append((f"long {i}", from_notes([(low + (s % 3) * 2, 4 * s, 4 * s + 4) for s in range(8)], 32)))
+    return ClipLibrary(2, clips)
+
+
+@pytest.fixture(scope="module")
+def subspacer(musicvae, library):
+    sub = Subspacer(musicvae, latent_dims=2, seed=1)
+    sub.fit(library, epochs=60)
+    return sub
+
+
+@pytest.fixture(scope="module")
+def responder(subspacer, library):
+    r = Responder(subspacer, seed=1)
+    r.fit(library, epochs=30)
+    return r
+
+
+def test_clip_library_checks_clips(tmp_path):
+    lib = ClipLibrary(2)
+    with pytest.raises(SequenceError, match="no notes"):
+        lib.add("silence", from_notes([], 32))
+    with pytest.raises(SequenceError, match="bar 3"):
+        lib.add("too long", from_notes([(60, 40, 41)], 48))
+    lib.add("a", from_notes([(60, 0, 4)], 32))
+    with pytest.raises(SequenceError, match="already a clip named 'a'"):
+        lib.add("a", from_notes([(62, 0, 4)], 32))
+    assert lib["a"].rolls().shape == (2, 128, 16) and lib.names == ["a"]
+    with pytest.raises(SequenceError, match="1 to 16 bars"):
+        ClipLibrary(0)
+
+
+def test_clips_from_midi_cuts_long_files(tmp_path):
+    write_midi(from_notes([(60, 0, 4), (64, 40, 44)], 64), tmp_path / "tune.mid")
+    lib = ClipLibrary.from_midi(tmp_path, bars=2)
+    assert lib.names == ["tune@1", "tune@3"]  # bars 1-2 and 3-4, both with notes
+    (tmp_path / "broken.mid").write_bytes(b"MThd junk")
+    with pytest.raises(HmmLiveError, match="broken.mid"):
+        ClipLibrary.from_midi(tmp_path)
+
+
+def test_to_roll_accepts_three_forms():
+    seq = from_notes([(60, 0, 2), (64, 4, 5)], 16)
+    roll = to_roll(seq)
+    assert roll[60, :2].tolist() == [1, 1] and roll[64, 4] == 1 and roll.sum() == 3
+    assert (to_roll([(0, 60), (1, 60), (4, 64)]) == roll).all()
+    assert (to_roll(roll) == roll).all()
+    with pytest.raises(SequenceError, match="step 16, pitch 60"):
+        to_roll([(16, 60)])
+    with pytest.raises(SequenceError, match="shape"):
+        to_roll(np.zeros((12, 16)))
+
+
+def test_subspacer_rejects_bad_input(musicvae, subspacer):
+    for dims in (0, 1000, 2.5):
+        with pytest.raises(ConfigError, match="latent_dims"):
+            Subspacer(musicvae, latent_dims=dims)
+    with pytest.raises(SequenceError, match="no clips"):
+        subspacer.codes([])
+    codes = np.zeros((3, musicvae.z_size), np.float32)
+    codes[1, 5] = np.nan
+    with pytest.raises(SequenceError, match=r"NaN.*\[1\]"):
+        subspacer.codes(codes)
+    with pytest.raises(SequenceError, match="shape"):
+        subspacer.codes(np.zeros((3, 7)))
+    with pytest.raises(ConfigError, match="points"):
+        subspacer.decode([[0.0, np.nan]])
+    with pytest.raises(HmmLiveError, match="not trained"):
+        Subspacer(musicvae).decode([0.0, 0.0])
+
+
+def test_subspacer_separates_two_kinds_of_clips(subspacer, library):
+    mu, sigma = subspacer.encode(library)
+    assert mu.shape == sigma.shape == (len(library), 2) and (sigma > 0).all()
+    kinds = np.array([name.startswith("long") for name in library.names])
+    # the two kinds lie apart: a line through the midpoint of their centres splits them
+    a, b = mu[kinds].mean(0), mu[~kinds].mean(0)
+    side = (mu - (a + b) / 2) @ (a - b) > 0
+    assert (side == kinds).mean() >= 0.9
+    np.testing.assert_allclose(subspacer.clip_mu, mu, atol=1e-5)
+
+
+def test_subspacer_decodes_to_music(subspacer, musicvae, library):
+    z = subspacer.decode(subspacer.clip_mu[:2])
+    assert z.shape == (2, musicvae.z_size) and np.isfinite(z).all()
+    out = subspacer.generate(subspacer.clip_mu[:2])  # an "eighths" clip and a "long" one
+    assert [len(seq.notes) for seq in out] == [16, 8]
+    again = subspacer.generate(subspacer.clip_mu[:2], temperature=0.5, seed=4)
+    assert [len(s.notes) for s in again] == [len(s.notes) for s in subspacer.generate(
+        subspacer.clip_mu[:2], temperature=0.5, seed=4)]
+
+
+def test_fit_is_deterministic_and_takes_callbacks(musicvae, library):
+    seen = []
+    runs = [Subspacer(musicvae, 4, seed=7) for _ in range(2)]
+    histories = [s.fit(library, epochs=3, callbacks=[lambda epoch, logs: seen.append((epoch, logs["loss"]))])
+                 for s in runs]
+    assert histories[0]["loss"] == histories[1]["loss"] and len(seen) == 6
+    np.testing.assert_array_equal(runs[0].clip_mu, runs[1].clip_mu)
+    assert runs[0].clip_mu.shape == (len(library), 4)
+
+
+def test_save_load_and_identity(tmp_path, subspacer, responder, musicvae, library):
+    subspacer.save(tmp_path / "sub")
+    responder.save(tmp_path / "resp")
+    sub = Subspacer.load(tmp_path / "sub", musicvae)
+    resp = Responder.load(tmp_path / "resp", sub)
+    np.testing.assert_array_equal(sub.decode([[0.3, -0.2]]), subspacer.decode([[0.3, -0.2]]))
+    bar = library[0].bar(0)
+    np.testing.assert_array_equal(resp.predict(bar), responder.predict(bar))
+    other = MusicVAE.create("cat-mel_2bar_small", z_size=musicvae.z_size, encoder_sizes=[64],
+                            decoder_sizes=[64], seed=0)
+    with pytest.raises(CheckpointError, match="another MusicVAE"):
+        Subspacer.load(tmp_path / "sub", other)
+    with pytest.raises(CheckpointError, match="trained for subspacer"):
+        Responder.load(tmp_path / "resp", Subspacer(musicvae))
+
+
+def test_damaged_saves_give_clear_errors(tmp_path, subspacer, musicvae):
+    folder = subspacer.save(tmp_path / "sub")
+    data = (folder / "weights.npz").read_bytes()
+    (folder / "weights.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="damaged subspacer"):
+        Subspacer.load(folder, musicvae)
+    (folder / "weights.npz").unlink()
+    with pytest.raises(CheckpointError, match="weights.npz is missing"):
+        Subspacer.load(folder, musicvae)
+    with pytest.raises(CheckpointError, match="not a saved responder"):
+        Responder.load(subspacer.save(tmp_path / "again"), subspacer)
+
+
+def test_responder_predicts_points_near_its_clips(responder, subspacer, library):
+    means = subspacer.clip_mu
+    kinds = np.array([name.startswith("long") for name in library.names])
+    points = responder.predict([clip.bar(0) for clip in library])
+    assert points.shape == (len(library), 2)
+    nearest = np.argmin(((points[:, None] - means[None]) ** 2).sum(-1), axis=1)
+    assert (kinds[nearest] == kinds).mean() >= 0.9  # lands among clips of its own kind
+    assert responder.predict(np.zeros((128, 16))).shape == (2,)
+    assert not responder.stale
+
+
+def test_background_fit_swaps_weights_atomically(musicvae, library):
+    sub = Subspacer(musicvae, 2, seed=2)
+    sub.fit(library, epochs=2)
+    old = sub.fingerprint()
+    expected_old = sub.decode([[0.1, 0.2]])
+    seen, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            seen.append(sub.decode([[0.1, 0.2]]))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        thread = sub.fit_in_background(library, epochs=40)
+        with pytest.raises(TrainingBusyError, match="already training"):
+            sub.fit(library, epochs=1)
+        thread.join(60)
+    finally:
+        stop.set()
+        t.join()
+    assert thread.error is None and len(thread.result["loss"]) == 40
+    expected_new = sub.decode([[0.1, 0.2]])
+    assert sub.fingerprint() != old and len(seen) > 1
+    for z in seen:  # every read is exactly the old model's or the new one's, never a mix
+        assert (z == expected_old).all() or (z == expected_new).all()
+
+
+def test_responder_checks_its_input(responder, subspacer):
+    with pytest.raises(SequenceError, match="non-empty ClipLibrary"):
+        responder.fit(ClipLibrary(2))
+    with pytest.raises(ConfigError, match="unknown responder shape"):
+        Responder(subspacer, shape="hexagonal")
