@@ -92,6 +92,8 @@ def test_subspacer_rejects_bad_input(musicvae, subspacer):
             Subspacer(musicvae, latent_dims=dims)
     with pytest.raises(SequenceError, match="no clips"):
         subspacer.codes([])
+    with pytest.raises(SequenceError, match="four bars has notes up to step 60, longer than the model's 32 steps"):
+        subspacer.codes(ClipLibrary(4, [("four bars", from_notes([(60, 60, 62)], 64))]))
     codes = np.zeros((3, musicvae.z_size), np.float32)
     codes[1, 5] = np.nan
     with pytest.raises(SequenceError, match=r"NaN.*\[1\]"):

@@ -24,11 +24,15 @@ from hmm_live.music.sequences import NoteSequence
 Clips = ClipLibrary | Sequence[NoteSequence] | np.ndarray
 
 
-def subspace_encoder(z_size: int, sizes: Sequence[int], latent_dims: int) -> keras.Model:
-    codes = keras.Input((z_size,), name="codes")
-    x = codes
+def relu_stack(x, sizes: Sequence[int]):
     for units in sizes:
         x = layers.Dense(units, activation="relu")(x)
+    return x
+
+
+def subspace_encoder(z_size: int, sizes: Sequence[int], latent_dims: int) -> keras.Model:
+    codes = keras.Input((z_size,), name="codes")
+    x = relu_stack(codes, sizes)
     mu = layers.Dense(latent_dims, name="mu")(x)
     sigma = layers.Dense(latent_dims, activation="softplus", name="sigma")(x)
     return keras.Model(codes, [mu, sigma], name="subspace_encoder")
@@ -36,10 +40,7 @@ def subspace_encoder(z_size: int, sizes: Sequence[int], latent_dims: int) -> ker
 
 def subspace_decoder(latent_dims: int, sizes: Sequence[int], z_size: int) -> keras.Model:
     points = keras.Input((latent_dims,), name="points")
-    x = points
-    for units in sizes:
-        x = layers.Dense(units, activation="relu")(x)
-    codes = layers.Dense(z_size, name="codes")(x)
+    codes = layers.Dense(z_size, name="codes")(relu_stack(points, sizes))
     return keras.Model(points, codes, name="subspace_decoder")
 
 

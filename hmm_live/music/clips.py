@@ -88,6 +88,7 @@ class ClipLibrary:
             raise SequenceError(f"clip {name!r} has notes up to bar {last // STEPS_PER_BAR + 1}, "
                                 f"the library holds {self.bars}-bar clips")
         clip = Clip(name, slice_bars(seq, 0, self.bars), self.bars)
+        clip.sequence.id = clip.sequence.id or name  # so errors about the sequence name the clip
         self._clips[name] = clip
         return clip
 
