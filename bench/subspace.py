@@ -33,7 +33,7 @@ from hmm_live import MusicVAE  # noqa: E402
 from hmm_live.models.responder import SHAPES, Responder  # noqa: E402
 from hmm_live.models.subspacer import Subspacer  # noqa: E402
 from hmm_live.music.clips import ClipLibrary  # noqa: E402
-from hmm_live.music.sequences import NoteSequence, quantize, windows  # noqa: E402
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, windows  # noqa: E402
 from hmm_live.training.sources import Piece, music21_to_sequence, read_pieces, split_of  # noqa: E402
 
 MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
@@ -105,21 +105,25 @@ def edits(seq: NoteSequence, rng) -> list[NoteSequence]:
     return out
 
 
-def rank1(responder: Responder, library: ClipLibrary, rng) -> float:
-    """How often an edited training bar lands nearer its own clip's mean than any other's."""
+def rank1(responder: Responder, library: ClipLibrary, rng) -> dict[str, float]:
+    """How often a bar lands nearer its own clip's mean than any other clip's: the
+    training bars themselves, their transpositions, their small edits, and all changed bars."""
     means = responder.subspacer.encode(library)[0]
-    hits = total = 0
+    hits = {"exact": [], "transposed": [], "edited": []}
     for i, clip in enumerate(library):
         for b in range(clip.bars):
             bar = clip.bar(b)
             if not bar.notes:
                 continue
-            variants = edits(bar, rng)
+            variants = [bar] + edits(bar, rng)
             points = responder.predict(variants)
-            nearest = np.argmin(((points[:, None] - means[None]) ** 2).sum(-1), axis=1)
-            hits += int((nearest == i).sum())
-            total += len(variants)
-    return hits / total
+            right = np.argmin(((points[:, None] - means[None]) ** 2).sum(-1), axis=1) == i
+            hits["exact"].append(right[0])
+            hits["transposed"] += list(right[1:5])
+            hits["edited"] += list(right[5:])
+    out = {k: float(np.mean(v)) for k, v in hits.items()}
+    out["rank1"] = float(np.mean(hits["transposed"] + hits["edited"]))
+    return out
 
 
 def main() -> None:
@@ -147,6 +151,7 @@ def main() -> None:
     subspacer.fit(codes, epochs=epochs)
     report["subspacer_fit_s"] = time.perf_counter() - start
     responder = Responder(subspacer)
+    report["responder_default_shape"] = responder.shape
     responder.fit(ClipLibrary(2, [(c.name, c.sequence) for c in list(library)[:4]]), epochs=1)
     start = time.perf_counter()
     responder.fit(library, epochs=epochs)
@@ -156,7 +161,7 @@ def main() -> None:
     times = []
     for _ in range(50 if args.quick else 500):
         start = time.perf_counter()
-        model.decode_labels(subspacer.decode(responder.predict(bar)))
+        model.decode_labels(subspacer.decode(responder.predict(bar)), length=STEPS_PER_BAR)
         times.append(time.perf_counter() - start)
     report["bar_to_answer"] = stats_ms(times[10:])
 
@@ -165,16 +170,18 @@ def main() -> None:
     train = [(k, seq) for k, v in clips.items() for name, split, seq in v if split == "train"]
     held = [(k, seq) for k, v in clips.items() for name, split, seq in v if split != "train"]
     names = list(clips)
-    sub = Subspacer(model, latent_dims=2)
-    sub.fit([s for _, s in train], epochs=100)
-    x_train, x_held = sub.encode([s for _, s in train])[0], sub.encode([s for _, s in held])[0]
     y_train = np.array([names.index(k) for k, _ in train])
     y_held = np.array([names.index(k) for k, _ in held])
+    codes_train, codes_held = (Subspacer(model).codes([s for _, s in part]) for part in (train, held))
+    accuracy = []
+    for seed in range(3):
+        sub = Subspacer(model, latent_dims=2, seed=seed)
+        sub.fit(codes_train, epochs=100)
+        accuracy.append(fisher_accuracy(sub.encode(codes_train)[0], y_train, sub.encode(codes_held)[0], y_held))
     report["separation"] = {
-        "train_clips": len(train), "held_out_clips": len(held),
-        "accuracy_2d": fisher_accuracy(x_train, y_train, x_held, y_held),
-        "accuracy_musicvae_codes": fisher_accuracy(sub.codes([s for _, s in train]), y_train,
-                                                   sub.codes([s for _, s in held]), y_held)}
+        "train_clips": len(train), "held_out_clips": len(held), "accuracy_2d_per_seed": accuracy,
+        "accuracy_2d": float(np.mean(accuracy)),
+        "accuracy_musicvae_codes": fisher_accuracy(codes_train, y_train, codes_held, y_held)}
 
     # quality: responder rank-1 on edited bars, per library size and shape
     log("responder rank-1")
@@ -188,14 +195,13 @@ def main() -> None:
             responder = Responder(sub, shape=shape)
             history = responder.fit(lib, epochs=100)
             report["responder_rank1"][f"{size}_clips_{shape}"] = {
-                "rank1": rank1(responder, lib, np.random.default_rng(1)),
-                "val_loss": history["val_loss"][-1]}
+                **rank1(responder, lib, np.random.default_rng(1)), "val_loss": history["val_loss"][-1]}
     report["targets"] = [
         target("subspacer_fit_s", report["subspacer_fit_s"], "<=", 2.0),
         target("responder_fit_s", report["responder_fit_s"], "<=", 10.0),
         target("bar_to_answer_p99_ms", report["bar_to_answer"]["p99_ms"], "<=", 10.0),
         target("separation_accuracy_2d", report["separation"]["accuracy_2d"], ">=", 0.9),
-        target("responder_rank1_16_clips", report["responder_rank1"]["16_clips_roll"]["rank1"], ">=", 0.8),
+        target("responder_rank1_16_clips", report["responder_rank1"][f"16_clips_{report['responder_default_shape']}"]["rank1"], ">=", 0.8),
     ]
     emit(report, args.out)
 

@@ -25,6 +25,7 @@ from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
 from hmm_live.files import atomic_folder
 
 FORMAT = 1
+BATCHES_PER_EPOCH = 8  # with batch_size=None: small libraries get enough steps, large ones stay fast
 Callback = keras.callbacks.Callback | Callable[[int, dict], Any]
 
 
@@ -56,11 +57,12 @@ class StatelessNet:
         sig = [[tf.TensorSpec(v.shape, v.dtype) for v in model.trainable_variables],
                tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
         fixed = list(model.non_trainable_variables)  # never trained, so never changing
+        # a concrete function: called with flat tensors it skips tf.function's dispatch (~0.5 ms)
         self._run = tf.function(lambda w, x: model.stateless_call(w, fixed, x)[0],
-                                input_signature=sig, autograph=False)
+                                input_signature=sig, autograph=False).get_concrete_function()
 
     def __call__(self, published: Published, x: np.ndarray):
-        out = self._run([published.weights[i] for i in self._index], np.asarray(x, np.float32))
+        out = self._run([published.weights[i] for i in self._index], tf.constant(x, tf.float32))
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
 
@@ -89,12 +91,14 @@ class LiveModel:
     kind = "live model"
     _loss_names: tuple[str, ...] = ("loss",)
 
-    def __init__(self, learning_rate: float, batch_size: int, seed: int):
+    def __init__(self, learning_rate: float, batch_size: int | None, seed: int):
         if not learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
-        if int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        self.learning_rate, self.batch_size, self.seed = float(learning_rate), int(batch_size), int(seed)
+        if batch_size is not None and int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be >= 1 (or None: {BATCHES_PER_EPOCH} batches an epoch), "
+                              f"got {batch_size}")
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.learning_rate, self.seed = float(learning_rate), int(seed)
         self._fit_lock = threading.Lock()
         self._published: Published | None = None
 
@@ -107,16 +111,16 @@ class LiveModel:
         self._optimizer.build(self._variables)
         self._optimizer_initial = [v.numpy() for v in self._optimizer.variables]
         shapes = [tf.TensorSpec((None, *s), tf.float32) for s in self._io_shapes()]
-        self._step = tf.function(self._train_step, autograph=False,
-                                 input_signature=[*shapes, tf.TensorSpec([2], tf.int32)])
-        self._eval = tf.function(self._losses, autograph=False,
-                                 input_signature=[*shapes, tf.TensorSpec([2], tf.int32)])
+        sig = [*shapes, tf.TensorSpec([2], tf.int32)]
+        self._step = tf.function(self._train_step, autograph=False, input_signature=sig)
+        self._eval = tf.function(lambda x, y, seed: self._losses(x, y, seed, training=False),
+                                 autograph=False, input_signature=sig)
 
     # -- subclass interface ------------------------------------------------
     def _io_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         raise NotImplementedError
 
-    def _losses(self, x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _losses(self, x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
         raise NotImplementedError
 
     # -- state ---------------------------------------------------------------
@@ -185,7 +189,7 @@ class LiveModel:
             [c if isinstance(c, keras.callbacks.Callback) else keras.callbacks.LambdaCallback(on_epoch_end=c)
              for c in callbacks or ()],
             add_history=True, add_progbar=verbose > 0, model=self._trainable,
-            verbose=verbose, epochs=int(epochs), steps=-(-len(x) // self.batch_size))
+            verbose=verbose, epochs=int(epochs), steps=self._batches(len(x)))
         self._trainable.stop_training = False
         rng = np.random.default_rng(self.seed)
         step = 0
@@ -193,7 +197,7 @@ class LiveModel:
         for epoch in range(int(epochs)):
             cbs.on_epoch_begin(epoch)
             totals: dict[str, tf.Tensor] = {}
-            for batch in np.array_split(rng.permutation(len(x)), -(-len(x) // self.batch_size)):
+            for batch in np.array_split(rng.permutation(len(x)), self._batches(len(x))):
                 losses = self._step(x[batch], y[batch], tf.constant([self.seed, step], tf.int32))
                 totals = {k: totals.get(k, 0.0) + v * len(batch) for k, v in losses.items()}
                 step += 1
@@ -211,9 +215,12 @@ class LiveModel:
         cbs.on_train_end(logs)
         return dict(self._trainable.history.history)
 
+    def _batches(self, n: int) -> int:
+        return -(-n // self.batch_size) if self.batch_size else min(n, BATCHES_PER_EPOCH)
+
     def _train_step(self, x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
-            losses = self._losses(x, y, seed)
+            losses = self._losses(x, y, seed, training=True)
         grads = tape.gradient(losses["loss"], self._variables)
         self._optimizer.apply(grads, self._variables)
         return losses

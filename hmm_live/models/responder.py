@@ -20,10 +20,13 @@ from keras import layers
 from hmm_live.errors import CheckpointError, ConfigError, SequenceError
 from hmm_live.models.live_model import Callback, LiveModel, StatelessNet
 from hmm_live.models.subspacer import Subspacer
+from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.clips import PITCHES, Bar, ClipLibrary, to_roll
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence
 
-SHAPES = ("roll", "pitch_class")  # what the first convolution sees: all 128 pitches, or 12 pitch classes
+# What the first convolution sees: the roll as played; the roll moved so that its mean
+# pitch is middle E (64), which makes transposed playing look the same; or 12 pitch classes.
+SHAPES = ("roll", "centred", "pitch_class")
 
 
 def bar_features(shape: str, filters: int = 16, width: int = 5) -> keras.Model:
@@ -55,12 +58,21 @@ class Responder(LiveModel):
 
     kind = "responder"
 
-    def __init__(self, subspacer: Subspacer, shape: str = "roll", learning_rate: float = 3e-3,
-                 batch_size: int = 16, validation_split: float = 0.1, seed: int = 0):
-        """`batch_size` counts bars (each in 16 rotations): small, since a performer's library is."""
+    def __init__(self, subspacer: Subspacer, shape: str | None = None, transpose: int = 0,
+                 learning_rate: float = 3e-3, batch_size: int | None = None, validation_split: float = 0.1,
+                 seed: int = 0):
+        """`shape` defaults to "centred" for melody models (it measured best on transposed
+        and edited bars) and "roll" for drums. `transpose`: each training batch is transposed by a random amount within
+        +-transpose semitones, for tolerance to transposed playing. `batch_size`
+        counts bars (each in 16 rotations); None makes 8 batches an epoch."""
         super().__init__(learning_rate, batch_size, seed)
+        if not isinstance(transpose, (int, np.integer)) or not 0 <= transpose <= 12:
+            raise ConfigError(f"transpose must be a whole number of semitones from 0 to 12, got {transpose!r}")
+        self.transpose = int(transpose)
         if not isinstance(subspacer, Subspacer):
             raise ConfigError(f"Responder needs a Subspacer, got {type(subspacer).__name__}")
+        if shape is None:
+            shape = "centred" if isinstance(subspacer.musicvae.data_converter, MelodyConverter) else "roll"
         if shape not in SHAPES:
             raise ConfigError(f"unknown responder shape {shape!r}; choose from {', '.join(SHAPES)}")
         if not 0.0 <= validation_split < 1.0:
@@ -82,7 +94,7 @@ class Responder(LiveModel):
             raise SequenceError("the Responder learns from a non-empty ClipLibrary")
         mu, _ = self.subspacer.encode(clips)
         rolls = [(clip.rolls(), mu[i]) for i, clip in enumerate(clips)]
-        x = np.concatenate([r for r, _ in rolls]).transpose(0, 2, 1)
+        x = self._inputs(np.concatenate([r for r, _ in rolls]))
         y = np.concatenate([np.repeat(m[np.newaxis], len(r), 0) for r, m in rolls])
         return x.astype(np.float32), y.astype(np.float32)
 
@@ -107,11 +119,22 @@ class Responder(LiveModel):
                            "val_loss": (history.get("val_loss") or [None])[-1]})
         return history
 
+    def _inputs(self, rolls: np.ndarray) -> np.ndarray:
+        """Rolls [n, 128, 16] -> network inputs [n, 16, 128] (centred if that is the shape)."""
+        if self.shape == "centred":
+            weights = rolls.sum(axis=2)
+            mean = (weights @ np.arange(PITCHES)) / np.maximum(weights.sum(axis=1), 1e-9)
+            shifts = np.where(weights.sum(axis=1) > 0, PITCHES // 2 - np.floor(mean + 0.5), 0).astype(int)
+            rolls = np.stack([np.roll(r, k, axis=0) for r, k in zip(rolls, shifts)])
+        return rolls.transpose(0, 2, 1).astype(np.float32)
+
     def _io_shapes(self):
         return (STEPS_PER_BAR, PITCHES), (self.subspacer.latent_dims,)
 
-    def _losses(self, x, y, seed):
-        """MSE to the clip mean, over all 16 rotations of each bar."""
+    def _losses(self, x, y, seed, training):
+        """MSE to the clip mean, over all 16 rotations of each bar (randomly transposed in training)."""
+        if training and self.transpose:
+            x = tf.roll(x, tf.random.stateless_uniform([], seed, -self.transpose, self.transpose + 1, tf.int32), 2)
         features = self.features(x)
         rotated = tf.concat([tf.roll(features, r, axis=1) for r in range(STEPS_PER_BAR)], axis=0)
         predicted = self.head(rotated)
@@ -126,7 +149,7 @@ class Responder(LiveModel):
         published = self._require()
         many = (isinstance(bar, np.ndarray) and bar.ndim == 3) or (
             isinstance(bar, (list, tuple)) and len(bar) > 0 and isinstance(bar[0], NoteSequence))
-        rolls = np.stack([to_roll(b) for b in (bar if many else [bar])]).transpose(0, 2, 1)
+        rolls = self._inputs(np.stack([to_roll(b) for b in (bar if many else [bar])]))
         points = self._predict(published, rolls)
         return points if many else points[0]
 
@@ -138,7 +161,7 @@ class Responder(LiveModel):
 
     # -- saving ----------------------------------------------------------------
     def _config(self) -> dict:
-        return {"shape": self.shape, "learning_rate": self.learning_rate, "batch_size": self.batch_size,
+        return {"shape": self.shape, "transpose": self.transpose, "learning_rate": self.learning_rate, "batch_size": self.batch_size,
                 "validation_split": self.validation_split, "seed": self.seed}
 
     @classmethod

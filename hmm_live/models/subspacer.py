@@ -52,7 +52,9 @@ class Subspacer(LiveModel):
 
     def __init__(self, musicvae: MusicVAE, latent_dims: int = 2, beta: float = 1.0,
                  encoder_sizes: Sequence[int] = (1024, 256, 64), decoder_sizes: Sequence[int] = (64, 256, 1024),
-                 learning_rate: float = 1e-3, batch_size: int = 64, seed: int = 0):
+                 learning_rate: float = 1e-3, batch_size: int | None = 256, seed: int = 0):
+        """MidiMe's shape and optimiser; like MidiMe, each epoch is one batch of the whole set
+        (up to `batch_size` clips), which measured both fastest and best (bench/subspace.py)."""
         super().__init__(learning_rate, batch_size, seed)
         if not isinstance(musicvae, MusicVAE):
             raise ConfigError(f"Subspacer needs a MusicVAE, got {type(musicvae).__name__}")
@@ -122,7 +124,7 @@ class Subspacer(LiveModel):
     def _io_shapes(self):
         return (self.musicvae.z_size,), (self.musicvae.z_size,)
 
-    def _losses(self, x, y, seed):
+    def _losses(self, x, y, seed, training):
         """MidiMe's loss: squared error / 2 summed over code dims, plus beta * KL."""
         mu, sigma = self.encoder(x)
         z = mu + sigma * tf.random.stateless_normal(tf.shape(mu), seed)
