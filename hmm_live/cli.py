@@ -1,7 +1,6 @@
-"""The `hmm-live` command: demo, info, export, train-musicvae and eval.
+"""The `hmm-live` command: jam, demo, info, export, train-musicvae and eval.
 
-It grows with the project: the live jam and the notebook launcher join as
-they land.
+It grows with the project: the notebook launcher joins when it lands.
 """
 from __future__ import annotations
 
@@ -61,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--quantization", choices=["uint8", "uint16"], help="store weights quantised")
     train.add_argument("--keep-state", action="store_true", help="keep the resume state when done")
 
+    jam = sub.add_parser("jam", help="jam with the responder (headless: --demo)")
+    jam.add_argument("--demo", action="store_true", required=True,
+                     help="play the built-in performance (the only mode yet; the notebook UI is to come)")
+    jam.add_argument("--bars", type=int, default=16)
+    jam.add_argument("--out", default="hmm_live_jam.mid", help="MIDI file for the performance and the answers")
+    jam.add_argument("--bpm", type=float, default=120.0)
+    jam.add_argument("--temperature", type=float, help="sampling temperature (default: greedy)")
+    jam.add_argument("--no-ports", action="store_true", help="play in-process even where JACK is available")
+
     ev = sub.add_parser("eval", help="held-out metrics of a checkpoint, as JSON")
     ev.add_argument("checkpoint")
     ev.add_argument("sources", nargs="+", help="the training sources (their split is used)")
@@ -71,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from hmm_live.errors import HmmLiveError
 
-    commands = {"demo": _demo, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval}
+    commands = {"demo": _demo, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval,
+                "jam": _jam}
     try:
         return commands[args.command](args)
     except HmmLiveError as e:
@@ -151,6 +160,19 @@ def _train(args) -> int:
         return 130
     print(f"data: {run.report.summary()}")
     print(f"trained {run.model} for {run.steps} steps: {args.out}")
+    return 0
+
+
+def _jam(args) -> int:
+    from hmm_live.live import demo
+
+    if args.bars < 1:
+        print(f"hmm-live: error: --bars must be >= 1, got {args.bars}", file=sys.stderr)
+        return 2
+    summary = demo.run(args.bars, args.out, args.bpm, args.temperature, use_ports=not args.no_ports)
+    print(f"{summary['answered']} of {summary['bars']} bars answered ({summary['ports']})")
+    if summary["last_error"]:
+        print(f"last error: {summary['last_error']}", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "musicvae.py"
 
 
@@ -34,3 +36,19 @@ def test_bench_subspace_quick(tmp_path):
     assert report["subspacer_fit_s"] > 0 and report["bar_to_answer"]["p99_ms"] > 0
     assert 0.0 <= report["separation"]["accuracy_2d"] <= 1.0
     assert {t["name"] for t in report["targets"]} >= {"subspacer_fit_s", "responder_rank1_16_clips"}
+
+
+def test_bench_live_quick_soak(tmp_path):
+    """The 60 s soak at 180 BPM over JACK: no missed bars, no stuck notes (timings are reported only)."""
+    import shutil
+
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (the README's test command installs jackd2)")
+    out = tmp_path / "live.json"
+    done = subprocess.run([sys.executable, str(BENCH.with_name("live.py")), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["soak"]["missed_bars"] == 0 and report["soak"]["stuck_notes"] == []
+    assert 0.0 < report["capture"]["on_intended_step"] <= 1.0  # 100% is the target; 180 BPM leaves 12 ms
+    assert report["output"]["received_late"]["n"] > 0

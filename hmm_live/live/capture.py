@@ -1,0 +1,99 @@
+"""MIDI Capture: incoming notes quantised to the clock's 16ths, published bar by bar.
+
+Rules (what a performer can rely on):
+- an onset goes to the nearest 16th; so a note played up to half a step
+  before a bar line is step 0 of the next bar;
+- a bar is closed half a step before the next bar line (no later onset can
+  still round into it) and published on the bus as {"bar", "sequence", "time"};
+  a note still held then is cut at the bar line and not repeated in the next bar;
+- a length is a whole number of steps, at least one;
+- velocity-0 note-ons are note-offs; note-offs with no note-on are ignored; a
+  repeated note-on of a sounding pitch ends it and starts a new one; SysEx,
+  clock and controller messages are ignored; with `channel` set, other
+  channels are ignored. Each ignored kind is counted in `ignored`.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+import mido
+
+from hmm_live.live.bus import Bus
+from hmm_live.live.clock import Clock
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
+
+
+class Capture:
+    def __init__(self, clock: Clock, bus: Bus, stream: str = "capture", channel: int | None = None,
+                 history: int = 64):
+        self.clock, self.bus, self.stream, self.channel = clock, bus, stream, channel
+        self.history: collections.deque = collections.deque(maxlen=history)
+        self.ignored: collections.Counter = collections.Counter()
+        self._lock = threading.Lock()
+        self._sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
+        self._notes: list[tuple[int, int, int, int]] = []  # (pitch, start, end, velocity), absolute steps
+        self._recording: list[NoteSequence] | None = None
+
+    # -- input (any thread: rtmidi's callback, a test, the demo) -------------
+    def feed(self, message: mido.Message, t: float | None = None) -> None:
+        """Take one message, received at monotonic time t (now by default)."""
+        t = time.monotonic() if t is None else t
+        kind = message.type
+        if kind not in ("note_on", "note_off"):
+            self.ignored[kind] += 1
+            return
+        if self.channel is not None and message.channel != self.channel:
+            self.ignored["other channel"] += 1
+            return
+        step = round(self.clock.step_at(t))
+        with self._lock:
+            if kind == "note_on" and message.velocity > 0:
+                self._end(message.note, step)
+                self._sounding[message.note] = (step, message.velocity)
+            elif not self._end(message.note, step):
+                self.ignored["note-off without note-on"] += 1
+
+    def _end(self, pitch: int, step: int) -> bool:
+        started = self._sounding.pop(pitch, None)
+        if started is None:
+            return False
+        start, velocity = started
+        self._notes.append((pitch, start, max(step, start + 1), velocity))
+        return True
+
+    # -- bars (the engine's clock thread) ---------------------------------------
+    def close_bar(self, bar: int) -> dict:
+        """Cut bar `bar` out of what was played, publish it and return it."""
+        first, end = bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR
+        with self._lock:
+            mine = [n for n in self._notes if first <= n[1] < end]
+            self._notes = [n for n in self._notes if n[1] >= end]
+            for pitch, (start, velocity) in list(self._sounding.items()):
+                if first <= start < end:  # still held: cut at the bar line, not carried on
+                    mine.append((pitch, start, end, velocity))
+                    del self._sounding[pitch]
+                elif start < first:
+                    del self._sounding[pitch]
+        mine.sort(key=lambda n: (n[1], n[0]))
+        sequence = from_notes([(p, s - first, min(e, end) - first) for p, s, e, _ in mine], STEPS_PER_BAR,
+                              qpm=self.clock.bpm)
+        for note, (_, _, _, velocity) in zip(sequence.notes, mine):
+            note.velocity = velocity
+        item = {"bar": bar, "sequence": sequence, "time": self.clock.bar_time(bar), "closed_at": time.monotonic()}
+        self.history.append(item)
+        if self._recording is not None:
+            self._recording.append(sequence)
+        self.bus.publish(self.stream, item)
+        return item
+
+    # -- record mode -------------------------------------------------------------
+    def record(self) -> None:
+        """Start collecting every closed bar (for training clips)."""
+        self._recording = []
+
+    def stop_recording(self) -> list[NoteSequence]:
+        """The bars collected since `record()`."""
+        bars, self._recording = self._recording or [], None
+        return bars

@@ -1,0 +1,151 @@
+"""The headless jam (`hmm-live jam --demo`): a built-in performance meets the engine.
+
+The performance is made from the shipped clips (`checkpoints/jam_folk/clips.mid`,
+phrases of O'Neill's public-domain tunes), played with human-like timing
+jitter. It goes through real MIDI ports where a JACK server is running or can
+be started (a private one with the dummy backend), else straight into the
+capture. The answers are written to a MIDI file (performance on track 1,
+answers on track 2) and logged bar by bar.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import mido
+import numpy as np
+
+from hmm_live.live import ports
+from hmm_live.live.engine import Engine
+from hmm_live.live.jack import jack_server
+from hmm_live.models import MusicVAE, Responder, Subspacer
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes, write_midi
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+DEFAULT_MODEL = CHECKPOINTS / "mel_2bar_folk"
+DEMO_CLIPS = CHECKPOINTS / "jam_folk" / "clips.mid"
+
+
+def session(musicvae: MusicVAE, clips: ClipLibrary, epochs: int = 100) -> tuple[Subspacer, Responder]:
+    """A subspace and a responder trained on the clips (a few seconds)."""
+    subspacer = Subspacer(musicvae, latent_dims=2)
+    subspacer.fit(clips, epochs=epochs)
+    responder = Responder(subspacer)
+    responder.fit(clips, epochs=epochs)
+    return subspacer, responder
+
+
+def performance(clips: ClipLibrary, bars: int) -> list[NoteSequence]:
+    """`bars` one-bar sequences: the clips' bars in turn."""
+    return [clips[(b // clips.bars) % len(clips)].bar(b % clips.bars) for b in range(bars)]
+
+
+def perform(send: Callable[[mido.Message], None], engine: Engine, bars: list[NoteSequence],
+            jitter: float = 0.015, seed: int = 0) -> None:
+    """Play bars in real time from the engine's bar 0, each onset up to `jitter` seconds off."""
+    rng = np.random.default_rng(seed)
+    events = []
+    for b, bar in enumerate(bars):
+        for n in bar.notes:
+            on = engine.clock.time_of(b * STEPS_PER_BAR + n.quantized_start_step) + rng.uniform(-jitter, jitter)
+            off = engine.clock.time_of(b * STEPS_PER_BAR + n.quantized_end_step) - 0.02
+            events += [(on, 1, mido.Message("note_on", note=n.pitch, velocity=n.velocity or 90)),
+                       (off, 0, mido.Message("note_off", note=n.pitch))]
+    for t, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        time.sleep(max(0.0, t - time.monotonic()))
+        send(msg)
+
+
+def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, temperature: float | None = None,
+        use_ports: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Play the demo performance to the engine; returns a summary (and writes `out`)."""
+    musicvae = MusicVAE.load(DEFAULT_MODEL)
+    clips = ClipLibrary.from_midi(DEMO_CLIPS, bars=2)
+    started = time.monotonic()
+    subspacer, responder = session(musicvae, clips)
+    log(f"trained a 2-D subspace and a responder on {len(clips)} clips in {time.monotonic() - started:.1f} s")
+    with contextlib.ExitStack() as stack:
+        api = _jack(stack, log) if use_ports else None
+        engine = Engine(musicvae, subspacer, responder, input=None if api else False,
+                        output=None if api else False, api=api, bpm=bpm, temperature=temperature)
+        answers, points = engine.bus.subscribe("answers", maxlen=bars + 4), engine.bus.subscribe("points", maxlen=bars + 4)
+        stack.enter_context(engine)
+        if api:
+            performer = stack.enter_context(contextlib.closing(ports.open_output(ports.IN_PORT, api=api)))
+            send = performer.send
+        else:
+            send = engine.feed
+        played = performance(clips, bars)
+        player = threading.Thread(target=perform, args=(send, engine, played), name="hmm_live demo performer")
+        player.start()
+        player.join()
+        time.sleep(max(0.0, engine.clock.time_of((bars + 1) * STEPS_PER_BAR) - time.monotonic()) + 0.05)
+        status = engine.status()
+    got = {a["bar"]: a for a in answers.drain()}
+    where = {p["bar"]: p["point"] for p in points.drain()}
+    for b in range(bars):
+        answer = got.get(b + 1)
+        point = where.get(b)
+        log(f"bar {b + 1:3d}: played {len(played[b].notes):2d} notes -> "
+            + (f"point ({', '.join(f'{x:+.2f}' for x in point)}) -> answered {len(answer['sequence'].notes)} notes"
+               if answer is not None and point is not None else "no answer"))
+    summary = {"bars": bars, "answered": sum(b + 1 in got for b in range(bars)), "ports": api or "in-process", "last_error": status["last_error"]}
+    if out:
+        write_midi(_duet(played, got, bpm), out)
+        summary["out"] = str(out)
+        log(f"wrote {out}")
+    return summary
+
+
+def _jack(stack: contextlib.ExitStack, log: Callable[[str], None]) -> str | None:
+    """'jack' if a JACK server runs or a private one starts; None (in-process) otherwise."""
+    os.environ.setdefault("JACK_NO_START_SERVER", "1")  # probe, never let libjack start one itself
+    with contextlib.suppress(ports.PortError), _quiet_stderr():  # libjack complains on stderr when absent
+        ports.open_output("hmm_live probe", virtual=True, api="jack").close()
+        log("MIDI through the running JACK server")
+        return "jack"
+    if shutil.which("jackd") is None:
+        log("no JACK server and no jackd: playing into the capture in-process")
+        return None
+    try:
+        name = stack.enter_context(jack_server())
+    except RuntimeError as e:
+        log(f"could not start a JACK server ({e}): playing into the capture in-process")
+        return None
+    log(f"MIDI through a private JACK server ({name}, dummy backend)")
+    return "jack"
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C libraries' messages) for a moment."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _duet(played: list[NoteSequence], answers: dict[int, dict], bpm: float) -> NoteSequence:
+    """One sequence: the performance (instrument 0) and the answers (instrument 1) at their bars."""
+    bars = len(played) + 1
+    def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int]]:
+        first = bar * STEPS_PER_BAR
+        return [(n.pitch, first + n.quantized_start_step, first + n.quantized_end_step, instrument)
+                for n in sequence.notes]
+
+    notes = [n for b, bar in enumerate(played) for n in placed(bar, b, 0)]
+    notes += [n for b, a in sorted(answers.items()) for n in placed(a["sequence"], b, 1)]
+    sequence = from_notes([n[:3] for n in notes], bars * STEPS_PER_BAR, qpm=bpm)
+    for note, (_, _, _, instrument) in zip(sequence.notes, notes):
+        note.instrument = instrument
+    return sequence

@@ -1,0 +1,100 @@
+"""The Player: sends scheduled notes to an output port at the clock's times.
+
+One thread ("hmm_live player") waits for the next due message and sends it.
+It remembers which notes sound, so `all_notes_off()` (called on stop, on a
+model swap and on errors) can end every one of them: no stuck notes.
+"""
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import threading
+import time
+from typing import Callable
+
+import mido
+
+from hmm_live.live.clock import Clock
+from hmm_live.music.sequences import NoteSequence
+
+
+class Player:
+    def __init__(self, clock: Clock, send: Callable[[mido.Message], None] | None, channel: int = 0,
+                 velocity: int | None = None, transpose: int = 0):
+        self.clock, self._send = clock, send
+        self.channel, self.velocity, self.transpose = channel, velocity, transpose
+        self._queue: list[tuple[float, int, mido.Message]] = []
+        self._order = itertools.count()
+        self._sounding: set[int] = set()
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.late_ms: collections.deque = collections.deque(maxlen=10000)  # send lateness, for bench/
+        self.errors = 0
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="hmm_live player", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        with self._wake:
+            self._wake.notify()
+        if self._thread:
+            self._thread.join(timeout)
+        self.all_notes_off()
+
+    def play(self, sequence: NoteSequence, start_step: int) -> None:
+        """Schedule a quantised sequence to start at absolute clock step `start_step`."""
+        events = []
+        for n in sequence.notes:
+            pitch = n.pitch + self.transpose
+            if not 0 <= pitch <= 127:
+                continue
+            velocity = self.velocity or n.velocity or 100
+            on = self.clock.time_of(start_step + n.quantized_start_step)
+            off = self.clock.time_of(start_step + n.quantized_end_step) - 0.001  # before a repeat's note-on
+            events += [(on, mido.Message("note_on", channel=self.channel, note=pitch, velocity=velocity)),
+                       (off, mido.Message("note_off", channel=self.channel, note=pitch, velocity=0))]
+        with self._wake:
+            for t, msg in events:
+                heapq.heappush(self._queue, (t, next(self._order), msg))
+            self._wake.notify()
+
+    def all_notes_off(self) -> None:
+        """Drop everything scheduled and end every sounding note (and send All Notes Off)."""
+        with self._wake:
+            self._queue.clear()
+            sounding, self._sounding = sorted(self._sounding), set()
+        for pitch in sounding:
+            self._deliver(mido.Message("note_off", channel=self.channel, note=pitch, velocity=0))
+        self._deliver(mido.Message("control_change", channel=self.channel, control=123, value=0))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._wake:
+                if not self._queue:
+                    self._wake.wait(0.1)
+                    continue
+                due = self._queue[0][0]
+                left = due - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                _, _, msg = heapq.heappop(self._queue)
+                if msg.type == "note_on":
+                    self._sounding.add(msg.note)
+                else:
+                    self._sounding.discard(msg.note)
+            self.late_ms.append((time.monotonic() - due) * 1e3)
+            self._deliver(msg)
+
+    def _deliver(self, msg: mido.Message) -> None:
+        if self._send is None:
+            return
+        try:
+            self._send(msg)
+        except Exception:  # a vanished port: count it, keep the clock and the thread alive
+            self.errors += 1

@@ -1,0 +1,206 @@
+"""The live engine: bus, clock, capture rules, and the whole loop in-process and over JACK."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from hmm_live import ClipLibrary, MusicVAE, Responder, Subspacer
+from hmm_live.live import Bus, Capture, Clock, Engine, PortError, ports
+from hmm_live.music import from_notes
+
+from hmm_live.live.jack import jack_server
+
+MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
+BPM = 120.0
+STEP = 60.0 / BPM / 4
+
+
+@pytest.fixture(scope="module")
+def models():
+    vae = MusicVAE.load(MEL)
+    clips = [(f"clip {i}", from_notes([(62 + (s * (i + 1)) % 12, 2 * s, 2 * s + 2) for s in range(16)], 32))
+             for i in range(8)]
+    library = ClipLibrary(2, clips)
+    sub = Subspacer(vae, 2, seed=0)
+    sub.fit(library, epochs=30)
+    responder = Responder(sub, seed=0)
+    responder.fit(library, epochs=10)
+    return vae, sub, responder
+
+
+@pytest.fixture(scope="module")
+def jack():
+    try:
+        with jack_server(period=128) as name:
+            yield name
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+
+
+def melody_bar(offset: int = 0) -> list[tuple[int, int, int]]:
+    """(pitch, step, length) of a bar of eighth notes."""
+    return [(64 + offset + (s % 3) * 2, 2 * s, 2) for s in range(8)]
+
+
+def play(send, clock: Clock, bar: int, notes, rng=None, jitter: float = 0.0) -> None:
+    """Send notes at their times in `bar` (real time), with uniform random timing jitter."""
+    events = []
+    for pitch, step, length in notes:
+        on = clock.time_of(bar * 16 + step) + (rng.uniform(-jitter, jitter) if rng is not None else 0.0)
+        off = clock.time_of(bar * 16 + step + length) - 0.02
+        events += [(on, mido.Message("note_on", note=pitch, velocity=90)),
+                   (off, mido.Message("note_off", note=pitch))]
+    for t, msg in sorted(events, key=lambda e: e[0]):
+        time.sleep(max(0.0, t - time.monotonic()))
+        send(msg)
+
+
+def test_bus_fans_out_and_drops_oldest_for_slow_readers():
+    bus = Bus()
+    fast, slow = bus.subscribe("bars"), bus.subscribe("bars", maxlen=2)
+    assert [bus.publish("bars", i) for i in range(3)] == [2, 2, 2]
+    assert fast.drain() == [0, 1, 2]
+    assert slow.get(timeout=0.1) == 1 and slow.dropped == 1
+    slow.close()
+    assert bus.publish("bars", 3) == 1 and bus.streams() == ["bars"]
+    with pytest.raises(TimeoutError):
+        bus.subscribe("other").get(timeout=0.01)
+
+
+def test_clock_steps_come_from_one_anchor():
+    clock = Clock(120)
+    clock.start(at=100.0)
+    assert clock.time_of(16) == pytest.approx(102.0) and clock.step_at(100.5) == pytest.approx(4.0)
+    assert clock.time_of(1_000_000) == pytest.approx(100.0 + 1_000_000 * 0.125)  # no accumulated error
+    with pytest.raises(Exception, match="bpm"):
+        Clock(1000)
+
+
+def test_capture_quantises_jittered_playing_and_follows_its_rules():
+    clock, bus = Clock(BPM), Bus()
+    clock.start(at=0.0)
+    capture = Capture(clock, bus, channel=0)
+    bars = bus.subscribe("capture")
+    rng = np.random.default_rng(0)
+    for step in range(16):  # one note per 16th, each up to 30 ms early or late
+        on = clock.time_of(step) + rng.uniform(-0.03, 0.03)
+        capture.feed(mido.Message("note_on", note=60 + step, velocity=80), on)
+        capture.feed(mido.Message("note_off", note=60 + step), on + STEP * 0.8)
+    capture.feed(mido.Message("note_on", note=90, velocity=70), clock.time_of(16) - 0.04)  # just before bar 2
+    capture.feed(mido.Message("note_on", note=91, velocity=70), clock.time_of(20))
+    capture.feed(mido.Message("note_on", note=91, velocity=0), clock.time_of(22))  # velocity 0 ends it
+    capture.feed(mido.Message("note_off", note=99), clock.time_of(23))  # never started
+    capture.feed(mido.Message("sysex", data=[1, 2, 3]), clock.time_of(23))
+    capture.feed(mido.Message("note_on", channel=5, note=50, velocity=70), clock.time_of(24))
+    capture.feed(mido.Message("note_on", note=92, velocity=70), clock.time_of(28))  # held past the bar line
+    first, second = capture.close_bar(0), capture.close_bar(1)
+    assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in first["sequence"].notes] == [
+        (60 + s, s, s + 1) for s in range(16)]
+    assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in second["sequence"].notes] == [
+        (90, 0, 16), (91, 4, 6), (92, 12, 16)]
+    assert capture.close_bar(2)["sequence"].notes == []  # the held note is not carried on
+    assert capture.ignored == {"sysex": 1, "other channel": 1, "note-off without note-on": 1}
+    assert [b["bar"] for b in bars.drain()] == [0, 1, 2]
+
+
+def test_engine_answers_each_bar_in_process(models):
+    vae, sub, responder = models
+    with Engine(vae, sub, responder, input=False, output=False, bpm=180) as engine:
+        answers, points = engine.bus.subscribe("answers"), engine.bus.subscribe("points")
+        for bar in range(3):
+            play(engine.feed, engine.clock, bar, melody_bar(bar))
+        got = [answers.get(timeout=2) for _ in range(3)]
+        assert [a["bar"] for a in got] == [1, 2, 3]
+        assert all(a["sequence"].total_quantized_steps == 16 for a in got)
+        assert points.get(timeout=1)["point"].shape == (2,)
+        assert engine.status()["running"] and engine.status()["last_error"] is None
+        started = time.monotonic()
+    assert time.monotonic() - started < 1.5 and not engine.running
+    assert not [t for t in threading.enumerate() if t.name.startswith("hmm_live")]
+
+
+def test_a_failing_model_costs_one_bar(models):
+    vae, sub, responder = models
+
+    class Flaky:  # a responder that fails on its first live bar only (call 1 is the warm-up)
+        calls = 0
+
+        def predict(self, bar):
+            Flaky.calls += 1
+            if Flaky.calls == 2:
+                raise RuntimeError("model blew up")
+            return responder.predict(bar)
+
+    with Engine(vae, sub, responder, input=False, output=False, bpm=180) as engine:
+        engine.set_models(responder=Flaky())
+        answers = engine.bus.subscribe("answers")
+        for bar in range(3):
+            play(engine.feed, engine.clock, bar, melody_bar())
+        assert [answers.get(timeout=2)["bar"] for _ in range(2)] == [2, 3]
+        assert "answer to bar 0: RuntimeError: model blew up" in engine.status()["last_error"]
+
+
+def test_engine_can_be_made_and_stopped_many_times(models):
+    for _ in range(5):
+        engine = Engine(*models, input=False, output=False).start()
+        engine.stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith("hmm_live")]
+
+
+def test_missing_ports_and_apis_are_named(jack):
+    with pytest.raises(PortError, match="'no such synth' matches no MIDI output"):
+        ports.open_output("no such synth", api="jack")
+    with pytest.raises(PortError, match="unknown MIDI API 'bogus'"):
+        ports.list_inputs("bogus")
+
+
+def test_engine_over_jack_answers_on_time_and_leaves_no_stuck_notes(models, jack):
+    listener = ports.open_input("listener", virtual=True, api="jack")
+    engine = Engine(*models, output="listener", api="jack", bpm=120).start()
+    try:
+        performer = ports.open_output(ports.IN_PORT, api="jack")
+        rng = np.random.default_rng(1)
+        for bar in range(4):
+            play(performer.send, engine.clock, bar, melody_bar(bar), rng, jitter=0.03)
+        time.sleep(engine.clock.time_of(5 * 16) - time.monotonic())
+        captured = [b["sequence"] for b in engine.capture.history]
+        assert [[n.quantized_start_step for n in seq.notes] for seq in captured[:4]] == [list(range(0, 16, 2))] * 4
+    finally:
+        engine.stop()
+        performer.close()
+    received = []
+    for msg in listener.iter_pending():
+        received.append(msg)
+    listener.close()
+    ons = [m for m in received if m.type == "note_on" and m.velocity > 0]
+    assert ons, "no answer came out of the output port"
+    sounding = set()
+    for m in received:
+        if m.type == "note_on" and m.velocity > 0:
+            sounding.add(m.note)
+        elif m.type in ("note_on", "note_off"):
+            sounding.discard(m.note)
+    assert not sounding, f"stuck notes after stop: {sorted(sounding)}"
+    assert any(m.type == "control_change" and m.control == 123 for m in received)
+    assert engine.status()["answered"] >= 4
+
+
+def test_headless_jam_demo_writes_the_duet(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "jam.mid"
+    done = subprocess.run([sys.executable, "-m", "hmm_live.cli", "jam", "--demo", "--bars", "4", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "4 of 4 bars answered" in done.stdout
+    assert len([line for line in done.stdout.splitlines() if line.startswith("bar ")]) == 4
+    from hmm_live.music import read_midi
+
+    duet = read_midi(out)
+    assert {n.instrument for n in duet.notes} == {0, 1}  # the performance and the answers
