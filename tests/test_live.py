@@ -204,3 +204,71 @@ def test_headless_jam_demo_writes_the_duet(tmp_path):
 
     duet = read_midi(out)
     assert {n.instrument for n in duet.notes} == {0, 1}  # the performance and the answers
+
+
+def test_following_an_external_midi_clock(models):
+    """A master at 150 BPM (ticks with 1 ms jitter) drives tempo and bar lines; Stop pauses."""
+    with Engine(*models, input=False, output=False, bpm=100, follow_clock=True) as engine:
+        answers = engine.bus.subscribe("answers")
+        rng = np.random.default_rng(2)
+        tick = 60.0 / 150 / 24
+        t0 = time.monotonic() + 0.05
+        engine.feed(mido.Message("start"), t0 - 0.01)
+        notes = {(b * 16 + 2 * s): 64 + s for b in range(2) for s in range(8)}
+        for i in range(2 * 96 + 12):  # two bars and a bit
+            t = t0 + i * tick
+            time.sleep(max(0.0, t - time.monotonic()))
+            engine.feed(mido.Message("clock"), t + rng.uniform(-0.001, 0.001))
+            if i % 6 == 0 and i // 6 in notes:
+                engine.feed(mido.Message("note_on", note=notes[i // 6], velocity=90), t)
+        assert engine.follower.bpm == pytest.approx(150, abs=1.0)
+        assert engine.clock.bpm == pytest.approx(150, abs=1.0)
+        got = [answers.get(timeout=2)["bar"] for _ in range(2)]
+        bars = [b["sequence"] for b in engine.capture.history][:2]
+        assert got == [1, 2]
+        assert [[n.quantized_start_step for n in bar.notes] for bar in bars] == [list(range(0, 16, 2))] * 2
+        engine.feed(mido.Message("stop"))
+        assert not engine.clock.running
+
+
+def test_sending_midi_clock_as_master(models, jack):
+    listener = ports.open_input("clock listener", virtual=True, api="jack")
+    engine = Engine(*models, input=False, output="clock listener", api="jack", bpm=180, send_clock=True).start()
+    try:
+        time.sleep(engine.clock.time_of(2 * 16) - time.monotonic())
+    finally:
+        engine.stop()
+    kinds = [m.type for m in listener.iter_pending()]
+    listener.close()
+    assert kinds[0] == "start" and kinds.count("clock") >= 2 * 96 - 6
+
+
+def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
+    synth = ports.open_input("vanishing synth", virtual=True, api="jack")
+    engine = Engine(*models, input=False, output="vanishing synth", api="jack", bpm=180).start()
+    answers = engine.bus.subscribe("answers")
+    try:
+        for bar in range(2):
+            play(engine.feed, engine.clock, bar, melody_bar())
+        assert [m for m in synth.iter_pending() if m.type == "note_on"], "nothing arrived before it vanished"
+        synth.close()  # the synth's client goes away, the engine plays on
+        for bar in range(2, 4):
+            play(engine.feed, engine.clock, bar, melody_bar())
+        assert "disappeared" in engine.status()["last_event"]
+        synth = ports.open_input("vanishing synth", virtual=True, api="jack")  # and comes back
+        time.sleep(1.0)
+        assert "reconnected" in engine.status()["last_event"]
+        answers.drain()
+        start = int(engine.clock.step_at(time.monotonic()) // 16) + 1
+        for bar in range(start, start + 2):
+            play(engine.feed, engine.clock, bar, melody_bar())
+        time.sleep(engine.clock.time_of((start + 3) * 16) - time.monotonic() + 0.1)
+        received = list(synth.iter_pending())
+    finally:
+        engine.stop()
+        synth.close()
+    answered = {a["bar"]: a["sequence"] for a in answers.drain()}
+    assert {start + 1, start + 2} <= set(answered)  # no bar lost after the port returned
+    expected = sum(len(answered[b].notes) for b in (start + 1, start + 2))
+    assert sum(m.type == "note_on" and m.velocity > 0 for m in received) == expected
+    assert engine.status()["last_error"] is None

@@ -41,6 +41,12 @@ class Clock:
     def stop(self) -> None:
         self.running = False
 
+    def lock(self, step: float, t: float, bpm: float) -> None:
+        """Put `step` at monotonic time t at this tempo (following an external clock)."""
+        with self._lock:
+            self._anchor_time, self._anchor_step, self.bpm = t, step, self._check(bpm)
+            self.running = True
+
     def set_bpm(self, bpm: float) -> None:
         """Change tempo from the next step on, keeping the step count."""
         bpm = self._check(bpm)
@@ -70,18 +76,3 @@ class Clock:
     def bar_time(self, bar: int) -> float:
         return self.time_of(bar * STEPS_PER_BAR)
 
-    def current_bar(self) -> int:
-        return int(self.step_at(time.monotonic()) // STEPS_PER_BAR)
-
-
-def sleep_until(t: float, stop: threading.Event | None = None) -> bool:
-    """Sleep until monotonic time t; returns False at once if `stop` is set."""
-    while True:
-        left = t - time.monotonic()
-        if left <= 0:
-            return True
-        if stop is not None:
-            if stop.wait(left):
-                return False
-        else:
-            time.sleep(left)

@@ -8,10 +8,14 @@
   (the performer resting) gets no answer;
 - "hmm_live player" sends the answers on time.
 MIDI input arrives on rtmidi's own thread and goes straight to the capture.
+With ports opened by name, "hmm_live ports" checks twice a second that they
+still exist: a port that disappears is reported and reopened when it returns,
+while the clock and the capture go on.
 """
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 import traceback
@@ -25,12 +29,14 @@ from hmm_live.errors import ConfigError
 from hmm_live.live import ports
 from hmm_live.live.bus import Bus
 from hmm_live.live.capture import Capture
-from hmm_live.live.clock import Clock, sleep_until
+from hmm_live.live.clock import Clock
+from hmm_live.live.midi_clock import ClockFollower, clock_messages
 from hmm_live.live.player import Player
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.sequences import STEPS_PER_BAR, from_notes
 
 MODES = ("continuous", "call_response")
+log = logging.getLogger("hmm_live.live")
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,16 @@ class Engine:
     `input` / `output`: a port name or substring to open, None for a virtual
     port ("hmm_live in" / "hmm_live out") other programs connect to, or False
     for none (feed the capture with `feed()`; answers still go to the bus).
+    `follow_clock`: the tempo and bar lines come from the MIDI clock arriving
+    at the input (the engine waits for Start); `send_clock`: send MIDI clock
+    (and Start) on the output, as master.
     """
 
     def __init__(self, musicvae: MusicVAE, subspacer: Subspacer, responder: Responder, *,
                  input: str | None | bool = None, output: str | None | bool = None, api: str | None = None,
                  bpm: float = 120.0, channel: int | None = None, out_channel: int = 0,
                  temperature: float | None = None, mode: str = "continuous", every: int = 1,
-                 bus: Bus | None = None):
+                 follow_clock: bool = False, send_clock: bool = False, bus: Bus | None = None):
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         if int(every) < 1:
@@ -66,11 +75,14 @@ class Engine:
         self._input_spec, self._output_spec, self.api = input, output, api
         self._in_port = self._out_port = None
         self.player = Player(self.clock, None, channel=out_channel)
+        self.follower = ClockFollower(self.clock) if follow_clock else None
+        self.send_clock = send_clock
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.last_bar: int | None = None
         self.last_error: str | None = None
         self.answered = 0
+        self.events: collections.deque = collections.deque(maxlen=100)
         self.compute_s: collections.deque = collections.deque(maxlen=10000)  # bar closed -> answer scheduled
 
     # -- models ----------------------------------------------------------------
@@ -103,12 +115,17 @@ class Engine:
         self._stop.clear()
         self._warm_up(self.models)
         self._open_ports()
-        self.clock.start()
+        if self.follower is None:
+            self.clock.start()
+        if self.send_clock:
+            self.player.send_at(clock_messages(self.clock, 0) + clock_messages(self.clock, 1))
         self.player.start()
         subscription = self.bus.subscribe("capture")
         self._threads = [threading.Thread(target=self._clock_loop, name="hmm_live clock", daemon=True),
                          threading.Thread(target=self._responder_loop, args=(subscription,),
                                           name="hmm_live responder", daemon=True)]
+        if isinstance(self._input_spec, str) or isinstance(self._output_spec, str):
+            self._threads.append(threading.Thread(target=self._port_watch, name="hmm_live ports", daemon=True))
         for t in self._threads:
             t.start()
         self.bus.publish("status", self.status())
@@ -143,38 +160,83 @@ class Engine:
 
     def status(self) -> dict:
         return {"running": self.running, "bar": self.last_bar, "answered": self.answered,
-                "last_error": self.last_error, "bpm": self.clock.bpm, "ignored": dict(self.capture.ignored)}
+                "last_error": self.last_error, "last_event": self.events[-1] if self.events else None,
+                "bpm": self.clock.bpm, "ignored": dict(self.capture.ignored)}
 
     def feed(self, message: mido.Message, t: float | None = None) -> None:
-        """Play into the capture without a port."""
+        """What the input port receives: notes go to the capture, clock messages to the follower."""
+        t = time.monotonic() if t is None else t
+        if self.follower is not None and self.follower.feed(message, t):
+            return
         self.capture.feed(message, t)
 
     # -- threads -----------------------------------------------------------------
     def _open_ports(self) -> None:
         if self._input_spec is not False:
-            self._in_port = ports.open_input(self._input_spec or ports.IN_PORT, callback=self.capture.feed,
-                                             virtual=self._input_spec is None, api=self.api)
+            self._open("input")
         if self._output_spec is not False:
             try:
-                self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
-                                                   virtual=self._output_spec is None, api=self.api)
+                self._open("output")
             except Exception:
                 if self._in_port is not None:
                     self._in_port.close()
                 raise
+
+    def _open(self, kind: str) -> None:
+        if kind == "input":
+            self._in_port = ports.open_input(self._input_spec or ports.IN_PORT, callback=self.feed,
+                                             virtual=self._input_spec is None, api=self.api)
+        else:
+            self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
+                                               virtual=self._output_spec is None, api=self.api)
             self.player._send = self._out_port.send
 
+    def _port_watch(self) -> None:
+        lost = set()
+        while not self._stop.wait(0.5):
+            for kind, spec in (("input", self._input_spec), ("output", self._output_spec)):
+                if not isinstance(spec, str):
+                    continue
+                present = ports.exists(kind, spec, self.api)
+                if not present and kind not in lost:
+                    lost.add(kind)
+                    self._report(f"the MIDI {kind} {spec!r} disappeared: waiting for it to come back")
+                elif present and kind in lost:
+                    old = self._in_port if kind == "input" else self._out_port
+                    try:
+                        self._open(kind)
+                    except ports.PortError as e:
+                        self._report(f"the MIDI {kind} {spec!r} is back but cannot be opened: {e}")
+                        continue
+                    if old is not None:
+                        old.close()
+                    lost.discard(kind)
+                    if kind == "output":
+                        self.player.all_notes_off()
+                    self._report(f"the MIDI {kind} {spec!r} is back and reconnected")
+
     def _clock_loop(self) -> None:
-        bar = 0
-        while True:
-            close_at = self.clock.time_of((bar + 1) * STEPS_PER_BAR - 0.5)
-            if not sleep_until(close_at, self._stop):
-                return
+        """Close each bar half a step before the next bar line (waking at least every
+        20 ms, so an external clock's tempo changes are followed)."""
+        bar = None
+        while not self._stop.is_set():
+            if not self.clock.running:  # waiting for an external Start or Continue
+                bar = None
+                self._stop.wait(0.01)
+                continue
+            if bar is None:
+                bar = max(0, int((self.clock.step_at(time.monotonic()) + 0.5) // STEPS_PER_BAR))
+            wait = self.clock.time_of((bar + 1) * STEPS_PER_BAR - 0.5) - time.monotonic()
+            if wait > 0:
+                self._stop.wait(min(wait, 0.02))
+                continue
             try:
                 self.capture.close_bar(bar)
                 self.last_bar = bar
             except Exception as e:  # never let one bad bar stop the clock
                 self._error(f"capture of bar {bar}", e)
+            if self.send_clock:
+                self.player.send_at(clock_messages(self.clock, bar + 2))
             bar += 1
 
     def _responder_loop(self, subscription) -> None:
@@ -210,3 +272,9 @@ class Engine:
     def _error(self, where: str, error: Exception) -> None:
         self.last_error = f"{where}: {type(error).__name__}: {error}"
         self.bus.publish("status", {**self.status(), "traceback": traceback.format_exc()})
+
+    def _report(self, event: str) -> None:
+        """A port event: logged, kept in `events` and published on "status"."""
+        self.events.append(f"bar {self.last_bar}: {event}")
+        log.warning(event)
+        self.bus.publish("status", {**self.status(), "event": event})

@@ -58,15 +58,20 @@ class Player:
             off = self.clock.time_of(start_step + n.quantized_end_step) - 0.001  # before a repeat's note-on
             events += [(on, mido.Message("note_on", channel=self.channel, note=pitch, velocity=velocity)),
                        (off, mido.Message("note_off", channel=self.channel, note=pitch, velocity=0))]
+        self.send_at(events)
+
+    def send_at(self, events: list[tuple[float, mido.Message]]) -> None:
+        """Schedule messages at monotonic times."""
         with self._wake:
             for t, msg in events:
                 heapq.heappush(self._queue, (t, next(self._order), msg))
             self._wake.notify()
 
     def all_notes_off(self) -> None:
-        """Drop everything scheduled and end every sounding note (and send All Notes Off)."""
+        """Drop every scheduled note (clock messages stay) and end every sounding note (and CC 123)."""
         with self._wake:
-            self._queue.clear()
+            self._queue = [e for e in self._queue if e[2].type not in ("note_on", "note_off")]
+            heapq.heapify(self._queue)
             sounding, self._sounding = sorted(self._sounding), set()
         for pitch in sounding:
             self._deliver(mido.Message("note_off", channel=self.channel, note=pitch, velocity=0))
@@ -86,7 +91,7 @@ class Player:
                 _, _, msg = heapq.heappop(self._queue)
                 if msg.type == "note_on":
                     self._sounding.add(msg.note)
-                else:
+                elif msg.type == "note_off":
                     self._sounding.discard(msg.note)
             self.late_ms.append((time.monotonic() - due) * 1e3)
             self._deliver(msg)

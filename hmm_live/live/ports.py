@@ -63,6 +63,15 @@ def resolve(kind: str, name: str, api: str | None = None) -> str:
     raise PortError(f"{name!r} {what} MIDI {kind}: {', '.join(found or names) or 'there are none'}")
 
 
+def exists(kind: str, name: str, api: str | None = None) -> bool:
+    """Whether exactly one `kind` ("input" or "output") port matches `name` now."""
+    try:
+        resolve(kind, name, api)
+        return True
+    except PortError:
+        return False
+
+
 def open_input(name: str = IN_PORT, callback: Callable[[mido.Message], None] | None = None,
                virtual: bool = False, api: str | None = None):
     """An input port (a virtual one others can send to, or an existing one by name/substring)."""
