@@ -272,3 +272,15 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
     expected = sum(len(answered[b].notes) for b in (start + 1, start + 2))
     assert sum(m.type == "note_on" and m.velocity > 0 for m in received) == expected
     assert engine.status()["last_error"] is None
+
+
+def test_call_and_response_answers_a_phrase_after_it(models):
+    with Engine(*models, input=False, output=False, bpm=200, mode="call_response", every=2) as engine:
+        answers = engine.bus.subscribe("answers")
+        for bar in range(4):  # bars 0-1 are the call; 2-3 are the machine's turn (played over: ignored)
+            play(engine.feed, engine.clock, bar, melody_bar(bar))
+        got = [answers.get(timeout=2)["bar"] for _ in range(2)]
+        time.sleep(engine.clock.time_of(5 * 16) - time.monotonic())
+        assert got == [2, 3] and not answers.drain()
+    with pytest.raises(Exception, match="unknown mode"):
+        Engine(*models, input=False, output=False, mode="solo")

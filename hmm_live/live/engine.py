@@ -20,7 +20,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any
 
 import mido
 import numpy as np
@@ -33,7 +32,7 @@ from hmm_live.live.clock import Clock
 from hmm_live.live.midi_clock import ClockFollower, clock_messages
 from hmm_live.live.player import Player
 from hmm_live.models import MusicVAE, Responder, Subspacer
-from hmm_live.music.sequences import STEPS_PER_BAR, from_notes
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 MODES = ("continuous", "call_response")
 log = logging.getLogger("hmm_live.live")
@@ -98,10 +97,10 @@ class Engine:
         self.models = models
 
     def _warm_up(self, models: Models) -> None:
-        """Answer a silent bar once, so no traced graph is built during the first live bar."""
+        """Answer a one-note bar, so no graph is traced during the first live bar."""
         self.answer({"sequence": from_notes([(60, 0, 1)], STEPS_PER_BAR)}, models)
 
-    def answer(self, bar: dict, models: Models) -> Any:
+    def answer(self, bar: dict, models: Models) -> tuple[np.ndarray, NoteSequence]:
         """One captured bar -> (point, one-bar answer NoteSequence)."""
         point = models.responder.predict(bar["sequence"])
         z = models.subspacer.decode(point)
@@ -189,15 +188,20 @@ class Engine:
         else:
             self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
                                                virtual=self._output_spec is None, api=self.api)
-            self.player._send = self._out_port.send
+            self.player.output = self._out_port.send
 
     def _port_watch(self) -> None:
         lost = set()
+        try:
+            watcher = ports.PortWatcher(self.api)
+        except ports.PortError as e:
+            self._report(f"ports are not watched: {e}")
+            return
         while not self._stop.wait(0.5):
             for kind, spec in (("input", self._input_spec), ("output", self._output_spec)):
                 if not isinstance(spec, str):
                     continue
-                present = ports.exists(kind, spec, self.api)
+                present = watcher.exists(kind, spec)
                 if not present and kind not in lost:
                     lost.add(kind)
                     self._report(f"the MIDI {kind} {spec!r} disappeared: waiting for it to come back")
@@ -214,6 +218,7 @@ class Engine:
                     if kind == "output":
                         self.player.all_notes_off()
                     self._report(f"the MIDI {kind} {spec!r} is back and reconnected")
+        watcher.close()
 
     def _clock_loop(self) -> None:
         """Close each bar half a step before the next bar line (waking at least every

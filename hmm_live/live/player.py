@@ -22,7 +22,7 @@ from hmm_live.music.sequences import NoteSequence
 class Player:
     def __init__(self, clock: Clock, send: Callable[[mido.Message], None] | None, channel: int = 0,
                  velocity: int | None = None, transpose: int = 0):
-        self.clock, self._send = clock, send
+        self.clock, self.output = clock, send  # where messages go (None: nowhere)
         self.channel, self.velocity, self.transpose = channel, velocity, transpose
         self._queue: list[tuple[float, int, mido.Message]] = []
         self._order = itertools.count()
@@ -97,9 +97,10 @@ class Player:
             self._deliver(msg)
 
     def _deliver(self, msg: mido.Message) -> None:
-        if self._send is None:
+        output = self.output
+        if output is None:
             return
         try:
-            self._send(msg)
+            output(msg)
         except Exception:  # a vanished port: count it, keep the clock and the thread alive
             self.errors += 1

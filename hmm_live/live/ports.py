@@ -63,13 +63,33 @@ def resolve(kind: str, name: str, api: str | None = None) -> str:
     raise PortError(f"{name!r} {what} MIDI {kind}: {', '.join(found or names) or 'there are none'}")
 
 
-def exists(kind: str, name: str, api: str | None = None) -> bool:
-    """Whether exactly one `kind` ("input" or "output") port matches `name` now."""
-    try:
-        resolve(kind, name, api)
-        return True
-    except PortError:
-        return False
+class PortWatcher:
+    """Asks whether ports exist through two long-lived rtmidi clients.
+
+    mido's listing opens and closes a client per call; doing that twice a
+    second was seen to deadlock a JACK server (client churn), so a watcher
+    keeps its own clients and only queries them, from one thread.
+    """
+
+    def __init__(self, api: str | None = None):
+        import rtmidi
+
+        backend(api)  # checks the API name
+        rt_api = getattr(rtmidi, f"API_{APIS[api]}") if api else rtmidi.API_UNSPECIFIED
+        try:
+            self._clients = {"input": rtmidi.MidiIn(rt_api, "hmm_live watch"),
+                             "output": rtmidi.MidiOut(rt_api, "hmm_live watch")}
+        except Exception as e:
+            raise PortError(f"cannot watch MIDI ports with the {api or 'default'} API: {e}") from None
+
+    def exists(self, kind: str, name: str) -> bool:
+        """Whether a `kind` ("input" or "output") port is named `name` or contains it."""
+        names = self._clients[kind].get_ports()
+        return name in names or sum(name.lower() in n.lower() for n in names) == 1
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.delete()
 
 
 def open_input(name: str = IN_PORT, callback: Callable[[mido.Message], None] | None = None,
