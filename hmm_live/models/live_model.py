@@ -89,7 +89,6 @@ class LiveModel:
     """
 
     kind = "live model"
-    _loss_names: tuple[str, ...] = ("loss",)
 
     def __init__(self, learning_rate: float, batch_size: int | None, seed: int):
         if not learning_rate > 0:
@@ -149,8 +148,7 @@ class LiveModel:
 
         The thread's `.result` is the history, or `.error` the exception it raised.
         """
-        if not self._fit_lock.acquire(blocking=False):
-            raise TrainingBusyError(f"the {self.kind} is already training: wait for it to finish")
+        self._claim()
 
         def run():
             try:
@@ -166,12 +164,15 @@ class LiveModel:
         return thread
 
     def _fit(self, *args, **kwargs) -> dict[str, list[float]]:
-        if not self._fit_lock.acquire(blocking=False):
-            raise TrainingBusyError(f"the {self.kind} is already training: wait for it to finish")
+        self._claim()
         try:
             return self._fit_locked(*args, **kwargs)
         finally:
             self._fit_lock.release()
+
+    def _claim(self) -> None:
+        if not self._fit_lock.acquire(blocking=False):
+            raise TrainingBusyError(f"the {self.kind} is already training: wait for it to finish")
 
     def _fit_locked(self, *args, **kwargs):
         raise NotImplementedError

@@ -61,10 +61,10 @@ class Responder(LiveModel):
     def __init__(self, subspacer: Subspacer, shape: str | None = None, transpose: int = 0,
                  learning_rate: float = 3e-3, batch_size: int | None = None, validation_split: float = 0.1,
                  seed: int = 0):
-        """`shape` defaults to "centred" for melody models (it measured best on transposed
-        and edited bars) and "roll" for drums. `transpose`: each training batch is transposed by a random amount within
-        +-transpose semitones, for tolerance to transposed playing. `batch_size`
-        counts bars (each in 16 rotations); None makes 8 batches an epoch."""
+        """`shape` defaults to "centred" for melody models (it measured best on
+        transposed and edited bars) and "roll" for drums. `transpose`: each
+        training batch is moved by a random amount within +-transpose semitones.
+        `batch_size` counts bars (each in 16 rotations); None makes 8 batches an epoch."""
         super().__init__(learning_rate, batch_size, seed)
         if not isinstance(transpose, (int, np.integer)) or not 0 <= transpose <= 12:
             raise ConfigError(f"transpose must be a whole number of semitones from 0 to 12, got {transpose!r}")
