@@ -5,7 +5,6 @@ It grows with the project: the notebook launcher joins when it lands.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -157,11 +156,8 @@ def _train(args) -> int:
                              quantization=args.quantization, keep_state=args.keep_state, **hparams)
     except KeyboardInterrupt:
         print(f"\nhmm-live: interrupted; run the same command again to resume from the last save "
-              f"in {args.out}", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        # Every save is already complete on disk (written atomically). Exit now: waiting for
-        # TensorFlow's writer and data threads at interpreter exit was seen to hang now and then.
-        os._exit(130)
+              f"in {args.out}", file=sys.stderr)
+        return 130
     print(f"data: {run.report.summary()}")
     print(f"trained {run.model} for {run.steps} steps: {args.out}")
     return 0

@@ -258,7 +258,9 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
         synth = ports.open_input("vanishing synth", virtual=True, api="jack")  # and comes back
         time.sleep(1.0)
         assert "reconnected" in engine.status()["last_event"]
+        time.sleep(max(0.0, engine.clock.time_of(5 * 16) - time.monotonic()) + 0.05)  # the last answers are out
         answers.drain()
+        list(synth.iter_pending())
         start = int(engine.clock.step_at(time.monotonic()) // 16) + 1
         for bar in range(start, start + 2):
             play(engine.feed, engine.clock, bar, melody_bar())

@@ -219,7 +219,10 @@ TINY_CLI = ["--z-size", "8", "--encoder-sizes", "16", "--decoder-sizes", "16,16"
 def test_killed_run_resumes_from_its_last_save(midi_folder, tmp_path):
     out = tmp_path / "run"
     args = ["train-musicvae", midi_folder, "--out", out, "--save-every", "10", *TINY_CLI]
-    proc = cli(*args, "--steps", 100000, env={**os.environ})
+    # Ctrl-C as in a terminal: a runner that started us in the background (bash `&`) leaves
+    # SIGINT ignored, and children inherit that, so give the trainer the default back
+    proc = cli(*args, "--steps", 100000, env={**os.environ},
+               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = out / "training" / "state.npz"
     deadline = time.monotonic() + 240
     while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
