@@ -14,7 +14,6 @@ from hmm_live.models.subspacer import Subspacer
 from hmm_live.music import from_notes, write_midi
 from hmm_live.music.clips import ClipLibrary, to_roll
 
-from conftest import random_melody
 
 MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 
