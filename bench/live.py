@@ -30,7 +30,8 @@ from report import emit, log, stats_ms, target  # noqa: E402
 
 from hmm_live import ClipLibrary, MusicVAE  # noqa: E402
 from hmm_live.live import Engine, ports  # noqa: E402
-from hmm_live.live.demo import DEFAULT_MODEL, DEMO_CLIPS, session  # noqa: E402
+from hmm_live.session.training import train_subspace  # noqa: E402
+from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS  # noqa: E402
 from hmm_live.live.jack import jack_server  # noqa: E402
 from hmm_live.music.sequences import STEPS_PER_BAR  # noqa: E402
 
@@ -74,7 +75,7 @@ def main() -> None:
     seconds = args.seconds or (60.0 if args.quick else 600.0)
     bars = int(seconds / (240.0 / args.bpm))
     musicvae = MusicVAE.load(DEFAULT_MODEL)
-    subspacer, responder = session(musicvae, ClipLibrary.from_midi(DEMO_CLIPS, bars=2))
+    subspacer, responder = train_subspace(musicvae, ClipLibrary.from_midi(DEMO_CLIPS, bars=2))
     received: list[tuple[float, mido.Message]] = []
     intended: list[tuple[int, int]] = []
     with jack_server(PERIOD) as server:

@@ -1,14 +1,11 @@
-"""The `hmm-live` command: jam, demo, info, export, train-musicvae and eval.
-
-It grows with the project: the notebook launcher joins when it lands.
-"""
+"""The `hmm-live` command: lab, jam, demo, info, export, train-musicvae and eval."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
+from hmm_live.shipped import DEFAULT_MODEL, NOTEBOOKS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,12 +59,19 @@ def main(argv: list[str] | None = None) -> int:
 
     jam = sub.add_parser("jam", help="jam with the responder (headless: --demo)")
     jam.add_argument("--demo", action="store_true", required=True,
-                     help="play the built-in performance (the only mode yet; the notebook UI is to come)")
+                     help="play the built-in performance (to jam yourself, use `hmm-live lab`)")
     jam.add_argument("--bars", type=int, default=16)
     jam.add_argument("--out", default="hmm_live_jam.mid", help="MIDI file for the performance and the answers")
     jam.add_argument("--bpm", type=float, default=120.0)
     jam.add_argument("--temperature", type=float, help="sampling temperature (default: greedy)")
     jam.add_argument("--no-ports", action="store_true", help="play in-process even where JACK is available")
+
+    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (the jam notebook first)",
+                         description="Serves only this machine (127.0.0.1) with a token, unless --ip says otherwise.")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    lab.add_argument("--ip", default="127.0.0.1", help="address to serve on (0.0.0.0 opens it to the network)")
+    lab.add_argument("--notebook", default="jam.ipynb", help="notebook to open first")
 
     ev = sub.add_parser("eval", help="held-out metrics of a checkpoint, as JSON")
     ev.add_argument("checkpoint")
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from hmm_live.errors import HmmLiveError
 
     commands = {"demo": _demo, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval,
-                "jam": _jam}
+                "jam": _jam, "lab": _lab}
     try:
         return commands[args.command](args)
     except HmmLiveError as e:
@@ -173,6 +177,17 @@ def _jam(args) -> int:
     print(f"{summary['answered']} of {summary['bars']} bars answered ({summary['ports']})")
     if summary["last_error"]:
         print(f"last error: {summary['last_error']}", file=sys.stderr)
+    return 0
+
+
+def _lab(args) -> int:
+    from jupyterlab.labapp import LabApp
+
+    argv = [f"--ServerApp.root_dir={NOTEBOOKS}", f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}",
+            f"--LabApp.default_url=/lab/tree/{args.notebook}"]
+    if args.no_browser:
+        argv.append("--no-browser")
+    LabApp.launch_instance(argv)  # token auth: Jupyter makes a random token and prints the URL with it
     return 0
 
 

@@ -1,10 +1,11 @@
-"""Shared fixtures: random-weight models and the magenta-js reference."""
+"""Shared fixtures: random-weight models, the magenta-js reference and a JACK server."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from hmm_live import MusicVAE
+from hmm_live.live.jack import jack_server
 from hmm_live.music import from_notes
 from hmm_live.testing import magenta_js
 
@@ -17,6 +18,16 @@ def oracle():
     except magenta_js.OracleUnavailable as e:
         pytest.skip(f"magenta-js reference unavailable: {e}")
     return magenta_js
+
+
+@pytest.fixture(scope="module")
+def jack():
+    """A private JACK server (dummy backend): real MIDI ports without a sound card."""
+    try:
+        with jack_server(period=128) as name:
+            yield name
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
 
 
 def randomize(model: MusicVAE, seed: int, scale: float = 0.15) -> MusicVAE:

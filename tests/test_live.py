@@ -13,8 +13,6 @@ from hmm_live import ClipLibrary, MusicVAE, Responder, Subspacer
 from hmm_live.live import Bus, Capture, Clock, Engine, PortError, ports
 from hmm_live.music import from_notes
 
-from hmm_live.live.jack import jack_server
-
 MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 BPM = 120.0
 STEP = 60.0 / BPM / 4
@@ -31,15 +29,6 @@ def models():
     responder = Responder(sub, seed=0)
     responder.fit(library, epochs=10)
     return vae, sub, responder
-
-
-@pytest.fixture(scope="module")
-def jack():
-    try:
-        with jack_server(period=128) as name:
-            yield name
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
 
 
 def melody_bar(offset: int = 0) -> list[tuple[int, int, int]]:

@@ -23,22 +23,11 @@ import numpy as np
 from hmm_live.live import ports
 from hmm_live.live.engine import Engine
 from hmm_live.live.jack import jack_server
-from hmm_live.models import MusicVAE, Responder, Subspacer
+from hmm_live.models import MusicVAE
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes, write_midi
-
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
-DEFAULT_MODEL = CHECKPOINTS / "mel_2bar_folk"
-DEMO_CLIPS = CHECKPOINTS / "jam_folk" / "clips.mid"
-
-
-def session(musicvae: MusicVAE, clips: ClipLibrary, epochs: int = 100) -> tuple[Subspacer, Responder]:
-    """A subspace and a responder trained on the clips (a few seconds)."""
-    subspacer = Subspacer(musicvae, latent_dims=2)
-    subspacer.fit(clips, epochs=epochs)
-    responder = Responder(subspacer)
-    responder.fit(clips, epochs=epochs)
-    return subspacer, responder
+from hmm_live.session.training import train_subspace
+from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 
 
 def performance(clips: ClipLibrary, bars: int) -> list[NoteSequence]:
@@ -47,11 +36,11 @@ def performance(clips: ClipLibrary, bars: int) -> list[NoteSequence]:
 
 
 def perform(send: Callable[[mido.Message], None], engine: Engine, bars: list[NoteSequence],
-            jitter: float = 0.015, seed: int = 0) -> None:
-    """Play bars in real time from the engine's bar 0, each onset up to `jitter` seconds off."""
+            jitter: float = 0.015, seed: int = 0, first_bar: int = 0) -> None:
+    """Play bars in real time from the engine's bar `first_bar`, each onset up to `jitter` seconds off."""
     rng = np.random.default_rng(seed)
     events = []
-    for b, bar in enumerate(bars):
+    for b, bar in enumerate(bars, first_bar):
         for n in bar.notes:
             on = engine.clock.time_of(b * STEPS_PER_BAR + n.quantized_start_step) + rng.uniform(-jitter, jitter)
             off = engine.clock.time_of(b * STEPS_PER_BAR + n.quantized_end_step) - 0.02
@@ -62,13 +51,30 @@ def perform(send: Callable[[mido.Message], None], engine: Engine, bars: list[Not
         send(msg)
 
 
+def play(engine: Engine, clips: ClipLibrary, bars: int, port: str | None = None,
+         api: str | None = None) -> threading.Thread:
+    """Play the clips' bars into a running engine from its next bar, in a named thread:
+    through the MIDI port `port` (the engine's input) when given, else into its capture."""
+    first = int(engine.clock.step_at(time.monotonic()) // STEPS_PER_BAR) + 1
+
+    def run() -> None:
+        with contextlib.ExitStack() as stack:
+            send = stack.enter_context(contextlib.closing(ports.open_output(port, api=api))).send if port \
+                else engine.feed
+            perform(send, engine, performance(clips, bars), first_bar=first)
+
+    thread = threading.Thread(target=run, name="hmm_live demo performer", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, temperature: float | None = None,
         use_ports: bool = True, log: Callable[[str], None] = print) -> dict:
     """Play the demo performance to the engine; returns a summary (and writes `out`)."""
     musicvae = MusicVAE.load(DEFAULT_MODEL)
     clips = ClipLibrary.from_midi(DEMO_CLIPS, bars=2)
     started = time.monotonic()
-    subspacer, responder = session(musicvae, clips)
+    subspacer, responder = train_subspace(musicvae, clips)
     log(f"trained a 2-D subspace and a responder on {len(clips)} clips in {time.monotonic() - started:.1f} s")
     with contextlib.ExitStack() as stack:
         api = _jack(stack, log) if use_ports else None

@@ -1,0 +1,276 @@
+"""The Session: one performer's state in the kernel, what the notebooks and the panel steer.
+
+It holds the MusicVAE, the clip library, the trained Subspacer and Responder,
+the settings, and the live Engine while one runs. Retraining happens in a
+background thread on new models, swapped into the running engine when both
+are ready, so the music never stops for it. Saved to (and restored from) a
+session folder (`store.py`).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from hmm_live.errors import ConfigError
+from hmm_live.live.bus import Bus
+from hmm_live.live.engine import MODES, Engine
+from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
+from hmm_live.session import store
+from hmm_live.session.store import SessionError
+from hmm_live.session.training import train_subspace
+from hmm_live.shipped import DEFAULT_MODEL
+
+CLOCK_SOURCES = ("internal", "midi clock in", "midi clock out")  # out: send clock as master
+DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": 100,
+            "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
+            "api": None, "out_channel": 0}
+
+
+def warm_up(subspacer: Subspacer) -> None:
+    """Decode once greedily and once sampled, so the first slider move is not spent tracing graphs."""
+    point = subspacer.clip_mu[:1]
+    subspacer.generate(point)
+    subspacer.generate(point, temperature=1.0, seed=0)
+
+
+class Session:
+    """`train`, `start`/`stop` the engine, `record` clips, `save`/`open`/`export`.
+
+    Streams on `bus` (for the UI): the engine's "capture", "points", "answers"
+    and "status", and "training" ({"stage", "epoch", "epochs", "logs"} per
+    epoch, then {"done": True, "error": str | None}).
+    """
+
+    def __init__(self, musicvae: MusicVAE | str | Path = DEFAULT_MODEL, path: str | Path | None = None,
+                 bars: int = 2, **settings):
+        if not isinstance(musicvae, MusicVAE):
+            self.musicvae_ref = store.model_ref(musicvae)
+            musicvae = MusicVAE.load(musicvae)
+        else:
+            self.musicvae_ref = None  # an in-memory model: saved sessions need save(include_musicvae=True)
+        self.musicvae = musicvae
+        self.path = Path(path) if path is not None else None
+        self.clips = ClipLibrary(bars)
+        self.training_clips: list[str] | None = None  # None: every clip
+        self.subspacer: Subspacer | None = None
+        self.responder: Responder | None = None
+        self.bus = Bus()
+        self.engine: Engine | None = None
+        self.settings = dict(DEFAULTS)
+        self.configure(**settings)
+        self.problem: str | None = None  # why the folder could not be opened, for the panel
+        self._keep_aside = False  # the folder at `path` failed to load: never write over it
+        self._training: threading.Thread | None = None
+        self._takes = 0
+
+    def __repr__(self) -> str:
+        state = f"trained {self.subspacer.latent_dims}-D" if self.trained else "untrained"
+        return f"Session({len(self.clips)} clips, {state}, {'playing' if self.playing else 'stopped'}, {self.path})"
+
+    # -- settings --------------------------------------------------------------
+    def configure(self, **settings) -> None:
+        """Change settings (see DEFAULTS); the engine picks up bpm and temperature at once."""
+        unknown = set(settings) - set(DEFAULTS)
+        if unknown:
+            raise ConfigError(f"unknown session settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
+        if "clock" in settings and settings["clock"] not in CLOCK_SOURCES:
+            raise ConfigError(f"clock must be one of {', '.join(CLOCK_SOURCES)}, got {settings['clock']!r}")
+        if "mode" in settings and settings["mode"] not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
+        if "bpm" in settings and not 20 <= float(settings["bpm"]) <= 400:
+            raise ConfigError(f"bpm must be between 20 and 400, got {settings['bpm']}")
+        self.settings.update(settings)
+        engine = self.engine
+        if engine is not None:
+            if "bpm" in settings and engine.follower is None:
+                engine.clock.set_bpm(float(settings["bpm"]))
+            if "temperature" in settings:
+                engine.temperature = settings["temperature"]
+
+    # -- training ----------------------------------------------------------------
+    @property
+    def trained(self) -> bool:
+        return self.subspacer is not None and self.responder is not None
+
+    @property
+    def training(self) -> bool:
+        return self._training is not None and self._training.is_alive()
+
+    def training_library(self) -> ClipLibrary:
+        """The clips picked for training (all of them unless `training_clips` names some)."""
+        names = self.clips.names if self.training_clips is None else [n for n in self.training_clips
+                                                                      if n in self.clips.names]
+        return ClipLibrary(self.clips.bars, [(n, self.clips[n].sequence) for n in names])
+
+    def train(self, epochs: int | None = None, beta: float | None = None, latent_dims: int | None = None,
+              background: bool = True) -> threading.Thread | None:
+        """Train a new subspace and responder on the picked clips; a running engine swaps them in.
+
+        In the background by default (returns the thread; the engine keeps playing).
+        A second call while one runs raises TrainingBusyError.
+        """
+        settings = {k: v for k, v in (("epochs", epochs), ("beta", beta), ("latent_dims", latent_dims))
+                    if v is not None}
+        library = self.training_library()
+        if len(library) < 2:
+            raise ConfigError(f"training needs at least 2 clips, {len(library)} picked: record or load some")
+        if self.training:
+            raise TrainingBusyError("the session is already training: wait for it to finish")
+        self.settings.update(settings)
+        s = self.settings
+        if not background:
+            return self._train(library, s["epochs"], s["beta"], s["latent_dims"], raise_errors=True)
+        self._training = threading.Thread(target=self._train, args=(library, s["epochs"], s["beta"],
+                                                                     s["latent_dims"]),
+                                          name="hmm_live session training", daemon=True)
+        self._training.start()
+        return self._training
+
+    def _train(self, library: ClipLibrary, epochs: int, beta: float, latent_dims: int,
+               raise_errors: bool = False) -> None:
+        def progress(stage: str, epoch: int, logs: dict) -> None:
+            self.bus.publish("training", {"stage": stage, "epoch": epoch, "epochs": epochs, "logs": dict(logs)})
+
+        started = time.monotonic()
+        try:
+            subspacer, responder = train_subspace(self.musicvae, library, latent_dims, beta, epochs, progress)
+            warm_up(subspacer)
+            if self.engine is not None:
+                self.engine.set_models(subspacer=subspacer, responder=responder)
+            self.subspacer, self.responder = subspacer, responder
+        except Exception as e:
+            self.bus.publish("training", {"done": True, "error": f"{type(e).__name__}: {e}"})
+            if raise_errors:
+                raise
+            return
+        self.bus.publish("training", {"done": True, "error": None, "seconds": time.monotonic() - started})
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background training run to finish."""
+        if self._training is not None:
+            self._training.join(timeout)
+
+    # -- playing -------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self.engine is not None and self.engine.running
+
+    def start(self, **settings) -> Engine:
+        """Start the live engine with the session's models and settings (ports, clock, mode...)."""
+        if settings:
+            self.configure(**settings)
+        if not self.trained:
+            raise ConfigError("the session has no trained subspace yet: add clips and call train() first")
+        if self.playing:
+            return self.engine
+        s = self.settings
+        engine = Engine(self.musicvae, self.subspacer, self.responder, input=s["input"], output=s["output"],
+                        api=s["api"], bpm=float(s["bpm"]), out_channel=int(s["out_channel"]),
+                        temperature=s["temperature"], mode=s["mode"], every=int(s["every"]),
+                        follow_clock=s["clock"] == "midi clock in", send_clock=s["clock"] == "midi clock out",
+                        bus=self.bus)
+        engine.start()
+        self.engine = engine
+        return engine
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+
+    def play(self, sequence: NoteSequence, bar: int | None = None) -> None:
+        """Play a sequence on the running engine's output from bar `bar` (default: the next one)."""
+        if not self.playing:
+            raise ConfigError("start() the engine first: it owns the output port and the clock")
+        engine = self.engine
+        if bar is None:
+            bar = int(engine.clock.step_at(time.monotonic()) // STEPS_PER_BAR) + 1
+        engine.player.play(sequence, bar * STEPS_PER_BAR)
+
+    def play_demo(self, bars: int = 8):
+        """Play the built-in performance (the clips' bars, with human timing) into the running
+        engine from its next bar: through its virtual input port when it has one. Returns the thread."""
+        from hmm_live.live import demo, ports
+
+        if not self.playing:
+            raise ConfigError("start() the engine first")
+        port = ports.IN_PORT if self.settings["input"] is None else None
+        return demo.play(self.engine, self.clips, bars, port, self.settings["api"])
+
+    # -- clips -----------------------------------------------------------------------
+    def record(self) -> None:
+        """Collect the bars the performer plays from now on (needs the engine running)."""
+        if not self.playing:
+            raise ConfigError("start() the engine first: recording listens to its capture")
+        self.engine.capture.record()
+
+    def stop_recording(self) -> list[str]:
+        """Cut what was recorded into clips and add them; returns their names."""
+        if self.engine is None:
+            return []
+        bars = self.engine.capture.stop_recording()
+        self._takes += 1
+        n = self.clips.bars
+        added = []
+        for first in range(0, len(bars) - n + 1, n):
+            notes = [(note.pitch, b * STEPS_PER_BAR + note.quantized_start_step,
+                      b * STEPS_PER_BAR + note.quantized_end_step)
+                     for b, bar in enumerate(bars[first:first + n]) for note in bar.notes]
+            if notes:
+                name = f"take {self._takes}@{first + 1}"
+                self.clips.add(name, from_notes(notes, n * STEPS_PER_BAR, qpm=float(self.settings["bpm"])))
+                added.append(name)
+        return added
+
+    # -- files ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "Session":
+        """Restore a saved session; SessionError names what is wrong and nothing is changed."""
+        c = store.read(path)
+        session = cls(c.musicvae, path, c.clips.bars)
+        session.musicvae_ref = c.musicvae_ref
+        session.clips, session.training_clips = c.clips, c.training_clips
+        session.settings.update({k: v for k, v in c.settings.items() if k in DEFAULTS})
+        session.subspacer, session.responder = c.subspacer, c.responder
+        if c.subspacer is not None:
+            warm_up(c.subspacer)
+        return session
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, musicvae: MusicVAE | str | Path = DEFAULT_MODEL) -> "Session":
+        """The session saved at `path`; a new one if there is none. If the folder cannot be
+        read, a new session starts with the reason in `problem`, and the folder is kept."""
+        path = Path(path)
+        if not path.exists():
+            return cls(musicvae, path)
+        try:
+            return cls.open(path)
+        except SessionError as e:
+            session = cls(musicvae, path)
+            session.problem = f"{e}. Started a new session; saving it will keep the old folder aside."
+            session._keep_aside = True
+            return session
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Save atomically to `path` (default: where it was opened)."""
+        path = Path(path) if path is not None else self.path
+        if path is None:
+            raise ConfigError("this session has no folder yet: save(path)")
+        if self.musicvae_ref is None:
+            raise ConfigError("this session's MusicVAE was made in memory: export(path) saves it with the session")
+        if self._keep_aside and path == self.path and path.exists():
+            path.rename(path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"))
+            self._keep_aside = False
+        store.write(path, self._contents())
+        self.path, self.problem = path, None
+        return path
+
+    def export(self, path: str | Path) -> Path:
+        """A self-contained copy (MusicVAE included) that `Session.open` restores anywhere."""
+        return store.write(path, self._contents(), include_musicvae=True)
+
+    def _contents(self) -> store.Contents:
+        return store.Contents(self.musicvae, self.musicvae_ref or "musicvae", self.settings, self.clips,
+                              self.training_clips, self.subspacer, self.responder)

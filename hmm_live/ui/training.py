@@ -1,0 +1,68 @@
+"""The training panel: epochs, beta, dimensions, a train button, progress and a live loss curve.
+
+Training runs in the session's background thread: the engine keeps playing
+and swaps the new models in when both are trained.
+"""
+from __future__ import annotations
+
+import ipywidgets as widgets
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure
+
+from hmm_live.session import Session
+from hmm_live.ui.bokeh import BokehView
+from hmm_live.ui.message import Message
+from hmm_live.ui.monitor import Listening
+
+STAGES = ("subspacer", "responder")
+
+
+class TrainingPanel(Listening, widgets.VBox):
+    def __init__(self, session: Session):
+        super().__init__()
+        self.add_class("hmm-training")
+        self.session = session
+        s = session.settings
+        self.epochs = widgets.BoundedIntText(s["epochs"], min=1, max=10000, description="epochs")
+        self.beta = widgets.BoundedFloatText(s["beta"], min=0.0, max=100.0, step=0.1, description="beta")
+        self.dims = widgets.Dropdown(options=[2, 3, 4], value=s["latent_dims"], description="dimensions")
+        self.button = widgets.Button(description="Train", icon="cogs", button_style="primary")
+        self.progress = widgets.FloatProgress(0.0, min=0.0, max=1.0, description="progress")
+        self.message = Message()
+        self.losses = {stage: ColumnDataSource({"epoch": [], "loss": []}, name=f"hmm_loss_{stage}")
+                       for stage in STAGES}
+        plot = figure(width=360, height=160, y_axis_type="log", x_axis_label="epoch", y_axis_label="loss",
+                      toolbar_location=None)
+        for stage, color in zip(STAGES, ("#1f77b4", "#ff7f0e")):
+            plot.line("epoch", "loss", source=self.losses[stage], color=color, legend_label=stage)
+        self.curve = BokehView(plot)
+        self.children = [widgets.HBox([self.epochs, self.beta, self.dims]),
+                         widgets.HBox([self.button, self.progress]), self.curve, self.message]
+        self.button.on_click(self.message.guard(lambda _: self.train()))
+        self.listen(session.bus, "training", self._progress)
+
+    def train(self) -> None:
+        self.session.train(self.epochs.value, self.beta.value, self.dims.value)
+        for source in self.losses.values():
+            source.data = {"epoch": [], "loss": []}
+        self.progress.value = 0.0
+        self.button.disabled = True
+        self.message.info(f"training on {len(self.session.training_library())} clips; the engine keeps playing")
+
+    def _progress(self, items: list[dict]) -> None:
+        for stage in STAGES:
+            rows = [i for i in items if i.get("stage") == stage]
+            if rows:
+                self.losses[stage].stream({"epoch": [r["epoch"] for r in rows],
+                                           "loss": [max(r["logs"]["loss"], 1e-9) for r in rows]})
+        last = items[-1]
+        if not last.get("done"):
+            self.progress.value = (STAGES.index(last["stage"]) + last["epoch"] / last["epochs"]) / len(STAGES)
+            return
+        self.button.disabled = False
+        if last["error"]:
+            self.message.error(f"training failed: {last['error']}")
+        else:
+            self.progress.value = 1.0
+            self.message.info(f"trained in {last['seconds']:.1f} s"
+                              + (": the engine plays the new models from the next bar" if self.session.playing else ""))
