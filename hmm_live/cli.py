@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -187,6 +188,8 @@ def _lab(args) -> int:
             f"--LabApp.default_url=/lab/tree/{args.notebook}"]
     if args.no_browser:
         argv.append("--no-browser")
+    if os.geteuid() == 0:  # the set-up runs as root on a fresh machine
+        argv.append("--allow-root")
     LabApp.launch_instance(argv)  # token auth: Jupyter makes a random token and prints the URL with it
     return 0
 

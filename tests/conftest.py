@@ -20,6 +20,14 @@ def oracle():
     return magenta_js
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Mark failed tests, so fixtures can keep evidence (the browser tests' screenshots)."""
+    outcome = yield
+    if outcome.get_result().failed:
+        item.failed = True
+
+
 @pytest.fixture(scope="module")
 def jack():
     """A private JACK server (dummy backend): real MIDI ports without a sound card."""

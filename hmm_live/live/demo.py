@@ -51,19 +51,13 @@ def perform(send: Callable[[mido.Message], None], engine: Engine, bars: list[Not
         send(msg)
 
 
-def play(engine: Engine, clips: ClipLibrary, bars: int, port: str | None = None,
-         api: str | None = None) -> threading.Thread:
+def play(engine: Engine, clips: ClipLibrary, bars: int,
+         send: Callable[[mido.Message], None] | None = None) -> threading.Thread:
     """Play the clips' bars into a running engine from its next bar, in a named thread:
-    through the MIDI port `port` (the engine's input) when given, else into its capture."""
+    through `send` (a port's, to the engine's input) when given, else into its capture."""
     first = int(engine.clock.step_at(time.monotonic()) // STEPS_PER_BAR) + 1
-
-    def run() -> None:
-        with contextlib.ExitStack() as stack:
-            send = stack.enter_context(contextlib.closing(ports.open_output(port, api=api))).send if port \
-                else engine.feed
-            perform(send, engine, performance(clips, bars), first_bar=first)
-
-    thread = threading.Thread(target=run, name="hmm_live demo performer", daemon=True)
+    thread = threading.Thread(target=perform, args=(send or engine.feed, engine, performance(clips, bars)),
+                              kwargs={"first_bar": first}, name="hmm_live demo performer", daemon=True)
     thread.start()
     return thread
 

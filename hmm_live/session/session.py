@@ -65,6 +65,7 @@ class Session:
         self._keep_aside = False  # the folder at `path` failed to load: never write over it
         self._training: threading.Thread | None = None
         self._takes = 0
+        self._performer = None  # play_demo's output port into the engine's input
 
     def __repr__(self) -> str:
         state = f"trained {self.subspacer.latent_dims}-D" if self.trained else "untrained"
@@ -177,6 +178,9 @@ class Session:
         return engine
 
     def stop(self) -> None:
+        if self._performer is not None:
+            self._performer.close()
+            self._performer = None
         if self.engine is not None:
             self.engine.stop()
 
@@ -189,15 +193,19 @@ class Session:
             bar = int(engine.clock.step_at(time.monotonic()) // STEPS_PER_BAR) + 1
         engine.player.play(sequence, bar * STEPS_PER_BAR)
 
-    def play_demo(self, bars: int = 8):
+    def play_demo(self, bars: int = 8) -> threading.Thread:
         """Play the built-in performance (the clips' bars, with human timing) into the running
         engine from its next bar: through its virtual input port when it has one. Returns the thread."""
         from hmm_live.live import demo, ports
 
         if not self.playing:
             raise ConfigError("start() the engine first")
-        port = ports.IN_PORT if self.settings["input"] is None else None
-        return demo.play(self.engine, self.clips, bars, port, self.settings["api"])
+        send = None
+        if self.settings["input"] is None:  # one port for every call: JACK dislikes client churn
+            if self._performer is None:
+                self._performer = ports.open_output(ports.IN_PORT, api=self.settings["api"])
+            send = self._performer.send
+        return demo.play(self.engine, self.clips, bars, send)
 
     # -- clips -----------------------------------------------------------------------
     def record(self) -> None:

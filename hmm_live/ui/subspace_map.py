@@ -63,27 +63,28 @@ class SubspaceMap(Listening, widgets.VBox):
             self.children = [self.message]
             return
         mu, sigma = subspacer.clip_mu, subspacer.clip_sigma
+        clips = {**self._columns(mu, subspacer.latent_dims),
+                 **{f"w{d}": 2 * sigma[:, d] for d in range(subspacer.latent_dims)},
+                 "name": subspacer.clip_names, "color": [PALETTE[i % len(PALETTE)] for i in range(len(mu))]}
         with self._doc:
             if subspacer.latent_dims != self.dims:
-                self._build(subspacer.latent_dims)
-            self.clips.data = {**self._columns(mu), **{f"w{d}": 2 * sigma[:, d] for d in range(self.dims)},
-                               "name": subspacer.clip_names,
-                               "color": [PALETTE[i % len(PALETTE)] for i in range(len(mu))]}
-            self.trail.data = self._columns(np.zeros((0, self.dims)))
+                self._build(subspacer.latent_dims, clips)  # data first: a view only gets what it is built with
+            else:
+                self.clips.data = clips
+                self.trail.data = self._columns(np.zeros((0, self.dims)))
         self.set_cursor(self._cursor if len(self._cursor) == self.dims else np.zeros(self.dims))
         self.message.value = f"{len(mu)} clips in a {self.dims}-D subspace; click to move the cursor"
         self.children = [self.message, self.view]
 
-    def _columns(self, points: np.ndarray) -> dict[str, list[float]]:
-        points = np.asarray(points, np.float64).reshape(-1, self.dims)
-        return {f"d{d}": points[:, d].tolist() for d in range(self.dims)}
+    def _columns(self, points: np.ndarray, dims: int | None = None) -> dict[str, list[float]]:
+        dims = dims or self.dims
+        points = np.asarray(points, np.float64).reshape(-1, dims)
+        return {f"d{d}": points[:, d].tolist() for d in range(dims)}
 
-    def _build(self, dims: int) -> None:
+    def _build(self, dims: int, clips: dict[str, list]) -> None:
         self.dims = dims
-        empty = self._columns(np.zeros((0, dims)))
-        self.clips = ColumnDataSource({**empty, **{f"w{d}": [] for d in range(dims)}, "name": [], "color": []},
-                                      name="hmm_clips")
-        self.trail = ColumnDataSource(empty, name="hmm_trail")
+        self.clips = ColumnDataSource(clips, name="hmm_clips")
+        self.trail = ColumnDataSource(self._columns(np.zeros((0, dims))), name="hmm_trail")
         self.cursor = ColumnDataSource(self._columns(np.zeros((1, dims))), name="hmm_cursor")
         pairs = list(itertools.combinations(range(dims), 2))
         size = self.size if len(pairs) == 1 else self.size * 2 // 3

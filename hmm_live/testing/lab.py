@@ -1,0 +1,136 @@
+"""A real JupyterLab and a real Chromium, for the browser tests and the UI benchmark.
+
+Chromium is Debian's (`apt-get install chromium`); Playwright only drives it.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+CHROMIUM = shutil.which("chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+QUIET = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+         {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}}
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    log: Path
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_lab(root: Path, env: dict[str, str] | None = None) -> Iterator[Lab]:
+    """JupyterLab on 127.0.0.1 serving `root`, with fresh settings; stopped by PID (SIGINT twice)."""
+    state = Path(tempfile.mkdtemp(prefix="hmm_live_lab_"))
+    for name, value in QUIET.items():
+        (state / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
+        (state / "settings" / name).write_text(json.dumps(value))
+    port, token = _free_port(), secrets.token_hex(16)
+    log = state / "lab.log"
+    env = {**os.environ, **(env or {}), "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces")}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+                                 f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1",
+                                 f"--ServerApp.root_dir={root}", "--allow-root"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    lab = Lab(f"http://127.0.0.1:{port}", token, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{lab.url}/api/status?token={token}", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start: {log.read_text()[-1000:]}") from None
+                time.sleep(0.2)
+        yield lab
+    finally:
+        for _ in range(2):
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(state / "settings", ignore_errors=True)
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium under Playwright's sync API."""
+    from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        raise FileNotFoundError("chromium is not installed (Debian: apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def run_all(page) -> None:
+    """Run every cell of the open notebook (Run menu > Run All Cells).
+
+    JupyterLab sometimes answers with a "Select Kernel" dialog instead: accept it and ask again."""
+    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+    started = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    for _ in range(3):
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+            if dialog.count():
+                dialog.locator(".jp-mod-accept").click()
+                break
+            if started.inner_text().strip() not in ("[ ]:", ""):
+                return
+            time.sleep(0.2)
+    raise RuntimeError("JupyterLab did not start running the notebook")
+
+
+def in_kernel(page, code: str, timeout: float = 60.0) -> dict:
+    """Run `code` in a new cell at the end of the notebook; it must print one `KERNEL:` JSON line."""
+    marker = f"KERNEL{secrets.token_hex(4)}:"
+    page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.insert_text(code.replace("KERNEL:", marker))
+    page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-OutputArea-output", has_text=marker).first
+    output.wait_for(timeout=timeout * 1000)
+    match = re.search(re.escape(marker) + r"(.*)", output.inner_text())
+    return json.loads(match.group(1))
