@@ -176,6 +176,25 @@ def test_responder_predicts_points_near_its_clips(responder, subspacer, library)
     assert not responder.stale
 
 
+def test_responder_places_its_training_bars_at_their_own_clips(musicvae):
+    """Every bar trained on (none held out) lands nearest its own clip's mean, among 8 distinct clips."""
+    rng = np.random.default_rng(5)
+    clips = []
+    for i in range(8):
+        steps = np.cumsum(rng.choice([1, 2, 4], 24))
+        steps = np.concatenate([[0], steps[steps < 32]])
+        clips.append((f"tune {i}", from_notes([(int(rng.integers(60, 80)), int(a), int(b))
+                                               for a, b in zip(steps, np.append(steps[1:], 32))], 32)))
+    library = ClipLibrary(2, clips)
+    sub = Subspacer(musicvae, latent_dims=2, seed=1)
+    sub.fit(library, epochs=100)
+    responder = Responder(sub, validation_split=0.0, seed=1)
+    responder.fit(library, epochs=100)
+    points = responder.predict(np.concatenate([clip.rolls() for clip in library]))
+    nearest = np.argmin(((points[:, None] - sub.clip_mu[None]) ** 2).sum(-1), axis=1)
+    assert (nearest == np.repeat(np.arange(len(library)), 2)).mean() >= 0.9
+
+
 def test_background_fit_swaps_weights_atomically(musicvae, library):
     sub = Subspacer(musicvae, 2, seed=2)
     sub.fit(library, epochs=2)

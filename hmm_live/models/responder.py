@@ -24,16 +24,20 @@ from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.clips import PITCHES, Bar, ClipLibrary, to_roll
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence
 
-# What the first convolution sees: the roll as played; the roll moved so that its mean
-# pitch is middle E (64), which makes transposed playing look the same; or 12 pitch classes.
-SHAPES = ("roll", "centred", "pitch_class")
+# A shape is what the first convolution sees (the roll as played; the roll moved so that its
+# mean pitch is middle E (64), which makes transposed playing look the same; or 12 pitch
+# classes) and the network's width: (input, filters, steps, filters2). "roll" is the issue's
+# original design; "wide" memorises more bars, which measured best (bench/subspace.py).
+SHAPES = {"roll": ("roll", 16, 5, 8), "centred": ("centred", 16, 5, 8),
+          "pitch_class": ("pitch_class", 16, 5, 8), "wide": ("centred", 64, 3, 32)}
 
 
-def bar_features(shape: str, filters: int = 16, width: int = 5) -> keras.Model:
+def bar_features(shape: str) -> keras.Model:
     """A bar [16 steps, 128 pitches] -> [16 steps, filters], circular in time."""
+    source, filters, width, _ = SHAPES[shape]
     roll = keras.Input((STEPS_PER_BAR, PITCHES), name="bar")
     x = roll
-    if shape == "pitch_class":  # fold octaves: transposing by octaves changes nothing
+    if source == "pitch_class":  # fold octaves: transposing by octaves changes nothing
         x = layers.Dense(12, use_bias=False, trainable=False, name="fold",
                          kernel_initializer=keras.initializers.Constant(np.eye(12)[np.arange(PITCHES) % 12]))(x)
     pad = width // 2
@@ -42,8 +46,9 @@ def bar_features(shape: str, filters: int = 16, width: int = 5) -> keras.Model:
     return keras.Model(roll, x, name="bar_features")
 
 
-def response_head(latent_dims: int, filters: int = 16, filters2: int = 8) -> keras.Model:
+def response_head(shape: str, latent_dims: int) -> keras.Model:
     """Features of a bar [16, filters] -> a subspace point [latent_dims]."""
+    _, filters, _, filters2 = SHAPES[shape]
     features = keras.Input((STEPS_PER_BAR, filters), name="features")
     x = layers.MaxPooling1D(2)(features)
     x = layers.Conv1D(filters2, 3, activation="relu")(x)
@@ -61,8 +66,8 @@ class Responder(LiveModel):
     def __init__(self, subspacer: Subspacer, shape: str | None = None, transpose: int = 0,
                  learning_rate: float = 3e-3, batch_size: int | None = None, validation_split: float = 0.1,
                  seed: int = 0):
-        """`shape` defaults to "centred" for melody models (it measured best on
-        transposed and edited bars) and "roll" for drums. `transpose`: each
+        """`shape` (one of SHAPES) defaults to "wide" for melody models (it measured
+        best on transposed and edited bars) and "roll" for drums. `transpose`: each
         training batch is moved by a random amount within +-transpose semitones.
         `batch_size` counts bars (each in 16 rotations); None makes 8 batches an epoch."""
         super().__init__(learning_rate, batch_size, seed)
@@ -72,14 +77,14 @@ class Responder(LiveModel):
         if not isinstance(subspacer, Subspacer):
             raise ConfigError(f"Responder needs a Subspacer, got {type(subspacer).__name__}")
         if shape is None:
-            shape = "centred" if isinstance(subspacer.musicvae.data_converter, MelodyConverter) else "roll"
+            shape = "wide" if isinstance(subspacer.musicvae.data_converter, MelodyConverter) else "roll"
         if shape not in SHAPES:
             raise ConfigError(f"unknown responder shape {shape!r}; choose from {', '.join(SHAPES)}")
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be within [0, 1), got {validation_split}")
         self.subspacer, self.shape, self.validation_split = subspacer, shape, float(validation_split)
         self.features = bar_features(shape)
-        self.head = response_head(subspacer.latent_dims)
+        self.head = response_head(shape, subspacer.latent_dims)
         bars = keras.Input((STEPS_PER_BAR, PITCHES))
         self._init_training(keras.Model(bars, self.head(self.features(bars)), name="responder"))
         self._predict = StatelessNet(self._trainable, self._variables)
@@ -120,8 +125,8 @@ class Responder(LiveModel):
         return history
 
     def _inputs(self, rolls: np.ndarray) -> np.ndarray:
-        """Rolls [n, 128, 16] -> network inputs [n, 16, 128] (centred if that is the shape)."""
-        if self.shape == "centred":
+        """Rolls [n, 128, 16] -> network inputs [n, 16, 128] (centred if the shape's input is)."""
+        if SHAPES[self.shape][0] == "centred":
             weights = rolls.sum(axis=2)
             mean = (weights @ np.arange(PITCHES)) / np.maximum(weights.sum(axis=1), 1e-9)
             shifts = np.where(weights.sum(axis=1) > 0, PITCHES // 2 - np.floor(mean + 0.5), 0).astype(int)
