@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from typing import Any, Callable
 
@@ -21,51 +22,42 @@ log = logging.getLogger("hmm_live.ui")
 
 
 class Monitor:
-    """Calls `listener(items)` on the UI thread with the items that arrived on a stream."""
+    """Calls `listener(items)` on the UI thread with the items that arrived on a stream.
+
+    One per bus; its thread ends by itself once no listener is left (so closing
+    widgets, even from the garbage collector, never has to join a thread).
+    """
 
     _by_bus: "weakref.WeakKeyDictionary[Bus, Monitor]" = weakref.WeakKeyDictionary()
     _lock = threading.Lock()
 
     @classmethod
-    def of(cls, bus: Bus) -> "Monitor":
-        """The bus's monitor (one per bus, started on first use)."""
+    def listen(cls, bus: Bus, stream: str, listener: Listener, maxlen: int = 256) -> Subscription:
+        """Listen to a stream of the bus; close the returned subscription to stop."""
         with cls._lock:
             monitor = cls._by_bus.get(bus)
             if monitor is None or monitor.closed:
                 monitor = cls._by_bus[bus] = cls(bus)
-            return monitor
+            subscription = bus.subscribe(stream, maxlen)
+            monitor._listeners.append((subscription, listener))
+            return subscription
 
     def __init__(self, bus: Bus):
         self.bus = bus
         self._listeners: list[tuple[Subscription, Listener]] = []
-        self._changed = threading.Lock()
-        self._stop = threading.Event()
         self.closed = False
         self.errors = 0
         self._thread = threading.Thread(target=self._run, name="hmm_live ui", daemon=True)
         self._thread.start()
 
-    def on(self, stream: str, listener: Listener, maxlen: int = 256) -> Subscription:
-        """Listen to a stream; close the returned subscription to stop."""
-        subscription = self.bus.subscribe(stream, maxlen)
-        with self._changed:
-            self._listeners.append((subscription, listener))
-        return subscription
-
-    def close(self) -> None:
-        """Stop the thread (joined) and every subscription."""
-        self._stop.set()
-        self._thread.join(1.0)
-        with self._changed:
-            for subscription, _ in self._listeners:
-                subscription.close()
-            self._listeners.clear()
-        self.closed = True
-
     def _run(self) -> None:
-        while not self._stop.wait(1.0 / RATE):
-            with self._changed:
+        while True:
+            time.sleep(1.0 / RATE)
+            with Monitor._lock:
                 self._listeners = [(s, f) for s, f in self._listeners if not s.closed]
+                if not self._listeners:
+                    self.closed = True
+                    return
                 listeners = list(self._listeners)
             for subscription, listener in listeners:
                 items = subscription.drain()
@@ -84,7 +76,7 @@ class Listening:
     def listen(self, bus: Bus, stream: str, listener: Listener) -> None:
         if not hasattr(self, "_subscriptions"):
             self._subscriptions: list[Subscription] = []
-        self._subscriptions.append(Monitor.of(bus).on(stream, listener))
+        self._subscriptions.append(Monitor.listen(bus, stream, listener))
 
     def close(self) -> None:
         for subscription in getattr(self, "_subscriptions", ()):

@@ -8,7 +8,6 @@ import ipywidgets as widgets
 from hmm_live.session import Session
 from hmm_live.ui.controls import LastBars, PortPicker, StatusLights, Transport
 from hmm_live.ui.library import ClipLibraryPanel
-from hmm_live.ui.monitor import Monitor
 from hmm_live.ui.sliders import LatentSliders
 from hmm_live.ui.subspace_map import SubspaceMap
 from hmm_live.ui.training import TrainingPanel
@@ -43,5 +42,4 @@ class Panel(widgets.VBox):
         for w in (self.transport, self.ports, self.lights, self.sliders, self.map, self.last_bars, self.training,
                   self.clips):
             w.close()
-        Monitor.of(self.session.bus).close()
         super().close()

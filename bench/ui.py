@@ -1,0 +1,132 @@
+"""Notebook UI benchmark: slider release -> new notes shown, and the map under a flood of points.
+
+ - kernel: a slider's new value -> Subspacer + MusicVAE decode -> piano roll
+   redrawn, measured in the kernel over many releases (the observer path);
+ - browser: in a real JupyterLab in Chromium, a key released on a latent
+   slider -> the new piano roll drawn in the page (MutationObserver), which
+   adds the widget messages both ways (skipped without chromium);
+ - map: 1000 responder points a second for 3 s -> browser updates a second
+   (the UI thread batches them) and points delivered.
+
+    python bench/ui.py [--quick] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from nbformat.v4 import new_code_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import emit, log, stats_ms, target  # noqa: E402
+
+from hmm_live.music.clips import ClipLibrary  # noqa: E402
+from hmm_live.session import Session  # noqa: E402
+from hmm_live.shipped import DEMO_CLIPS  # noqa: E402
+from hmm_live.testing.lab import CHROMIUM, chromium, jupyter_lab, run_all  # noqa: E402
+from hmm_live.ui import LatentSliders, SubspaceMap  # noqa: E402
+
+SETUP = """from hmm_live.music.clips import ClipLibrary
+from hmm_live.session import Session
+from hmm_live.shipped import DEMO_CLIPS
+from hmm_live.ui import LatentSliders
+session = Session()
+session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+session.train(epochs=50, background=False)
+sliders = LatentSliders(session)
+sliders"""
+
+# resolves with the ms from now until the sliders' piano roll changes in the page
+WATCH = """() => { window.__shown = new Promise(resolve => {
+    const roll = document.querySelector(".hmm-latent-sliders .hmm-piano-roll");
+    const t0 = performance.now();
+    const seen = new MutationObserver(() => { seen.disconnect(); resolve(performance.now() - t0); });
+    seen.observe(roll, {subtree: true, childList: true, characterData: true});
+    setTimeout(() => resolve(null), 5000);
+}); }"""
+
+
+def kernel_latency(session: Session, n: int) -> dict:
+    sliders = LatentSliders(session)
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        sliders.sliders[0].value = -1.5 if i % 2 else 1.5  # what a release does: the observer decodes
+        times.append(time.perf_counter() - start)
+    sliders.close()
+    return stats_ms(times[2:])
+
+
+def map_flood(session: Session, seconds: float = 3.0, rate: float = 1000.0) -> dict:
+    view = SubspaceMap(session)
+    calls = []
+    stream = view.trail.stream
+    view.trail.stream = lambda rows, rollover=None: (calls.append(time.monotonic()), stream(rows, rollover))
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < seconds:
+        session.bus.publish("points", {"bar": i, "point": np.array([np.sin(i / 50), np.cos(i / 50)])})
+        i += 1
+        time.sleep(1.0 / rate)
+    time.sleep(0.3)
+    view.close()
+    return {"points_published": i, "points_delivered": view.streamed, "seconds": seconds,
+            "browser_updates_per_s": len(calls) / seconds}
+
+
+def browser_latency(n: int) -> dict:
+    root = Path(tempfile.mkdtemp(prefix="hmm_live_bench_ui_"))
+    nbformat.write(new_notebook(cells=[new_code_cell(SETUP)]), root / "sliders.ipynb")
+    times, missed = [], 0
+    with jupyter_lab(root) as lab, chromium() as browser:
+        page = browser.new_page()
+        page.goto(lab.notebook_url("sliders.ipynb"))
+        run_all(page)
+        handle = page.locator(".hmm-latent-sliders .noUi-handle").first
+        handle.wait_for(timeout=180_000)
+        page.wait_for_function("() => document.querySelector('.hmm-latent-sliders .hmm-piano-roll') !== null")
+        for i in range(n):
+            page.evaluate(WATCH)
+            handle.press("End" if i % 2 == 0 else "Home")  # the far ends decode to different notes
+            shown = page.evaluate("window.__shown")
+            if shown is None:
+                missed += 1
+            else:
+                times.append(shown / 1000)
+    return {**stats_ms(times), "presses": n, "no_change_seen": missed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI)")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+    log("training a session on the demo clips")
+    session = Session()
+    session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+    session.train(epochs=50, background=False)
+    report: dict = {"quick": args.quick}
+    log("kernel: slider value -> piano roll")
+    report["kernel_release_to_roll"] = kernel_latency(session, 20 if args.quick else 200)
+    log("map flood")
+    report["map_flood"] = map_flood(session, 1.0 if args.quick else 3.0)
+    if CHROMIUM is not None:
+        log("browser: key released on a slider -> piano roll drawn")
+        report["browser_release_to_roll"] = browser_latency(6 if args.quick else 40)
+    browser = report.get("browser_release_to_roll", {}).get("p99_ms")
+    report["targets"] = [
+        target("kernel_release_to_roll_p99_ms", report["kernel_release_to_roll"]["p99_ms"], "<=", 50.0),
+        target("browser_release_to_roll_p99_ms", browser, "<=", 50.0),
+        target("map_browser_updates_per_s_min", report["map_flood"]["browser_updates_per_s"], ">=", 10.0),
+        target("map_browser_updates_per_s_max", report["map_flood"]["browser_updates_per_s"], "<=", 21.0),
+    ]
+    emit(report, args.out)
+
+
+if __name__ == "__main__":
+    main()

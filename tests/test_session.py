@@ -1,0 +1,180 @@
+"""Sessions (save, open, export, damaged folders, retraining while playing) and the widgets headless."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from hmm_live import MusicVAE, TrainingBusyError
+from hmm_live.errors import ConfigError
+from hmm_live.music import audio
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.session import Session, SessionError
+from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
+from hmm_live.ui import Panel
+from hmm_live.ui.subspace_map import TRAIL
+
+
+@pytest.fixture(scope="module")
+def musicvae():
+    return MusicVAE.load(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def saved(musicvae, tmp_path_factory):
+    """A trained session saved in a folder (copy it before damaging it)."""
+    session = Session(DEFAULT_MODEL, tmp_path_factory.mktemp("s") / "session", bpm=100.0)
+    session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+    session.training_clips = session.clips.names[:12]
+    session.train(epochs=20, background=False)
+    session.save()
+    return session
+
+
+def test_a_saved_session_comes_back_whole(saved):
+    again = Session.open(saved.path)
+    assert again.clips.names == saved.clips.names and again.training_clips == saved.clips.names[:12]
+    assert again.settings["bpm"] == 100.0 and again.settings["epochs"] == 20
+    bar = saved.clips[0].bar(0)
+    np.testing.assert_allclose(again.responder.predict(bar), saved.responder.predict(bar), atol=1e-6)
+    for a, b in zip(again.clips, saved.clips):
+        assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in a.sequence.notes] == \
+               [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in b.sequence.notes]
+
+
+def test_an_export_is_self_contained(saved, tmp_path):
+    saved.export(tmp_path / "export")
+    index = json.loads((tmp_path / "export" / "session.json").read_text())
+    assert index["musicvae"]["ref"] == "musicvae" and (tmp_path / "export" / "musicvae").is_dir()
+    shutil.move(tmp_path / "export", tmp_path / "moved")
+    again = Session.open(tmp_path / "moved")
+    assert again.trained and again.musicvae.identity() == saved.musicvae.identity()
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda p: (p / "responder" / "weights.npz").write_bytes(b"PK\x03\x04 truncated"), "responder"),
+    (lambda p: (p / "session.json").write_text('{"format": 1, "clips": []}'), "half-written"),
+    (lambda p: (p / "session.json").write_text(json.dumps({**json.loads((p / "session.json").read_text()),
+                                                          "format": 0})), "older hmm_live"),
+    (lambda p: (p / "clips" / "0003.mid").unlink(), "0003.mid"),
+])
+def test_damaged_sessions_are_named_and_never_written_over(saved, tmp_path, damage, words):
+    folder = tmp_path / "session"
+    shutil.copytree(saved.path, folder)
+    damage(folder)
+    with pytest.raises(SessionError, match=words):
+        Session.open(folder)
+    fresh = Session.open_or_create(folder)
+    assert fresh.problem and words in fresh.problem and not fresh.trained
+    assert "Started a new session" in Panel(fresh).problem.value
+    before = sorted(p.name for p in folder.iterdir())
+    fresh.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+    fresh.save()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("session.unreadable-")]
+    assert len(kept) == 1 and sorted(p.name for p in kept[0].iterdir()) == before
+    assert len(Session.open(folder).clips) == 16
+
+
+def test_training_needs_clips_and_runs_once_at_a_time(musicvae):
+    session = Session(musicvae)
+    with pytest.raises(ConfigError, match="at least 2 clips"):
+        session.train()
+    session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+    session.train(epochs=30)
+    with pytest.raises(TrainingBusyError):
+        session.train(epochs=30)
+    session.wait()
+    assert session.trained
+
+
+def test_retraining_while_playing_swaps_models_without_losing_bars(saved):
+    session = Session.open(saved.path)
+    session.start(input=False, output=False, bpm=240.0)
+    answers = session.bus.subscribe("answers", maxlen=100)
+    try:
+        old = session.engine.models
+        performer = session.play_demo(bars=10)
+        time.sleep(1.0)
+        session.train(epochs=30)
+        session.wait()
+        performer.join()
+        time.sleep(1.2)
+        assert session.engine.models is not old and session.engine.models.responder is session.responder
+        assert session.engine.last_error is None
+        assert len(answers.drain()) >= 9  # every bar played is answered (the first may fall before the start)
+    finally:
+        session.stop()
+
+
+def test_the_panel_reports_instead_of_raising(musicvae, jack, monkeypatch):
+    monkeypatch.setenv("HMM_LIVE_MIDI_API", "jack")
+    session = Session(musicvae)
+    panel = Panel(session)
+    try:
+        panel.sliders.sliders[0].value = 1.0  # nothing trained yet
+        assert "train the subspace first" in panel.sliders.message.value
+        assert "No subspace yet" in panel.map.message.value
+        panel.ports.input.options = [*panel.ports.input.options, "a vanished keyboard"]
+        panel.ports.input.value = "a vanished keyboard"
+        assert "vanished" in panel.ports.message.value and session.settings["input"] is None
+        panel.training.button.click()  # no clips
+        assert "at least 2 clips" in panel.training.message.value
+        panel.transport.play.value = True  # untrained: cannot start
+        assert not panel.transport.play.value and "train()" in panel.transport.message.value
+
+        session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+        panel.training.epochs.value = 20
+        panel.training.button.click()
+        panel.training.button.click()  # twice
+        assert "already training" in panel.training.message.value
+        session.wait()
+        deadline = time.monotonic() + 10
+        while (panel.lights.state["training"][0] != "on" or panel.training.progress.value < 1.0) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert panel.lights.state["training"][0] == "on" and panel.training.progress.value == 1.0
+        assert len(panel.training.losses["responder"].data["epoch"]) == 20
+        assert len(panel.map.clips.data["d0"]) == 16
+
+        panel.map._tap(0, 1, 0.25, -0.5)  # the pad: sliders follow and decode once
+        assert panel.sliders.point.tolist() == pytest.approx([0.25, -0.5])
+        assert panel.sliders.decoded == 1 and panel.map.cursor.data["d0"] == [0.25]
+        assert panel.sliders.roll.sequence is not None
+    finally:
+        panel.close()
+
+
+def test_the_map_batches_a_flood_of_points(saved):
+    session = Session.open(saved.path)
+    panel = Panel(session)
+    calls = []
+    stream = panel.map.trail.stream
+    panel.map.trail.stream = lambda rows, rollover=None: (calls.append(len(rows["d0"])), stream(rows, rollover))
+    try:
+        start = time.monotonic()
+        for i in range(300):  # 1000 points a second
+            session.bus.publish("points", {"bar": i, "point": np.array([i / 100, 0.0])})
+            time.sleep(0.001)
+        time.sleep(0.3)
+        seconds = time.monotonic() - start
+        assert panel.map.streamed == 300 and len(panel.map.trail.data["d0"]) == TRAIL
+        assert panel.map.trail.data["d0"][-1] == pytest.approx(2.99)
+        assert len(calls) <= seconds * 20 + 2  # at most 20 browser updates a second
+    finally:
+        panel.close()
+
+
+def test_audio_previews_with_either_synth(monkeypatch):
+    from hmm_live.music.sequences import from_notes
+
+    melody = from_notes([(60, 0, 4), (67, 4, 8), (72, 8, 16)], 32)  # 2 bars at 120 BPM: 4 s
+    synths = ["sine"] + (["fluidsynth"] if audio.synth() == "fluidsynth" else [])
+    for name in synths:
+        monkeypatch.setattr(audio, "synth", lambda: name)
+        sound = audio.render(melody)
+        assert 3.9 * audio.SAMPLE_RATE <= len(sound) <= 6 * audio.SAMPLE_RATE, name
+        assert 0.7 < np.abs(sound).max() <= 0.8 + 1e-6
+        assert audio.wav_bytes(sound)[:4] == b"RIFF"
