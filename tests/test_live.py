@@ -60,6 +60,14 @@ def play(send, clock: Clock, bar: int, notes, rng=None, jitter: float = 0.0) -> 
         send(msg)
 
 
+def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+    """Poll `condition` until it holds; fail after a generous deadline (never a timing assert)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.05)
+
+
 def test_bus_fans_out_and_drops_oldest_for_slow_readers():
     bus = Bus()
     fast, slow = bus.subscribe("bars"), bus.subscribe("bars", maxlen=2)
@@ -275,6 +283,54 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
     assert sum(m.type == "note_on" and m.velocity > 0 for m in received) == expected
     assert engine.status()["last_error"] is None
 
+
+def test_an_input_that_vanishes_and_returns_is_reconnected(models, jack):
+    """The performer's keyboard (another JACK client's port) goes away for a bar or more and comes back.
+
+    The keyboard returns just after a bar line and the performer plays on from
+    the next one without waiting for the engine. The watcher polls twice a
+    second, so the reconnection is due half a second after the return: the
+    first bar after it (2 s at 120 BPM) is allowed to be lost only if the
+    reconnection was reported after that bar had begun; every later bar must be
+    captured note for note and answered."""
+    keyboard = ports.open_output("vanishing keyboard", virtual=True, api="jack")
+    engine = Engine(*models, input="vanishing keyboard", output=False, api="jack", bpm=120).start()
+    bars, answers, status = (engine.bus.subscribe(s, maxlen=256) for s in ("capture", "answers", "status"))
+    anchor = engine.clock.time_of(0)
+    try:
+        for bar in range(2):
+            play(keyboard.send, engine.clock, bar, melody_bar(bar))
+        keyboard.close()  # its client goes away; the engine's clock plays on
+        wait_for(lambda: any("disappeared" in e for e in engine.events), "report of the vanished input")
+        back = int(engine.clock.step_at(time.monotonic()) // 16) + 2  # at least one whole bar without it
+        time.sleep(max(0.0, engine.clock.time_of(back * 16) - time.monotonic()) + 0.05)
+        keyboard = ports.open_output("vanishing keyboard", virtual=True, api="jack")  # back, early in bar `back`
+        played = range(back + 1, back + 4)
+        for bar in played:
+            play(keyboard.send, engine.clock, bar, melody_bar(bar))
+        wait_for(lambda: engine.last_bar is not None and engine.last_bar >= played[-1], "close of the last bar")
+        got = {}
+        while played[-1] + 1 not in got:
+            a = answers.get(timeout=5)
+            got[a["bar"]] = a
+    finally:
+        engine.stop()
+        keyboard.close()
+    events = [e for e in engine.events if "vanishing keyboard" in e]
+    assert len(events) == 2 and "the MIDI input 'vanishing keyboard' disappeared" in events[0]
+    assert "the MIDI input 'vanishing keyboard' is back and reconnected" in events[1]
+    reconnected = next(s for s in status.drain() if "reconnected" in s.get("event", ""))["bar"] + 1  # in this bar
+    assert back <= reconnected <= back + 1, "more than the first bar after the return was lost"
+    closed = {b["bar"]: b["sequence"] for b in bars.drain()}
+    assert sorted(closed) == list(range(max(closed) + 1)) and max(closed) >= played[-1]  # the clock never stopped
+    assert engine.clock.time_of(0) == anchor  # nor moved its bar lines
+    assert not any(closed[bar].notes for bar in range(2, back))  # nothing arrived while the keyboard was gone
+    expected = [bar for bar in (0, 1, *played) if bar > reconnected or bar < back]
+    for bar in expected:
+        notes = [(n.pitch, n.quantized_start_step) for n in closed[bar].notes]
+        assert notes == [(p, s) for p, s, _ in melody_bar(bar)], f"bar {bar} was not captured whole"
+    assert {bar + 1 for bar in expected} <= set(got)  # and each was answered on the next bar
+    assert engine.status()["last_error"] is None
 
 def test_call_and_response_answers_a_phrase_after_it(models):
     with Engine(*models, input=False, output=False, bpm=200, mode="call_response", every=2) as engine:
