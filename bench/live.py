@@ -166,7 +166,7 @@ def main() -> None:
     with jack_server(PERIOD) as server:
         log(f"JACK server {server}, period {PERIOD}; {bars} bars at {args.bpm} BPM")
         listener = ports.open_input("bench listener", virtual=True, api="jack",
-                                    callback=lambda m: received.append((time.monotonic(), m)))
+                                    callback=lambda m, t: received.append((t, m)))
         engine = Engine(musicvae, subspacer, responder, output="bench listener", api="jack", bpm=args.bpm)
         answers, closed = engine.bus.subscribe("answers", maxlen=bars + 8), engine.bus.subscribe("capture", maxlen=bars + 8)
         engine.start()

@@ -8,7 +8,8 @@
   (the performer resting) gets no answer;
 - "hmm_live player" sends the answers on time;
 - with `link=True`, "hmm_live link" keeps the clock on an Ableton Link session.
-MIDI input arrives on rtmidi's own thread and goes straight to the capture.
+MIDI input is read by the port's own thread ("hmm_live input", never the MIDI
+server's: see ports.py) and goes straight to the capture.
 With ports opened by name, "hmm_live ports" checks twice a second that they
 still exist: a port that disappears is reported and reopened when it returns,
 while the clock and the capture go on.
