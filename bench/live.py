@@ -11,12 +11,20 @@ client, and listens to the engine's output port from a third. It measures:
    RSS growth after the first minute.
 
     python bench/live.py [--quick] [--seconds S] [--bpm B] [--out FILE]
+    python bench/live.py --link [--seconds S] [--out FILE]
 
 --quick: 60 s at 180 BPM (CI); default: 600 s at 180 BPM. JACK period 128 frames at 48 kHz.
+--link (needs the link extra): the engine's LinkClock against an aalink peer in
+another process, which changes the tempo every 5 s while the clock proposes
+one every 5 s too; the peer reports its phase every 10 ms (time.monotonic is
+one clock for both processes). It measures the phase error (the clock's place
+in the bar against the peer's Link phase, quantum 4), and how long a tempo
+change takes to reach the other side, both ways. Default 60 s.
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import threading
 import time
@@ -37,6 +45,27 @@ from hmm_live.music.sequences import STEPS_PER_BAR  # noqa: E402
 
 PERIOD = 128
 JITTER = 0.03
+LINK_PEER = '''
+import asyncio, sys, time
+from aalink import Link
+
+async def main():
+    link = Link(100.0)
+    link.quantum, link.enabled = 4, True
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        if line.strip():
+            link.tempo = float(line)
+        before = time.monotonic()
+        phase = link.phase
+        after = time.monotonic()
+        print((before + after) / 2, after - before, phase, link.tempo, link.num_peers, flush=True)
+
+asyncio.run(main())
+'''
 
 
 def rss_mib() -> float:
@@ -65,13 +94,70 @@ def performer(send, engine: Engine, bars: int, rng, intended: list, stop: thread
             send(mido.Message("note_off", note=pitch))
 
 
+def link_report(seconds: float) -> dict:
+    """How closely a LinkClock follows a peer in another process (see the module docstring)."""
+    from hmm_live.live.link import LinkClock
+
+    peer = subprocess.Popen([sys.executable, "-c", LINK_PEER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(tempo: float | None = None) -> tuple[float, float, float, float, int]:
+        """(time, read time, phase, tempo, peers) from the peer, after setting its tempo if given."""
+        peer.stdin.write(f"{tempo or ''}\n")
+        peer.stdin.flush()
+        t, read, phase, bpm, peers = peer.stdout.readline().split()
+        return float(t), float(read), float(phase), float(bpm), int(peers)
+
+    clock = LinkClock(120.0)
+    clock.start()
+    try:
+        started = time.monotonic()
+        while ask()[4] < 1 or clock.peers < 1:
+            time.sleep(0.01)
+        discovered = time.monotonic() - started
+        errors, to_clock, to_peer = [], [], []
+        tempos = [90.0, 150.0, 120.0, 175.0]
+        for i in range(int(seconds / 5)):
+            tempo = tempos[i % len(tempos)]
+            if i % 2:  # the clock proposes
+                proposed = time.monotonic()
+                clock.set_bpm(tempo)
+                while abs(ask()[3] - tempo) > 1e-3:
+                    time.sleep(0.001)
+                to_peer.append(time.monotonic() - proposed)
+            else:  # the peer changes it
+                changed = ask(tempo)[0]
+                while abs(clock.bpm - tempo) > 1e-3:
+                    time.sleep(0.001)
+                to_clock.append(time.monotonic() - changed)
+            until = time.monotonic() + 5.0
+            while time.monotonic() < until:
+                t, read, phase, bpm, _ = ask()
+                if read < 0.0005 and abs(clock.bpm - bpm) < 1e-3:  # not preempted, no tempo change in flight
+                    beats = (clock.step_at(t) / 4 - phase + 2) % 4 - 2
+                    errors.append(abs(beats) * 60.0 / bpm)
+                time.sleep(0.01)
+    finally:
+        clock.stop()
+        peer.stdin.close()
+        peer.wait(5)
+    report = {"seconds": seconds, "peer": "aalink 0.2.3 in another process, same machine",
+              "discovery_s": discovered, "phase_error": stats_ms(errors), "phase_error_max_ms": max(errors) * 1e3,
+              "tempo_change_peer_to_clock": stats_ms(to_clock), "tempo_change_clock_to_peer": stats_ms(to_peer)}
+    report["targets"] = [target("link_phase_error_p99_ms", report["phase_error"]["p99_ms"], "<=", 1.0)]
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 s (CI)")
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--bpm", type=float, default=180.0)
+    parser.add_argument("--link", action="store_true", help="how the clock follows an Ableton Link peer")
     parser.add_argument("--out")
     args = parser.parse_args()
+    if args.link:
+        emit(link_report(args.seconds or 60.0), args.out)
+        return
     seconds = args.seconds or (60.0 if args.quick else 600.0)
     bars = int(seconds / (240.0 / args.bpm))
     musicvae = MusicVAE.load(DEFAULT_MODEL)
@@ -81,7 +167,7 @@ def main() -> None:
     with jack_server(PERIOD) as server:
         log(f"JACK server {server}, period {PERIOD}; {bars} bars at {args.bpm} BPM")
         listener = ports.open_input("bench listener", virtual=True, api="jack",
-                                    callback=lambda m: received.append((time.monotonic(), m)))
+                                    callback=lambda m, t: received.append((t, m)))
         engine = Engine(musicvae, subspacer, responder, output="bench listener", api="jack", bpm=args.bpm)
         answers, closed = engine.bus.subscribe("answers", maxlen=bars + 8), engine.bus.subscribe("capture", maxlen=bars + 8)
         engine.start()

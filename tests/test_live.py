@@ -1,6 +1,8 @@
 """The live engine: bus, clock, capture rules, and the whole loop in-process and over JACK."""
 from __future__ import annotations
 
+import asyncio
+import sys
 import threading
 import time
 from pathlib import Path
@@ -9,7 +11,7 @@ import mido
 import numpy as np
 import pytest
 
-from hmm_live import ClipLibrary, MusicVAE, Responder, Subspacer
+from hmm_live import ClipLibrary, ConfigError, MusicVAE, Responder, Subspacer
 from hmm_live.live import Bus, Capture, Clock, Engine, PortError, ports
 from hmm_live.music import from_notes
 
@@ -47,6 +49,14 @@ def play(send, clock: Clock, bar: int, notes, rng=None, jitter: float = 0.0) -> 
     for t, msg in sorted(events, key=lambda e: e[0]):
         time.sleep(max(0.0, t - time.monotonic()))
         send(msg)
+
+
+def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+    """Poll `condition` until it holds; fail after a generous deadline (never a timing assert)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.05)
 
 
 def test_bus_fans_out_and_drops_oldest_for_slow_readers():
@@ -265,6 +275,54 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
     assert engine.status()["last_error"] is None
 
 
+def test_an_input_that_vanishes_and_returns_is_reconnected(models, jack):
+    """The performer's keyboard (another JACK client's port) goes away for a bar or more and comes back.
+
+    The keyboard returns just after a bar line and the performer plays on from
+    the next one without waiting for the engine. The watcher polls twice a
+    second, so the reconnection is due half a second after the return: the
+    first bar after it (2 s at 120 BPM) is allowed to be lost only if the
+    reconnection was reported after that bar had begun; every later bar must be
+    captured note for note and answered."""
+    keyboard = ports.open_output("vanishing keyboard", virtual=True, api="jack")
+    engine = Engine(*models, input="vanishing keyboard", output=False, api="jack", bpm=120).start()
+    bars, answers, status = (engine.bus.subscribe(s, maxlen=256) for s in ("capture", "answers", "status"))
+    anchor = engine.clock.time_of(0)
+    try:
+        for bar in range(2):
+            play(keyboard.send, engine.clock, bar, melody_bar(bar))
+        keyboard.close()  # its client goes away; the engine's clock plays on
+        wait_for(lambda: any("disappeared" in e for e in engine.events), "report of the vanished input")
+        back = int(engine.clock.step_at(time.monotonic()) // 16) + 2  # at least one whole bar without it
+        time.sleep(max(0.0, engine.clock.time_of(back * 16) - time.monotonic()) + 0.05)
+        keyboard = ports.open_output("vanishing keyboard", virtual=True, api="jack")  # back, early in bar `back`
+        played = range(back + 1, back + 4)
+        for bar in played:
+            play(keyboard.send, engine.clock, bar, melody_bar(bar))
+        wait_for(lambda: engine.last_bar is not None and engine.last_bar >= played[-1], "close of the last bar")
+        got = {}
+        while played[-1] + 1 not in got:
+            a = answers.get(timeout=5)
+            got[a["bar"]] = a
+    finally:
+        engine.stop()
+        keyboard.close()
+    events = [e for e in engine.events if "vanishing keyboard" in e]
+    assert len(events) == 2 and "the MIDI input 'vanishing keyboard' disappeared" in events[0]
+    assert "the MIDI input 'vanishing keyboard' is back and reconnected" in events[1]
+    reconnected = next(s for s in status.drain() if "reconnected" in s.get("event", ""))["bar"] + 1  # in this bar
+    assert back <= reconnected <= back + 1, "more than the first bar after the return was lost"
+    closed = {b["bar"]: b["sequence"] for b in bars.drain()}
+    assert sorted(closed) == list(range(max(closed) + 1)) and max(closed) >= played[-1]  # the clock never stopped
+    assert engine.clock.time_of(0) == anchor  # nor moved its bar lines
+    assert not any(closed[bar].notes for bar in range(2, back))  # nothing arrived while the keyboard was gone
+    expected = [bar for bar in (0, 1, *played) if bar > reconnected or bar < back]
+    for bar in expected:
+        notes = [(n.pitch, n.quantized_start_step) for n in closed[bar].notes]
+        assert notes == [(p, s) for p, s, _ in melody_bar(bar)], f"bar {bar} was not captured whole"
+    assert {bar + 1 for bar in expected} <= set(got)  # and each was answered on the next bar
+    assert engine.status()["last_error"] is None
+
 def test_call_and_response_answers_a_phrase_after_it(models):
     with Engine(*models, input=False, output=False, bpm=200, mode="call_response", every=2) as engine:
         answers = engine.bus.subscribe("answers")
@@ -275,3 +333,72 @@ def test_call_and_response_answers_a_phrase_after_it(models):
         assert got == [2, 3] and not answers.drain()
     with pytest.raises(Exception, match="unknown mode"):
         Engine(*models, input=False, output=False, mode="solo")
+
+
+@pytest.fixture
+def link_peer():
+    """Another Ableton Link peer, plain aalink at 100 BPM, its asyncio loop in a thread of its own."""
+    aalink = pytest.importorskip("aalink", reason="Ableton Link is the optional extra: pip install 'hmm_live[link]'")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="test link peer", daemon=True)
+    thread.start()
+
+    async def join():
+        peer = aalink.Link(100)
+        peer.quantum, peer.enabled = 4, True
+        return peer
+
+    peer = asyncio.run_coroutine_threadsafe(join(), loop).result(5)
+    yield peer
+    peer.enabled = False
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def link_phase_error_ms(clock: Clock, peer) -> float:
+    """Median distance between the clock's place in its bar and the peer's Link phase (quantum 4)."""
+    errors = []
+    for _ in range(21):
+        before = time.monotonic()
+        phase = peer.phase
+        after = time.monotonic()
+        beats = (clock.step_at((before + after) / 2) / 4 - phase + 2) % 4 - 2
+        errors.append(abs(beats) * 60000 / peer.tempo)
+        time.sleep(0.01)
+    return float(np.median(errors))
+
+
+def test_the_engine_follows_an_ableton_link_session(models, link_peer):
+    """The engine joins the peer's session: one tempo, bar lines on the peer's, tempo changes both ways.
+
+    The phase bound (5 ms, against 500 ms for a random phase at 120 BPM) checks
+    that the bars line up; the measured error is in bench/live.py --link."""
+    with Engine(*models, input=False, output=False, bpm=120, link=True) as engine:
+        clock = engine.clock
+        wait_for(lambda: clock.peers == 1 and link_peer.num_peers == 1, "Link peers finding each other")
+        wait_for(lambda: abs(clock.bpm - link_peer.tempo) < 0.01, "one session tempo")
+        assert link_phase_error_ms(clock, link_peer) < 5.0
+        clock.set_bpm(150)  # proposed to the session: the other peer takes it up, and so does the engine
+        wait_for(lambda: abs(link_peer.tempo - 150) < 0.01 and clock.bpm == pytest.approx(150, abs=0.01),
+                 "the proposed tempo in the session")
+        link_peer.tempo = 180  # the other peer changes the tempo
+        wait_for(lambda: clock.bpm == pytest.approx(180, abs=0.01), "the engine following the peer's tempo")
+        assert link_phase_error_ms(clock, link_peer) < 5.0
+        answers = engine.bus.subscribe("answers")
+        start = int(clock.step_at(time.monotonic()) // 16) + 1
+        for bar in range(start, start + 2):  # played on the session's bar lines, answered on them
+            play(engine.feed, clock, bar, melody_bar(bar))
+        assert [answers.get(timeout=5)["bar"] for _ in range(2)] == [start + 1, start + 2]
+        closed = {b["bar"]: b["sequence"] for b in engine.capture.history}
+        assert all([n.quantized_start_step for n in closed[bar].notes] == list(range(0, 16, 2))
+                   for bar in (start, start + 1))
+    assert not [t for t in threading.enumerate() if t.name.startswith("hmm_live")]
+
+
+def test_link_without_aalink_says_how_to_install_it(models, monkeypatch):
+    monkeypatch.setitem(sys.modules, "aalink", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'hmm_live\[link\]'"):
+        Engine(*models, input=False, output=False, link=True)
+    with pytest.raises(ConfigError, match="cannot be combined"):
+        Engine(*models, input=False, output=False, link=True, follow_clock=True)

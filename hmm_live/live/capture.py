@@ -36,7 +36,7 @@ class Capture:
         self._notes: list[tuple[int, int, int, int]] = []  # (pitch, start, end, velocity), absolute steps
         self._recording: list[NoteSequence] | None = None
 
-    # -- input (any thread: rtmidi's callback, a test, the demo) -------------
+    # -- input (any thread: the input port's, a test, the demo) --------------
     def feed(self, message: mido.Message, t: float | None = None) -> None:
         """Take one message, received at monotonic time t (now by default)."""
         t = time.monotonic() if t is None else t

@@ -6,8 +6,10 @@
   -> Subspacer -> MusicVAE decode of one bar, scheduled for the bar after it
   (streams "points" and "answers"); it never blocks the clock; an empty bar
   (the performer resting) gets no answer;
-- "hmm_live player" sends the answers on time.
-MIDI input arrives on rtmidi's own thread and goes straight to the capture.
+- "hmm_live player" sends the answers on time;
+- with `link=True`, "hmm_live link" keeps the clock on an Ableton Link session.
+MIDI input is read by the port's own thread ("hmm_live input", never the MIDI
+server's: see ports.py) and goes straight to the capture.
 With ports opened by name, "hmm_live ports" checks twice a second that they
 still exist: a port that disappears is reported and reopened when it returns,
 while the clock and the capture go on.
@@ -29,6 +31,7 @@ from hmm_live.live import ports
 from hmm_live.live.bus import Bus
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock
+from hmm_live.live.link import LinkClock
 from hmm_live.live.midi_clock import ClockFollower, clock_messages
 from hmm_live.live.player import Player
 from hmm_live.models import MusicVAE, Responder, Subspacer
@@ -54,21 +57,26 @@ class Engine:
     for none (feed the capture with `feed()`; answers still go to the bus).
     `follow_clock`: the tempo and bar lines come from the MIDI clock arriving
     at the input (the engine waits for Start); `send_clock`: send MIDI clock
-    (and Start) on the output, as master.
+    (and Start) on the output, as master. `link`: the tempo and bar lines come
+    from an Ableton Link session (4 beats a bar), and `clock.set_bpm` proposes
+    a tempo to it (needs the `link` extra).
     """
 
     def __init__(self, musicvae: MusicVAE, subspacer: Subspacer, responder: Responder, *,
                  input: str | None | bool = None, output: str | None | bool = None, api: str | None = None,
                  bpm: float = 120.0, channel: int | None = None, out_channel: int = 0,
                  temperature: float | None = None, mode: str = "continuous", every: int = 1,
-                 follow_clock: bool = False, send_clock: bool = False, bus: Bus | None = None):
+                 follow_clock: bool = False, send_clock: bool = False, link: bool = False,
+                 bus: Bus | None = None):
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         if int(every) < 1:
             raise ConfigError(f"every must be >= 1 bar, got {every}")
+        if link and (follow_clock or send_clock):
+            raise ConfigError("link=True cannot be combined with follow_clock or send_clock (not built)")
         self.models = Models(musicvae, subspacer, responder)
         self.bus = bus or Bus()
-        self.clock = Clock(bpm)
+        self.clock = LinkClock(bpm) if link else Clock(bpm)
         self.capture = Capture(self.clock, self.bus, channel=channel)
         self.temperature, self.mode, self.every = temperature, mode, int(every)
         self._input_spec, self._output_spec, self.api = input, output, api
@@ -114,8 +122,12 @@ class Engine:
         self._stop.clear()
         self._warm_up(self.models)
         self._open_ports()
-        if self.follower is None:
-            self.clock.start()
+        try:
+            if self.follower is None:
+                self.clock.start()
+        except Exception:
+            self._close_ports()
+            raise
         if self.send_clock:
             self.player.send_at(clock_messages(self.clock, 0) + clock_messages(self.clock, 1))
         self.player.start()
@@ -140,10 +152,7 @@ class Engine:
         self.clock.stop()
         if self._out_port is not None:
             time.sleep(0.02)  # a MIDI server delivers once per period: let the final note-offs out
-        for port in (self._in_port, self._out_port):
-            if port is not None:
-                port.close()
-        self._in_port = self._out_port = None
+        self._close_ports()
         self._threads = []
         self.bus.publish("status", self.status())
 
@@ -177,9 +186,14 @@ class Engine:
             try:
                 self._open("output")
             except Exception:
-                if self._in_port is not None:
-                    self._in_port.close()
+                self._close_ports()
                 raise
+
+    def _close_ports(self) -> None:
+        for port in (self._in_port, self._out_port):
+            if port is not None:
+                port.close()
+        self._in_port = self._out_port = None
 
     def _open(self, kind: str) -> None:
         if kind == "input":

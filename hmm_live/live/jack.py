@@ -17,7 +17,6 @@ def jack_server(period: int = 128) -> Iterator[str]:
     if jackd is None:
         raise FileNotFoundError("jackd is not installed (Debian: apt-get install jackd2)")
     name = f"hmm_live_{os.getpid()}"
-    before = set(Path("/dev/shm").glob("jack*"))
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
     proc = subprocess.Popen([jackd, "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", str(period)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -42,5 +41,7 @@ def jack_server(period: int = 128) -> Iterator[str]:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
             os.environ["JACK_DEFAULT_SERVER"] = old
-        for leftover in set(Path("/dev/shm").glob("jack*")) - before:
+        # only what carries this server's name: the numbered segments (jack-UID-N) are shared by
+        # every server, and removing those another one made meanwhile broke it (SystemError)
+        for leftover in Path("/dev/shm").glob(f"jack*{name}*"):
             shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)

@@ -2,11 +2,21 @@
 
 The API is chosen by argument, else the HMM_LIVE_MIDI_API environment
 variable (alsa, jack, coremidi, windows), else rtmidi's default.
+
+Inputs are read by a thread of ours, never by a callback on the MIDI server's
+thread: python-rtmidi's callbacks (mido's inputs always set one) take the GIL
+on JACK's process thread, and a message arriving while another thread held the
+GIL inside a JACK call that waits for a process cycle (opening or closing any
+client or port) deadlocked the whole process.
 """
 from __future__ import annotations
 
+import collections
+import logging
 import os
-from typing import Callable
+import threading
+import time
+from typing import Callable, Iterator
 
 import mido
 
@@ -14,6 +24,7 @@ from hmm_live.errors import HmmLiveError
 
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 IN_PORT, OUT_PORT = "hmm_live in", "hmm_live out"
+log = logging.getLogger("hmm_live.live")
 
 
 class PortError(HmmLiveError):
@@ -53,7 +64,10 @@ def list_outputs(api: str | None = None) -> list[str]:
 
 def resolve(kind: str, name: str, api: str | None = None) -> str:
     """The one existing port whose name is `name` or contains it."""
-    names = _names(kind, api)
+    return _pick(kind, name, _names(kind, api))
+
+
+def _pick(kind: str, name: str, names: list[str]) -> str:
     if name in names:
         return name
     found = [n for n in names if name.lower() in n.lower()]
@@ -74,8 +88,7 @@ class PortWatcher:
     def __init__(self, api: str | None = None):
         import rtmidi
 
-        backend(api)  # checks the API name
-        rt_api = getattr(rtmidi, f"API_{APIS[api]}") if api else rtmidi.API_UNSPECIFIED
+        rt_api = _rtmidi_api(api)
         try:
             self._clients = {"input": rtmidi.MidiIn(rt_api, "hmm_live watch"),
                              "output": rtmidi.MidiOut(rt_api, "hmm_live watch")}
@@ -92,18 +105,94 @@ class PortWatcher:
             client.delete()
 
 
-def open_input(name: str = IN_PORT, callback: Callable[[mido.Message], None] | None = None,
-               virtual: bool = False, api: str | None = None):
+def _rtmidi_api(api: str | None) -> int:
+    """rtmidi's number for an API name (see `backend`, which checks it)."""
+    import rtmidi
+
+    api = (api or os.environ.get("HMM_LIVE_MIDI_API") or "").lower() or None
+    backend(api)
+    return getattr(rtmidi, f"API_{APIS[api]}") if api else rtmidi.API_UNSPECIFIED
+
+
+class Input:
+    """A MIDI input read every millisecond by its own thread ("hmm_live input"), see the module docstring.
+
+    Each message goes to `callback(message, t)`, or waits for `iter_pending()`.
+    Its time t (time.monotonic) comes from the MIDI server's timestamps (the
+    gaps between messages), anchored by the earliest each one could have
+    arrived (no message is read before it arrives), so a late poll does not
+    make a late note; the anchor may creep 10 us a second to follow a server
+    clock that runs slower than ours.
+    """
+
+    POLL_S = 0.001
+    DRIFT = 1e-5
+
+    def __init__(self, name: str, callback: Callable[[mido.Message, float], None] | None = None,
+                 virtual: bool = False, api: str | None = None):
+        import rtmidi
+
+        rt = rtmidi.MidiIn(_rtmidi_api(api), "hmm_live")
+        try:
+            if virtual:
+                rt.open_virtual_port(name)
+                self.name = name
+            else:
+                ports = rt.get_ports()
+                self.name = _pick("input", name, ports)
+                rt.open_port(ports.index(self.name))
+            rt.ignore_types(sysex=False, timing=False, active_sense=True)
+        except PortError:
+            rt.delete()
+            raise
+        except Exception as e:
+            rt.delete()
+            raise PortError(f"cannot open MIDI input {name!r}: {e}") from None
+        self._rt, self._callback = rt, callback
+        self._pending: collections.deque = collections.deque(maxlen=10000)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hmm_live input", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        server_time, anchor, last = 0.0, float("inf"), time.monotonic()
+        while not self._stop.wait(self.POLL_S):
+            now = time.monotonic()
+            anchor, last = anchor + self.DRIFT * (now - last), now
+            while (item := self._rt.get_message()) is not None:
+                data, delta = item
+                server_time += delta
+                anchor = min(anchor, now - server_time)
+                try:
+                    message = mido.Message.from_bytes(data)
+                except ValueError:
+                    continue
+                if self._callback is None:
+                    self._pending.append(message)
+                    continue
+                try:
+                    self._callback(message, anchor + server_time)
+                except Exception:  # one bad message must not deafen the port
+                    log.exception("MIDI input %r: the callback failed on %s", self.name, message)
+
+    def iter_pending(self) -> Iterator[mido.Message]:
+        """The messages received so far (with no callback)."""
+        while self._pending:
+            yield self._pending.popleft()
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        self._rt.close_port()
+        self._rt.delete()
+
+
+def open_input(name: str = IN_PORT, callback: Callable[[mido.Message, float], None] | None = None,
+               virtual: bool = False, api: str | None = None) -> Input:
     """An input port (a virtual one others can send to, or an existing one by name/substring)."""
-    b = backend(api)
-    try:
-        if virtual:
-            return b.open_input(name, virtual=True, callback=callback)
-        return b.open_input(resolve("input", name, api), callback=callback)
-    except PortError:
-        raise
-    except Exception as e:
-        raise PortError(f"cannot open MIDI input {name!r}: {e}") from None
+    return Input(name, callback, virtual, api)
 
 
 def open_output(name: str = OUT_PORT, virtual: bool = False, api: str | None = None):
