@@ -106,15 +106,19 @@ def run_all(page) -> None:
     page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
     started = page.locator(".jp-CodeCell .jp-InputPrompt").first
-    for _ in range(3):
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    for _ in range(5):
+        if dialog.count():
+            dialog.locator(".jp-mod-accept").click()
+            time.sleep(1)
+        try:
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click(timeout=5000)
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click(timeout=5000)
+        except Exception:  # a dialog came up in between: accept it and ask again
+            page.keyboard.press("Escape")
+            continue
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-            if dialog.count():
-                dialog.locator(".jp-mod-accept").click()
-                break
+        while time.monotonic() < deadline and not dialog.count():
             if started.inner_text().strip() not in ("[ ]:", ""):
                 return
             time.sleep(0.2)

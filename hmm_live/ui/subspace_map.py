@@ -36,7 +36,7 @@ class SubspaceMap(Listening, widgets.VBox):
         self.add_class("hmm-subspace-map")
         self.session, self.on_pick, self.size = session, on_pick, size
         self.dims: int | None = None
-        self.streamed = 0  # trail rows sent to the browser, for tests and benchmarks
+        self.streamed = self.batches = 0  # trail rows, and updates, sent to the browser (tests, benchmarks)
         self.view: BokehView | None = None
         self._doc = threading.Lock()  # the UI thread and the kernel's thread both change the plot
         self._cursor = np.zeros(0, np.float32)
@@ -134,6 +134,7 @@ class SubspaceMap(Listening, widgets.VBox):
         with self._doc:
             self.trail.stream(self._columns(points), rollover=TRAIL)
         self.streamed += len(points)
+        self.batches += 1
 
     def _trained(self, items: list[dict]) -> None:
         if any(i.get("done") and not i.get("error") for i in items):
