@@ -52,3 +52,16 @@ def test_bench_live_quick_soak(tmp_path):
     assert report["soak"]["missed_bars"] == 0 and report["soak"]["stuck_notes"] == []
     assert 0.0 < report["capture"]["on_intended_step"] <= 1.0  # 100% is the target; 180 BPM leaves 12 ms
     assert report["output"]["received_late"]["n"] > 0
+
+
+def test_bench_ui_quick(tmp_path):
+    """Slider release -> notes shown (kernel, and browser where chromium is), and the map's batching."""
+    out = tmp_path / "ui.json"
+    done = subprocess.run([sys.executable, str(BENCH.with_name("ui.py")), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["kernel_release_to_roll"]["n"] > 0
+    assert report["map_flood"]["points_delivered"] == report["map_flood"]["points_published"]
+    if "browser_release_to_roll" in report:
+        assert report["browser_release_to_roll"]["no_change_seen"] < report["browser_release_to_roll"]["presses"]

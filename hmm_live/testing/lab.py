@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -24,8 +23,11 @@ from typing import Iterator
 CHROMIUM = shutil.which("chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-QUIET = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-         {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}}
+SETTINGS = {  # no news pop-up, and no "Select Kernel" dialog for a notebook opened the first time
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+}
 
 
 @dataclass
@@ -48,7 +50,7 @@ def _free_port() -> int:
 def jupyter_lab(root: Path, env: dict[str, str] | None = None) -> Iterator[Lab]:
     """JupyterLab on 127.0.0.1 serving `root`, with fresh settings; stopped by PID (SIGINT twice)."""
     state = Path(tempfile.mkdtemp(prefix="hmm_live_lab_"))
-    for name, value in QUIET.items():
+    for name, value in SETTINGS.items():
         (state / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (state / "settings" / name).write_text(json.dumps(value))
     port, token = _free_port(), secrets.token_hex(16)
@@ -110,7 +112,7 @@ def run_all(page) -> None:
     for _ in range(5):
         if dialog.count():
             dialog.locator(".jp-mod-accept").click()
-            time.sleep(1)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
         try:
             page.locator(".lm-MenuBar-item", has_text="Run").first.click(timeout=5000)
             page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click(timeout=5000)
@@ -136,5 +138,5 @@ def in_kernel(page, code: str, timeout: float = 60.0) -> dict:
     page.keyboard.press("Shift+Enter")
     output = page.locator(".jp-OutputArea-output", has_text=marker).first
     output.wait_for(timeout=timeout * 1000)
-    match = re.search(re.escape(marker) + r"(.*)", output.inner_text())
-    return json.loads(match.group(1))
+    text = output.inner_text()
+    return json.JSONDecoder().raw_decode(text[text.index(marker) + len(marker):].strip())[0]

@@ -64,7 +64,7 @@ class SubspaceMap(Listening, widgets.VBox):
             return
         mu, sigma = subspacer.clip_mu, subspacer.clip_sigma
         clips = {**self._columns(mu, subspacer.latent_dims),
-                 **{f"w{d}": 2 * sigma[:, d] for d in range(subspacer.latent_dims)},
+                 **{f"w{d}": (2 * sigma[:, d]).tolist() for d in range(subspacer.latent_dims)},
                  "name": subspacer.clip_names, "color": [PALETTE[i % len(PALETTE)] for i in range(len(mu))]}
         with self._doc:
             if subspacer.latent_dims != self.dims:
