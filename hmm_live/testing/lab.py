@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -121,7 +122,7 @@ def run_all(page) -> None:
             continue
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not dialog.count():
-            if started.inner_text().strip() not in ("[ ]:", ""):
+            if re.search(r"\[(\*|\d+)\]", started.inner_text()):  # running or run
                 return
             time.sleep(0.2)
     raise RuntimeError("JupyterLab did not start running the notebook")
