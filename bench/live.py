@@ -23,7 +23,6 @@ change takes to reach the other side, both ways. Default 60 s.
 """
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ import mido
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target  # noqa: E402
 
 from hmm_live import ClipLibrary, MusicVAE  # noqa: E402
 from hmm_live.live import Engine, ports  # noqa: E402
@@ -148,12 +147,10 @@ def link_report(seconds: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="60 s (CI)")
+    parser = arguments(__doc__, "60 s (CI)")
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--bpm", type=float, default=180.0)
     parser.add_argument("--link", action="store_true", help="how the clock follows an Ableton Link peer")
-    parser.add_argument("--out")
     args = parser.parse_args()
     if args.link:
         emit(link_report(args.seconds or 60.0), args.out)

@@ -1,6 +1,7 @@
-"""What every benchmark shares: progress logging, timing statistics, target rows, JSON output."""
+"""What every benchmark shares: options, progress logging, timing statistics, target rows, JSON output."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -10,6 +11,14 @@ from typing import Any
 import numpy as np
 
 from hmm_live.files import atomic_write
+
+
+def arguments(doc: str, quick: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: --quick (what it does in `quick`) and --out."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--out", help="also write the JSON here (atomically)")
+    return parser
 
 
 def rounded(obj: Any) -> Any:

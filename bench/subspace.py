@@ -20,7 +20,6 @@ Prints one JSON object on stdout; progress goes to stderr.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target  # noqa: E402
 
 from hmm_live import MusicVAE  # noqa: E402
 from hmm_live.models.responder import SHAPES, Responder  # noqa: E402
@@ -128,10 +127,7 @@ def rank1(responder: Responder, library: ClipLibrary, rng) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller data and fewer repetitions (CI)")
-    parser.add_argument("--out", help="also write the JSON here")
-    args = parser.parse_args()
+    args = arguments(__doc__, "smaller data and fewer repetitions (CI)").parse_args()
     rng = np.random.default_rng(0)
     model = MusicVAE.load(MODEL)
     tunes = 24 if args.quick else 80

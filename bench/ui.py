@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import numpy as np
 from nbformat.v4 import new_code_cell, new_notebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target  # noqa: E402
 
 from hmm_live.music.clips import ClipLibrary  # noqa: E402
 from hmm_live.session import Session  # noqa: E402
@@ -116,10 +115,7 @@ def browser_latency(n: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI)")
-    parser.add_argument("--out", help="also write the JSON here")
-    args = parser.parse_args()
+    args = arguments(__doc__, "fewer repetitions (CI)").parse_args()
     log("training a session on the demo clips")
     session = Session()
     session.clips = ClipLibrary.from_midi(DEMO_CLIPS)

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 from hmm_live.live import ports
 from hmm_live.live.engine import MODES
 from hmm_live.session import CLOCK_SOURCES, Session
-from hmm_live.ui.message import Message
+from hmm_live.ui.message import Message, released_on_error
 from hmm_live.ui.monitor import Listening
 from hmm_live.ui.roll import PianoRoll
 
@@ -44,11 +44,8 @@ class Transport(widgets.VBox):
         if change["new"] == self.session.playing:
             return
         if change["new"]:
-            try:
+            with released_on_error(self.play):
                 self.session.start()
-            except Exception:
-                self.play.value = False
-                raise
             self.message.info(f"playing at {self.session.settings['bpm']:g} BPM")
         else:
             self.session.stop()

@@ -7,7 +7,7 @@ from hmm_live.music.audio import render, synth, wav_bytes
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import NoteSequence
 from hmm_live.session import Session
-from hmm_live.ui.message import Message
+from hmm_live.ui.message import Message, released_on_error
 from hmm_live.ui.roll import PianoRoll
 
 
@@ -58,11 +58,8 @@ class ClipLibraryPanel(widgets.VBox):
 
     def _record(self, change: dict) -> None:
         if change["new"]:
-            try:
+            with released_on_error(self.record):
                 self.session.record()
-            except Exception:
-                self.record.value = False
-                raise
             self.message.info("recording: play, then press Record again")
             return
         added = self.session.stop_recording()

@@ -2,10 +2,11 @@
 into the notebook's log where a performer would not see them."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import ipywidgets as widgets
 
@@ -40,3 +41,13 @@ class Message(widgets.HTML):
                 log.exception("%s failed", getattr(action, "__name__", "a widget callback"))
                 self.error(f"{type(e).__name__}: {e}")
         return guarded
+
+
+@contextlib.contextmanager
+def released_on_error(toggle: widgets.ToggleButton) -> Iterator[None]:
+    """A toggle whose action fails pops back up (the error goes on to the message)."""
+    try:
+        yield
+    except Exception:
+        toggle.value = False
+        raise
