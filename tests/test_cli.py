@@ -1,6 +1,7 @@
 """The hmm-live command as a user runs it."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -41,3 +42,44 @@ def test_errors_are_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == f"hmm-live: error: checkpoint {tmp_path / 'missing'} does not exist"
     assert "Traceback" not in done.stderr
+
+
+def test_lab_serves_the_notebooks_on_localhost_behind_a_token(tmp_path):
+    import os
+    import re
+    import signal
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    from hmm_live.testing.lab import free_port
+
+    port = free_port()  # Jupyter moves to another if it is taken meanwhile: the URL it prints says which
+    lab = subprocess.Popen([sys.executable, "-m", "hmm_live.cli", "lab", "--no-browser", "--port", str(port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        log = ""
+        deadline = time.monotonic() + 90
+        while "token=" not in log and time.monotonic() < deadline:
+            log += lab.stdout.readline()
+        url, token = re.search(r"(http://127\.0\.0\.1:\d+)/lab\S*\?token=(\w+)", log).groups()
+        threading.Thread(target=lab.stdout.read, daemon=True).start()  # keep its log flowing
+        for _ in range(40):  # the URL is printed a moment before the server listens
+            try:
+                with urllib.request.urlopen(f"{url}/api/contents?token={token}") as answer:
+                    names = {item["name"] for item in json.load(answer)["content"]}
+                break
+            except urllib.error.URLError:
+                time.sleep(0.25)
+        assert {"quickstart.ipynb", "subspace.ipynb", "jam.ipynb"} <= names
+        try:
+            urllib.request.urlopen(f"{url}/api/contents")
+            raise AssertionError("the lab answered without its token")
+        except urllib.error.HTTPError as e:
+            assert e.code == 403
+    finally:
+        lab.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        lab.send_signal(signal.SIGINT)
+        lab.wait(20)

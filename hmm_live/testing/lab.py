@@ -41,7 +41,7 @@ class Lab:
         return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -54,7 +54,7 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None) -> Iterator[Lab]:
     for name, value in SETTINGS.items():
         (state / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (state / "settings" / name).write_text(json.dumps(value))
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     log = state / "lab.log"
     env = {**os.environ, **(env or {}), "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces")}
