@@ -92,8 +92,8 @@ def browser_latency(n: int) -> dict:
     root = Path(tempfile.mkdtemp(prefix="hmm_live_bench_ui_"))
     nbformat.write(new_notebook(cells=[new_code_cell(SETUP), new_code_cell(BASELINE)]), root / "sliders.ipynb")
     with jupyter_lab(root) as lab, chromium() as browser:
-        page = browser.new_page()
-        page.goto(lab.notebook_url("sliders.ipynb"))
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        lab.open(page, "sliders.ipynb")
         run_all(page)
         out = {}
         for name, slider, shown in (("latent_slider_to_roll", ".hmm-latent-sliders",
@@ -101,6 +101,7 @@ def browser_latency(n: int) -> dict:
                                     ("bare_slider_to_text", ".hmm-bare-slider", ".hmm-bare-shown")):
             handle = page.locator(f"{slider} .noUi-handle").first
             handle.wait_for(timeout=180_000)
+            handle.scroll_into_view_if_needed()
             times, missed = [], 0
             for i in range(n):
                 page.evaluate(WATCH, shown)

@@ -53,7 +53,7 @@ def page(lab, request, tmp_path):
 
 def test_subspace_notebook_sliders_and_map(lab, page):
     lab_, _, root = lab
-    page.goto(lab_.notebook_url("subspace.ipynb"))
+    lab_.open(page, "subspace.ipynb")
     run_all(page)
     page.locator(".jp-OutputArea-output", has_text="sits at").wait_for(timeout=180_000)
     sliders = page.locator(".hmm-latent-sliders .widget-slider")
@@ -93,7 +93,7 @@ def test_subspace_notebook_sliders_and_map(lab, page):
 
 def test_jam_notebook_panel_plays_and_retrains(lab, page):
     lab_, _, root = lab
-    page.goto(lab_.notebook_url("jam.ipynb"))
+    lab_.open(page, "jam.ipynb")
     run_all(page)
     expect(page.locator(".jp-OutputArea-output", has_text="'answered':")).to_have_count(2, timeout=240_000)
     page.locator(".hmm-panel").wait_for()

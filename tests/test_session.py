@@ -15,7 +15,7 @@ from hmm_live.music.clips import ClipLibrary
 from hmm_live.session import Session, SessionError
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 from hmm_live.ui import Panel
-from hmm_live.ui.subspace_map import TRAIL
+from hmm_live.ui.subspace_map import TRAIL, SubspaceMap
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +175,33 @@ def test_audio_previews_with_either_synth(monkeypatch):
         assert 2 * audio.SAMPLE_RATE <= len(sound) <= 6 * audio.SAMPLE_RATE, name
         assert 0.7 < np.abs(sound).max() <= 0.8 + 1e-6
         assert audio.wav_bytes(sound)[:4] == b"RIFF"
+
+
+def test_recording_from_the_capture_makes_clips(saved):
+    session = Session.open(saved.path)
+    session.start(input=False, output=False, bpm=240.0)
+    try:
+        session.record()
+        session.play_demo(bars=4).join()
+        time.sleep(0.6)  # the last bar closes half a step before the next bar line
+        added = session.stop_recording()
+    finally:
+        session.stop()
+    assert added[:2] == ["take 1@1", "take 1@3"]
+    played = [session.clips[i].bar(b) for i in range(2) for b in range(2)]
+    recorded = [session.clips[name].bar(b) for name in added[:2] for b in range(2)]
+    assert [[n.pitch for n in bar.notes] for bar in recorded] == [[n.pitch for n in bar.notes] for bar in played]
+
+
+def test_a_4d_map_shows_every_pair_of_dimensions(musicvae):
+    session = Session(musicvae)
+    session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+    session.train(epochs=10, latent_dims=4, background=False)
+    view = SubspaceMap(session)
+    try:
+        assert len(view.view._model.children) == 6  # (1,2) (1,3) (1,4) (2,3) (2,4) (3,4)
+        view._tap(1, 3, 0.5, -0.25)
+        assert view.cursor.data["d1"] == [0.5] and view.cursor.data["d3"] == [-0.25]
+        assert view.cursor.data["d0"] == [0.0]
+    finally:
+        view.close()

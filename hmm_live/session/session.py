@@ -23,7 +23,8 @@ from hmm_live.session.store import SessionError
 from hmm_live.session.training import train_subspace
 from hmm_live.shipped import DEFAULT_MODEL
 
-CLOCK_SOURCES = ("internal", "midi clock in", "midi clock out")  # out: send clock as master
+# out: send MIDI clock as master; ableton link needs the `link` extra
+CLOCK_SOURCES = ("internal", "midi clock in", "midi clock out", "ableton link")
 DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": 100,
             "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
             "api": None, "out_channel": 0}
@@ -172,7 +173,7 @@ class Session:
                         api=s["api"], bpm=float(s["bpm"]), out_channel=int(s["out_channel"]),
                         temperature=s["temperature"], mode=s["mode"], every=int(s["every"]),
                         follow_clock=s["clock"] == "midi clock in", send_clock=s["clock"] == "midi clock out",
-                        bus=self.bus)
+                        link=s["clock"] == "ableton link", bus=self.bus)
         engine.start()
         self.engine = engine
         return engine
@@ -215,10 +216,12 @@ class Session:
         self.engine.capture.record()
 
     def stop_recording(self) -> list[str]:
-        """Cut what was recorded into clips and add them; returns their names."""
+        """Cut what was recorded into clips (from the first bar played) and add them; returns their names."""
         if self.engine is None:
             return []
         bars = self.engine.capture.stop_recording()
+        while bars and not bars[0].notes:  # the take starts at the first bar played
+            bars = bars[1:]
         self._takes += 1
         n = self.clips.bars
         added = []

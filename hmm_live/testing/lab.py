@@ -24,10 +24,11 @@ from typing import Iterator
 CHROMIUM = shutil.which("chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-SETTINGS = {  # no news pop-up, and no "Select Kernel" dialog for a notebook opened the first time
+SETTINGS = {  # no news pop-up; every cell laid out (JupyterLab skips laying out off-screen
+    # cells, which then count as invisible)
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
         {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
 
@@ -37,8 +38,14 @@ class Lab:
     token: str
     log: Path
 
-    def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
+    def open(self, page, name: str) -> None:
+        """Open a notebook in the page, with its kernel already started by the server: left to
+        JupyterLab, the kernel is sometimes started twice and the page keeps the one shut down."""
+        body = json.dumps({"path": name, "type": "notebook", "kernel": {"name": "python3"}}).encode()
+        request = urllib.request.Request(f"{self.url}/api/sessions?token={self.token}", body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=60).read()
+        page.goto(f"{self.url}/lab/tree/{name}?reset&token={self.token}")
 
 
 def free_port() -> int:
