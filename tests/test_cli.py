@@ -45,7 +45,6 @@ def test_errors_are_one_line(tmp_path):
 
 
 def test_lab_serves_the_notebooks_on_localhost_behind_a_token(tmp_path):
-    import os
     import re
     import signal
     import threading

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from hmm_live.music.melody import MelodyConverter
 from hmm_live.training import evaluate, extract, train_musicvae
 from hmm_live.training.objective import encoder_inputs
 from hmm_live.training.pipeline import training_dataset
+from hmm_live.testing.lab import free_port
 from hmm_live.training.sources import music21_to_sequence
 
 from conftest import random_drums, random_melody, randomize
@@ -256,12 +256,6 @@ def _weights(folder: Path) -> dict[str, np.ndarray]:
     return MusicVAE.load(folder).weights()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_mirrored_on_two_logical_cpus_matches_one_device(midi_folder, tmp_path):
     common = [midi_folder, "--steps", "6", "--save-every", "3", "--sampling-rate", "2", "--seed", "1",
               *TINY_CLI]
@@ -281,7 +275,7 @@ def test_multi_worker_over_tf_config_matches_one_device(midi_folder, tmp_path):
     common = [midi_folder, "--steps", "4", "--save-every", "2", "--seed", "1", *TINY_CLI]
     proc = cli("train-musicvae", *common, "--out", tmp_path / "single", env={**os.environ})
     assert proc.communicate(timeout=300)[0] is not None and proc.returncode == 0
-    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     workers = []
     for index in range(2):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
