@@ -176,6 +176,26 @@ def test_responder_predicts_points_near_its_clips(responder, subspacer, library)
     assert not responder.stale
 
 
+def test_default_melody_responder_hears_a_bar_as_a_transposable_loop(responder, library):
+    """Rotated (a capture started off the downbeat) or transposed, a bar lands on the same point."""
+    assert responder.shape == "pooled"
+    roll = library[0].rolls()[0]
+    point = responder.predict(roll)
+    for k in range(1, 16):
+        np.testing.assert_allclose(responder.predict(np.roll(roll, k, axis=1)), point, atol=1e-5)
+    for semitones in (-5, 2, 12):
+        np.testing.assert_allclose(responder.predict(np.roll(roll, semitones, axis=0)), point, atol=1e-5)
+
+
+def test_responder_split_holds_out_the_same_bars_every_fit(subspacer):
+    r = Responder(subspacer, validation_split=0.25, seed=4)
+    trained, held = r.split(40)
+    assert len(held) == 10 and sorted([*trained, *held]) == list(range(40))
+    again = Responder(subspacer, validation_split=0.25, seed=4).split(40)
+    assert (again[0] == trained).all() and (again[1] == held).all()
+    assert len(Responder(subspacer, validation_split=0.0).split(40)[1]) == 0
+
+
 def test_responder_places_its_training_bars_at_their_own_clips(musicvae):
     """Every bar trained on (none held out) lands nearest its own clip's mean, among 8 distinct clips."""
     rng = np.random.default_rng(5)
@@ -228,3 +248,6 @@ def test_responder_checks_its_input(responder, subspacer):
         responder.fit(ClipLibrary(2))
     with pytest.raises(ConfigError, match="unknown responder shape"):
         Responder(subspacer, shape="hexagonal")
+    for contrast in (-1.0, float("nan"), "lots"):
+        with pytest.raises(ConfigError, match="contrast"):
+            Responder(subspacer, contrast=contrast)
