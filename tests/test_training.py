@@ -22,6 +22,7 @@ from hmm_live.music.melody import MelodyConverter
 from hmm_live.training import evaluate, extract, train_musicvae
 from hmm_live.training.objective import encoder_inputs
 from hmm_live.training.pipeline import training_dataset
+from hmm_live.training.train import _uninterrupted
 from hmm_live.testing.lab import free_port
 from hmm_live.training.sources import music21_to_sequence
 
@@ -287,3 +288,15 @@ def test_multi_worker_over_tf_config_matches_one_device(midi_folder, tmp_path):
     single, multi = _weights(tmp_path / "single"), _weights(tmp_path / "worker0")
     for name, value in single.items():
         np.testing.assert_allclose(multi[name], value, atol=1e-5, err_msg=name)
+
+
+def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
+    """A Ctrl-C between writing the card and the resume state would make them disagree."""
+    written = []
+    with pytest.raises(KeyboardInterrupt):
+        with _uninterrupted():
+            written.append("card")
+            signal.raise_signal(signal.SIGINT)
+            written.append("state")
+    assert written == ["card", "state"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -9,10 +9,13 @@ when the run completes. TensorBoard logs go to `training/logs`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import signal
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -136,6 +139,25 @@ def _diff(old: dict, new: dict) -> str:
     return "; ".join(f"{k} was {old.get(k)!r}, now {new.get(k)!r}" for k in new if old.get(k) != new.get(k))
 
 
+@contextlib.contextmanager
+def _uninterrupted():
+    """Hold Ctrl-C until the block ends, so that a save is whole: the model folder, its
+    card and the resume state agree on the step (a run resumes where its card says)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list = []
+    previous = signal.signal(signal.SIGINT, lambda *received: held.append(received))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held and callable(previous):
+            previous(*held[0])
+        elif held and previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
+
+
 class _Saver(keras.callbacks.Callback):
     """Every interval: the model folder, then the resume state, each written atomically."""
 
@@ -155,12 +177,13 @@ class _Saver(keras.callbacks.Callback):
             k: round(float(v), 5) for k, v in (logs or {}).items() if k not in _SCHEDULES_IN_VALIDATION}})
         if not is_chief():
             return
-        self.model_.save(self.out, quantization=self.quantization)
-        self._write_card()
-        with atomic_write(self.out / STATE) as f:
-            np.savez(f, state=json.dumps({**self.state, "identity": self.identity}),
-                     **{f"w/{n}": v for n, v in self.model_.weights().items()},
-                     **{f"opt/{i}": v.numpy() for i, v in enumerate(self.objective.optimizer.variables)})
+        with _uninterrupted():
+            self.model_.save(self.out, quantization=self.quantization)
+            self._write_card()
+            with atomic_write(self.out / STATE) as f:
+                np.savez(f, state=json.dumps({**self.state, "identity": self.identity}),
+                         **{f"w/{n}": v for n, v in self.model_.weights().items()},
+                         **{f"opt/{i}": v.numpy() for i, v in enumerate(self.objective.optimizer.variables)})
 
     def _write_card(self) -> None:
         data = {**self.identity, "steps": self.state["step"], "wall_seconds": round(self.state["seconds"], 1),
