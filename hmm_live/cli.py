@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices (testing)")
     train.add_argument("--quantization", choices=["uint8", "uint16"], help="store weights quantised")
     train.add_argument("--keep-state", action="store_true", help="keep the resume state when done")
+    train.add_argument("--init-from", help="start from this trained model's weights (same config and sizes)")
 
     jam = sub.add_parser("jam", help="jam with the responder (headless: --demo)")
     jam.add_argument("--demo", action="store_true", required=True,
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     jam.add_argument("--bpm", type=float, default=120.0)
     jam.add_argument("--temperature", type=float, help="sampling temperature (default: greedy)")
     jam.add_argument("--no-ports", action="store_true", help="play in-process even where JACK is available")
+    jam.add_argument("--answers", default="listen",
+                     help="listen: from the bar played and the subspace; responder: from the subspace point only")
+    jam.add_argument("--lead", type=float, default=0.5,
+                     help="0: answer with a variation of what was played .. 1: with the subspace's own idea")
 
     lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (the jam notebook first)",
                          description="Serves only this machine (127.0.0.1) with a token, unless --ip says otherwise.")
@@ -74,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--ip", default="127.0.0.1", help="address to serve on (0.0.0.0 opens it to the network)")
     lab.add_argument("--notebook", default="jam.ipynb", help="notebook to open first")
 
-    ev = sub.add_parser("eval", help="held-out metrics of a checkpoint, as JSON")
+    ev = sub.add_parser("eval", help="held-out metrics of a checkpoint (reconstruction, sampling realism), as JSON")
     ev.add_argument("checkpoint")
     ev.add_argument("sources", nargs="+", help="the training sources (their split is used)")
     ev.add_argument("--split", choices=["train", "validation", "test"], default="test")
@@ -158,7 +163,8 @@ def _train(args) -> int:
                              encoder_sizes=args.encoder_sizes, decoder_sizes=args.decoder_sizes,
                              steps=args.steps, save_every=args.save_every, seed=args.seed,
                              strategy=args.strategy, cpu_devices=args.cpu_devices,
-                             quantization=args.quantization, keep_state=args.keep_state, **hparams)
+                             quantization=args.quantization, keep_state=args.keep_state,
+                             init_from=args.init_from, **hparams)
     except KeyboardInterrupt:
         print(f"\nhmm-live: interrupted; run the same command again to resume from the last save "
               f"in {args.out}", file=sys.stderr)
@@ -174,7 +180,8 @@ def _jam(args) -> int:
     if args.bars < 1:
         print(f"hmm-live: error: --bars must be >= 1, got {args.bars}", file=sys.stderr)
         return 2
-    summary = demo.run(args.bars, args.out, args.bpm, args.temperature, use_ports=not args.no_ports)
+    summary = demo.run(args.bars, args.out, args.bpm, args.temperature, use_ports=not args.no_ports,
+                       answers=args.answers, lead=args.lead)
     print(f"{summary['answered']} of {summary['bars']} bars answered ({summary['ports']})")
     if summary["last_error"]:
         print(f"last error: {summary['last_error']}", file=sys.stderr)
@@ -199,6 +206,7 @@ def _eval(args) -> int:
 
     from hmm_live.files import atomic_write, cache_dir
     from hmm_live.training import evaluate, extract
+    from hmm_live.training.evaluate import sampling_realism
 
     model = _load(args.checkpoint, args.config)
     splits, report = extract(args.sources, model.data_converter, cache_dir("examples"))
@@ -206,7 +214,9 @@ def _eval(args) -> int:
     if not len(splits[args.split]):
         print(f"hmm-live: error: the {args.split} split of {', '.join(args.sources)} is empty", file=sys.stderr)
         return 2
-    result = {"checkpoint": args.checkpoint, "split": args.split, **evaluate(model, splits[args.split])}
+    labels = splits[args.split]
+    result = {"checkpoint": args.checkpoint, "split": args.split, **evaluate(model, labels),
+              "realism": sampling_realism(model, labels)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

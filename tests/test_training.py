@@ -170,6 +170,22 @@ def test_training_learns_saves_and_resumes_exactly(midi_folder, tmp_path):
     assert MusicVAE.load(tmp_path / "b").export(tmp_path / "js").exists()
 
 
+def test_fine_tuning_starts_from_a_trained_model(midi_folder, tmp_path):
+    first = train_musicvae([midi_folder], tmp_path / "first", steps=20, save_every=20, seed=3,
+                           learning_rate=3e-3, **TINY)
+    tuned = train_musicvae([midi_folder], tmp_path / "tuned", steps=20, save_every=20, seed=3,
+                           learning_rate=3e-3, init_from=tmp_path / "first", **TINY)
+    fresh = train_musicvae([midi_folder], tmp_path / "fresh", steps=20, save_every=20, seed=3,
+                           learning_rate=3e-3, **TINY)
+    assert tuned.history[0]["loss"] < fresh.history[0]["loss"]  # it went on from where the first run ended
+    assert tuned.history[0]["loss"] <= first.history[-1]["loss"] * 1.5
+    card = json.loads((tmp_path / "tuned" / "training.json").read_text())
+    assert card["init_from"] == str(tmp_path / "first")
+    with pytest.raises(ConfigError, match="--init-from .*first.* same config and sizes"):
+        train_musicvae([midi_folder], tmp_path / "o", steps=5, save_every=5, init_from=tmp_path / "first",
+                       **{**TINY, "z_size": 4})
+
+
 def test_resuming_another_run_is_refused(midi_folder, tmp_path):
     train_musicvae([midi_folder], tmp_path / "run", steps=5, save_every=5, keep_state=True, **TINY)
     with pytest.raises(CheckpointError, match="different run.*z_size"):
@@ -251,6 +267,9 @@ def test_eval_cli_writes_json(midi_folder, tmp_path):
     result = json.loads((tmp_path / "e.json").read_text())
     assert result["split"] == "train" and 0 <= result["reconstruction_accuracy"] <= 1
     assert set(result) >= {"teacher_forced_accuracy", "kl_bits", "r_loss_nats", "examples"}
+    realism = result["realism"]  # samples at 0.5 against the split, next to the split against itself
+    assert realism["temperature"] == 0.5 and set(realism["samples"]["similarity"]) == set(
+        realism["ceiling"]["similarity"])
 
 
 def _weights(folder: Path) -> dict[str, np.ndarray]:

@@ -2,7 +2,8 @@
 from hmm_live.live.bus import Bus, Subscription
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock
-from hmm_live.live.engine import Engine, Models
+from hmm_live.live.answers import Models
+from hmm_live.live.engine import Engine
 from hmm_live.live.player import Player
 from hmm_live.live.ports import PortError, list_inputs, list_outputs, open_input, open_output
 

@@ -21,6 +21,7 @@ import mido
 import numpy as np
 
 from hmm_live.live import ports
+from hmm_live.live.answers import check_settings
 from hmm_live.live.engine import Engine
 from hmm_live.live.jack import jack_server
 from hmm_live.models import MusicVAE
@@ -63,8 +64,10 @@ def play(engine: Engine, clips: ClipLibrary, bars: int,
 
 
 def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, temperature: float | None = None,
-        use_ports: bool = True, log: Callable[[str], None] = print) -> dict:
+        use_ports: bool = True, answers: str = "listen", lead: float = 0.5,
+        log: Callable[[str], None] = print) -> dict:
     """Play the demo performance to the engine; returns a summary (and writes `out`)."""
+    check_settings(answers, lead)  # before anything slow starts
     musicvae = MusicVAE.load(DEFAULT_MODEL)
     clips = ClipLibrary.from_midi(DEMO_CLIPS, bars=2)
     started = time.monotonic()
@@ -73,7 +76,8 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
     with contextlib.ExitStack() as stack:
         api = _jack(stack, log) if use_ports else None
         engine = Engine(musicvae, subspacer, responder, input=None if api else False,
-                        output=None if api else False, api=api, bpm=bpm, temperature=temperature)
+                        output=None if api else False, api=api, bpm=bpm, temperature=temperature,
+                        answers=answers, lead=lead)
         answers, points = engine.bus.subscribe("answers", maxlen=bars + 4), engine.bus.subscribe("points", maxlen=bars + 4)
         stack.enter_context(engine)
         if api:

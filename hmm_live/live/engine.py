@@ -2,8 +2,9 @@
 
 - "hmm_live clock" closes each bar half a step before the next bar line and
   publishes it (stream "capture");
-- "hmm_live responder" answers each captured bar: Responder -> subspace point
-  -> Subspacer -> MusicVAE decode of one bar, scheduled for the bar after it
+- "hmm_live responder" answers each captured bar (answers.py: from the bar's
+  own code blended towards its subspace point by `lead`, or the original
+  Responder -> subspace point -> decode), scheduled for the bar after it
   (streams "points" and "answers"); it never blocks the clock; an empty bar
   (the performer resting) gets no answer;
 - "hmm_live player" sends the answers on time;
@@ -21,13 +22,13 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 
 import mido
 import numpy as np
 
 from hmm_live.errors import ConfigError
 from hmm_live.live import ports
+from hmm_live.live.answers import ANSWERS, Models, check_settings, make_answer
 from hmm_live.live.bus import Bus
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock
@@ -41,14 +42,6 @@ MODES = ("continuous", "call_response")
 log = logging.getLogger("hmm_live.live")
 
 
-@dataclass(frozen=True)
-class Models:
-    """What the responder thread uses for one bar (swapped as a whole)."""
-    musicvae: MusicVAE
-    subspacer: Subspacer
-    responder: Responder
-
-
 class Engine:
     """`start()`, `stop()`, `status()`; a context manager; safe to recreate many times.
 
@@ -59,19 +52,22 @@ class Engine:
     at the input (the engine waits for Start); `send_clock`: send MIDI clock
     (and Start) on the output, as master. `link`: the tempo and bar lines come
     from an Ableton Link session (4 beats a bar), and `clock.set_bpm` proposes
-    a tempo to it (needs the `link` extra).
+    a tempo to it (needs the `link` extra). `answers` and `lead` choose how an
+    answer is made (see answers.py); both, like `temperature`, may change live.
     """
 
     def __init__(self, musicvae: MusicVAE, subspacer: Subspacer, responder: Responder, *,
                  input: str | None | bool = None, output: str | None | bool = None, api: str | None = None,
                  bpm: float = 120.0, channel: int | None = None, out_channel: int = 0,
                  temperature: float | None = None, mode: str = "continuous", every: int = 1,
+                 answers: str = "listen", lead: float = 0.5,
                  follow_clock: bool = False, send_clock: bool = False, link: bool = False,
                  bus: Bus | None = None):
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         if int(every) < 1:
             raise ConfigError(f"every must be >= 1 bar, got {every}")
+        check_settings(answers, lead)
         if link and (follow_clock or send_clock):
             raise ConfigError("link=True cannot be combined with follow_clock or send_clock (not built)")
         self.models = Models(musicvae, subspacer, responder)
@@ -79,6 +75,7 @@ class Engine:
         self.clock = LinkClock(bpm) if link else Clock(bpm)
         self.capture = Capture(self.clock, self.bus, channel=channel)
         self.temperature, self.mode, self.every = temperature, mode, int(every)
+        self.answers, self.lead = answers, float(lead)
         self._input_spec, self._output_spec, self.api = input, output, api
         self._in_port = self._out_port = None
         self.player = Player(self.clock, None, channel=out_channel)
@@ -106,14 +103,13 @@ class Engine:
 
     def _warm_up(self, models: Models) -> None:
         """Answer a one-note bar, so no graph is traced during the first live bar."""
-        self.answer({"sequence": from_notes([(60, 0, 1)], STEPS_PER_BAR)}, models)
+        for design in ANSWERS:
+            make_answer(models, from_notes([(60, 0, 1), (64, 4, 8)], STEPS_PER_BAR), design, 0.5,
+                           self.temperature)
 
-    def answer(self, bar: dict, models: Models) -> tuple[np.ndarray, NoteSequence]:
-        """One captured bar -> (point, one-bar answer NoteSequence)."""
-        point = models.responder.predict(bar["sequence"])
-        z = models.subspacer.decode(point)
-        answer = models.musicvae.decode(z, self.temperature, length=STEPS_PER_BAR)[0]
-        return point, answer
+    def answer(self, bar: NoteSequence, models: Models | None = None) -> tuple[np.ndarray, NoteSequence]:
+        """One captured bar -> (its subspace point, the one-bar answer), with the current settings."""
+        return make_answer(models or self.models, bar, self.answers, self.lead, self.temperature)
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> "Engine":
@@ -276,7 +272,7 @@ class Engine:
                 continue  # the machine's own turn: nothing to answer
             target = n + (1 if self.mode == "continuous" else self.every)
             try:
-                point, answer = self.answer(bar, models)
+                point, answer = self.answer(bar["sequence"], models)
             except Exception as e:  # that bar gets no answer; the next one will
                 self._error(f"answer to bar {n}", e)
                 self.player.all_notes_off()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hmm_live.errors import ConfigError
 from hmm_live.live.bus import Bus
+from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.engine import MODES, Engine
 from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError
 from hmm_live.music.clips import ClipLibrary
@@ -27,7 +28,7 @@ from hmm_live.shipped import DEFAULT_MODEL
 CLOCK_SOURCES = ("internal", "midi clock in", "midi clock out", "ableton link")
 DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": 100,
             "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
-            "api": None, "out_channel": 0}
+            "api": None, "out_channel": 0, "answers": "listen", "lead": 0.5}
 
 
 def warm_up(subspacer: Subspacer) -> None:
@@ -74,7 +75,7 @@ class Session:
 
     # -- settings --------------------------------------------------------------
     def configure(self, **settings) -> None:
-        """Change settings (see DEFAULTS); the engine picks up bpm and temperature at once."""
+        """Change settings (see DEFAULTS); the engine picks up bpm, temperature, answers and lead at once."""
         unknown = set(settings) - set(DEFAULTS)
         if unknown:
             raise ConfigError(f"unknown session settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
@@ -84,6 +85,7 @@ class Session:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
         if "bpm" in settings and not 20 <= float(settings["bpm"]) <= 400:
             raise ConfigError(f"bpm must be between 20 and 400, got {settings['bpm']}")
+        check_settings(settings.get("answers", self.settings["answers"]), settings.get("lead", self.settings["lead"]))
         self.settings.update(settings)
         engine = self.engine
         if engine is not None:
@@ -91,6 +93,7 @@ class Session:
                 engine.clock.set_bpm(float(settings["bpm"]))
             if "temperature" in settings:
                 engine.temperature = settings["temperature"]
+            engine.answers, engine.lead = self.settings["answers"], float(self.settings["lead"])
 
     # -- training ----------------------------------------------------------------
     @property
@@ -164,19 +167,23 @@ class Session:
         """Start the live engine with the session's models and settings (ports, clock, mode...)."""
         if settings:
             self.configure(**settings)
-        if not self.trained:
-            raise ConfigError("the session has no trained subspace yet: add clips and call train() first")
+        self._require_trained()
         if self.playing:
             return self.engine
         s = self.settings
         engine = Engine(self.musicvae, self.subspacer, self.responder, input=s["input"], output=s["output"],
                         api=s["api"], bpm=float(s["bpm"]), out_channel=int(s["out_channel"]),
                         temperature=s["temperature"], mode=s["mode"], every=int(s["every"]),
+                        answers=s["answers"], lead=float(s["lead"]),
                         follow_clock=s["clock"] == "midi clock in", send_clock=s["clock"] == "midi clock out",
                         link=s["clock"] == "ableton link", bus=self.bus)
         engine.start()
         self.engine = engine
         return engine
+
+    def _require_trained(self) -> None:
+        if not self.trained:
+            raise ConfigError("the session has no trained subspace yet: add clips and call train() first")
 
     def stop(self) -> None:
         if self._performer is not None:
@@ -207,6 +214,16 @@ class Session:
                 self._performer = ports.open_output(ports.IN_PORT, api=self.settings["api"])
             send = self._performer.send
         return demo.play(self.engine, self.clips, bars, send)
+
+    def answer(self, bar: NoteSequence, seed: int | None = None) -> NoteSequence:
+        """The answer the engine would play to this one-bar NoteSequence (16 quantised steps),
+        with the session's models and settings, without the timing. A rest gets silence."""
+        self._require_trained()
+        if not bar.notes:
+            return from_notes([], STEPS_PER_BAR)
+        s = self.settings
+        models = Models(self.musicvae, self.subspacer, self.responder)
+        return make_answer(models, bar, s["answers"], float(s["lead"]), s["temperature"], seed)[1]
 
     # -- clips -----------------------------------------------------------------------
     def record(self) -> None:

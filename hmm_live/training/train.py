@@ -51,14 +51,17 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
                    decoder_sizes: Sequence[int] | None = None, steps: int = 5000, save_every: int = 200,
                    seed: int = 0, strategy: str = "default", cpu_devices: int | None = None,
                    quantization: str | None = None, keep_state: bool = False, verbose: int | str = "auto",
-                   log: Callable[[str], None] = print, **hparams: Any) -> TrainingRun:
+                   init_from: str | Path | None = None, log: Callable[[str], None] = print,
+                   **hparams: Any) -> TrainingRun:
     """Train (or resume training) a 2-bar MusicVAE; returns the trained model.
 
     `hparams` override the config's Magenta hyperparameters (batch_size,
     learning_rate, free_bits, max_beta, beta_rate, sampling_rate, transpose...).
     Training runs `steps` steps (rounded up to whole `save_every` intervals)
     and saves every `save_every` steps; an interrupted run loses at most one
-    interval when the same call is made again.
+    interval when the same call is made again. `init_from` starts from the
+    weights of a trained model of the same shape (fine-tuning, for instance
+    with another KL schedule) instead of random ones.
     """
     cfg = get_config(config)
     if cfg.chord_encoder or cfg.data_converter["args"].get("numSegments") or cfg.data_converter[
@@ -80,6 +83,8 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
 
     with strategy_obj.scope():
         model = MusicVAE.create(config, hp.z_size, hp.encoder_sizes, hp.decoder_sizes, seed=seed)
+    if init_from is not None:  # a resumed run then replaces these weights with its own
+        _initialise(model, Path(init_from))
     splits, report = extract(sources, model.data_converter, cache_dir("examples"))
     log(f"data: {report.summary()}")
     if not len(splits["train"]):
@@ -93,7 +98,8 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
         objective.optimizer.build(model.network.trainable_variables)
     identity = json.loads(json.dumps({  # as stored: tuples become lists
         "config": config, "network": model.spec.to_json(), "hparams": dataclasses.asdict(hp),
-        "seed": seed, "examples": report.windows}))
+        "seed": seed, "examples": report.windows,
+        **({"init_from": str(init_from)} if init_from is not None else {})}))
     state = _resume(out / STATE, model, objective, identity)
     start = state.get("step", 0)
     epochs = math.ceil(steps / save_every)
@@ -113,6 +119,17 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
         callbacks=callbacks, shuffle=False, verbose=(2 if not sys.stdout.isatty() else 1) if verbose == "auto" else verbose)
     saver.finish(keep_state)
     return TrainingRun(model, report, saver.state["step"], saver.state["history"])
+
+
+def _initialise(model: MusicVAE, source: Path) -> None:
+    """Copy a trained model's weights into the new one; its shapes must match."""
+    trained = MusicVAE.load(source)
+    if trained.spec != model.spec or trained.data_converter.spec() != model.data_converter.spec():
+        raise ConfigError(f"--init-from {source} is a {trained!r}, not the {model!r} being trained: "
+                          f"give the same config and sizes")
+    weights = trained.weights()
+    for name, var in model.network.magenta_weights().items():
+        var.assign(weights[name])
 
 
 def _resume(path: Path, model: MusicVAE, objective: Objective, identity: dict) -> dict:

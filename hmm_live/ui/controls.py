@@ -7,6 +7,7 @@ import time
 import ipywidgets as widgets
 
 from hmm_live.live import ports
+from hmm_live.live.answers import ANSWERS
 from hmm_live.live.engine import MODES
 from hmm_live.session import CLOCK_SOURCES, Session
 from hmm_live.ui.message import Message, released_on_error
@@ -18,7 +19,8 @@ NONE = "(none)"
 
 
 class Transport(widgets.VBox):
-    """Start/stop, tempo, clock source, temperature and mode."""
+    """Start/stop, tempo, clock source, temperature, mode, and how the machine answers:
+    the design and the listen <-> lead control (both act on the next bar)."""
 
     def __init__(self, session: Session):
         super().__init__()
@@ -31,14 +33,20 @@ class Transport(widgets.VBox):
         self.temperature = widgets.FloatSlider(s["temperature"] or 0.0, min=0.0, max=2.0, step=0.05,
                                                description="temperature", continuous_update=False)
         self.mode = widgets.Dropdown(options=MODES, value=s["mode"], description="mode")
+        self.answers = widgets.Dropdown(options=ANSWERS, value=s["answers"], description="answers")
+        self.lead = widgets.FloatSlider(s["lead"], min=0.0, max=1.0, step=0.05, description="listen/lead",
+                                        continuous_update=False, style={"description_width": "initial"})
         self.message = Message()
-        self.children = [self.play, self.bpm, self.clock, self.temperature, self.mode, self.message]
+        self.children = [self.play, self.bpm, self.clock, self.temperature, self.mode, self.answers, self.lead,
+                         self.message]
         self.play.observe(self.message.guard(self._toggle), "value")
         self.bpm.observe(self.message.guard(lambda c: session.configure(bpm=c["new"])), "value")
         self.clock.observe(self.message.guard(lambda c: self._restart_note(clock=c["new"])), "value")
         self.mode.observe(self.message.guard(lambda c: self._restart_note(mode=c["new"])), "value")
         self.temperature.observe(self.message.guard(
             lambda c: session.configure(temperature=c["new"] or None)), "value")  # 0: greedy
+        self.answers.observe(self.message.guard(lambda c: session.configure(answers=c["new"])), "value")
+        self.lead.observe(self.message.guard(lambda c: session.configure(lead=c["new"])), "value")
 
     def _toggle(self, change: dict) -> None:
         if change["new"] == self.session.playing:

@@ -1,0 +1,122 @@
+"""How the machine answers one bar: from what was just played *and* from the performer's subspace.
+
+Two designs, selectable (`ANSWERS`):
+- "listen" (the default): the played bar's own MusicVAE code is blended
+  (spherically) towards the subspace point the Responder places it at, by
+  `lead` (0: a variation of what was played, 1: the subspace's own idea).
+  Several candidates are decoded around that code in one batch, each is moved
+  to the performer's key and register, and the one that fits the bar best
+  (same pitch classes, tonic and rhythm) without echoing it is played.
+- "responder" (the original design): Responder -> subspace point ->
+  Subspacer -> MusicVAE decode; the answer knows only where the bar lands
+  on the map. "listen" with `lead=1` answers the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hmm_live.errors import ConfigError
+from hmm_live.models import MusicVAE, Responder, Subspacer
+from hmm_live.models.musicvae.model import slerp
+from hmm_live.music.converters import DataConverter
+from hmm_live.music.melody import MelodyConverter
+from hmm_live.music.relatedness import Notes, notes_of, pitch_class_histogram, tonics
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
+
+ANSWERS = ("listen", "responder")
+CANDIDATES = 8  # decoded in one batch: about the cost of one decode
+SPREAD = 1.0  # candidates vary the bar by this many of its posterior's standard deviations
+ECHO_LIMIT = 0.5  # above this share of (onset, pitch) pairs in common an answer is a copy
+
+
+@dataclass(frozen=True)
+class Models:
+    """What an answer is made with (swapped as a whole by the engine)."""
+    musicvae: MusicVAE
+    subspacer: Subspacer
+    responder: Responder
+
+
+def check_settings(answers: str, lead: float) -> None:
+    """Raise ConfigError for an unknown design or a lead outside 0..1."""
+    if answers not in ANSWERS:
+        raise ConfigError(f"answers must be one of {', '.join(ANSWERS)}, got {answers!r}")
+    if not isinstance(lead, (int, float)) or not 0.0 <= lead <= 1.0:
+        raise ConfigError(f"lead must be a number from 0 (listen) to 1 (lead), got {lead!r}")
+
+
+def make_answer(models: Models, bar: NoteSequence, answers: str = "listen", lead: float = 0.5,
+                temperature: float | None = None, seed: int | None = None) -> tuple[np.ndarray, NoteSequence]:
+    """One played bar (16 quantised steps) -> (its subspace point, a one-bar answer).
+
+    An empty bar has nothing to listen to: it gets the subspace's idea."""
+    point = models.responder.predict(bar)
+    z_map = models.subspacer.decode(point)[0]
+    played = notes_of(bar)
+    musicvae = models.musicvae
+    if answers == "responder" or lead >= 1.0 or not len(played):
+        return point, musicvae.decode(z_map, temperature, length=STEPS_PER_BAR, seed=seed)[0]
+    _, mu, sigma = musicvae.encode([looped(bar, musicvae.num_steps)])
+    z = candidate_codes(mu[0], sigma[0], z_map, lead, seed)
+    labels = musicvae.decode_labels(z, temperature, length=STEPS_PER_BAR, seed=seed)
+    candidates = [notes_of(musicvae.data_converter.from_labels(row)) for row in labels]
+    return point, choose(played, candidates, musicvae.data_converter)
+
+
+def candidate_codes(mu: np.ndarray, sigma: np.ndarray, z_map: np.ndarray, lead: float,
+                    seed: int | None) -> np.ndarray:
+    """The blend of the bar's code and its map point, then variations of the bar drawn from its
+    own posterior (widened by SPREAD) blended the same way: [CANDIDATES, z_size]."""
+    eps = np.random.default_rng(seed).standard_normal((CANDIDATES, mu.size)).astype(np.float32)
+    eps[0] = 0.0
+    return np.stack([slerp(mu + SPREAD * sigma * e, z_map, lead) for e in eps])
+
+
+def looped(bar: NoteSequence, steps: int) -> NoteSequence:
+    """The bar repeated to fill `steps` (a one-bar phrase, as a 2-bar model hears it)."""
+    notes = notes_of(bar)
+    loops = [notes + [0, k * STEPS_PER_BAR, k * STEPS_PER_BAR] for k in range(steps // STEPS_PER_BAR)]
+    sequence = from_notes(np.concatenate(loops).tolist(), steps, is_drum=bool(bar.notes and bar.notes[0].is_drum))
+    return sequence
+
+
+def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> NoteSequence:
+    """The candidate that fits the bar best: same pitch classes, tonic and onsets, without
+    echoing it. Melodies may first move to the bar's key (the shift that puts the
+    candidate's tonic on the bar's) and, by octaves, to its register."""
+    melodic = isinstance(converter, MelodyConverter)
+    played_onsets = set(played[:, 1].tolist())
+    played_pairs = set(zip(played[:, 1].tolist(), played[:, 0].tolist()))
+    played_hist = pitch_class_histogram(played)
+    played_tonic = tonics(played_hist[None])[0]
+    best, best_score = None, -np.inf
+    for order, notes in enumerate(candidates):
+        if not len(notes):
+            continue
+        onsets = set(notes[:, 1].tolist())
+        rhythm = len(onsets & played_onsets) / len(onsets | played_onsets)
+        hist = pitch_class_histogram(notes)
+        keys = {0, (played_tonic - tonics(hist[None])[0] + 6) % 12 - 6} if melodic else {0}
+        for shift in keys:
+            if melodic:
+                shift = _register(played, notes, shift, converter)
+            moved = np.roll(hist, shift)
+            cosine = moved @ played_hist / (np.linalg.norm(moved) * np.linalg.norm(played_hist))
+            tonic = tonics(moved[None])[0] == played_tonic
+            pairs = set(zip(notes[:, 1].tolist(), (notes[:, 0] + shift).tolist()))
+            echo = 2 * len(pairs & played_pairs) / (len(pairs) + len(played_pairs))
+            score = (cosine + rhythm + 0.5 * tonic - 4.0 * max(0.0, echo - ECHO_LIMIT) - 0.02 * order)
+            if score > best_score:
+                best, best_score = notes + [shift, 0, 0], score
+    return from_notes([] if best is None else best.tolist(), STEPS_PER_BAR)
+
+
+def _register(played: Notes, notes: Notes, shift: int, converter: MelodyConverter) -> int:
+    """`shift` moved by octaves so that the candidate's middle is nearest the bar's, within the
+    model's pitch range (unchanged if no octave fits)."""
+    target = (played[:, 0].min() + played[:, 0].max()) / 2 - (notes[:, 0].min() + notes[:, 0].max()) / 2
+    low, high = converter.min_pitch - notes[:, 0].min(), converter.max_pitch - notes[:, 0].max()
+    options = [shift + 12 * k for k in range(-8, 9) if low <= shift + 12 * k <= high]
+    return min(options, key=lambda s: abs(s - target)) if options else shift

@@ -1,0 +1,110 @@
+"""How the machine answers a bar: relatedness measures, the "listen" design, the listen <-> lead control."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hmm_live.errors import ConfigError
+from hmm_live.live.answers import Models, choose, looped, make_answer
+from hmm_live.live.engine import Engine
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.relatedness import echo_f1, key, notes_of, onset_jaccard, pitch_class_cosine, relatedness
+from hmm_live.music.sequences import from_notes, quantize, read_midi, slice_bars
+from hmm_live.session import Session
+from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS, UNSEEN_BARS
+
+C_MAJOR = np.array([(60, 0, 2), (62, 2, 4), (64, 4, 6), (65, 6, 8), (67, 8, 10), (69, 10, 12), (71, 12, 14),
+                    (72, 14, 16)])
+
+
+@pytest.fixture(scope="module")
+def session():
+    session = Session(DEFAULT_MODEL)
+    session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+    session.train(epochs=100, background=False)
+    return session
+
+
+@pytest.fixture(scope="module")
+def unseen():
+    """24 bars of held-out tunes (two from each of 12)."""
+    sequence = quantize(read_midi(UNSEEN_BARS))
+    return [slice_bars(sequence, b, 1) for b in range(0, 48, 2)]
+
+
+def test_keys_and_measures_of_known_bars():
+    assert key(C_MAJOR) == (0, "major")
+    assert key(C_MAJOR + [7, 0, 0]) == (7, "major")
+    a_minor = np.array([(57, 0, 4), (60, 4, 6), (64, 6, 8), (69, 8, 12), (68, 12, 14), (71, 14, 16)])
+    assert key(a_minor) == (9, "minor")
+    assert key(np.zeros((0, 3), int)) is None
+    assert echo_f1(C_MAJOR, C_MAJOR) == 1.0
+    assert echo_f1(C_MAJOR, C_MAJOR + [12, 0, 0]) == 0.0
+    assert onset_jaccard(C_MAJOR, C_MAJOR[::2]) == 0.5
+    assert pitch_class_cosine(C_MAJOR, C_MAJOR + [12, 0, 0]) == pytest.approx(1.0)
+
+
+def test_a_bar_is_heard_as_a_loop():
+    sequence = looped(from_notes(C_MAJOR[:2].tolist(), 16), 32)
+    assert notes_of(sequence).tolist() == [[60, 0, 2], [62, 2, 4], [60, 16, 18], [62, 18, 20]]
+    assert sequence.total_quantized_steps == 32
+
+
+def test_a_copy_loses_to_a_variation(session):
+    variation = C_MAJOR.copy()
+    variation[[1, 2, 3, 5, 6], 0] = [64, 62, 60, 67, 74]  # five of eight notes moved within the scale
+    chosen = notes_of(choose(C_MAJOR, [C_MAJOR.copy(), variation], session.musicvae.data_converter))
+    assert chosen.tolist() == variation.tolist()
+
+
+def test_a_candidate_moves_to_the_key_and_register_of_the_bar(session):
+    candidate = C_MAJOR[::2] + [5 + 24, 0, 0]  # F major, two octaves up
+    chosen = notes_of(choose(C_MAJOR, [candidate], session.musicvae.data_converter))
+    assert key(chosen)[0] == 0
+    assert abs(chosen[:, 0].mean() - C_MAJOR[:, 0].mean()) <= 6
+
+
+def test_answers_follow_unseen_bars_better_than_the_subspace_point_alone(session, unseen):
+    models = Models(session.musicvae, session.subspacer, session.responder)
+    scores = {design: [relatedness(bar, make_answer(models, bar, design, 0.5, seed=i)[1])
+                       for i, bar in enumerate(unseen)] for design in ("listen", "responder")}
+    mean = {design: {k: np.mean([r[k] for r in rs]) for k in rs[0]} for design, rs in scores.items()}
+    assert mean["listen"]["pitch_class_cosine"] > mean["responder"]["pitch_class_cosine"] + 0.15
+    assert mean["listen"]["same_tonic"] >= 0.7
+    assert mean["listen"]["onset_jaccard"] > mean["responder"]["onset_jaccard"]
+    assert mean["listen"]["echo_f1"] <= 0.5
+
+
+def test_the_lead_end_answers_as_the_original_design(session, unseen):
+    session.configure(answers="listen", lead=1.0)
+    lead = [notes_of(session.answer(bar)).tolist() for bar in unseen[:4]]
+    session.configure(answers="responder", lead=0.5)
+    original = [notes_of(session.answer(bar)).tolist() for bar in unseen[:4]]
+    session.configure(answers="listen")
+    assert lead == original
+
+
+def test_an_answer_is_one_bar_and_repeatable(session, unseen):
+    first = session.answer(unseen[0], seed=3)
+    assert first.total_quantized_steps == 16
+    assert all(0 <= n.quantized_start_step < n.quantized_end_step <= 16 for n in first.notes)
+    assert notes_of(session.answer(unseen[0], seed=3)).tolist() == notes_of(first).tolist()
+    assert not session.answer(from_notes([], 16)).notes  # a rest gets no answer, as in the engine
+
+
+@pytest.mark.parametrize("settings, words", [({"answers": "echo"}, "answers must be one of"),
+                                             ({"lead": 1.5}, "lead must be a number from 0"),
+                                             ({"lead": "all"}, "lead must be a number from 0")])
+def test_answer_settings_are_checked(session, settings, words):
+    with pytest.raises(ConfigError, match=words):
+        session.configure(**settings)
+
+
+def test_the_engine_takes_answer_settings_live(session):
+    session.engine = Engine(session.musicvae, session.subspacer, session.responder, input=False, output=False)
+    try:
+        session.configure(lead=0.25, answers="responder")
+        assert (session.engine.lead, session.engine.answers) == (0.25, "responder")
+    finally:
+        session.engine = None
+        session.configure(lead=0.5, answers="listen")
