@@ -65,3 +65,47 @@ def test_bench_ui_quick(tmp_path):
     assert report["map_flood"]["points_delivered"] == report["map_flood"]["points_published"]
     for measured in report.get("browser_release", {}).values():
         assert measured["no_change_seen"] < measured["presses"]
+
+
+@pytest.fixture(scope="module")
+def music_report(tmp_path_factory) -> dict:
+    """One quick run of bench/music.py (the held-out windows come from extract's cache after the first run)."""
+    out = tmp_path_factory.mktemp("music") / "music.json"
+    done = subprocess.run([sys.executable, str(BENCH.with_name("music.py")), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_bench_music_quick_melody_and_jam(music_report):
+    """Realism with its ceiling and baselines, morphs, and every way of answering, scored."""
+    melody = music_report["melody"]
+    realism = melody["realism"]
+    assert set(realism["sets"]) == {"samples_t0.5", "samples_t1.0", "random_weights_t0.5",
+                                    "random_weights_t1.0", "random_pitches", "reconstructions"}
+    assert {"pitch_count", "scale_fit", "pitch_class_histogram", "note_length_histogram"} <= set(
+        realism["ceiling"]["similarity"])
+    for scored in realism["sets"].values():
+        assert set(scored["ratio_to_ceiling"]) <= set(scored["similarity"])
+        assert all(0.0 <= v <= 1.0 for v in scored["similarity"].values() if v is not None)
+    assert realism["sets"]["random_pitches"]["similarity"]["note_count"] == realism["ceiling"]["similarity"]["note_count"]
+    assert 0.0 < melody["interpolation"]["largest_step_share"] <= 1.0
+    jam = melody["jam"]
+    assert jam["clips"] == 16 and jam["bars"]["clip_tunes"] > 0 and jam["bars"]["other_tunes"] > 0
+    assert set(jam["modes"]) == {"responder", "default", "random_point", "spherical_blend_0.5"} | {
+        f"listen_lead_{lead}" for lead in (0.0, 0.25, 0.5, 0.75, 1.0)}
+    for mode in jam["modes"].values():
+        assert 0.0 <= mode["all"]["pitch_class_cosine"] <= 1.0 and mode["bar_to_answer"]["p99_ms"] > 0
+    assert {t["name"] for t in music_report["targets"]} >= {"melody.samples_t0.5.min_ratio_to_ceiling",
+                                                             "jam.default.echo_f1"}
+
+
+def test_bench_music_quick_drums(music_report):
+    drums = music_report["drums"]
+    if "skipped" in drums:
+        assert "../shared is absent" in drums["skipped"]
+        pytest.skip(drums["skipped"])
+    assert {"hits_per_bar", "hits_per_bar_kick"} <= set(drums["realism"]["ceiling"]["similarity"])
+    rates = drums["realism"]["sets"]["samples_t0.5"]["rates"]
+    assert 0.0 <= rates["kick_on_downbeats"]["value"] <= 1.0
+    assert "drums.samples_t0.5.hits_per_bar_overlap" in {t["name"] for t in music_report["targets"]}

@@ -8,6 +8,9 @@
   a drum hit), since holds and rests dominate the plain figure;
 - kl_bits: mean KL(q(z|x) || N(0, I)) per example; r_loss_nats: mean
   teacher-forced cross-entropy per example.
+
+`sampling_realism` asks the other question: do samples look like the data
+(`hmm_live.music.realism`, against a ceiling of the data against itself)?
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import tensorflow as tf
 from hmm_live.errors import ConfigError
 from hmm_live.models.musicvae.configs import HParams
 from hmm_live.models.musicvae.model import MusicVAE
+from hmm_live.music.realism import Reference, windows_of
 from hmm_live.training.objective import LN2, Objective
 from hmm_live.training.pipeline import eval_dataset
 
@@ -46,3 +50,19 @@ def evaluate(model: MusicVAE, labels: np.ndarray, batch_size: int = 512) -> dict
         "r_loss_nats": round(float(np.concatenate(r_loss).mean()), 3),
     }
 
+
+
+def sample_labels(model: MusicVAE, n: int, temperature: float | None = 0.5, seed: int = 0) -> np.ndarray:
+    """Labels [n, num_steps] of n samples from z ~ N(0, I) (as `MusicVAE.sample`, without the sequences)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, model.z_size)).astype(np.float32)
+    return model.decode_labels(z, temperature, seed=int(rng.integers(2**31)))
+
+
+def sampling_realism(model: MusicVAE, labels: np.ndarray, temperature: float = 0.5, seed: int = 0) -> dict[str, Any]:
+    """Samples at `temperature` against one half of the windows, next to the ceiling (the other half)."""
+    reference = Reference(model.data_converter, labels)
+    return {"temperature": temperature, "windows_per_set": reference.size,
+            "samples": reference.score(windows_of(model.data_converter,
+                                                  sample_labels(model, reference.size, temperature, seed))),
+            "ceiling": reference.ceiling}
