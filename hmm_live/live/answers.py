@@ -22,7 +22,9 @@ from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.music.converters import DataConverter
 from hmm_live.music.melody import MelodyConverter
-from hmm_live.music.relatedness import Notes, notes_of, pitch_class_histogram, tonics
+from hmm_live.music.relatedness import (
+    Notes, echo_f1, key, notes_of, onset_jaccard, pitch_class_cosine, same_tonic,
+)
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 ANSWERS = ("listen", "responder")
@@ -78,8 +80,7 @@ def looped(bar: NoteSequence, steps: int) -> NoteSequence:
     """The bar repeated to fill `steps` (a one-bar phrase, as a 2-bar model hears it)."""
     notes = notes_of(bar)
     loops = [notes + [0, k * STEPS_PER_BAR, k * STEPS_PER_BAR] for k in range(steps // STEPS_PER_BAR)]
-    sequence = from_notes(np.concatenate(loops).tolist(), steps, is_drum=bool(bar.notes and bar.notes[0].is_drum))
-    return sequence
+    return from_notes(np.concatenate(loops).tolist(), steps, is_drum=bool(bar.notes and bar.notes[0].is_drum))
 
 
 def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> NoteSequence:
@@ -87,29 +88,19 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
     echoing it. Melodies may first move to the bar's key (the shift that puts the
     candidate's tonic on the bar's) and, by octaves, to its register."""
     melodic = isinstance(converter, MelodyConverter)
-    played_onsets = set(played[:, 1].tolist())
-    played_pairs = set(zip(played[:, 1].tolist(), played[:, 0].tolist()))
-    played_hist = pitch_class_histogram(played)
-    played_tonic = tonics(played_hist[None])[0]
+    played_key = key(played)
     best, best_score = None, -np.inf
     for order, notes in enumerate(candidates):
         if not len(notes):
             continue
-        onsets = set(notes[:, 1].tolist())
-        rhythm = len(onsets & played_onsets) / len(onsets | played_onsets)
-        hist = pitch_class_histogram(notes)
-        keys = {0, (played_tonic - tonics(hist[None])[0] + 6) % 12 - 6} if melodic else {0}
-        for shift in keys:
-            if melodic:
-                shift = _register(played, notes, shift, converter)
-            moved = np.roll(hist, shift)
-            cosine = moved @ played_hist / (np.linalg.norm(moved) * np.linalg.norm(played_hist))
-            tonic = tonics(moved[None])[0] == played_tonic
-            pairs = set(zip(notes[:, 1].tolist(), (notes[:, 0] + shift).tolist()))
-            echo = 2 * len(pairs & played_pairs) / (len(pairs) + len(played_pairs))
-            score = (cosine + rhythm + 0.5 * tonic - 4.0 * max(0.0, echo - ECHO_LIMIT) - 0.02 * order)
+        shifts = {0, (played_key[0] - key(notes)[0] + 6) % 12 - 6} if melodic and played_key else {0}
+        for shift in shifts:
+            moved = notes + [_register(played, notes, shift, converter) if melodic else 0, 0, 0]
+            score = (pitch_class_cosine(played, moved) + onset_jaccard(played, moved)
+                     + 0.5 * same_tonic(played, moved) - 4.0 * max(0.0, echo_f1(played, moved) - ECHO_LIMIT)
+                     - 0.02 * order)
             if score > best_score:
-                best, best_score = notes + [shift, 0, 0], score
+                best, best_score = moved, score
     return from_notes([] if best is None else best.tolist(), STEPS_PER_BAR)
 
 

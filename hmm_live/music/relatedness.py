@@ -48,13 +48,6 @@ def key(notes: Notes) -> tuple[int, str] | None:
     return best % 12, "major" if best < 12 else "minor"
 
 
-def tonics(histograms: np.ndarray) -> np.ndarray:
-    """Krumhansl-Schmuckler tonics of many pitch-class histograms [n, 12] at once ([n] ints)."""
-    centred = histograms - histograms.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    return np.argmax(centred / np.where(norms > 0, norms, 1.0) @ _PROFILES.T, axis=1) % 12
-
-
 def pitch_class_cosine(a: Notes, b: Notes) -> float:
     return _cosine(pitch_class_histogram(a), pitch_class_histogram(b))
 
