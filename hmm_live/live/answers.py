@@ -86,7 +86,11 @@ def looped(bar: NoteSequence, steps: int) -> NoteSequence:
 def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> NoteSequence:
     """The candidate that fits the bar best: same pitch classes, tonic and onsets, without
     echoing it. Melodies may first move to the bar's key (the shift that puts the
-    candidate's tonic on the bar's) and, by octaves, to its register."""
+    candidate's tonic on the bar's) and, by octaves, to its register.
+
+    Score: pitch-class cosine + onset Jaccard + 0.5 for the same tonic, minus 4 x the
+    echo F1 beyond ECHO_LIMIT (a copy loses to any fair variation), and a little for
+    each place down the list (the blend itself is preferred to its variations)."""
     melodic = isinstance(converter, MelodyConverter)
     played_key = key(played)
     best, best_score = None, -np.inf
@@ -96,9 +100,10 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
         shifts = {0, (played_key[0] - key(notes)[0] + 6) % 12 - 6} if melodic and played_key else {0}
         for shift in shifts:
             moved = notes + [_register(played, notes, shift, converter) if melodic else 0, 0, 0]
-            score = (pitch_class_cosine(played, moved) + onset_jaccard(played, moved)
-                     + 0.5 * same_tonic(played, moved) - 4.0 * max(0.0, echo_f1(played, moved) - ECHO_LIMIT)
-                     - 0.02 * order)
+            tonic = melodic and same_tonic(played, moved)  # a drum kit has no key
+            echo = max(0.0, echo_f1(played, moved) - ECHO_LIMIT)
+            score = (pitch_class_cosine(played, moved) + onset_jaccard(played, moved) + 0.5 * tonic
+                     - 4.0 * echo - 0.02 * order)
             if score > best_score:
                 best, best_score = moved, score
     return from_notes([] if best is None else best.tolist(), STEPS_PER_BAR)
