@@ -15,6 +15,17 @@ and the soprano lines of Bach's chorales (music21's corpus), split by tune.
    other clip's, for the original design, each change alone and the default,
    averaged over five libraries of 16 and three of 64 clips.
 
+Convergence: the default fit (until the clips decode back) against the old
+100 epochs, for libraries of 16 and 64 clips: how many clips decode back from
+their own points, and the fit's seconds on one traced Subspacer (a new one's
+first fit also traces its steps: "first_fit_s", two clips, the layout alone).
+Retraining, on new Subspacers as a session makes them: how far the clips of a
+60-clip map move when it is retrained on the same clips, and with one or four
+clips added, aligned to the old map (the session's way) and fresh (with
+another seed: a fit is deterministic), as the median over clips of the
+distance moved over the old map's spread (the RMS distance of its clip means
+from their centroid).
+
     python bench/subspace.py [--quick] [--out FILE]
 
 Prints one JSON object on stdout; progress goes to stderr.
@@ -141,6 +152,46 @@ def rank1(responder: Responder, library: ClipLibrary, rng) -> dict[str, float]:
     return out
 
 
+def movement(old: Subspacer, new: Subspacer) -> float:
+    """Median distance the old map's clips moved, over the old map's spread."""
+    rows = [new.clip_names.index(name) for name in old.clip_names]
+    spread = np.sqrt(((old.clip_mu - old.clip_mu.mean(0)) ** 2).sum(1).mean())
+    return float(np.median(np.linalg.norm(new.clip_mu[rows] - old.clip_mu, axis=1)) / spread)
+
+
+def timed_fit(sub: Subspacer, library: ClipLibrary, **options) -> dict:
+    start = time.perf_counter()
+    sub.fit(library, **options)
+    return {"fit_s": time.perf_counter() - start,
+            **{k: sub.info[k] for k in ("decodes_back", "epochs", "stopped", "aligned_on")}}
+
+
+def convergence(model: MusicVAE, pool: list[NoteSequence], rng, quick: bool) -> dict:
+    """The default fit against 100 epochs, per library size; then retraining with and without alignment."""
+    sub = Subspacer(model, latent_dims=2)  # every fit starts afresh: one instance, traced once
+    out: dict = {"first_fit_s": timed_fit(sub, ClipLibrary(2, [("a", pool[0]), ("b", pool[1])]), time_budget=1e-9)}
+    for size in (16, 64):
+        runs: dict[str, list[dict]] = {"default": [], "100_epochs": []}
+        for _ in range(1 if quick else 3):
+            lib = ClipLibrary(2, [(f"clip {i}", pool[int(j)]) for i, j in
+                                  enumerate(rng.choice(len(pool), size, replace=False))])
+            runs["default"].append(timed_fit(sub, lib))
+            runs["100_epochs"].append(timed_fit(sub, lib, epochs=100))
+        out[f"{size}_clips"] = {name: {"decodes_back": float(np.mean([r["decodes_back"] for r in rows])),
+                                       "fit_s": float(np.mean([r["fit_s"] for r in rows])), "runs": rows}
+                                for name, rows in runs.items()}
+    picked = [pool[int(j)] for j in rng.choice(len(pool), 64, replace=False)]
+    lib = {n: ClipLibrary(2, [(f"clip {i}", seq) for i, seq in enumerate(picked[:n])]) for n in (60, 61, 64)}
+    old = Subspacer(model, latent_dims=2)
+    out["retrain_base"] = timed_fit(old, lib[60])
+    for case, n in (("same_clips", 60), ("one_added", 61), ("four_added", 64)):
+        aligned, fresh = Subspacer(model, latent_dims=2), Subspacer(model, latent_dims=2, seed=1)
+        fits = {"aligned": timed_fit(aligned, lib[n], align_to=old), "fresh": timed_fit(fresh, lib[n])}
+        out[f"retrain_{case}"] = {"movement_aligned": movement(old, aligned), "movement_fresh": movement(old, fresh),
+                                  **fits}
+    return out
+
+
 def main() -> None:
     args = arguments(__doc__, "smaller data and fewer repetitions (CI)").parse_args()
     rng = np.random.default_rng(0)
@@ -219,8 +270,14 @@ def main() -> None:
                 **{k: float(np.mean([r[k] for r in rows if r[k] is not None])) for k in rows[0]
                    if any(r[k] is not None for r in rows)},
                 "rank1_per_library": [r["rank1"] for r in rows]}
+    log("convergence and retraining")
+    conv = report["convergence"] = convergence(model, [seq for _, seq in train], rng, args.quick)
     report["targets"] = [
         target("subspacer_fit_s", report["subspacer_fit_s"], "<=", 2.0),
+        target("decodes_back_16_clips", conv["16_clips"]["default"]["decodes_back"], ">=", 0.95),
+        target("decodes_back_64_clips", conv["64_clips"]["default"]["decodes_back"], ">=", 0.95),
+        target("default_fit_s_64_clips", conv["64_clips"]["default"]["fit_s"], "<=", 5.0),
+        target("retrain_same_clips_movement", conv["retrain_same_clips"]["movement_aligned"], "<=", 0.1),
         target("responder_fit_s", report["responder_fit_s"], "<=", 10.0),
         target("bar_to_answer_p99_ms", report["bar_to_answer"]["p99_ms"], "<=", 10.0),
         target("separation_accuracy_2d", report["separation"]["accuracy_2d"], ">=", 0.9),

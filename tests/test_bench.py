@@ -36,6 +36,11 @@ def test_bench_subspace_quick(tmp_path):
     assert report["subspacer_fit_s"] > 0 and report["bar_to_answer"]["p99_ms"] > 0
     assert 0.0 <= report["separation"]["accuracy_2d"] <= 1.0
     assert {t["name"] for t in report["targets"]} >= {"subspacer_fit_s", "responder_rank1_16_clips"}
+    convergence = report["convergence"]
+    assert 0.0 <= convergence["64_clips"]["default"]["decodes_back"] <= 1.0
+    assert convergence["64_clips"]["100_epochs"]["runs"][0]["epochs"] == 100
+    assert convergence["retrain_same_clips"]["aligned"]["aligned_on"] == 60
+    assert convergence["retrain_same_clips"]["movement_aligned"] >= 0.0
 
 
 def test_bench_live_quick_soak(tmp_path):

@@ -50,4 +50,4 @@ def test_jam_answers_the_demo_and_retrains(run, tmp_path):
     status = ast.literal_eval(text.strip().splitlines()[-1])  # the last cell prints the engine's status
     assert status["answered"] >= 11 and status["last_error"] is None
     session = Session.open(tmp_path / "sessions" / "jam")
-    assert session.trained and session.settings["epochs"] == 50
+    assert session.trained and session.settings["epochs"] is None  # trained until the clips decode back

@@ -4,15 +4,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
 from hmm_live import CheckpointError, ConfigError, HmmLiveError, MusicVAE, SequenceError
 from hmm_live.models.live_model import TrainingBusyError
 from hmm_live.models.responder import Responder
-from hmm_live.models.subspacer import Subspacer
+from hmm_live.models.subspacer import LAYOUT_EPOCHS, MAX_EPOCHS, Subspacer
 from hmm_live.music import from_notes, write_midi
 from hmm_live.music.clips import ClipLibrary, to_roll
+from hmm_live.session import Session
 
 
 MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
@@ -241,6 +243,118 @@ def test_background_fit_swaps_weights_atomically(musicvae, library):
     assert sub.fingerprint() != old and len(seen) > 1
     for z in seen:  # every read is exactly the old model's or the new one's, never a mix
         assert (z == expected_old).all() or (z == expected_new).all()
+
+
+@pytest.fixture(scope="module")
+def all_but_last(library):
+    return ClipLibrary(2, [(clip.name, clip.sequence) for clip in list(library)[:-1]])
+
+
+@pytest.fixture(scope="module")
+def first_map(musicvae, all_but_last):
+    """The default fit (until the clips decode back); the budget is there for slow machines."""
+    sub = Subspacer(musicvae, 2, seed=1)
+    sub.fit(all_but_last, time_budget=120)
+    return sub
+
+
+def movement(old: Subspacer, new: Subspacer) -> float:
+    """Median distance the old map's clips moved, over the old map's spread (the RMS distance
+    of its clip means from their centroid)."""
+    rows = [new.clip_names.index(name) for name in old.clip_names]
+    spread = np.sqrt(((old.clip_mu - old.clip_mu.mean(0)) ** 2).sum(1).mean())
+    return float(np.median(np.linalg.norm(new.clip_mu[rows] - old.clip_mu, axis=1)) / spread)
+
+
+def test_default_fit_stops_once_the_clips_decode_back(first_map):
+    info = first_map.info
+    assert info["stopped"] == "converged"
+    assert info["decodes_back"] >= 0.95
+    assert info["epochs"] < MAX_EPOCHS
+
+
+def test_decoding_back_is_what_musicvae_keeps(first_map, musicvae, all_but_last):
+    """A clip decodes back when its own point decodes to what MusicVAE decodes its code to."""
+    points = musicvae.decode_labels(first_map.decode(first_map.clip_mu))
+    own = musicvae.decode_labels(musicvae.encode(all_but_last.sequences())[1])
+    back = first_map.decodes_back(all_but_last)
+    np.testing.assert_array_equal(back, (points == own).all(1))
+    assert back.mean() == first_map.info["decodes_back"]
+
+
+def test_a_time_budget_stops_the_settling_but_never_the_layout(musicvae, library):
+    seen = []
+    sub = Subspacer(musicvae, 2, seed=1)
+    history = sub.fit(library, time_budget=1e-9, callbacks=[lambda epoch, logs: seen.append(epoch)])
+    assert sub.info["stopped"] == "time budget"
+    assert sub.info["epochs"] == LAYOUT_EPOCHS + 1
+    assert len(history["loss"]) == LAYOUT_EPOCHS + 1
+    assert seen == list(range(LAYOUT_EPOCHS + 1))
+
+
+def test_fixed_epochs_and_callbacks_stop_a_fit_as_before(musicvae, library):
+    sub = Subspacer(musicvae, 2, seed=1)
+    sub.fit(library, epochs=3)
+    assert sub.info["stopped"] == "epochs"
+    assert sub.info["epochs"] == 3
+    assert 0.0 <= sub.info["decodes_back"] <= 1.0
+
+    class StopAtTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = epoch == 1
+
+    sub.fit(library, callbacks=[StopAtTwo()])
+    assert sub.info["stopped"] == "callback"
+    assert sub.info["epochs"] == 2
+
+
+def test_fit_rejects_bad_budgets_and_maps(musicvae, library, first_map):
+    sub = Subspacer(musicvae, 2)
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="time_budget must be > 0 seconds, got"):
+            sub.fit(library, time_budget=bad)
+    with pytest.raises(ConfigError, match=r"until .* must be in \(0, 1\], got 1.5"):
+        sub.fit(library, until=1.5)
+    with pytest.raises(ConfigError, match="epochs must be a whole number >= 1, got 0"):
+        sub.fit(library, epochs=0)
+    with pytest.raises(ConfigError, match="align_to must be a subspacer of this shape"):
+        Subspacer(musicvae, 3).fit(library, align_to=first_map)
+    with pytest.raises(ConfigError, match="align_to must be a trained Subspacer"):
+        sub.fit(library, align_to=Subspacer(musicvae, 2))
+
+
+def test_a_retrain_on_the_same_clips_keeps_them_in_place(first_map, musicvae, all_but_last):
+    again = Subspacer(musicvae, 2, seed=2)
+    again.fit(all_but_last, align_to=first_map, time_budget=120)
+    assert again.info["aligned_on"] == len(all_but_last)
+    assert movement(first_map, again) <= 0.1
+
+
+def test_a_retrain_with_a_clip_added_keeps_the_old_clips_near(first_map, musicvae, library):
+    more = Subspacer(musicvae, 2, seed=2)
+    more.fit(library, align_to=first_map, time_budget=120)
+    assert more.info["aligned_on"] == len(library) - 1
+    assert movement(first_map, more) <= 0.15
+    assert more.info["decodes_back"] >= 0.95
+
+
+def test_an_aligned_map_encodes_and_decodes_in_its_own_coordinates(first_map, musicvae, library):
+    more = Subspacer(musicvae, 2, seed=2)
+    more.fit(library, epochs=5, align_to=first_map)
+    mu, sigma = more.encode(library)
+    np.testing.assert_allclose(mu, more.clip_mu, atol=1e-5)
+    np.testing.assert_allclose(sigma, more.clip_sigma, atol=1e-5)
+    assert more.decodes_back(library).mean() == more.info["decodes_back"]
+
+
+def test_a_session_retrain_keeps_its_map_unless_its_shape_changes(musicvae, library):
+    session = Session(musicvae)
+    session.clips = library
+    session.train(epochs=5, background=False)
+    session.train(epochs=5, background=False)
+    assert session.subspacer.info["aligned_on"] == len(library)
+    session.train(epochs=5, latent_dims=3, background=False)
+    assert session.subspacer.info["aligned_on"] == 0
 
 
 def test_responder_checks_its_input(responder, subspacer):

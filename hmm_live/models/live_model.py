@@ -27,6 +27,7 @@ from hmm_live.files import atomic_folder
 FORMAT = 1
 BATCHES_PER_EPOCH = 8  # with batch_size=None: small libraries get enough steps, large ones stay fast
 Callback = keras.callbacks.Callback | Callable[[int, dict], Any]
+Step = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]  # (x, y, seed) -> losses
 
 
 class TrainingBusyError(HmmLiveError):
@@ -102,18 +103,31 @@ class LiveModel:
         self._published: Published | None = None
 
     def _init_training(self, trainable: keras.Model) -> None:
-        """Call once the networks exist: set up the optimizer and the traced step."""
+        """Call once the networks exist: set up the initial weights, the optimizer and the traced step."""
         self._trainable = trainable
         self._variables = list(trainable.trainable_variables)
-        self._initial = _glorot(self._variables, self.seed)
-        self._optimizer = keras.optimizers.Adam(self.learning_rate)
-        self._optimizer.build(self._variables)
-        self._optimizer_initial = [v.numpy() for v in self._optimizer.variables]
-        shapes = [tf.TensorSpec((None, *s), tf.float32) for s in self._io_shapes()]
-        sig = [*shapes, tf.TensorSpec([2], tf.int32)]
-        self._step = tf.function(self._train_step, autograph=False, input_signature=sig)
+        self._initial_state = list(zip(self._variables, _glorot(self._variables, self.seed)))
+        self._step = self._traced_step(lambda x, y, seed: self._losses(x, y, seed, training=True),
+                                       self._variables, self.learning_rate)
         self._eval = tf.function(lambda x, y, seed: self._losses(x, y, seed, training=False),
-                                 autograph=False, input_signature=sig)
+                                 autograph=False, input_signature=self._signature())
+
+    def _signature(self) -> list[tf.TensorSpec]:
+        return [*(tf.TensorSpec((None, *s), tf.float32) for s in self._io_shapes()), tf.TensorSpec([2], tf.int32)]
+
+    def _traced_step(self, losses: Step, variables: Sequence[keras.Variable], learning_rate: float) -> Step:
+        """A traced step minimising losses(x, y, seed)["loss"] over `variables` with its own Adam,
+        which every fit resets along with the weights."""
+        optimizer = keras.optimizers.Adam(learning_rate)
+        optimizer.build(variables)
+        self._initial_state += [(v, v.numpy()) for v in optimizer.variables]
+
+        def step(x, y, seed):
+            with tf.GradientTape() as tape:
+                out = losses(x, y, seed)
+            optimizer.apply(tape.gradient(out["loss"], variables), variables)
+            return out
+        return tf.function(step, autograph=False, input_signature=self._signature())
 
     # -- subclass interface ------------------------------------------------
     def _io_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -131,6 +145,11 @@ class LiveModel:
     def training(self) -> bool:
         """True while a fit runs (in this thread or another)."""
         return self._fit_lock.locked()
+
+    @property
+    def info(self) -> dict:
+        """What the fit of the published weights reported (epochs, loss, ...)."""
+        return dict(self._require().info)
 
     def fingerprint(self) -> str:
         """A digest of the published weights: what models trained on this one record."""
@@ -178,14 +197,18 @@ class LiveModel:
         raise NotImplementedError
 
     def _train(self, x: np.ndarray, y: np.ndarray, epochs: int, callbacks: Sequence[Callback] | None,
-               verbose: int, validation: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, list[float]]:
-        """Train from fresh (seeded) weights; returns the Keras-style history."""
-        if int(epochs) < 1:
-            raise ConfigError(f"epochs must be >= 1, got {epochs}")
-        for v, init in zip(self._variables, self._initial):
+               verbose: int, validation: tuple[np.ndarray, np.ndarray] | None = None,
+               then: tuple[int, Step] | None = None, start: Sequence[tf.Tensor] | None = None
+               ) -> dict[str, list[float]]:
+        """Train from fresh (seeded) weights, or from `start`'s, with a fresh optimizer; returns
+        the Keras-style history. `then` = (epoch, step): from that epoch on, train with that step.
+        """
+        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ConfigError(f"epochs must be a whole number >= 1, got {epochs!r}")
+        for v, init in self._initial_state:
             v.assign(init)
-        for v, init in zip(self._optimizer.variables, self._optimizer_initial):
-            v.assign(init)
+        for v, w in zip(self._variables, start or ()):
+            v.assign(w)
         cbs = keras.callbacks.CallbackList(
             [c if isinstance(c, keras.callbacks.Callback) else keras.callbacks.LambdaCallback(on_epoch_end=c)
              for c in callbacks or ()],
@@ -198,8 +221,9 @@ class LiveModel:
         for epoch in range(int(epochs)):
             cbs.on_epoch_begin(epoch)
             totals: dict[str, tf.Tensor] = {}
+            train = then[1] if then and epoch >= then[0] else self._step
             for batch in np.array_split(rng.permutation(len(x)), self._batches(len(x))):
-                losses = self._step(x[batch], y[batch], tf.constant([self.seed, step], tf.int32))
+                losses = train(x[batch], y[batch], tf.constant([self.seed, step], tf.int32))
                 totals = {k: totals.get(k, 0.0) + v * len(batch) for k, v in losses.items()}
                 step += 1
             logs = {k: float(v) / len(x) for k, v in totals.items()}
@@ -218,13 +242,6 @@ class LiveModel:
 
     def _batches(self, n: int) -> int:
         return -(-n // self.batch_size) if self.batch_size else min(n, BATCHES_PER_EPOCH)
-
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            losses = self._losses(x, y, seed, training=True)
-        grads = tape.gradient(losses["loss"], self._variables)
-        self._optimizer.apply(grads, self._variables)
-        return losses
 
     def _publish(self, arrays: dict[str, np.ndarray], info: dict) -> None:
         """Swap in the trained weights with their arrays (one atomic assignment)."""

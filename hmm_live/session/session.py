@@ -26,7 +26,7 @@ from hmm_live.shipped import DEFAULT_MODEL
 
 # out: send MIDI clock as master; ableton link needs the `link` extra
 CLOCK_SOURCES = ("internal", "midi clock in", "midi clock out", "ableton link")
-DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": 100,
+DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": None,
             "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
             "api": None, "out_channel": 0, "answers": "listen", "lead": 0.5}
 
@@ -114,6 +114,10 @@ class Session:
               background: bool = True) -> threading.Thread | None:
         """Train a new subspace and responder on the picked clips; a running engine swaps them in.
 
+        Arguments left None keep the session's settings; the "epochs" setting None
+        (the default; `configure(epochs=None)`) trains the subspacer until the clips
+        decode back (`Subspacer.fit`), publishing "epochs": None while it does. A
+        retrain with the same dimensions and beta keeps the clips near their places.
         In the background by default (returns the thread; the engine keeps playing).
         A second call while one runs raises TrainingBusyError.
         """
@@ -134,14 +138,17 @@ class Session:
         self._training.start()
         return self._training
 
-    def _train(self, library: ClipLibrary, epochs: int, beta: float, latent_dims: int,
+    def _train(self, library: ClipLibrary, epochs: int | None, beta: float, latent_dims: int,
                raise_errors: bool = False) -> None:
-        def progress(stage: str, epoch: int, logs: dict) -> None:
-            self.bus.publish("training", {"stage": stage, "epoch": epoch, "epochs": epochs, "logs": dict(logs)})
+        def progress(stage: str, epoch: int, total: int | None, logs: dict) -> None:
+            self.bus.publish("training", {"stage": stage, "epoch": epoch, "epochs": total, "logs": dict(logs)})
 
+        old = self.subspacer  # its clips keep their places, unless the shape of the map changes
+        same = old is not None and (old.latent_dims, old.beta, old.musicvae) == (latent_dims, beta, self.musicvae)
         started = time.monotonic()
         try:
-            subspacer, responder = train_subspace(self.musicvae, library, latent_dims, beta, epochs, progress)
+            subspacer, responder = train_subspace(self.musicvae, library, latent_dims, beta, epochs, progress,
+                                                  previous=old if same else None)
             warm_up(subspacer)
             if self.engine is not None:
                 self.engine.set_models(subspacer=subspacer, responder=responder)

@@ -6,22 +6,29 @@ from typing import Callable
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.clips import ClipLibrary
 
-# progress(stage, epoch, logs): stage is "subspacer" or "responder", epoch counts from 1
-Progress = Callable[[str, int, dict], None]
+# progress(stage, epoch, epochs, logs): stage is "subspacer" or "responder", epoch counts from 1,
+# epochs is None while the subspacer trains until its clips decode back
+Progress = Callable[[str, int, int | None, dict], None]
+RESPONDER_EPOCHS = 100  # when the subspacer trains until it converges
 
 
 def train_subspace(musicvae: MusicVAE, clips: ClipLibrary, latent_dims: int = 2, beta: float = 1.0,
-                   epochs: int = 100, progress: Progress | None = None) -> tuple[Subspacer, Responder]:
+                   epochs: int | None = None, progress: Progress | None = None,
+                   previous: Subspacer | None = None) -> tuple[Subspacer, Responder]:
     """A new Subspacer and Responder trained on the clips (seconds).
 
     New models, not retrained old ones: whoever uses the old pair (the live
     engine) keeps a consistent pair until it swaps in both of the new ones.
+    epochs=None trains the subspacer until its clips decode back (see
+    `Subspacer.fit`) and the responder for RESPONDER_EPOCHS. `previous`, the
+    subspacer being replaced, keeps its clips near their places on the map.
     """
-    def report(stage: str):
-        return [lambda epoch, logs: progress(stage, epoch + 1, logs)] if progress else None
+    def report(stage: str, total: int | None):
+        return [lambda epoch, logs: progress(stage, epoch + 1, total, logs)] if progress else None
 
     subspacer = Subspacer(musicvae, latent_dims=latent_dims, beta=beta)
-    subspacer.fit(clips, epochs=epochs, callbacks=report("subspacer"))
+    subspacer.fit(clips, epochs=epochs, callbacks=report("subspacer", epochs), align_to=previous)
     responder = Responder(subspacer)
-    responder.fit(clips, epochs=epochs, callbacks=report("responder"))
+    responder_epochs = RESPONDER_EPOCHS if epochs is None else epochs
+    responder.fit(clips, epochs=responder_epochs, callbacks=report("responder", responder_epochs))
     return subspacer, responder

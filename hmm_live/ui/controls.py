@@ -160,7 +160,8 @@ class StatusLights(Listening, widgets.HTML):
     def _training(self, items: list[dict]) -> None:
         last = items[-1]
         if not last.get("done"):
-            self._set("training", "busy", f"{last['stage']} epoch {last['epoch']} of {last['epochs']}")
+            self._set("training", "busy", f"{last['stage']} epoch {last['epoch']}"
+                                          + (f" of {last['epochs']}" if last["epochs"] else ""))
         elif last.get("error"):
             self._set("training", "error", last["error"])
         else:

@@ -71,7 +71,8 @@ class SubspaceMap(Listening, widgets.VBox):
                 self._build(subspacer.latent_dims, clips)  # data first: a view only gets what it is built with
             else:
                 self.clips.data = clips
-                self.trail.data = self._columns(np.zeros((0, self.dims)))
+                if not subspacer.info.get("aligned_on"):  # an aligned map keeps the responder's trail
+                    self.trail.data = self._columns(np.zeros((0, self.dims)))
         self.set_cursor(self._cursor if len(self._cursor) == self.dims else np.zeros(self.dims))
         self.message.value = f"{len(mu)} clips in a {self.dims}-D subspace; click to move the cursor"
         self.children = [self.message, self.view]

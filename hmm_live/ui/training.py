@@ -9,6 +9,7 @@ import ipywidgets as widgets
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from hmm_live.models.subspacer import LAYOUT_EPOCHS
 from hmm_live.session import Session
 from hmm_live.ui.bokeh import BokehView
 from hmm_live.ui.message import Message
@@ -23,7 +24,8 @@ class TrainingPanel(Listening, widgets.VBox):
         self.add_class("hmm-training")
         self.session = session
         s = session.settings
-        self.epochs = widgets.BoundedIntText(s["epochs"], min=1, max=10000, description="epochs")
+        self.epochs = widgets.BoundedIntText(s["epochs"] or 0, min=0, max=10000, description="epochs",
+                                             tooltip="0: until the clips decode back from their points")
         self.beta = widgets.BoundedFloatText(s["beta"], min=0.0, max=100.0, step=0.1, description="beta")
         self.dims = widgets.Dropdown(options=[2, 3, 4], value=s["latent_dims"], description="dimensions")
         self.button = widgets.Button(description="Train", icon="cogs", button_style="primary")
@@ -42,7 +44,8 @@ class TrainingPanel(Listening, widgets.VBox):
         self.listen(session.bus, "training", self._progress)
 
     def train(self) -> None:
-        self.session.train(self.epochs.value, self.beta.value, self.dims.value)
+        self.session.configure(epochs=self.epochs.value or None)  # None: until the clips decode back
+        self.session.train(beta=self.beta.value, latent_dims=self.dims.value)
         for source in self.losses.values():
             source.data = {"epoch": [], "loss": []}
         self.progress.value = 0.0
@@ -57,12 +60,16 @@ class TrainingPanel(Listening, widgets.VBox):
                                            "loss": [max(r["logs"]["loss"], 1e-9) for r in rows]})
         last = items[-1]
         if not last.get("done"):
-            self.progress.value = (STAGES.index(last["stage"]) + last["epoch"] / last["epochs"]) / len(STAGES)
+            epoch, epochs = last["epoch"], last["epochs"]
+            done = epoch / epochs if epochs else epoch / (epoch + LAYOUT_EPOCHS)  # no end known: approach it
+            self.progress.value = (STAGES.index(last["stage"]) + done) / len(STAGES)
             return
         self.button.disabled = False
         if last["error"]:
             self.message.error(f"training failed: {last['error']}")
         else:
             self.progress.value = 1.0
-            self.message.info(f"trained in {last['seconds']:.1f} s"
+            info = self.session.subspacer.info
+            self.message.info(f"trained in {last['seconds']:.1f} s, {info['decodes_back']:.0%} of the clips "
+                              f"decode back from their points"
                               + (": the engine plays the new models from the next bar" if self.session.playing else ""))
