@@ -29,7 +29,6 @@ from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 ANSWERS = ("listen", "responder")
 CANDIDATES = 8  # decoded in one batch: about the cost of one decode
-SPREAD = 1.0  # candidates vary the bar by this many of its posterior's standard deviations
 ECHO_LIMIT = 0.5  # above this share of (onset, pitch) pairs in common an answer is a copy
 
 
@@ -70,10 +69,10 @@ def make_answer(models: Models, bar: NoteSequence, answers: str = "listen", lead
 def candidate_codes(mu: np.ndarray, sigma: np.ndarray, z_map: np.ndarray, lead: float,
                     seed: int | None) -> np.ndarray:
     """The blend of the bar's code and its map point, then variations of the bar drawn from its
-    own posterior (widened by SPREAD) blended the same way: [CANDIDATES, z_size]."""
+    own posterior, blended the same way: [CANDIDATES, z_size]."""
     eps = np.random.default_rng(seed).standard_normal((CANDIDATES, mu.size)).astype(np.float32)
     eps[0] = 0.0
-    return np.stack([slerp(mu + SPREAD * sigma * e, z_map, lead) for e in eps])
+    return np.stack([slerp(mu + sigma * e, z_map, lead) for e in eps])
 
 
 def looped(bar: NoteSequence, steps: int) -> NoteSequence:

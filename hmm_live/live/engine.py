@@ -28,7 +28,7 @@ import numpy as np
 
 from hmm_live.errors import ConfigError
 from hmm_live.live import ports
-from hmm_live.live.answers import ANSWERS, Models, check_settings, make_answer
+from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock
@@ -102,10 +102,9 @@ class Engine:
         self.models = models
 
     def _warm_up(self, models: Models) -> None:
-        """Answer a one-note bar, so no graph is traced during the first live bar."""
-        for design in ANSWERS:
-            make_answer(models, from_notes([(60, 0, 1), (64, 4, 8)], STEPS_PER_BAR), design, 0.5,
-                           self.temperature)
+        """Answer a short bar, so no graph is traced during the first live bar. The "listen" design
+        runs every graph the "responder" one does, and the encoder: either can be picked live."""
+        make_answer(models, from_notes([(60, 0, 1), (64, 4, 8)], STEPS_PER_BAR), "listen", 0.5, self.temperature)
 
     def answer(self, bar: NoteSequence, models: Models | None = None) -> tuple[np.ndarray, NoteSequence]:
         """One captured bar -> (its subspace point, the one-bar answer), with the current settings."""
