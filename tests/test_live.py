@@ -402,3 +402,50 @@ def test_link_without_aalink_says_how_to_install_it(models, monkeypatch):
         Engine(*models, input=False, output=False, link=True)
     with pytest.raises(ConfigError, match="cannot be combined"):
         Engine(*models, input=False, output=False, link=True, follow_clock=True)
+
+
+def test_the_built_in_synth_sounds_every_answer_and_falls_silent_at_stop(models, jack):
+    """FluidSynth on JACK (dummy backend), recorded by another client: every answer note is
+    heard near its time (a xylophone, for clean onsets), and nothing sounds after stop."""
+    from hmm_live.testing.audio_capture import hear_answers
+
+    engine = Engine(*models, input=False, output=False, bpm=150, synth=True, instrument=13).start()
+    assert engine.status()["sound"].startswith("FluidSynth via jack"), engine.status()["sound"]
+
+    def perform():
+        for bar in range(3):
+            play(engine.feed, engine.clock, bar, melody_bar(bar))
+
+    heard = hear_answers(engine, perform)
+    errors = heard["errors"]
+    assert len(errors) >= 8, "too few answer notes to judge"
+    missed = [i for i, e in enumerate(errors) if e is None]
+    assert len(missed) <= len(errors) // 10, f"answer notes not heard: {missed} of {len(errors)}"
+    assert heard["level_after_stop"] < 1e-4
+    assert engine.synth is None and engine.status()["last_error"] is None
+
+
+def test_without_a_midi_system_the_engine_falls_back_and_says_so(models, monkeypatch, tmp_path):
+    """No ALSA sequencer and no JACK server asked for: a private JACK server gives the default
+    ports; with jackd missing too, the engine runs without ports. Never a raw error."""
+    from hmm_live.live import jack as jack_module
+
+    if Path("/dev/snd/seq").exists():
+        pytest.skip("this machine has an ALSA sequencer: nothing to fall back from")
+    monkeypatch.delenv("JACK_DEFAULT_SERVER", raising=False)
+    monkeypatch.delenv("HMM_LIVE_MIDI_API", raising=False)
+    with Engine(*models, bpm=200) as engine:
+        status = engine.status()
+        assert status["midi"].startswith("JACK (private server") and "ALSA" in status["midi"]
+        assert status["ports"] == {"input": ports.IN_PORT, "output": ports.OUT_PORT}
+    monkeypatch.setattr(jack_module, "_shared_name", None)
+    monkeypatch.setenv("PATH", str(tmp_path))  # as on a machine without jackd
+    with Engine(*models, bpm=200) as engine:
+        answers = engine.bus.subscribe("answers")
+        status = engine.status()
+        assert status["midi"].startswith("none: ALSA MIDI is not available") and "jackd" in status["midi"]
+        assert status["ports"] == {"input": None, "output": None}
+        play(engine.feed, engine.clock, 0, melody_bar())
+        assert answers.get(timeout=5)["bar"] == 1  # it still listens and answers
+    with pytest.raises(PortError, match="cannot open the MIDI port 'my keyboard'"):
+        Engine(*models, input="my keyboard").start()

@@ -33,6 +33,7 @@ class Capture:
         self.ignored: collections.Counter = collections.Counter()
         self._lock = threading.Lock()
         self._sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
+        self._cut: set[int] = set()  # pitches cut at a bar line while held: their note-off is expected
         self._notes: list[tuple[int, int, int, int]] = []  # (pitch, start, end, velocity), absolute steps
         self._recording: list[NoteSequence] | None = None
 
@@ -51,9 +52,17 @@ class Capture:
         with self._lock:
             if kind == "note_on" and message.velocity > 0:
                 self._end(message.note, step)
+                self._cut.discard(message.note)
                 self._sounding[message.note] = (step, message.velocity)
-            elif not self._end(message.note, step):
+            elif not self._end(message.note, step) and not self._take_cut(message.note):
                 self.ignored["note-off without note-on"] += 1
+
+    def _take_cut(self, pitch: int) -> bool:
+        """Whether this note-off ends a note already cut at a bar line (expected, not an error)."""
+        if pitch in self._cut:
+            self._cut.discard(pitch)
+            return True
+        return False
 
     def _end(self, pitch: int, step: int) -> bool:
         started = self._sounding.pop(pitch, None)
@@ -74,8 +83,10 @@ class Capture:
                 if first <= start < end:  # still held: cut at the bar line, not carried on
                     mine.append((pitch, start, end, velocity))
                     del self._sounding[pitch]
+                    self._cut.add(pitch)
                 elif start < first:
                     del self._sounding[pitch]
+                    self._cut.add(pitch)
         mine.sort(key=lambda n: (n[1], n[0]))
         sequence = from_notes([(p, s - first, min(e, end) - first) for p, s, e, _ in mine], STEPS_PER_BAR,
                               qpm=self.clock.bpm)

@@ -14,11 +14,18 @@ server's: see ports.py) and goes straight to the capture.
 With ports opened by name, "hmm_live ports" checks twice a second that they
 still exist: a port that disappears is reported and reopened when it returns,
 while the clock and the capture go on.
+
+Where the machine has no MIDI system (no ALSA sequencer: a server, a container,
+WSL) the default virtual ports come from a private JACK server started for the
+process, else the engine runs without ports (fed by `feed()`, e.g. from the
+browser); `status()["midi"]` says which. With `synth=True` the answers (and,
+with `echo`, what the performer plays) sound through the built-in FluidSynth.
 """
 from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 import traceback
@@ -27,7 +34,7 @@ import mido
 import numpy as np
 
 from hmm_live.errors import ConfigError
-from hmm_live.live import ports
+from hmm_live.live import jack, ports
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus
 from hmm_live.live.capture import Capture
@@ -35,7 +42,9 @@ from hmm_live.live.clock import Clock
 from hmm_live.live.link import LinkClock
 from hmm_live.live.midi_clock import ClockFollower, clock_messages
 from hmm_live.live.player import Player
+from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth, SynthError
 from hmm_live.models import MusicVAE, Responder, Subspacer
+from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 MODES = ("continuous", "call_response")
@@ -54,14 +63,20 @@ class Engine:
     from an Ableton Link session (4 beats a bar), and `clock.set_bpm` proposes
     a tempo to it (needs the `link` extra). `answers` and `lead` choose how an
     answer is made (see answers.py); both, like `temperature`, may change live.
+    `synth`: also play through the built-in synth (`echo`: the performer's notes
+    too; `volume`, `mute`, `instrument`: a General MIDI program for the answers;
+    change them live with `set_sound`).
+    `out_channel` None: 9 (General MIDI drums) for drum models, else 0.
     """
 
     def __init__(self, musicvae: MusicVAE, subspacer: Subspacer, responder: Responder, *,
                  input: str | None | bool = None, output: str | None | bool = None, api: str | None = None,
-                 bpm: float = 120.0, channel: int | None = None, out_channel: int = 0,
+                 bpm: float = 120.0, channel: int | None = None, out_channel: int | None = None,
                  temperature: float | None = None, mode: str = "continuous", every: int = 1,
                  answers: str = "listen", lead: float = 0.5,
                  follow_clock: bool = False, send_clock: bool = False, link: bool = False,
+                 synth: bool = False, echo: bool = False, volume: float = 0.8, mute: bool = False,
+                 instrument: int | None = None,
                  bus: Bus | None = None):
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
@@ -78,7 +93,14 @@ class Engine:
         self.answers, self.lead = answers, float(lead)
         self._input_spec, self._output_spec, self.api = input, output, api
         self._in_port = self._out_port = None
-        self.player = Player(self.clock, None, channel=out_channel)
+        drums = isinstance(musicvae.data_converter, DrumsConverter)
+        self._synth_channel = DRUM_CHANNEL if drums else ANSWER_CHANNEL
+        self.player = Player(self.clock, channel=(DRUM_CHANNEL if drums else 0) if out_channel is None
+                             else out_channel)
+        self.use_synth, self.echo, self.instrument = synth, echo, instrument
+        self.volume, self.mute = float(volume), mute
+        self.synth: Synth | None = None
+        self.midi = self.sound = "not started"
         self.follower = ClockFollower(self.clock) if follow_clock else None
         self.send_clock = send_clock
         self._stop = threading.Event()
@@ -117,11 +139,13 @@ class Engine:
         self._stop.clear()
         self._warm_up(self.models)
         self._open_ports()
+        self._open_synth()
         try:
             if self.follower is None:
                 self.clock.start()
         except Exception:
             self._close_ports()
+            self._close_synth()
             raise
         if self.send_clock:
             self.player.send_at(clock_messages(self.clock, 0) + clock_messages(self.clock, 1))
@@ -148,6 +172,7 @@ class Engine:
         if self._out_port is not None:
             time.sleep(0.02)  # a MIDI server delivers once per period: let the final note-offs out
         self._close_ports()
+        self._close_synth()
         self._threads = []
         self.bus.publish("status", self.status())
 
@@ -164,7 +189,9 @@ class Engine:
     def status(self) -> dict:
         return {"running": self.running, "bar": self.last_bar, "answered": self.answered,
                 "last_error": self.last_error, "last_event": self.events[-1] if self.events else None,
-                "bpm": self.clock.bpm, "ignored": dict(self.capture.ignored)}
+                "bpm": self.clock.bpm, "ignored": dict(self.capture.ignored), "midi": self.midi,
+                "sound": self.sound, "ports": {"input": self._in_port.name if self._in_port else None,
+                                              "output": self._out_port.name if self._out_port else None}}
 
     def feed(self, message: mido.Message, t: float | None = None) -> None:
         """What the input port receives: notes go to the capture, clock messages to the follower."""
@@ -172,9 +199,16 @@ class Engine:
         if self.follower is not None and self.follower.feed(message, t):
             return
         self.capture.feed(message, t)
+        synth = self.synth
+        if self.echo and synth is not None and message.type in ("note_on", "note_off"):
+            synth.send(message.copy(channel=DRUM_CHANNEL if self._synth_channel == DRUM_CHANNEL else ECHO_CHANNEL))
 
     # -- threads -----------------------------------------------------------------
     def _open_ports(self) -> None:
+        if self._input_spec is False and self._output_spec is False:
+            self.midi = "none (no ports asked for)"
+            return
+        self._find_midi()
         if self._input_spec is not False:
             self._open("input")
         if self._output_spec is not False:
@@ -184,11 +218,78 @@ class Engine:
                 self._close_ports()
                 raise
 
+    def _find_midi(self) -> None:
+        """Check the MIDI system; where there is none, fall back to a private JACK server, else
+        to no ports (only for the default virtual ports: a port asked for by name is an error)."""
+        missing = ports.unavailable(self.api)
+        if missing is None:
+            self.midi = ports.api_name(self.api)
+            return
+        named = [spec for spec in (self._input_spec, self._output_spec) if isinstance(spec, str)]
+        if (self.api or os.environ.get("HMM_LIVE_MIDI_API") or "jack").lower() == "jack":
+            try:
+                server = jack.shared_server()
+            except (FileNotFoundError, RuntimeError) as e:
+                missing += f"; no private JACK server either ({e})"
+            else:
+                self.api = "jack"
+                if ports.unavailable("jack") is None:
+                    self.midi = f"JACK (private server {server}, because {missing})"
+                    self._report(f"MIDI: {self.midi}")
+                    return
+        if named:
+            raise ports.PortError(f"cannot open the MIDI port {named[0]!r}: {missing}")
+        self._input_spec = self._output_spec = False
+        self.midi = f"none: {missing}; play in with feed() or the browser's Web MIDI"
+        self._report(f"MIDI: {self.midi}")
+
     def _close_ports(self) -> None:
         for port in (self._in_port, self._out_port):
             if port is not None:
                 port.close()
         self._in_port = self._out_port = None
+        self.player.outputs.pop("midi", None)
+
+    def _open_synth(self) -> None:
+        if not self.use_synth:
+            self.sound = "off (the built-in synth is not used)"
+            return
+        try:
+            self.synth = Synth(volume=self.volume)
+            self.set_sound()
+        except SynthError as e:
+            self.sound = f"off: {e}"
+            self._report(f"sound: {self.sound}")
+            return
+        channel = self._synth_channel
+        self.player.outputs["synth"] = lambda msg, synth=self.synth: synth.send(
+            msg.copy(channel=channel) if hasattr(msg, "channel") else msg)
+
+    def set_sound(self, volume: float | None = None, mute: bool | None = None, echo: bool | None = None,
+                  instrument: int | None = None) -> None:
+        """Change the built-in synth's volume (0..1), mute, echo or answer instrument, at once."""
+        self.volume = self.volume if volume is None else float(volume)
+        self.mute = self.mute if mute is None else bool(mute)
+        self.echo = self.echo if echo is None else bool(echo)
+        self.instrument = self.instrument if instrument is None else int(instrument)
+        synth = self.synth
+        if synth is not None:
+            synth.set_volume(self.volume)
+            synth.set_mute(self.mute)
+            if self.instrument is not None and self._synth_channel != DRUM_CHANNEL:
+                synth.program(self._synth_channel, self.instrument)
+            self.sound = synth.description + self._audible_note(synth)
+
+    def _audible_note(self, synth: Synth) -> str:
+        if synth.driver == "jack" and jack.is_private(os.environ.get("JACK_DEFAULT_SERVER")):
+            return " (a private JACK server with no sound card: not audible here; play the answers in the browser)"
+        return ""
+
+    def _close_synth(self) -> None:
+        self.player.outputs.pop("synth", None)
+        if self.synth is not None:
+            self.synth.close()
+            self.synth = None
 
     def _open(self, kind: str) -> None:
         if kind == "input":
@@ -197,7 +298,7 @@ class Engine:
         else:
             self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
                                                virtual=self._output_spec is None, api=self.api)
-            self.player.output = self._out_port.send
+            self.player.outputs["midi"] = self._out_port.send
 
     def _port_watch(self) -> None:
         lost = set()
@@ -280,7 +381,9 @@ class Engine:
             self.compute_s.append(time.monotonic() - bar["closed_at"])
             self.answered += 1
             self.bus.publish("points", {"bar": n, "point": np.asarray(point)})
-            self.bus.publish("answers", {"bar": target, "sequence": answer, "input": bar["sequence"]})
+            self.bus.publish("answers", {"bar": target, "answering": n, "sequence": answer, "input": bar["sequence"],
+                                         "time": self.clock.time_of(target * STEPS_PER_BAR),
+                                         "step_seconds": self.clock.step_seconds})
         subscription.close()
 
     def _error(self, where: str, error: Exception) -> None:

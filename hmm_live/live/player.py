@@ -1,8 +1,9 @@
 """The Player: sends scheduled notes to an output port at the clock's times.
 
-One thread ("hmm_live player") waits for the next due message and sends it.
-It remembers which notes sound, so `all_notes_off()` (called on stop, on a
-model swap and on errors) can end every one of them: no stuck notes.
+One thread ("hmm_live player") waits for the next due message and sends it to
+every output (a MIDI port, the built-in synth). It remembers which notes sound,
+so `all_notes_off()` (called on stop, on a model swap and on errors) can end
+every one of them: no stuck notes.
 """
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from hmm_live.music.sequences import NoteSequence
 
 
 class Player:
-    def __init__(self, clock: Clock, send: Callable[[mido.Message], None] | None, channel: int = 0,
-                 velocity: int | None = None, transpose: int = 0):
-        self.clock, self.output = clock, send  # where messages go (None: nowhere)
+    def __init__(self, clock: Clock, channel: int = 0, velocity: int | None = None, transpose: int = 0):
+        self.clock = clock
+        self.outputs: dict[str, Callable[[mido.Message], None]] = {}  # where messages go, by name
         self.channel, self.velocity, self.transpose = channel, velocity, transpose
         self._queue: list[tuple[float, int, mido.Message]] = []
         self._order = itertools.count()
@@ -97,10 +98,8 @@ class Player:
             self._deliver(msg)
 
     def _deliver(self, msg: mido.Message) -> None:
-        output = self.output
-        if output is None:
-            return
-        try:
-            output(msg)
-        except Exception:  # a vanished port: count it, keep the clock and the thread alive
-            self.errors += 1
+        for output in list(self.outputs.values()):
+            try:
+                output(msg)
+            except Exception:  # a vanished port: count it, keep the clock and the thread alive
+                self.errors += 1

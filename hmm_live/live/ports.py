@@ -105,6 +105,40 @@ class PortWatcher:
             client.delete()
 
 
+def unavailable(api: str | None = None) -> str | None:
+    """Why this machine's MIDI system (for `api`) cannot make ports, or None when it can.
+
+    Opens and closes one virtual port: the only test that fails the same way as
+    the engine would (no ALSA sequencer device; no JACK server running)."""
+    import rtmidi
+
+    try:
+        probe = rtmidi.MidiOut(_rtmidi_api(api), "hmm_live probe")
+    except PortError as e:
+        return str(e)
+    except Exception as e:
+        return f"{api_name(api)} MIDI is not available: {str(e).strip()}"
+    try:
+        probe.open_virtual_port("probe")
+        probe.close_port()
+    except Exception as e:
+        return f"{api_name(api)} MIDI is not available: {str(e).strip()}"
+    finally:
+        probe.delete()
+    return None
+
+
+def api_name(api: str | None = None) -> str:
+    """The MIDI system an API name (or the default) stands for, e.g. "ALSA", "JACK"."""
+    import rtmidi
+
+    api = (api or os.environ.get("HMM_LIVE_MIDI_API") or "").lower() or None
+    if api is not None:
+        return {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "windows": "Windows MIDI"}.get(api, api)
+    compiled = rtmidi.get_compiled_api()
+    return rtmidi.get_api_display_name(compiled[0]) if compiled else "no"
+
+
 def _rtmidi_api(api: str | None) -> int:
     """rtmidi's number for an API name (see `backend`, which checks it)."""
     import rtmidi
@@ -132,7 +166,12 @@ class Input:
                  virtual: bool = False, api: str | None = None):
         import rtmidi
 
-        rt = rtmidi.MidiIn(_rtmidi_api(api), "hmm_live")
+        try:
+            rt = rtmidi.MidiIn(_rtmidi_api(api), "hmm_live")
+        except PortError:
+            raise
+        except Exception as e:  # no MIDI system: rtmidi raises SystemError from deep inside
+            raise PortError(f"cannot open MIDI input {name!r} with the {api or 'default'} API: {e}") from None
         try:
             if virtual:
                 rt.open_virtual_port(name)

@@ -28,7 +28,9 @@ from hmm_live.shipped import DEFAULT_MODEL
 CLOCK_SOURCES = ("internal", "midi clock in", "midi clock out", "ableton link")
 DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": None,
             "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
-            "api": None, "out_channel": 0, "answers": "listen", "lead": 0.5}
+            "api": None, "out_channel": None, "answers": "listen", "lead": 0.5,
+            "synth": True, "echo": False, "volume": 0.8, "mute": False, "instrument": None}
+SOUND = ("volume", "mute", "echo", "instrument")  # the built-in synth's settings, live
 
 
 def warm_up(subspacer: Subspacer) -> None:
@@ -85,6 +87,10 @@ class Session:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
         if "bpm" in settings and not 20 <= float(settings["bpm"]) <= 400:
             raise ConfigError(f"bpm must be between 20 and 400, got {settings['bpm']}")
+        if "volume" in settings and not 0 <= float(settings["volume"]) <= 1:
+            raise ConfigError(f"volume must be between 0 and 1, got {settings['volume']}")
+        if settings.get("instrument") is not None and not 0 <= int(settings["instrument"]) <= 127:
+            raise ConfigError(f"instrument must be a General MIDI program 0-127, got {settings['instrument']}")
         check_settings(settings.get("answers", self.settings["answers"]), settings.get("lead", self.settings["lead"]))
         self.settings.update(settings)
         engine = self.engine
@@ -94,6 +100,8 @@ class Session:
             if "temperature" in settings:
                 engine.temperature = settings["temperature"]
             engine.answers, engine.lead = self.settings["answers"], float(self.settings["lead"])
+            if any(k in settings for k in SOUND):
+                engine.set_sound(**{k: self.settings[k] for k in SOUND})
 
     # -- training ----------------------------------------------------------------
     @property
@@ -179,11 +187,12 @@ class Session:
             return self.engine
         s = self.settings
         engine = Engine(self.musicvae, self.subspacer, self.responder, input=s["input"], output=s["output"],
-                        api=s["api"], bpm=float(s["bpm"]), out_channel=int(s["out_channel"]),
+                        api=s["api"], bpm=float(s["bpm"]), out_channel=s["out_channel"],
                         temperature=s["temperature"], mode=s["mode"], every=int(s["every"]),
                         answers=s["answers"], lead=float(s["lead"]),
                         follow_clock=s["clock"] == "midi clock in", send_clock=s["clock"] == "midi clock out",
-                        link=s["clock"] == "ableton link", bus=self.bus)
+                        link=s["clock"] == "ableton link", synth=bool(s["synth"]), echo=bool(s["echo"]),
+                        volume=float(s["volume"]), mute=bool(s["mute"]), instrument=s["instrument"], bus=self.bus)
         engine.start()
         self.engine = engine
         return engine
@@ -210,15 +219,17 @@ class Session:
 
     def play_demo(self, bars: int = 8) -> threading.Thread:
         """Play the built-in performance (the clips' bars, with human timing) into the running
-        engine from its next bar: through its virtual input port when it has one. Returns the thread."""
+        engine from its next bar: through its virtual input port when it has one (else straight
+        into its capture). Returns the thread."""
         from hmm_live.live import demo, ports
 
         if not self.playing:
             raise ConfigError("start() the engine first")
         send = None
-        if self.settings["input"] is None:  # one port for every call: JACK dislikes client churn
+        virtual_input = self.settings["input"] is None and self.engine.status()["ports"]["input"] is not None
+        if virtual_input:  # one port for every call: JACK dislikes client churn
             if self._performer is None:
-                self._performer = ports.open_output(ports.IN_PORT, api=self.settings["api"])
+                self._performer = ports.open_output(ports.IN_PORT, api=self.engine.api)
             send = self._performer.send
         return demo.play(self.engine, self.clips, bars, send)
 

@@ -1,0 +1,120 @@
+"""Hear what the built-in synth played: record a JACK client's audio with monotonic times,
+and find the note onsets in it. For the tests and benchmarks (needs the `test` extra's
+JACK-Client and a running JACK server)."""
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+import numpy as np
+
+HOP_S = 0.001  # onset detection resolution
+
+
+class JackRecorder:
+    """Records the left output of a JACK client (e.g. "hmm_live synth") from construction to `stop()`."""
+
+    def __init__(self, source: str = "hmm_live synth:left"):
+        import jack
+
+        self._jack = jack
+        self.client = jack.Client("hmm_live recorder", no_start_server=True)
+        self.port = self.client.inports.register("in")
+        self.sample_rate, self.period = self.client.samplerate, self.client.blocksize
+        self._blocks: list[tuple[int, np.ndarray]] = []
+        self._lock = threading.Lock()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+        self.source = source
+
+    def _process(self, frames: int) -> None:
+        with self._lock:
+            self._blocks.append((self.client.last_frame_time, self.port.get_array().copy()))
+
+    def connect(self) -> None:
+        """Connect the source (once the synth's client exists)."""
+        self.client.connect(self.source, self.port)
+
+    def stop(self) -> tuple[np.ndarray, float]:
+        """(mono audio, monotonic time of its first sample)."""
+        offset = _jack_minus_monotonic()
+        first_frame = self._blocks[0][0]
+        libjack = _libjack()
+        client = int(self._jack._ffi.cast("uintptr_t", self.client._ptr))
+        start = libjack.jack_frames_to_time(client, first_frame) / 1e6 - offset
+        self.client.deactivate()
+        self.client.close()
+        with self._lock:
+            frames = [(f, b) for f, b in self._blocks]
+        audio = np.zeros(frames[-1][0] + len(frames[-1][1]) - first_frame, np.float32)
+        for frame, block in frames:  # placed by frame time: a late callback leaves no gap or overlap
+            audio[frame - first_frame:frame - first_frame + len(block)] = block
+        return audio, start
+
+
+def _libjack() -> ctypes.CDLL:
+    lib = ctypes.CDLL("libjack.so.0")  # the same library JACK-Client loaded
+    lib.jack_get_time.restype = ctypes.c_uint64
+    lib.jack_frames_to_time.restype = ctypes.c_uint64
+    lib.jack_frames_to_time.argtypes = (ctypes.c_void_p, ctypes.c_uint32)
+    return lib
+
+
+def _jack_minus_monotonic() -> float:
+    """JACK's microsecond clock minus time.monotonic (different clocks: measured, median of 9)."""
+    lib = _libjack()
+    samples = []
+    for _ in range(9):
+        a = time.monotonic()
+        j = lib.jack_get_time() / 1e6
+        b = time.monotonic()
+        samples.append(j - (a + b) / 2)
+    return float(np.median(samples))
+
+
+def onsets(audio: np.ndarray, start: float, sample_rate: int, floor: float = 0.003) -> np.ndarray:
+    """Monotonic times where the sound's level jumps (RMS per ms more than doubles over the last 20 ms)."""
+    hop = max(1, int(sample_rate * HOP_S))
+    frames = audio[:len(audio) // hop * hop].reshape(-1, hop)
+    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1))
+    before = np.array([rms[max(0, i - 20):i].max() if i else 0.0 for i in range(len(rms))])
+    rising = np.flatnonzero((rms > 2 * before) & (rms > floor))
+    kept = [i for k, i in enumerate(rising) if k == 0 or i - rising[k - 1] > 1]  # the first hop of each rise
+    return start + np.array(kept, float) * hop / sample_rate
+
+
+def match(expected: list[float], found: np.ndarray, window: float = 0.05) -> list[float | None]:
+    """For each expected onset, the error (found - expected, seconds) of the first found onset
+    within `window` before or after it, or None where nothing was heard."""
+    errors: list[float | None] = []
+    for t in expected:
+        near = found[(found > t - window) & (found < t + window)]
+        errors.append(float(near[0] - t) if len(near) else None)
+    return errors
+
+
+def hear_answers(engine, perform, quiet_after: float = 0.5) -> dict:
+    """Record a started engine's built-in synth (on JACK) while `perform()` plays into it, then
+    stop the engine. Returns every answer note's scheduled onset and the error of the onset
+    heard for it (None: not heard), and the level heard from `quiet_after` s after the stop."""
+    from hmm_live.music.sequences import STEPS_PER_BAR
+
+    recorder = JackRecorder()
+    answers = engine.bus.subscribe("answers", maxlen=4096)
+    try:
+        recorder.connect()
+        perform()
+        time.sleep(engine.clock.step_seconds * STEPS_PER_BAR + 0.1)  # the last bar closes and is answered
+        scheduled = [engine.clock.time_of(a["bar"] * STEPS_PER_BAR + n.quantized_start_step)
+                     for a in answers.drain() for n in a["sequence"].notes]
+        time.sleep(max(0.0, max(scheduled, default=0.0) - time.monotonic()) + 0.3)
+    finally:
+        engine.stop()
+        stopped = time.monotonic()
+    time.sleep(quiet_after + 0.5)
+    audio, start = recorder.stop()
+    tail = audio[max(0, int((stopped + quiet_after - start) * recorder.sample_rate)):]
+    return {"scheduled": scheduled, "errors": match(sorted(set(scheduled)), onsets(audio, start, recorder.sample_rate)),
+            "level_after_stop": float(np.sqrt(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0,
+            "period_s": recorder.period / recorder.sample_rate}
