@@ -1,4 +1,9 @@
-"""hmm_live: Humans & Machines, live. Improvise with MusicVAE from a Jupyter kernel."""
+"""hmm_live: Humans & Machines, live. Improvise with MusicVAE from a Jupyter kernel.
+
+The models (and TensorFlow under them) load on first use of a name below, so
+`hmm-live --help` and the CLI's argument checks answer at once.
+"""
+import importlib
 import os
 import warnings
 
@@ -11,11 +16,25 @@ from hmm_live.errors import (  # noqa: E402
     CheckpointError, ChordError, ConfigError, HmmLiveError, MidiFileError, SequenceError,
     UnsupportedModelError,
 )
-from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError  # noqa: E402
-from hmm_live.music.clips import Clip, ClipLibrary  # noqa: E402
 
 __version__ = "0.1.0"
+_LAZY = {"MusicVAE": "hmm_live.models", "Subspacer": "hmm_live.models", "Responder": "hmm_live.models",
+         "TrainingBusyError": "hmm_live.models", "Clip": "hmm_live.music.clips",
+         "ClipLibrary": "hmm_live.music.clips"}
 __all__ = [
-    "MusicVAE", "Subspacer", "Responder", "Clip", "ClipLibrary", "HmmLiveError", "TrainingBusyError", "CheckpointError", "UnsupportedModelError", "ConfigError",
-    "MidiFileError", "SequenceError", "ChordError",
+    "MusicVAE", "Subspacer", "Responder", "Clip", "ClipLibrary", "HmmLiveError", "TrainingBusyError",
+    "CheckpointError", "UnsupportedModelError", "ConfigError", "MidiFileError", "SequenceError", "ChordError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a model class on first use (PEP 562), not when the package is imported."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'hmm_live' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later uses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

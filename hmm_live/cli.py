@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from hmm_live.shipped import DEFAULT_MODEL, NOTEBOOKS
+
+# Nothing heavy at import time: TensorFlow, Jupyter and MIDI load inside the commands that use
+# them, so --help and every argument check answer at once.
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,22 +20,22 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="sample and interpolate, write MIDI files")
     demo.add_argument("checkpoint", nargs="?", help=f"checkpoint (default: {DEFAULT_MODEL.name})")
-    demo.add_argument("--config", help="Magenta config name, for TF checkpoints")
+    demo.add_argument("--config", type=_config_name, help="Magenta config name, for TF checkpoints")
     demo.add_argument("--out", default="hmm_live_demo", help="folder for the MIDI files")
-    demo.add_argument("-n", type=int, default=4, help="number of samples")
-    demo.add_argument("--temperature", type=float, default=0.5)
+    demo.add_argument("-n", type=_ranged(int, 1), default=4, help="number of samples")
+    demo.add_argument("--temperature", type=_ranged(float, 0, above=True), default=0.5)
     demo.add_argument("--interpolate", nargs=2, metavar="MIDI", help="two MIDI files to morph between")
-    demo.add_argument("--steps", type=int, default=5, help="interpolation steps, ends included")
+    demo.add_argument("--steps", type=_ranged(int, 2), default=5, help="interpolation steps, ends included")
     demo.add_argument("--seed", type=int, default=None)
 
     info = sub.add_parser("info", help="describe a checkpoint")
     info.add_argument("checkpoint")
-    info.add_argument("--config")
+    info.add_argument("--config", type=_config_name)
 
     export = sub.add_parser("export", help="convert a checkpoint to magenta-js or hmm_live format")
     export.add_argument("checkpoint")
     export.add_argument("out")
-    export.add_argument("--config")
+    export.add_argument("--config", type=_config_name)
     export.add_argument("--format", choices=["magenta-js", "hmm_live"], default="magenta-js")
     export.add_argument("--quantization", choices=["uint8", "uint16"])
 
@@ -38,43 +43,59 @@ def main(argv: list[str] | None = None) -> int:
                            description="Resumes from OUT when it holds an unfinished run of the same setup.")
     train.add_argument("sources", nargs="+", help="MIDI files, folders (recursive) or music21 corpus names")
     train.add_argument("--out", required=True, help="checkpoint folder to write (and resume from)")
-    train.add_argument("--config", default="cat-mel_2bar_small",
+    train.add_argument("--config", type=_config_name, default="cat-mel_2bar_small",
                        help="cat-mel_2bar_small (default), cat-drums_2bar_small, or their _big sizes")
-    train.add_argument("--z-size", type=int)
+    train.add_argument("--z-size", type=_ranged(int, 1))
     train.add_argument("--encoder-sizes", type=_sizes, help="e.g. 512")
     train.add_argument("--decoder-sizes", type=_sizes, help="e.g. 256,256")
-    train.add_argument("--steps", type=int, default=5000)
-    train.add_argument("--save-every", type=int, default=200, help="steps between saves")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
-    train.add_argument("--free-bits", type=float)
-    train.add_argument("--max-beta", type=float)
-    train.add_argument("--beta-rate", type=float)
-    train.add_argument("--sampling-rate", type=float, help="scheduled sampling rate, 0 = teacher forcing")
+    train.add_argument("--steps", type=_ranged(int, 1), default=5000)
+    train.add_argument("--save-every", type=_ranged(int, 1), default=200, help="steps between saves")
+    train.add_argument("--batch-size", type=_ranged(int, 1))
+    train.add_argument("--learning-rate", type=_ranged(float, 0, above=True))
+    train.add_argument("--free-bits", type=_ranged(float, 0))
+    train.add_argument("--max-beta", type=_ranged(float, 0))
+    train.add_argument("--beta-rate", type=_ranged(float, 0, 1))
+    train.add_argument("--sampling-rate", type=_ranged(float, 0),
+                       help="scheduled sampling rate, 0 = teacher forcing")
     train.add_argument("--transpose", type=int, nargs=2, metavar=("LO", "HI"), help="melody augmentation")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"], default="default")
-    train.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices (testing)")
+    train.add_argument("--cpu-devices", type=_ranged(int, 1), help="split the CPU into N logical devices (testing)")
     train.add_argument("--quantization", choices=["uint8", "uint16"], help="store weights quantised")
     train.add_argument("--keep-state", action="store_true", help="keep the resume state when done")
     train.add_argument("--init-from", help="start from this trained model's weights (same config and sizes)")
 
-    jam = sub.add_parser("jam", help="jam with the responder (headless: --demo)")
-    jam.add_argument("--demo", action="store_true", required=True,
-                     help="play the built-in performance (to jam yourself, use `hmm-live lab`)")
-    jam.add_argument("--bars", type=int, default=16)
-    jam.add_argument("--out", default="hmm_live_jam.mid", help="MIDI file for the performance and the answers")
-    jam.add_argument("--bpm", type=float, default=120.0)
-    jam.add_argument("--temperature", type=float, help="sampling temperature (default: greedy)")
-    jam.add_argument("--no-ports", action="store_true", help="play in-process even where JACK is available")
-    jam.add_argument("--answers", default="listen",
-                     help="listen: from the bar played and the subspace; responder: from the subspace point only")
-    jam.add_argument("--lead", type=float, default=0.5,
-                     help="0: answer with a variation of what was played .. 1: with the subspace's own idea")
+    jam = sub.add_parser("jam", help="jam from the terminal: play into a MIDI input, each bar shown as it passes",
+                         description="Play into a MIDI input; the machine answers every bar on the next one, "
+                                     "through the built-in synth and/or a MIDI output. Ctrl-C stops (all notes off). "
+                                     "--demo plays a built-in performance instead and writes the duet to a MIDI file.")
+    jam.add_argument("--input", metavar="PORT",
+                     help="MIDI input to play into, by name or part of it (default: a new port 'hmm_live in')")
+    jam.add_argument("--output", metavar="PORT", help="also send the answers to this MIDI output (default: none)")
+    jam.add_argument("--synth", action=argparse.BooleanOptionalAction,
+                     help="hear the answers through the built-in synth (default: on)")
+    jam.add_argument("--session", metavar="FOLDER",
+                     help="jam with this saved session (made and trained on the shipped clips if new; "
+                          "default: the shipped model and clips, in memory)")
+    jam.add_argument("--bpm", type=_ranged(float, 20, 400), help="tempo (default: the session's, 120)")
+    jam.add_argument("--temperature", type=_ranged(float, 0, above=True),
+                     help="sampling temperature (default: greedy)")
+    jam.add_argument("--answers", help="listen (default): from the bar played and the subspace; "
+                                       "responder: from the subspace point only")
+    jam.add_argument("--lead", type=_ranged(float, 0, 1),
+                     help="0: answer with a variation of what was played .. 1: with the subspace's own idea "
+                          "(default 0.5)")
+    jam.add_argument("--demo", action="store_true", help="play the built-in performance instead of a keyboard")
+    jam.add_argument("--bars", type=_ranged(int, 1), help="with --demo: bars to play (default 16)")
+    jam.add_argument("--out", help="with --demo: MIDI file for the performance and the answers "
+                                   "(default hmm_live_jam.mid)")
+    jam.add_argument("--no-ports", action="store_true",
+                     help="with --demo: play in-process even where JACK is available")
 
     lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (the jam notebook first)",
                          description="Serves only this machine (127.0.0.1) with a token, unless --ip says otherwise.")
-    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--port", type=_ranged(int, 1, 65535),
+                     help="port to serve on, exactly (default: 8888, or the next free one)")
     lab.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     lab.add_argument("--ip", default="127.0.0.1", help="address to serve on (0.0.0.0 opens it to the network)")
     lab.add_argument("--notebook", default="jam.ipynb", help="notebook to open first")
@@ -83,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("checkpoint")
     ev.add_argument("sources", nargs="+", help="the training sources (their split is used)")
     ev.add_argument("--split", choices=["train", "validation", "test"], default="test")
-    ev.add_argument("--config", help="Magenta config name, for TF checkpoints")
+    ev.add_argument("--config", type=_config_name, help="Magenta config name, for TF checkpoints")
     ev.add_argument("--out", help="also write the JSON to this file")
 
     args = parser.parse_args(argv)
+    if args.command == "jam":
+        _check_jam(jam, args)
     from hmm_live.errors import HmmLiveError
 
     commands = {"demo": _demo, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval,
@@ -98,23 +121,93 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _ranged(kind: type[int] | type[float], low: float, high: float | None = None,
+            above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a `kind` from `low` (excluded if `above`) to `high`, else an error that gives the range."""
+    if high is not None:
+        allowed = f"between {low:g} and {high:g}"
+    else:
+        allowed = f"{'>' if above else '>='} {low:g}"
+    what = "an integer" if kind is int else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} {allowed}, got {text!r}") from None
+        ok = value > low if above else value >= low  # written so that nan fails too
+        if not ok or (high is not None and not value <= high):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text}")
+        return value
+
+    return parse
+
+
 def _sizes(text: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",")]
+        sizes = [int(x) for x in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes are comma-separated integers, got {text!r}") from None
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes are comma-separated positive integers, got {text!r}")
+    return sizes
+
+
+def _config_name(name: str) -> str:
+    """A Magenta config name hmm_live knows; checked before any checkpoint is read."""
+    from hmm_live.errors import HmmLiveError
+    from hmm_live.models.musicvae.configs import get_config
+
+    try:
+        get_config(name)
+    except HmmLiveError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return name
+
+
+def _check_jam(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The terminal jam and --demo take different options: a misplaced one is an error, not ignored."""
+    demo_only = [f"--{n}" for n in ("bars", "out") if getattr(args, n) is not None]
+    demo_only += ["--no-ports"] * args.no_ports
+    live_only = [f"--{n}" for n in ("input", "output", "session") if getattr(args, n) is not None]
+    live_only += [] if args.synth is None else ["--synth" if args.synth else "--no-synth"]
+    if args.demo and live_only:
+        parser.error(f"{', '.join(live_only)}: not with --demo (it plays the built-in performance to the "
+                     f"shipped models)")
+    if not args.demo and demo_only:
+        parser.error(f"{', '.join(demo_only)}: only with --demo")
 
 
 def _load(checkpoint: str | None, config: str | None):
     from hmm_live import MusicVAE
 
     if checkpoint:
-        return MusicVAE.load(checkpoint, config)
-    if DEFAULT_MODEL.exists():
-        return MusicVAE.load(DEFAULT_MODEL)
-    print("hmm-live: no default model is shipped yet and no checkpoint was given: using an "
-          "UNTRAINED cat-mel_2bar_small network, so expect noise", file=sys.stderr)
-    return MusicVAE.create("cat-mel_2bar_small", seed=0)
+        model = MusicVAE.load(checkpoint, config)
+    elif DEFAULT_MODEL.exists():
+        checkpoint, model = str(DEFAULT_MODEL), MusicVAE.load(DEFAULT_MODEL)
+    else:
+        print("hmm-live: no default model is shipped yet and no checkpoint was given: using an "
+              "UNTRAINED cat-mel_2bar_small network, so expect noise", file=sys.stderr)
+        return MusicVAE.create(config or "cat-mel_2bar_small", seed=0)
+    if config is not None:
+        _check_config(model, checkpoint, config)
+    return model
+
+
+def _check_config(model, checkpoint: str, config: str) -> None:
+    """A checkpoint that knows its model (hmm_live and magenta-js folders) must agree with --config:
+    a wrong name is a mistake to report, not to ignore."""
+    from hmm_live.errors import ConfigError
+    from hmm_live.models.musicvae.configs import get_config
+
+    expected = get_config(config).data_converter
+    spec = model.data_converter.spec()
+    same_data = spec["type"] == expected["type"] and all(
+        spec["args"].get(k) == v for k, v in expected["args"].items())
+    if model.config != config or not same_data:
+        held = model.config if model.config != config else f"{spec['type']} {spec['args']}"
+        raise ConfigError(f"--config {config!r} does not match {checkpoint}, which holds a {held} model: "
+                          f"leave --config out for folders, they name their own")
 
 
 def _demo(args) -> int:
@@ -175,13 +268,31 @@ def _train(args) -> int:
 
 
 def _jam(args) -> int:
+    from hmm_live.errors import ConfigError
+    from hmm_live.live.answers import ANSWERS
+
+    if args.answers is not None and args.answers not in ANSWERS:  # before any model loads
+        raise ConfigError(f"--answers must be one of {', '.join(ANSWERS)}, got {args.answers!r}")
+    music = {k: v for k, v in (("bpm", args.bpm), ("temperature", args.temperature), ("answers", args.answers),
+                               ("lead", args.lead)) if v is not None}
+    if args.demo:
+        return _jam_demo(args, music)
+    from hmm_live import jam_terminal
+
+    log = functools.partial(print, flush=True)  # each bar shows as it passes, even through a pipe
+    try:
+        session = jam_terminal.prepare(args.session, log)
+    except KeyboardInterrupt:
+        print("\nhmm-live: interrupted before the jam started", file=sys.stderr)
+        return 130
+    settings = {**music, "input": args.input, "output": args.output or False, "synth": args.synth is not False}
+    return jam_terminal.jam(session, settings, log)
+
+
+def _jam_demo(args, music: dict) -> int:
     from hmm_live.live import demo
 
-    if args.bars < 1:
-        print(f"hmm-live: error: --bars must be >= 1, got {args.bars}", file=sys.stderr)
-        return 2
-    summary = demo.run(args.bars, args.out, args.bpm, args.temperature, use_ports=not args.no_ports,
-                       answers=args.answers, lead=args.lead)
+    summary = demo.run(args.bars or 16, args.out or "hmm_live_jam.mid", use_ports=not args.no_ports, **music)
     print(f"{summary['answered']} of {summary['bars']} bars answered ({summary['ports']})")
     if summary["last_error"]:
         print(f"last error: {summary['last_error']}", file=sys.stderr)
@@ -189,16 +300,34 @@ def _jam(args) -> int:
 
 
 def _lab(args) -> int:
-    from jupyterlab.labapp import LabApp
-
-    argv = [f"--ServerApp.root_dir={NOTEBOOKS}", f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}",
+    argv = [f"--ServerApp.root_dir={NOTEBOOKS}", f"--ServerApp.ip={args.ip}",
             f"--LabApp.default_url=/lab/tree/{args.notebook}"]
+    if args.port is not None:  # that port or a clear error, never another one
+        _check_port_free(args.ip, args.port)
+        argv += [f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0"]
     if args.no_browser:
         argv.append("--no-browser")
     if os.geteuid() == 0:  # the set-up runs as root on a fresh machine
         argv.append("--allow-root")
+    from jupyterlab.labapp import LabApp
+
     LabApp.launch_instance(argv)  # token auth: Jupyter makes a random token and prints the URL with it
     return 0
+
+
+def _check_port_free(ip: str, port: int) -> None:
+    """Say at once that the port is taken (Jupyter would log "trying another port" and then give up)."""
+    import errno
+    import socket
+
+    from hmm_live.errors import HmmLiveError
+
+    try:
+        socket.create_server((ip, port)).close()
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise HmmLiveError(f"port {port} on {ip} is in use: choose another --port, "
+                               f"or leave it out to take the first free one from 8888") from None
 
 
 def _eval(args) -> int:

@@ -2,19 +2,46 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import re
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
+
+import mido
+import pytest
 
 from hmm_live import MusicVAE
-from hmm_live.music import read_midi, write_midi
+from hmm_live.music import from_notes, read_midi, write_midi
 
 from conftest import randomize
 from tf1_checkpoint import write_tf1_checkpoint
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
+HEAVY = ("tensorflow", "keras", "jupyterlab", "rtmidi", "hmm_live.models", "hmm_live.session")
+# runs the CLI in a fresh interpreter and reports, at exit, which heavy modules it imported
+PROBE = ("import atexit, json, sys\n"
+         f"atexit.register(lambda: print('HEAVY', json.dumps([m for m in {HEAVY!r} if m in sys.modules])))\n"
+         "from hmm_live.cli import main\n"
+         "sys.exit(main(sys.argv[1:]))\n")
 
 
 def hmm_live(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "hmm_live.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
+
+
+def probe(*args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run `hmm-live ARGS`; also return the heavy modules it imported before exiting."""
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=300)
+    heavy = re.search(r"^HEAVY (\[.*\])$", done.stdout, re.M)
+    assert heavy, done.stdout + done.stderr
+    return done, json.loads(heavy.group(1))
 
 
 def test_export_then_demo(tmp_path):
@@ -30,6 +57,7 @@ def test_export_then_demo(tmp_path):
     done = hmm_live("demo", str(tmp_path / "js"), "--out", str(tmp_path / "out"), "-n", "2",
                     "--interpolate", str(tmp_path / "a.mid"), str(tmp_path / "b.mid"), "--steps", "3")
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # TensorFlow ran, and said nothing
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["interpolation_0.mid", "interpolation_1.mid", "interpolation_2.mid",
                        "sample_0.mid", "sample_1.mid"]
@@ -44,17 +72,74 @@ def test_errors_are_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_lab_serves_the_notebooks_on_localhost_behind_a_token(tmp_path):
-    import re
-    import signal
-    import threading
-    import time
+@pytest.mark.parametrize("command", [[], ["demo"], ["info"], ["export"], ["train-musicvae"], ["jam"], ["lab"],
+                                     ["eval"]])
+def test_help_loads_nothing_heavy(command):
+    done, heavy = probe(*command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "usage: hmm-live" in done.stdout
+    assert heavy == [] and done.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["jam", "--bpm", "0"], "argument --bpm: must be between 20 and 400, got 0"),
+    (["jam", "--bpm", "nan"], "argument --bpm: must be between 20 and 400, got nan"),
+    (["jam", "--lead", "1.5"], "argument --lead: must be between 0 and 1, got 1.5"),
+    (["jam", "--temperature", "0"], "argument --temperature: must be > 0, got 0"),
+    (["jam", "--demo", "--bars", "0"], "argument --bars: must be >= 1, got 0"),
+    (["jam", "--demo", "--session", "s", "--no-synth"], "--session, --no-synth: not with --demo"),
+    (["jam", "--out", "x.mid"], "--out: only with --demo"),
+    (["demo", "-n", "0"], "argument -n: must be >= 1, got 0"),
+    (["demo", "--steps", "1"], "argument --steps: must be >= 2, got 1"),
+    (["demo", "--temperature", "-1"], "argument --temperature: must be > 0, got -1"),
+    (["lab", "--port", "99999"], "argument --port: must be between 1 and 65535, got 99999"),
+    (["lab", "--port", "eighty"], "argument --port: must be an integer between 1 and 65535, got 'eighty'"),
+    (["train-musicvae", "x", "--out", "o", "--steps", "-5"], "argument --steps: must be >= 1, got -5"),
+    (["train-musicvae", "x", "--out", "o", "--decoder-sizes", "256,0"],
+     "argument --decoder-sizes: sizes are comma-separated positive integers, got '256,0'"),
+    (["train-musicvae", "x", "--out", "o", "--learning-rate", "0"], "argument --learning-rate: must be > 0, got 0"),
+])
+def test_bad_arguments_are_refused_before_anything_loads(args, message):
+    done, heavy = probe(*args)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"hmm-live {args[0]}: error: {message}")
+    assert heavy == [] and "Traceback" not in done.stderr
+
+
+def test_a_port_in_use_is_refused_before_jupyter_starts():
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done, heavy = probe("lab", "--no-browser", "--port", str(port))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"hmm-live: error: port {port} on 127.0.0.1 is in use: choose another --port, "
+                                   f"or leave it out to take the first free one from 8888")
+    assert heavy == []
+
+
+def test_a_wrong_config_is_named_never_ignored(tmp_path):
+    done = hmm_live("info", str(tmp_path / "missing"), "--config", "cat-mel_2bar_smal")
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]  # about the name: the checkpoint was not even looked for
+    assert last.startswith("hmm-live info: error: argument --config: unknown MusicVAE config 'cat-mel_2bar_smal'; "
+                           "known: ") and "cat-mel_2bar_small" in last
+
+    done = hmm_live("info", str(SHIPPED), "--config", "cat-mel_2bar_big")  # a folder names its own config
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"hmm-live: error: --config 'cat-mel_2bar_big' does not match {SHIPPED}, which "
+                                   f"holds a cat-mel_2bar_small model: leave --config out for folders, they name "
+                                   f"their own")
+    done = hmm_live("info", str(SHIPPED), "--config", "cat-mel_2bar_small")
+    assert done.returncode == 0 and "cat-mel_2bar_small" in done.stdout
+
+
+def test_lab_serves_the_notebooks_on_the_port_asked_behind_a_token(tmp_path):
     import urllib.error
     import urllib.request
 
     from hmm_live.testing.lab import free_port
 
-    port = free_port()  # Jupyter moves to another if it is taken meanwhile: the URL it prints says which
+    port = free_port()
     lab = subprocess.Popen([sys.executable, "-m", "hmm_live.cli", "lab", "--no-browser", "--port", str(port)],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -63,6 +148,7 @@ def test_lab_serves_the_notebooks_on_localhost_behind_a_token(tmp_path):
         while "token=" not in log and time.monotonic() < deadline:
             log += lab.stdout.readline()
         url, token = re.search(r"(http://127\.0\.0\.1:\d+)/lab\S*\?token=(\w+)", log).groups()
+        assert url == f"http://127.0.0.1:{port}"
         threading.Thread(target=lab.stdout.read, daemon=True).start()  # keep its log flowing
         for _ in range(40):  # the URL is printed a moment before the server listens
             try:
@@ -82,3 +168,95 @@ def test_lab_serves_the_notebooks_on_localhost_behind_a_token(tmp_path):
         time.sleep(0.3)
         lab.send_signal(signal.SIGINT)
         lab.wait(20)
+
+
+def test_pitch_names_and_bar_lines():
+    from hmm_live.jam_terminal import bar_line, pitch_name
+
+    assert [pitch_name(p) for p in (21, 60, 61, 64, 127)] == ["A0", "C4", "C#4", "E4", "G9"]
+    played = from_notes([(67, 4, 8), (64, 0, 4)], 16)
+    answer = {"bar": 3, "answering": 2, "sequence": from_notes([(72, 0, 16)], 16)}
+    assert bar_line({"bar": 3, "sequence": played}, answer) == \
+        "bar    4 | you: 2 notes: E4 G4 | machine: 1 note: C5 (answering bar 3)"
+    assert bar_line({"bar": 0, "sequence": from_notes([], 16)}, None) == "bar    1 | you: rest | machine: rest"
+
+
+class Lines:
+    """A process's output, line by line, read by a thread (a blocked read never hangs the test)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.all: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=lambda: [self._queue.put(line) for line in proc.stdout], daemon=True)
+        self._reader.start()
+
+    def text(self) -> str:
+        """Everything the process wrote (call once it has exited)."""
+        self._reader.join(10)
+        while not self._queue.empty():
+            self.all.append(self._queue.get())
+        return "".join(self.all)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
+        """The first line from now on that matches; fails after a generous deadline (not a timing check)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{''.join(self.all)}")
+            self.all.append(line)
+            if found := re.search(pattern, line):
+                return found
+
+
+def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
+    from hmm_live.live import ports
+
+    synth = ports.open_input("cli test synth", virtual=True, api="jack")
+    proc = subprocess.Popen([sys.executable, "-m", "hmm_live.cli", "jam", "--bpm", "240", "--no-synth",
+                             "--output", "cli test synth"], env={**os.environ, "HMM_LIVE_MIDI_API": "jack"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # Ctrl-C as in a terminal
+    try:
+        lines = Lines(proc)
+        assert "hmm_live in" in lines.wait_for(r"^  play into: ", 300).string
+        assert "cli test synth" in lines.wait_for(r"^  answers out: ", 10).string
+        lines.wait_for(r"^playing: ", 30)
+        keyboard = ports.open_output(ports.IN_PORT, api="jack")
+        for _ in range(2):  # E4 G4 B4 in quarter notes and a rest: a bar at 240 BPM
+            for pitch in (64, 67, 71):
+                keyboard.send(mido.Message("note_on", note=pitch, velocity=90))
+                time.sleep(0.2)
+                keyboard.send(mido.Message("note_off", note=pitch))
+                time.sleep(0.05)
+            time.sleep(0.25)
+        keyboard.close()
+        answered = lines.wait_for(
+            r"^bar +(\d+) \| you: .* \| machine: \d+ notes?: [A-G#0-9 ]+ \(answering bar (\d+)\)$", 20)
+        assert int(answered.group(2)) == int(answered.group(1)) - 1
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        output = lines.text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output and "stopping: all notes off" in output
+    shown = [int(n) for n in re.findall(r"^bar +(\d+) \|", output, re.M)]
+    assert shown[0] >= 1 and shown == list(range(shown[0], shown[0] + len(shown)))
+    played = re.findall(r"^bar +\d+ \| you: \d+ notes?: ([A-G#0-9 ]+) \|", output, re.M)
+    assert sorted({name for names in played for name in names.split()}) == ["B4", "E4", "G4"]
+    assert sum(len(names.split()) for names in played) == 6
+
+    time.sleep(0.2)  # what the engine sent last is delivered within a JACK period
+    sounding, answered_notes = set(), 0
+    for message in synth.iter_pending():
+        if message.type == "note_on" and message.velocity > 0:
+            sounding.add(message.note)
+            answered_notes += 1
+        elif message.type in ("note_on", "note_off"):
+            sounding.discard(message.note)
+    synth.close()
+    assert answered_notes > 0 and sounding == set()  # the answers came out, and none is left stuck

@@ -1,0 +1,109 @@
+"""`hmm-live jam`: the live engine from a terminal, one line per bar, Ctrl-C to stop.
+
+For a player at a keyboard with no notebook open: the session's engine runs
+as in the jam notebook, and each bar is printed as it passes, with what was
+played in it and what the machine played in it (its answer to the bar
+before). Bar numbers count from 1, as everywhere people read them.
+"""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any, Callable
+
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.sequences import NoteSequence
+from hmm_live.session import Session
+from hmm_live.shipped import DEMO_CLIPS
+
+NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+Log = Callable[[str], None]
+
+
+def pitch_name(pitch: int) -> str:
+    """MIDI 60 -> "C4": what a musician reads faster than a number."""
+    return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def describe(sequence: NoteSequence | None) -> str:
+    """The notes in the order they start, e.g. "3 notes: E4 G4 B4"; "rest" for none."""
+    notes = sorted(sequence.notes, key=lambda n: (n.quantized_start_step, n.pitch)) if sequence else []
+    if not notes:
+        return "rest"
+    return f"{len(notes)} note{'s' if len(notes) > 1 else ''}: {' '.join(pitch_name(n.pitch) for n in notes)}"
+
+
+def prepare(folder: str | Path | None, log: Log) -> Session:
+    """The session to jam with: the one saved in `folder` (or a new one there), else one in memory.
+
+    A session with no clips gets the shipped jam clips (as `jam --demo`); one
+    with no subspace is trained now, and saved when it has a folder, so the
+    next jam with it starts at once."""
+    session = Session.open_or_create(folder) if folder is not None else Session()
+    if session.problem:
+        log(f"note: {session.problem}")
+    if not len(session.clips):
+        session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+        log(f"no clips yet: using the shipped jam clips ({DEMO_CLIPS.name}, {len(session.clips)} phrases)")
+    if not session.trained:
+        log(f"training the subspace on {len(session.clips)} clips (seconds)...")
+        session.train(background=False)
+        if session.path is not None:
+            log(f"saved the trained session to {session.save()}")
+    return session
+
+
+def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
+    """Start the engine with `settings` and print each bar until Ctrl-C, then stop it (all notes off)."""
+    bars, answers, status = (session.bus.subscribe(s) for s in ("capture", "answers", "status"))
+    planned: dict[int, dict] = {}  # answers by the bar they play in
+    try:
+        engine = session.start(**settings)
+        for line in where(engine.status()):
+            log(line)
+        log("playing: one line per bar; Ctrl-C stops")
+        while True:
+            try:
+                bar = bars.get(timeout=0.25)
+            except TimeoutError:
+                bar = None
+            for item in answers.drain():
+                planned[item["bar"]] = item
+            if bar is not None:
+                log(bar_line(bar, planned.pop(bar["bar"], None)))
+                planned = {b: a for b, a in planned.items() if b > bar["bar"]}
+            for item in status.drain():
+                if item.get("event"):
+                    log(f"bar {_shown(item.get('bar'))}: {item['event']}")
+                elif item.get("traceback"):
+                    log(f"error: {item['last_error']}")
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        log("\nstopping: all notes off")
+    finally:
+        session.stop()
+        for subscription in (bars, answers, status):
+            subscription.close()
+    return 0
+
+
+def where(status: dict) -> list[str]:
+    """Where MIDI comes from and goes, and where the answers are heard."""
+    ports = status.get("ports") or {}
+    return [f"MIDI: {status.get('midi', 'the system default API')}",
+            f"  play into: {ports.get('input') or 'no input port'}",
+            f"  answers out: {ports.get('output') or 'no output port'}",
+            f"sound: {status.get('sound', 'no built-in synth')}"]
+
+
+def bar_line(bar: dict, answer: dict | None) -> str:
+    """One bar as it passes: what was played in it, and what the machine played in it."""
+    n = bar["bar"]
+    line = f"bar {n + 1:4d} | you: {describe(bar['sequence'])} | machine: "
+    if answer is None:
+        return line + "rest"
+    return line + f"{describe(answer['sequence'])} (answering bar {answer.get('answering', n - 1) + 1})"
+
+
+def _shown(bar: int | None) -> str:
+    return "-" if bar is None else str(bar + 1)
