@@ -59,6 +59,26 @@ def test_bench_live_quick_soak(tmp_path):
     assert report["output"]["received_late"]["n"] > 0
 
 
+def test_bench_sound_quick(tmp_path):
+    """The built-in synth over JACK and the browser, side by side: every row is measured (timings are
+    reported, not asserted); the synth falls silent at stop."""
+    import shutil
+
+    from hmm_live.testing.lab import CHROMIUM
+
+    if shutil.which("jackd") is None or CHROMIUM is None:
+        pytest.skip("jackd or chromium is not installed (the README's test command installs both)")
+    out = tmp_path / "sound.json"
+    done = subprocess.run([sys.executable, str(BENCH.with_name("sound.py")), "--bars", "4", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    for side in ("synth", "browser"):
+        assert report[side]["scheduled_notes"] > 0 and 0.0 <= report[side]["heard_share"] <= 1.0
+    assert report["synth"]["level_after_stop"] <= 1e-4
+    assert {t["name"] for t in report["targets"]} >= {"synth_onset_p99_beyond_one_period_ms", "browser_onset_p99_ms"}
+
+
 def test_bench_ui_quick(tmp_path):
     """Slider release -> notes shown (kernel, and browser where chromium is), and the map's batching."""
     out = tmp_path / "ui.json"

@@ -244,11 +244,11 @@ class Engine:
         self._report(f"MIDI: {self.midi}")
 
     def _close_ports(self) -> None:
+        self.player.set_output("midi", None)
         for port in (self._in_port, self._out_port):
             if port is not None:
                 port.close()
         self._in_port = self._out_port = None
-        self.player.outputs.pop("midi", None)
 
     def _open_synth(self) -> None:
         if not self.use_synth:
@@ -262,8 +262,8 @@ class Engine:
             self._report(f"sound: {self.sound}")
             return
         channel = self._synth_channel
-        self.player.outputs["synth"] = lambda msg, synth=self.synth: synth.send(
-            msg.copy(channel=channel) if hasattr(msg, "channel") else msg)
+        self.player.set_output("synth", lambda msg, synth=self.synth: synth.send(
+            msg.copy(channel=channel) if hasattr(msg, "channel") else msg))
 
     def set_sound(self, volume: float | None = None, mute: bool | None = None, echo: bool | None = None,
                   instrument: int | None = None) -> None:
@@ -286,7 +286,7 @@ class Engine:
         return ""
 
     def _close_synth(self) -> None:
-        self.player.outputs.pop("synth", None)
+        self.player.set_output("synth", None)
         if self.synth is not None:
             self.synth.close()
             self.synth = None
@@ -298,7 +298,7 @@ class Engine:
         else:
             self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
                                                virtual=self._output_spec is None, api=self.api)
-            self.player.outputs["midi"] = self._out_port.send
+            self.player.set_output("midi", self._out_port.send)
 
     def _port_watch(self) -> None:
         lost = set()

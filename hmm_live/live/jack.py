@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
 import os
 import shutil
 import subprocess
@@ -12,36 +11,50 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-_servers = itertools.count()
+# JACK keeps at most 8 servers in its shared registry, and frees the slot of a server that
+# died without unregistering only when a server of the same name starts: so the names are
+# 8 fixed ones, taken in turn (unique names used up the registry for good).
+NAMES = tuple(f"hmm_live_{slot}" for slot in range(8))
+# jackd runs under a guard that stops it when the guard's stdin closes: when we close it, or
+# when this process ends in any way (a kernel killed by its server left orphan servers behind)
+GUARD = 'trap "kill $pid" TERM; "$@" & pid=$!; read _; kill $pid; wait $pid'
+SHM = Path("/dev/shm")
+_started: set[str] = set()  # servers this process runs
 _shared_name: str | None = None
 
 
 @contextlib.contextmanager
 def jack_server(period: int = 128) -> Iterator[str]:
-    """Start `jackd -d dummy` under a unique name (JACK_DEFAULT_SERVER), yield the name, stop it by PID."""
+    """Start `jackd -d dummy` under a free name (JACK_DEFAULT_SERVER), yield the name, then stop it."""
     jackd = shutil.which("jackd")
     if jackd is None:
         raise FileNotFoundError("jackd is not installed (Debian: apt-get install jackd2)")
-    name = f"hmm_live_{os.getpid()}_{next(_servers)}"
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
-    # its messages go to a file: a pipe nobody reads fills up, and jackd then blocks on a write
-    # (every client with it: seen after a few hundred "Process error" lines under load)
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([jackd, "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", str(period)],
-                            stdout=subprocess.DEVNULL, stderr=log, env=env)
+    for name in NAMES:
+        # its messages go to a file: a pipe nobody reads fills up, and jackd then blocks on a
+        # write (every client with it: seen after a few hundred "Process error" lines under load)
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen(["sh", "-c", GUARD, "jack guard", jackd, "-n", name, "--no-realtime", "-d", "dummy",
+                                 "-r", "48000", "-p", str(period)],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=env)
+        problem = _wait_until_running(name, proc, log)
+        if problem is None:
+            break
+        proc.stdin.close()
+        proc.wait()
+        log.close()
+        if "already active" not in problem:
+            raise RuntimeError(f"jackd did not start: {problem}")
+    else:
+        raise RuntimeError(f"jackd did not start: every private server name ({NAMES[0]}..{NAMES[-1]}) is in use")
     old = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name
+    _started.add(name)
     try:
-        deadline = time.monotonic() + 10
-        while not any(name in p.name for p in Path("/dev/shm").glob("jack*")):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"jackd did not start: {log.read().decode(errors='replace')[-500:]}")
-            time.sleep(0.05)
-        time.sleep(0.2)
         yield name
     finally:
-        proc.terminate()
+        _started.discard(name)
+        proc.stdin.close()  # the guard stops jackd
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -54,8 +67,21 @@ def jack_server(period: int = 128) -> Iterator[str]:
             os.environ["JACK_DEFAULT_SERVER"] = old
         # only what carries this server's name: the numbered segments (jack-UID-N) are shared by
         # every server, and removing those another one made meanwhile broke it (SystemError)
-        for leftover in Path("/dev/shm").glob(f"jack*{name}*"):
+        for leftover in [*SHM.glob(f"jack_{name}_*"), *SHM.glob(f"jack_sem.*_{name}_*")]:
             shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+
+
+def _wait_until_running(name: str, proc: subprocess.Popen, log) -> str | None:
+    """None once the server's system client exists; else what jackd said when it gave up."""
+    ready = SHM / f"jack_sem.{os.getuid()}_{name}_system"
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-500:] or f"no server after 10 s (exit {proc.poll()})"
+        time.sleep(0.05)
+    time.sleep(0.2)
+    return None
 
 
 def shared_server() -> str:
@@ -71,5 +97,5 @@ def shared_server() -> str:
 
 
 def is_private(server: str | None) -> bool:
-    """Whether a JACK server name is one of ours (dummy backend: nothing is heard through it)."""
-    return bool(server) and server.startswith(f"hmm_live_{os.getpid()}_")
+    """Whether a JACK server is one this process started (dummy backend: nothing is heard through it)."""
+    return server in _started

@@ -23,7 +23,8 @@ from hmm_live.music.sequences import NoteSequence
 class Player:
     def __init__(self, clock: Clock, channel: int = 0, velocity: int | None = None, transpose: int = 0):
         self.clock = clock
-        self.outputs: dict[str, Callable[[mido.Message], None]] = {}  # where messages go, by name
+        self._outputs: dict[str, Callable[[mido.Message], None]] = {}  # where messages go, by name
+        self._sending = threading.Lock()  # held while sending: an output is never closed mid-send
         self.channel, self.velocity, self.transpose = channel, velocity, transpose
         self._queue: list[tuple[float, int, mido.Message]] = []
         self._order = itertools.count()
@@ -97,9 +98,19 @@ class Player:
             self.late_ms.append((time.monotonic() - due) * 1e3)
             self._deliver(msg)
 
+    def set_output(self, name: str, send: Callable[[mido.Message], None] | None) -> None:
+        """Add, replace or (None) remove an output. Once this returns, the old one is not in
+        use and may be closed (closing a port while another thread sends crashed python-rtmidi)."""
+        with self._sending:
+            if send is None:
+                self._outputs.pop(name, None)
+            else:
+                self._outputs[name] = send
+
     def _deliver(self, msg: mido.Message) -> None:
-        for output in list(self.outputs.values()):
-            try:
-                output(msg)
-            except Exception:  # a vanished port: count it, keep the clock and the thread alive
-                self.errors += 1
+        with self._sending:
+            for output in self._outputs.values():
+                try:
+                    output(msg)
+                except Exception:  # a vanished port: count it, keep the clock and the thread alive
+                    self.errors += 1

@@ -238,8 +238,8 @@ def open_output(name: str = OUT_PORT, virtual: bool = False, api: str | None = N
     """An output port (virtual, or an existing one by name/substring)."""
     b = backend(api)
     try:
-        if virtual:
-            return b.open_output(name, virtual=True)
+        if virtual:  # named like the input's client, so JACK shows "hmm_live:hmm_live out"
+            return b.open_output(name, client_name="hmm_live")
         return b.open_output(resolve("output", name, api))
     except PortError:
         raise

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ctypes.util
+import functools
 import os
 import sys
 import threading
 from pathlib import Path
 
 import mido
+import numpy as np
 
 from hmm_live.errors import HmmLiveError
 from hmm_live.music.audio import SOUNDFONTS
@@ -173,17 +176,32 @@ _GAIN = None
 _LOG_LEVELS = range(4)  # FluidSynth's panic, error, warning and info
 
 
+# alsa-lib prints its own errors ("ALSA lib pcm.c ... Unknown PCM default") unless given a handler
+_ALSA_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                 ctypes.c_char_p)(lambda *args: None)
+
+
 @contextlib.contextmanager
 def _quiet(fs):
-    """FluidSynth's log off for a while (a NULL log function discards a level's messages)."""
+    """FluidSynth's log (a NULL log function discards a level's messages) and alsa-lib's off for a while."""
     set_log = fs.cfunc("fluid_set_log_function", ctypes.c_void_p, ("level", ctypes.c_int, 1),
                        ("fun", ctypes.c_void_p, 1), ("data", ctypes.c_void_p, 1))
     old = [set_log(level, None, None) for level in _LOG_LEVELS]
+    alsa = _alsa()
+    if alsa is not None:
+        alsa.snd_lib_error_set_handler(_ALSA_HANDLER)
     try:
         yield
     finally:
         for level, function in zip(_LOG_LEVELS, old):
             set_log(level, function, None)
+        if alsa is not None:
+            alsa.snd_lib_error_set_handler(None)
+
+
+def _alsa() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("asound")
+    return ctypes.CDLL(name) if name else None
 
 
 def _set_gain(fs, synth, gain: float) -> None:
@@ -198,3 +216,33 @@ def _jack_running() -> bool:
     """Whether a JACK server answers (the one JACK_DEFAULT_SERVER names, else the default)."""
     server = os.environ.get("JACK_DEFAULT_SERVER", "default")
     return any(server in p.name for p in Path("/dev/shm").glob("jack*")) if Path("/dev/shm").exists() else False
+
+
+@functools.lru_cache(maxsize=8)
+def render_notes(pitches: tuple[int, ...], program: int = ANSWER_PROGRAM, drums: bool = False,
+                 seconds: float = 1.0, sample_rate: int = 22050, soundfont: str | None = None) -> dict[int, np.ndarray]:
+    """One mono int16 recording per pitch (held `seconds`, velocity 100, with its release; all
+    scaled by one factor to a 0.8 peak), rendered offline by FluidSynth: the samples the
+    browser plays the answers with. Cached: the same set is rendered once per process."""
+    fs = _library()
+    path = Path(soundfont) if soundfont else next((p for p in SOUNDFONTS if p.exists()), None)
+    if path is None:
+        raise SynthError("no General MIDI SoundFont found (Debian: apt-get install fluid-soundfont-gm)")
+    synth = fs.Synth(gain=0.5, samplerate=float(sample_rate))
+    try:
+        sfid = synth.sfload(str(path))
+        channel = DRUM_CHANNEL if drums else ANSWER_CHANNEL
+        synth.program_select(channel, sfid, 128 if drums else 0, 0 if drums else program)
+        held, release = int(seconds * sample_rate), int(0.3 * sample_rate)
+        rendered = {}
+        for pitch in pitches:
+            synth.noteon(channel, pitch, 100)
+            sound = synth.get_samples(held)
+            synth.noteoff(channel, pitch)
+            sound = np.concatenate([sound, synth.get_samples(release)])
+            rendered[pitch] = sound.reshape(-1, 2).mean(axis=1)
+            synth.get_samples(sample_rate // 2)  # let it fall silent before the next one
+        peak = max(float(np.abs(v).max()) for v in rendered.values()) or 1.0
+        return {p: (v * (0.8 * 32767 / peak)).astype(np.int16) for p, v in rendered.items()}
+    finally:
+        synth.delete()

@@ -55,7 +55,10 @@ class ClipLibrary:
     def from_midi(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], bars: int = 2) -> "ClipLibrary":
         """One clip per `bars` bars with notes in each MIDI file (folders are read recursively).
 
-        A file longer than a clip is cut into consecutive clips named `file@bar`.
+        A file longer than a clip is cut into consecutive clips named after where
+        they come from: "file, bars 3-4", or, in a file whose marker events name
+        its sections (tunes, song parts), "section, bars 1-2", counted from the
+        section's first bar.
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -66,10 +69,12 @@ class ClipLibrary:
         for path in files:
             seq = quantize(read_midi(path))
             total = num_bars(seq)
+            sections = markers(path)
             for start in range(0, total, bars):
                 part = slice_bars(seq, start, bars)
                 if part.notes:
-                    library.add(path.stem if total <= bars else f"{path.stem}@{start + 1}", part)
+                    library.add(path.stem if total <= bars and not sections else
+                                clip_name(sections, path.stem, start, bars), part)
         if not library:
             raise SequenceError(f"no clip with notes in {', '.join(map(str, files)) or 'no MIDI files'}")
         return library
@@ -116,6 +121,35 @@ class ClipLibrary:
 
     def __repr__(self) -> str:
         return f"ClipLibrary({len(self)} clips of {self.bars} bars)"
+
+
+def markers(path: Path) -> list[tuple[int, str]]:
+    """The (bar, text) of each marker event in a 4/4 MIDI file, in order: how a file of several
+    tunes or song parts names them (the note reader drops them, so mido reads these)."""
+    import mido
+
+    try:
+        midi = mido.MidiFile(path)
+    except (OSError, ValueError, EOFError):
+        return []
+    found = []
+    for track in midi.tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+            if message.type == "marker" and message.text.strip():
+                found.append((tick // (4 * midi.ticks_per_beat), message.text.strip()))
+    return sorted(found)
+
+
+def clip_name(sections: list[tuple[int, str]], fallback: str, start: int, bars: int) -> str:
+    """A clip's name from the section it starts in ("Tune, bars 1-2"), else the file's."""
+    first, name = 0, fallback
+    for bar, text in sections:
+        if bar <= start:
+            first, name = bar, text
+    lo, hi = start - first + 1, start - first + bars
+    return f"{name}, bar {lo}" if bars == 1 else f"{name}, bars {lo}-{hi}"
 
 
 def to_roll(bar: Bar) -> np.ndarray:

@@ -118,3 +118,50 @@ def hear_answers(engine, perform, quiet_after: float = 0.5) -> dict:
     return {"scheduled": scheduled, "errors": match(sorted(set(scheduled)), onsets(audio, start, recorder.sample_rate)),
             "level_after_stop": float(np.sqrt(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0,
             "period_s": recorder.period / recorder.sample_rate}
+
+
+# An AudioWorklet that hands every render quantum of the browser widget's output to the page,
+# with its AudioContext time: what the page plays, sample for sample.
+_RECORDER = """async () => {
+    const s = window.hmmLiveSound.last;
+    const code = `class HmmRecorder extends AudioWorkletProcessor {
+        process(inputs) { const c = inputs[0][0]; if (c) this.port.postMessage({t: currentTime, d: c.slice(0)}); return true; }
+    } registerProcessor('hmm-recorder', HmmRecorder);`;
+    await s.ctx.audioWorklet.addModule(URL.createObjectURL(new Blob([code], {type: 'application/javascript'})));
+    const node = new AudioWorkletNode(s.ctx, 'hmm-recorder');
+    window.hmmRecording = [];
+    node.port.onmessage = (e) => window.hmmRecording.push(e.data);
+    s.master.connect(node);
+    node.connect(s.ctx.destination);
+    return s.ctx.sampleRate;
+}"""
+_COLLECT = """() => {
+    const s = window.hmmLiveSound.last, blocks = window.hmmRecording;
+    const n = blocks.reduce((k, b) => k + b.d.length, 0), all = new Float32Array(n);
+    let at = 0;
+    for (const b of blocks) { all.set(b.d, at); at += b.d.length; }
+    let text = '';
+    const bytes = new Uint8Array(all.buffer);
+    for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
+    const ts = s.ctx.getOutputTimestamp();
+    return {audio: btoa(text), start: blocks[0].t, context: ts.contextTime,
+            performance: ts.performanceTime / 1000, origin: performance.timeOrigin / 1000};
+}"""
+
+
+def record_page(page) -> int:
+    """Start recording the page's hmm_live sound (after it was switched on); returns its sample rate."""
+    return int(page.evaluate(_RECORDER))
+
+
+def page_recording(page) -> tuple[np.ndarray, float]:
+    """(mono audio, time.monotonic of its first sample) of what the page played since
+    `record_page`. The browser's AudioContext time goes to its performance clock by its own
+    output timestamp, then to wall time by its time origin; wall time goes to monotonic
+    time here (the browser and this process share the machine's clocks)."""
+    import base64
+
+    got = page.evaluate(_COLLECT)
+    audio = np.frombuffer(base64.b64decode(got["audio"]), np.float32)
+    wall = got["origin"] + got["performance"] + (got["start"] - got["context"])
+    return audio, wall - (time.time() - time.monotonic())

@@ -25,10 +25,12 @@ CHROMIUM = shutil.which("chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SETTINGS = {  # no news pop-up; every cell laid out (JupyterLab skips laying out off-screen
-    # cells, which then count as invisible)
+    # cells, which then count as invisible); no autosave (a notebook on disk keeps the outputs
+    # the test gave it, so a reopened tab starts from what the test says)
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
         {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
 }
 
 
@@ -135,15 +137,20 @@ def run_all(page) -> None:
     raise RuntimeError("JupyterLab did not start running the notebook")
 
 
-def in_kernel(page, code: str, timeout: float = 60.0) -> dict:
-    """Run `code` in a new cell at the end of the notebook; it must print one `KERNEL:` JSON line."""
-    marker = f"KERNEL{secrets.token_hex(4)}:"
+def add_cell(page, code: str) -> None:
+    """Add `code` as a new cell at the end of the notebook and run it (without waiting)."""
     page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-InputPrompt").click()
     page.keyboard.press("Escape")
     page.keyboard.press("b")
     page.keyboard.press("Enter")
-    page.keyboard.insert_text(code.replace("KERNEL:", marker))
+    page.keyboard.insert_text(code)
     page.keyboard.press("Shift+Enter")
+
+
+def in_kernel(page, code: str, timeout: float = 60.0) -> dict:
+    """Run `code` in a new cell at the end of the notebook; it must print one `KERNEL:` JSON line."""
+    marker = f"KERNEL{secrets.token_hex(4)}:"
+    add_cell(page, code.replace("KERNEL:", marker))
     output = page.locator(".jp-OutputArea-output", has_text=marker).first
     output.wait_for(timeout=timeout * 1000)
     text = output.inner_text()

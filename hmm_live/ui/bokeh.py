@@ -2,31 +2,48 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any
 
 from bokeh.io import output_notebook
-from IPython import get_ipython
 from bokeh.models import LayoutDOM
 from bokeh.resources import INLINE
+from IPython import get_ipython
 from jupyter_bokeh import BokehModel
 
-_loaded = False
+_loaded_in: set[str] = set()  # the cell runs (execute requests) whose output holds BokehJS
 
 
 def load_bokeh() -> None:
-    """Put BokehJS in the page (inline: the CDN is unreachable offline); once per kernel.
+    """Put BokehJS in the page (inline: the CDN is unreachable offline), once per cell run.
 
-    It must be there before a plot's widget is drawn, and the page loads it
-    asynchronously: so `import hmm_live.ui` does this, in an earlier cell than
-    any plot (a plot made in the very cell that loads BokehJS may fail to draw).
+    A plot's view needs BokehJS in the page before it draws, else it shows "Click to
+    show javascript error" (reading 'require' of an undefined Bokeh). Once per kernel
+    is not enough: a reloaded page, or the notebook reopened in a new tab, has lost it
+    while the kernel lives on. So every cell that makes or shows a plot puts it in its
+    own output first, ahead of the plot. Outside a cell run (a background thread
+    redrawing a plot that is already shown) nothing is published: that page has it.
     """
-    global _loaded
-    if not _loaded and getattr(get_ipython(), "kernel", None) is not None:
-        output_notebook(resources=INLINE, hide_banner=True)
-        _loaded = True
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None or threading.current_thread() is not threading.main_thread():
+        return
+    header = kernel.get_parent().get("header", {})
+    if header.get("msg_type") != "execute_request" or header.get("msg_id") in _loaded_in:
+        return
+    _loaded_in.add(header["msg_id"])
+    output_notebook(resources=INLINE, hide_banner=True)
 
 
-class BokehView(BokehModel):
+class ShowsPlots:
+    """Mixin for widgets holding plots: displaying one in a cell loads BokehJS there first
+    (a panel made in one cell may be shown again in another, or in another tab)."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        load_bokeh()
+        return super()._repr_mimebundle_(**kwargs)
+
+
+class BokehView(ShowsPlots, BokehModel):
     """jupyter_bokeh's widget without its 4.1.0 echo bug.
 
     The browser sends every change Python makes to a data source (streamed or

@@ -1,4 +1,4 @@
-"""The jam controls: transport, port pickers, status lights and the last bars played."""
+"""The jam controls: transport, port pickers, status lights and the engine's state (bar counter)."""
 from __future__ import annotations
 
 import html
@@ -12,33 +12,38 @@ from hmm_live.live.engine import MODES
 from hmm_live.session import CLOCK_SOURCES, Session
 from hmm_live.ui.message import Message, released_on_error
 from hmm_live.ui.monitor import Listening
-from hmm_live.ui.roll import PianoRoll
+from hmm_live.ui.live_roll import clock_bar
 
 VIRTUAL = "(virtual port)"
 NONE = "(none)"
+STYLE = {"description_width": "90px"}  # room for "temperature" and "listen/lead" in full
 
 
-class Transport(widgets.VBox):
+class Transport(Listening, widgets.VBox):
     """Start/stop, tempo, clock source, temperature, mode, and how the machine answers:
-    the design and the listen <-> lead control (both act on the next bar)."""
+    the design and the listen <-> lead control (both act on the next bar).
+
+    Start/Stop shows whether the engine runs, however it was started or stopped
+    (from code, another panel, an error): it follows the session's "status" stream."""
 
     def __init__(self, session: Session):
         super().__init__()
         self.add_class("hmm-transport")
         self.session = session
         s = session.settings
-        self.play = widgets.ToggleButton(description="Start", icon="play", value=session.playing)
-        self.bpm = widgets.BoundedFloatText(s["bpm"], min=20, max=400, step=1, description="BPM")
-        self.clock = widgets.Dropdown(options=CLOCK_SOURCES, value=s["clock"], description="clock")
+        self.play = widgets.ToggleButton(description="Start", icon="play")
+        self.bpm = widgets.BoundedFloatText(s["bpm"], min=20, max=400, step=1, description="BPM", style=STYLE)
+        self.clock = widgets.Dropdown(options=CLOCK_SOURCES, value=s["clock"], description="clock", style=STYLE)
         self.temperature = widgets.FloatSlider(s["temperature"] or 0.0, min=0.0, max=2.0, step=0.05,
-                                               description="temperature", continuous_update=False)
-        self.mode = widgets.Dropdown(options=MODES, value=s["mode"], description="mode")
-        self.answers = widgets.Dropdown(options=ANSWERS, value=s["answers"], description="answers")
+                                               description="temperature", continuous_update=False, style=STYLE)
+        self.mode = widgets.Dropdown(options=MODES, value=s["mode"], description="mode", style=STYLE)
+        self.answers = widgets.Dropdown(options=ANSWERS, value=s["answers"], description="answers", style=STYLE)
         self.lead = widgets.FloatSlider(s["lead"], min=0.0, max=1.0, step=0.05, description="listen/lead",
-                                        continuous_update=False, style={"description_width": "initial"})
+                                        continuous_update=False, style=STYLE)
         self.message = Message()
         self.children = [self.play, self.bpm, self.clock, self.temperature, self.mode, self.answers, self.lead,
                          self.message]
+        self._show()
         self.play.observe(self.message.guard(self._toggle), "value")
         self.bpm.observe(self.message.guard(lambda c: session.configure(bpm=c["new"])), "value")
         self.clock.observe(self.message.guard(lambda c: self._restart_note(clock=c["new"])), "value")
@@ -47,18 +52,27 @@ class Transport(widgets.VBox):
             lambda c: session.configure(temperature=c["new"] or None)), "value")  # 0: greedy
         self.answers.observe(self.message.guard(lambda c: session.configure(answers=c["new"])), "value")
         self.lead.observe(self.message.guard(lambda c: session.configure(lead=c["new"])), "value")
+        self.listen(session.bus, "status", lambda items: self._show())
+
+    def _show(self) -> None:
+        """The button as the engine is (its observer ignores a value that matches the engine)."""
+        playing = self.session.playing
+        self.play.value = playing
+        self.play.description, self.play.icon = ("Stop", "stop") if playing else ("Start", "play")
 
     def _toggle(self, change: dict) -> None:
-        if change["new"] == self.session.playing:
-            return
-        if change["new"]:
-            with released_on_error(self.play):
-                self.session.start()
-            self.message.info(f"playing at {self.session.settings['bpm']:g} BPM")
-        else:
-            self.session.stop()
-            self.message.info("stopped")
-        self.play.description, self.play.icon = ("Stop", "stop") if change["new"] else ("Start", "play")
+        try:
+            if change["new"] == self.session.playing:
+                return
+            if change["new"]:
+                with released_on_error(self.play):
+                    self.session.start()
+                self.message.info(f"playing at {self.session.settings['bpm']:g} BPM")
+            else:
+                self.session.stop()
+                self.message.info("stopped")
+        finally:
+            self._show()
 
     def _restart_note(self, **settings) -> None:
         self.session.configure(**settings)
@@ -66,33 +80,49 @@ class Transport(widgets.VBox):
             self.message.info("takes effect at the next start")
 
 
-class PortPicker(widgets.VBox):
-    """Input and output ports, listed when asked (each listing opens a MIDI client)."""
+class PortPicker(Listening, widgets.VBox):
+    """Input and output ports, listed when asked (each listing opens a MIDI client), and the
+    real names of the ports the running engine opened (a virtual port's name depends on the
+    MIDI system: under JACK it is e.g. "RtMidiOut Client:hmm_live out")."""
 
     def __init__(self, session: Session):
         super().__init__()
         self.add_class("hmm-port-picker")
         self.session = session
-        self.input = widgets.Dropdown(description="MIDI in")
-        self.output = widgets.Dropdown(description="MIDI out")
+        self.input = widgets.Dropdown(description="MIDI in", style=STYLE)
+        self.output = widgets.Dropdown(description="MIDI out", style=STYLE)
         self.refresh_button = widgets.Button(description="Refresh ports", icon="refresh")
+        self.opened = widgets.HTML()
+        self.opened.add_class("hmm-ports-opened")
         self.message = Message()
-        self.children = [self.input, self.output, self.refresh_button, self.message]
+        self.children = [self.input, self.output, self.refresh_button, self.opened, self.message]
         self.refresh_button.on_click(self.message.guard(lambda _: self.refresh()))
-        self.refresh()
+        self.refresh(listing=session.playing)  # else the engine has not picked its MIDI system yet
         self.input.observe(self.message.guard(lambda c: self._pick("input", c["new"])), "value")
         self.output.observe(self.message.guard(lambda c: self._pick("output", c["new"])), "value")
+        engine = session.engine
+        self._opened(engine.status() if engine is not None else None)
+        self.listen(session.bus, "status", lambda items: self._opened(items[-1]))
 
-    def refresh(self) -> None:
-        api = self.session.settings["api"]
+    @property
+    def api(self) -> str | None:
+        """The MIDI system in use: the engine's (it may have fallen back to JACK), else the setting."""
+        engine = self.session.engine
+        return engine.api if engine is not None else self.session.settings["api"]
+
+    def refresh(self, listing: bool = True) -> None:
+        """The pickers' choices: this machine's ports when `listing`, else only the settings'."""
+        found = {"input": [], "output": []}
         try:
-            found = {"input": ports.list_inputs(api), "output": ports.list_outputs(api)}
+            if listing:
+                found = {"input": ports.list_inputs(self.api), "output": ports.list_outputs(self.api)}
         except ports.PortError as e:
-            found = {"input": [], "output": []}
-            self.message.error(str(e))
+            self.message.error(f"no ports to list: {e}. Start still works: the engine finds a MIDI system "
+                               f"or plays without ports (the line at the top says which)")
+        ours = (ports.IN_PORT, ports.OUT_PORT)  # the engine's own virtual ports, under any client name
         for kind, dropdown in (("input", self.input), ("output", self.output)):
             current = self._label(self.session.settings[kind])
-            options = [VIRTUAL, NONE] + [p for p in found[kind] if not p.startswith("hmm_live")]
+            options = [VIRTUAL, NONE] + [p for p in found[kind] if not any(name in p for name in ours)]
             dropdown.options = options if current in options else options + [current]
             dropdown.value = current
 
@@ -102,13 +132,21 @@ class PortPicker(widgets.VBox):
     def _pick(self, kind: str, label: str) -> None:
         setting = None if label == VIRTUAL else False if label == NONE else label
         if isinstance(setting, str):
-            present = ports.list_inputs(self.session.settings["api"]) if kind == "input" else \
-                ports.list_outputs(self.session.settings["api"])
+            present = ports.list_inputs(self.api) if kind == "input" else ports.list_outputs(self.api)
             if setting not in present:
                 self.message.error(f"the MIDI {kind} {setting!r} has vanished; pick another or refresh")
                 return
         self.session.configure(**{kind: setting})
         self.message.info(f"MIDI {kind}: {label}" + (" (from the next start)" if self.session.playing else ""))
+
+    def _opened(self, status: dict | None) -> None:
+        opened = (status or {}).get("ports")
+        if not opened or not status.get("running"):
+            self.opened.value = "<i>the ports open when the engine starts; Refresh lists the others</i>"
+            return
+        self.opened.value = "<br>".join(
+            f'{label}: <b class="hmm-port" data-kind="{kind}">{html.escape(opened.get(kind) or "none")}</b>'
+            for kind, label in (("input", "playing in from"), ("output", "answering to")))
 
 
 LIGHT = {"off": "#bbb", "on": "#2ca02c", "busy": "#ffbf00", "error": "#d62728"}
@@ -144,10 +182,12 @@ class StatusLights(Listening, widgets.HTML):
 
     def _capture(self, items: list[dict]) -> None:
         notes = len(items[-1]["sequence"].notes)
-        self._set("capture", "on" if notes else "off", f"bar {items[-1]['bar']}: {notes} notes")
+        self._set("capture", "on" if notes else "off", f"bar {items[-1]['bar'] + 1}: {notes} notes")
 
     def _answers(self, items: list[dict]) -> None:
-        self._set("responder", "on", f"answered bar {items[-1]['bar']}")
+        last = items[-1]
+        self._set("responder", "on", f"answered bar {last.get('answering', last['bar'] - 1) + 1} "
+                                     f"in bar {last['bar'] + 1}")
 
     def _status(self, items: list[dict]) -> None:
         last = items[-1]
@@ -168,14 +208,40 @@ class StatusLights(Listening, widgets.HTML):
             self._set("training", "on", f"trained at {time.strftime('%H:%M:%S')}")
 
 
-class LastBars(Listening, widgets.HBox):
-    """Piano rolls of the last bar played in and the machine's last answer."""
+class EngineState(Listening, widgets.HTML):
+    """Whether the engine plays, the bar playing (counted from 1, from the engine's clock), the
+    tempo, and where MIDI and sound go (the engine's status: these depend on the machine)."""
 
     def __init__(self, session: Session):
         super().__init__()
-        self.add_class("hmm-last-bars")
-        self.played = PianoRoll("you played")
-        self.answered = PianoRoll("the machine answered", color="#ff7f0e")
-        self.children = [self.played, self.answered]
-        self.listen(session.bus, "capture", lambda items: self.played.show(items[-1]["sequence"]))
-        self.listen(session.bus, "answers", lambda items: self.answered.show(items[-1]["sequence"]))
+        self.add_class("hmm-engine-state")
+        self.session = session
+        self.status = session.engine.status() if session.engine is not None else None
+        self._received = 0  # status items so far: with the bar, what the text was drawn from
+        self._shown: tuple | None = None
+        self._draw()
+        self.listen(session.bus, "status", self._update, every_tick=True)
+
+    def _update(self, items: list[dict]) -> None:
+        if items:
+            self.status, self._received = items[-1], self._received + len(items)
+        self._draw()
+
+    def _draw(self) -> None:
+        position = clock_bar(self.session)
+        bar = None if position is None else int(position) + 1
+        status = self.status or {}
+        shown = (bar, self._received)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        if bar is not None:
+            state = f"&#9654; playing &middot; bar <b>{bar}</b> &middot; {status.get('bpm', 0):g} BPM"
+        else:
+            last = status.get("bar")
+            state = "&#9632; stopped" + (f" after bar {last + 1}" if last is not None else "")
+        where = [f"{label}: {html.escape(str(status[key]))}" for key, label in (("midi", "MIDI"), ("sound", "sound"))
+                 if status.get(key)]
+        self.value = (f'<span class="hmm-state" data-running="{str(bar is not None).lower()}" '
+                      f'data-bar="{bar or ""}">{state}</span>'
+                      + "".join(f'<br><span class="hmm-where">{w}</span>' for w in where))

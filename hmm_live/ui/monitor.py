@@ -32,19 +32,23 @@ class Monitor:
     _lock = threading.Lock()
 
     @classmethod
-    def listen(cls, bus: Bus, stream: str, listener: Listener, maxlen: int = 256) -> Subscription:
-        """Listen to a stream of the bus; close the returned subscription to stop."""
+    def listen(cls, bus: Bus, stream: str, listener: Listener, maxlen: int = 256,
+               every_tick: bool = False) -> Subscription:
+        """Listen to a stream of the bus; close the returned subscription to stop.
+
+        `every_tick`: call the listener on every tick, with [] when nothing arrived
+        (for views that follow the clock, like a playhead)."""
         with cls._lock:
             monitor = cls._by_bus.get(bus)
             if monitor is None or monitor.closed:
                 monitor = cls._by_bus[bus] = cls(bus)
             subscription = bus.subscribe(stream, maxlen)
-            monitor._listeners.append((subscription, listener))
+            monitor._listeners.append((subscription, listener, every_tick))
             return subscription
 
     def __init__(self, bus: Bus):
         self.bus = bus
-        self._listeners: list[tuple[Subscription, Listener]] = []
+        self._listeners: list[tuple[Subscription, Listener, bool]] = []
         self.closed = False
         self.errors = 0
         self._thread = threading.Thread(target=self._run, name="hmm_live ui", daemon=True)
@@ -54,14 +58,14 @@ class Monitor:
         while True:
             time.sleep(1.0 / RATE)
             with Monitor._lock:
-                self._listeners = [(s, f) for s, f in self._listeners if not s.closed]
+                self._listeners = [entry for entry in self._listeners if not entry[0].closed]
                 if not self._listeners:
                     self.closed = True
                     return
                 listeners = list(self._listeners)
-            for subscription, listener in listeners:
+            for subscription, listener, every_tick in listeners:
                 items = subscription.drain()
-                if not items:
+                if not items and not every_tick:
                     continue
                 try:
                     listener(items)
@@ -73,10 +77,10 @@ class Monitor:
 class Listening:
     """Mixin for widgets fed from a bus: their subscriptions end when they close."""
 
-    def listen(self, bus: Bus, stream: str, listener: Listener) -> None:
+    def listen(self, bus: Bus, stream: str, listener: Listener, every_tick: bool = False) -> None:
         if not hasattr(self, "_subscriptions"):
             self._subscriptions: list[Subscription] = []
-        self._subscriptions.append(Monitor.listen(bus, stream, listener))
+        self._subscriptions.append(Monitor.listen(bus, stream, listener, every_tick=every_tick))
 
     def close(self) -> None:
         for subscription in getattr(self, "_subscriptions", ()):

@@ -1,4 +1,8 @@
-"""The instrument panel: every widget of a session assembled, wired together."""
+"""The instrument panel: every widget of a session assembled, wired together.
+
+Laid out to fit a notebook at 1400 px wide with the file browser open (about
+950 px of output): rows wrap rather than run off the right edge.
+"""
 from __future__ import annotations
 
 import html
@@ -6,19 +10,29 @@ import html
 import ipywidgets as widgets
 
 from hmm_live.session import Session
-from hmm_live.ui.controls import LastBars, PortPicker, StatusLights, Transport
+from hmm_live.ui.bokeh import ShowsPlots
+from hmm_live.ui.controls import EngineState, PortPicker, StatusLights, Transport
 from hmm_live.ui.library import ClipLibraryPanel
+from hmm_live.ui.live_roll import LiveRoll
 from hmm_live.ui.sliders import LatentSliders
 from hmm_live.ui.subspace_map import SubspaceMap
 from hmm_live.ui.training import TrainingPanel
 
+WRAP = widgets.Layout(flex_flow="row wrap", align_items="flex-start")
+
 
 def _section(title: str, *children: widgets.Widget) -> widgets.VBox:
-    return widgets.VBox([widgets.HTML(f"<b>{html.escape(title)}</b>"), *children])
+    return widgets.VBox([widgets.HTML(f"<b>{html.escape(title)}</b>"), *children],
+                        layout=widgets.Layout(margin="0 24px 8px 0"))
 
 
-class Panel(widgets.VBox):
-    """Transport, ports, lights, map and sliders, last bars, training and clips; `close()` ends it."""
+def _row(*sections: widgets.Widget) -> widgets.HBox:
+    return widgets.HBox(list(sections), layout=WRAP)
+
+
+class Panel(ShowsPlots, widgets.VBox):
+    """The engine's state and lights, transport, ports, the live piano roll, map and sliders,
+    training and clips; `close()` ends it."""
 
     def __init__(self, session: Session):
         super().__init__()
@@ -26,20 +40,21 @@ class Panel(widgets.VBox):
         self.session = session
         self.problem = widgets.HTML(f'<span class="hmm-error" style="color:#b00020">{html.escape(session.problem)}'
                                     f'</span>' if session.problem else "")
-        self.transport, self.ports, self.lights = Transport(session), PortPicker(session), StatusLights(session)
+        self.state, self.lights = EngineState(session), StatusLights(session)
+        self.transport, self.ports = Transport(session), PortPicker(session)
+        self.roll = LiveRoll(session, width=900)
         self.sliders = LatentSliders(session)
         self.map = SubspaceMap(session, on_pick=self.sliders.set_point)
         self.sliders.on_point = self.map.set_cursor
-        self.last_bars, self.training = LastBars(session), TrainingPanel(session)
-        self.clips = ClipLibraryPanel(session)
-        self.children = [self.problem, self.lights,
-                         widgets.HBox([_section("Transport", self.transport), _section("Ports", self.ports)]),
-                         widgets.HBox([_section("Subspace", self.map), _section("Sliders", self.sliders)]),
-                         _section("Last bars", self.last_bars),
-                         widgets.HBox([_section("Training", self.training), _section("Clips", self.clips)])]
+        self.training, self.clips = TrainingPanel(session), ClipLibraryPanel(session)
+        self.children = [self.problem, self.state, self.lights,
+                         _row(_section("Transport", self.transport), _section("Ports", self.ports)),
+                         _section("Bars", self.roll),
+                         _row(_section("Subspace", self.map), _section("Sliders", self.sliders)),
+                         _row(_section("Training", self.training), _section("Clips", self.clips))]
 
     def close(self) -> None:
-        for w in (self.transport, self.ports, self.lights, self.sliders, self.map, self.last_bars, self.training,
-                  self.clips):
+        for w in (self.state, self.lights, self.transport, self.ports, self.roll, self.sliders, self.map,
+                  self.training, self.clips):
             w.close()
         super().close()

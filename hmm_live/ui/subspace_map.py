@@ -20,7 +20,7 @@ from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from hmm_live.session import Session
-from hmm_live.ui.bokeh import BokehView
+from hmm_live.ui.bokeh import BokehView, ShowsPlots
 from hmm_live.ui.monitor import Listening
 
 TRAIL = 32  # responder points kept on the map
@@ -28,7 +28,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#17becf")
 
 
-class SubspaceMap(Listening, widgets.VBox):
+class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
     """`set_cursor(point)`; `on_pick(point)` is called when the performer clicks the map."""
 
     def __init__(self, session: Session, on_pick: Callable[[np.ndarray], None] | None = None, size: int = 320):

@@ -1,0 +1,79 @@
+"""The browser sound widget in a real JupyterLab page, for its tests and its benchmark: a
+notebook that makes a session and shows the widget, switching sound on with a click, and
+hearing the answers the page plays (see audio_capture.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hmm_live.testing.audio_capture import match, onsets, page_recording, record_page
+from hmm_live.testing.lab import in_kernel, run_all
+
+NOTEBOOK = "sound.ipynb"
+SETUP = """\
+import json, time
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.session import Session
+from hmm_live.shipped import DEMO_CLIPS
+from hmm_live.ui.sound import BrowserSound
+session = Session(bpm={bpm}, synth=False, instrument=13)  # a xylophone: clean onsets to find
+session.clips = ClipLibrary.from_midi(DEMO_CLIPS, bars=2)
+session.train(background=False)
+sound = BrowserSound(session)
+sound"""
+
+# A Web MIDI keyboard the test plays: one input whose messages carry the given timestamps.
+FAKE_MIDI = """
+(() => {
+  const input = {id: 'test-keyboard', name: 'test keyboard', onmidimessage: null};
+  window.hmmFakeMidi = {
+    play(events) {  // [[data bytes, performance time in s]], delivered at about that time
+      for (const [data, at] of events) {
+        setTimeout(() => input.onmidimessage && input.onmidimessage(
+          {data: new Uint8Array(data), timeStamp: at * 1000}), Math.max(0, at * 1000 - performance.now()));
+      }
+    }
+  };
+  navigator.requestMIDIAccess = async () => ({inputs: new Map([['test-keyboard', input]]), onstatechange: null});
+})();
+"""
+
+
+def write_notebook(root: Path, bpm: float = 150) -> None:
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP.format(bpm=bpm))]),
+                   root / NOTEBOOK)
+
+
+def open_with_sound(lab, page) -> None:
+    """Open and run the notebook, click "Sound in this browser", wait for samples and clock sync."""
+    page.add_init_script(FAKE_MIDI)
+    lab.open(page, NOTEBOOK)
+    run_all(page)
+    button = page.locator(".hmm-sound-toggle")
+    button.wait_for(timeout=240_000)
+    button.click()  # a real click: browsers start audio only after a gesture
+    page.wait_for_function("() => /samples loaded, clock synced/.test("
+                           "document.querySelector('.hmm-browser-status').textContent)", timeout=60_000)
+
+
+def answers_heard(page, bars: int) -> dict:
+    """Start the engine, play the demo performance for `bars` bars, record the page: each answer
+    note's scheduled onset (time.monotonic) and the error of the onset heard for it (None: not heard)."""
+    rate = record_page(page)
+    started = in_kernel(page, """\
+answers = session.bus.subscribe("answers", maxlen=1024)
+engine = session.start()
+performer = session.play_demo(%d)
+print('KERNEL:', json.dumps(engine.status()))""" % bars)
+    done = in_kernel(page, """\
+performer.join()
+time.sleep(2 * 16 * engine.clock.step_seconds)  # the last answer plays out
+heard = [a["time"] + n.quantized_start_step * a["step_seconds"] for a in answers.drain() for n in a["sequence"].notes]
+print('KERNEL:', json.dumps({"onsets": heard, "answered": engine.answered, "status": engine.status()}))""",
+                     timeout=120 + 10 * bars)
+    audio, start = page_recording(page)
+    expected = sorted(set(done["onsets"]))
+    status = page.locator(".hmm-browser-status").inner_text()
+    return {"started": started, "answered": done["answered"], "status": done["status"], "expected": expected,
+            "errors": match(expected, onsets(audio, start, rate), window=0.06), "browser_status": status}

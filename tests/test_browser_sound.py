@@ -1,0 +1,86 @@
+"""The browser as the instrument, in a real JupyterLab in Chromium: the answers are heard in
+the page (its audio recorded by an AudioWorklet) at their times, and a Web MIDI keyboard
+(injected into the page: this machine has none) is captured on the steps it was played on.
+
+The kernel starts with no JACK server and no MIDI API chosen, as on a fresh machine; the
+engine finds its own way (see test_live's fallback test).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from hmm_live.testing.browser_sound import answers_heard, open_with_sound, write_notebook
+from hmm_live.testing.lab import CHROMIUM, chromium, in_kernel, jupyter_lab
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sound")
+    write_notebook(root)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("JACK_DEFAULT_SERVER", "HMM_LIVE_MIDI_API"):
+            mp.delenv(name, raising=False)
+        with jupyter_lab(root) as lab, chromium() as browser:
+            yield lab, browser
+
+
+@pytest.fixture
+def page(lab):
+    lab_, browser = lab
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    open_with_sound(lab_, page)
+    assert "sound on" in page.locator(".hmm-browser-status").inner_text()
+    yield page
+    in_kernel(page, "session.stop(); print('KERNEL:', json.dumps(session.playing))")
+    context.close()
+
+
+def test_the_answers_are_heard_in_the_browser_on_the_bar_grid(page):
+    heard = answers_heard(page, bars=6)
+    assert heard["started"]["running"] and heard["status"]["last_error"] is None
+    expected, errors = heard["expected"], heard["errors"]
+    assert heard["answered"] >= 5 and len(expected) >= 10
+    missed = [t for t, e in zip(expected, errors) if e is None]
+    assert len(missed) <= len(expected) // 10, f"{len(missed)} of {len(expected)} answer notes not heard"
+    assert float(np.median(np.abs([e for e in errors if e is not None]))) < 0.03
+
+
+def test_a_web_midi_keyboard_is_captured_on_the_steps_played(page):
+    page.locator(".hmm-web-midi input").check()
+    page.wait_for_function("() => /Web MIDI in/.test(document.querySelector('.hmm-browser-status').textContent)",
+                           timeout=30_000)
+    timing = in_kernel(page, """\
+bars = session.bus.subscribe("capture", maxlen=64)
+engine = session.start()
+first = int(engine.clock.step_at(time.monotonic()) // 16) + 2
+print('KERNEL:', json.dumps({"first": first, "bar_time": engine.clock.time_of(first * 16),
+                             "step": engine.clock.step_seconds}))""")
+    rng = np.random.default_rng(0)
+    wall_minus_monotonic = time.time() - time.monotonic()
+    origin = page.evaluate("() => performance.timeOrigin / 1000")
+    played, events = [], []
+    for bar in range(2):
+        for k in range(8):  # eighth notes, each up to 30 ms early or late
+            step, pitch = bar * 16 + 2 * k, 60 + (k * 5) % 12
+            on = timing["bar_time"] + step * timing["step"] + rng.uniform(-0.03, 0.03)
+            perf = on + wall_minus_monotonic - origin
+            events += [[[0x90, pitch, 90], perf], [[0x80, pitch, 0], perf + timing["step"] * 1.5]]
+            played.append((bar, pitch, step % 16))
+    page.evaluate("events => window.hmmFakeMidi.play(events)", events)
+    got = in_kernel(page, f"""\
+deadline = time.monotonic() + 30
+closed = {{}}
+while len(closed) < 2 and time.monotonic() < deadline:
+    for b in bars.drain():
+        if b["bar"] - first in (0, 1):
+            closed[b["bar"] - first] = [[n.pitch, n.quantized_start_step] for n in b["sequence"].notes]
+    time.sleep(0.1)
+print('KERNEL:', json.dumps({{"closed": closed, "received": sound.midi_received}}))""", timeout=60)
+    captured = [(int(bar), pitch, step) for bar, notes in got["closed"].items() for pitch, step in notes]
+    assert got["received"] == len(events)
+    assert sorted(captured) == sorted(played), "a note was not captured on the step it was played on"
