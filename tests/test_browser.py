@@ -111,8 +111,10 @@ def test_subspace_notebook_sliders_and_map(lab, page):
     page.wait_for_function(f"() => Math.abs(({BROWSER_ROWS})('hmm_cursor').d0[0] - {before['x']}) > 1e-6",
                            timeout=30_000)
     readout = float(page.locator(".hmm-latent-sliders .widget-readout").first.inner_text())
-    after = in_kernel(page, 'print("KERNEL:" + json.dumps({"decoded": sliders.decoded, '
-                            '"x": float(sliders.point[0]), "cursor": subspace_map.cursor.data["d0"]}))')
+    after = wait_until(  # every intermediate value is decoded (and heard): poll for the last one
+        lambda: (k := in_kernel(page, 'print("KERNEL:" + json.dumps({"decoded": sliders.decoded, "x": '
+                                      'float(sliders.point[0]), "cursor": subspace_map.cursor.data["d0"]}))'))
+        and abs(k["x"] - readout) < 0.006 and k, 60, "the kernel decodes the slider's last value")
     cursor = page.evaluate(f"({BROWSER_ROWS})('hmm_cursor')")
     assert after["decoded"] > before["decoded"] and after["x"] > before["x"]
     assert after["x"] == pytest.approx(readout, abs=0.006)

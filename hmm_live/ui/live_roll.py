@@ -45,7 +45,7 @@ def bar_notes(sequence: NoteSequence) -> Notes:
 class LiveRoll(ShowsPlots, Listening, widgets.VBox):
     """The last `bars` bars; the bar playing is shaded and a playhead moves through it by 8ths."""
 
-    def __init__(self, session: Session, bars: int = BARS, width: int = 1000, height: int = 240):
+    def __init__(self, session: Session, bars: int = BARS, width: int = 1000, height: int = 260):
         super().__init__()
         self.add_class("hmm-live-roll")
         self.session, self.bars = session, bars
@@ -74,7 +74,7 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
         for kind, (color, label) in KINDS.items():
             plan = kind == "plan"
             glyph = self.plot.quad(left="x0", right="x1", bottom="y0", top="y1", source=self.sources[kind],
-                                   fill_color=color, fill_alpha=0.1 if plan else 0.8 if kind == "played" else 0.6,
+                                   fill_color=color, fill_alpha=0.25 if plan else 0.8 if kind == "played" else 0.6,
                                    line_color=color, line_dash="dashed" if plan else "solid",
                                    line_width=1.5 if plan else 1)
             items.append(LegendItem(label=label, renderers=[glyph]))
@@ -147,7 +147,7 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
         low, high = (min(pitches), max(pitches)) if pitches else (60, 72)
         pad = max(0, 14 - (high - low)) / 2  # at least an octave and a bit, centred on the notes
         low, high = low - pad - 1.5, high + pad + 1.5
-        named = range(12) if high - low <= 20 else WHITE_KEYS if high - low <= 36 else (0, 4, 7)
+        named = range(12) if high - low <= 15 else WHITE_KEYS if high - low <= 30 else (0, 4, 7)
         ticks = [p for p in range(int(low) + 1, int(high) + 1) if p % 12 in named]
         with self._doc:
             for kind, notes in shown.items():

@@ -6,7 +6,7 @@ playing and swaps the new models in when both are trained.
 from __future__ import annotations
 
 import ipywidgets as widgets
-from bokeh.models import ColumnDataSource, Legend, LogTicker
+from bokeh.models import ColumnDataSource, FixedTicker, Legend
 from bokeh.plotting import figure
 
 from hmm_live.models.subspacer import LAYOUT_EPOCHS
@@ -18,6 +18,7 @@ from hmm_live.ui.monitor import Listening
 STAGES = ("subspacer", "responder")
 STYLE = {"description_width": "80px"}
 FIELD = widgets.Layout(width="210px")
+LOSS_TICKS = [round(m * 10.0 ** e, 3) for e in range(-3, 5) for m in (1, 3)]  # evenly spaced on a log axis
 
 
 class TrainingPanel(ShowsPlots, Listening, widgets.VBox):
@@ -39,7 +40,7 @@ class TrainingPanel(ShowsPlots, Listening, widgets.VBox):
                        for stage in STAGES}
         plot = figure(width=420, height=200, y_axis_type="log", x_axis_label="epoch", y_axis_label="loss",
                       toolbar_location=None)
-        plot.yaxis.ticker = LogTicker(desired_num_ticks=4, mantissas=[1, 2, 5])
+        plot.yaxis.ticker = FixedTicker(ticks=LOSS_TICKS)  # Bokeh's log ticker piles labels up within a decade
         legend = Legend(orientation="horizontal", border_line_alpha=0, label_text_font_size="11px")
         plot.add_layout(legend, "above")  # above the curves, never over them
         for stage, color in zip(STAGES, ("#1f77b4", "#ff7f0e")):
