@@ -70,6 +70,7 @@ class Session:
         self._training: threading.Thread | None = None
         self._takes = 0
         self._performer = None  # play_demo's output port into the engine's input
+        self._performer_lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = f"trained {self.subspacer.latent_dims}-D" if self.trained else "untrained"
@@ -203,7 +204,8 @@ class Session:
 
     def stop(self) -> None:
         if self._performer is not None:
-            self._performer.close()
+            with self._performer_lock:  # never while the demo thread sends on it (segfault)
+                self._performer.close()
             self._performer = None
         if self.engine is not None:
             self.engine.stop()
@@ -230,7 +232,7 @@ class Session:
         if virtual_input:  # one port for every call: JACK dislikes client churn
             if self._performer is None:
                 self._performer = ports.open_output(ports.IN_PORT, api=self.engine.api)
-            send = self._performer.send
+            send = self._send_demo
         return demo.play(self.engine, self.clips, bars, send)
 
     def answer(self, bar: NoteSequence, seed: int | None = None) -> NoteSequence:
@@ -242,6 +244,12 @@ class Session:
         s = self.settings
         models = Models(self.musicvae, self.subspacer, self.responder)
         return make_answer(models, bar, s["answers"], float(s["lead"]), s["temperature"], seed)[1]
+
+    def _send_demo(self, message) -> None:
+        with self._performer_lock:
+            port = self._performer
+            if port is not None and not port.closed:
+                port.send(message)
 
     # -- clips -----------------------------------------------------------------------
     def record(self) -> None:

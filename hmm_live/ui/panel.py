@@ -12,6 +12,7 @@ import ipywidgets as widgets
 from hmm_live.session import Session
 from hmm_live.ui.bokeh import ShowsPlots
 from hmm_live.ui.controls import EngineState, PortPicker, StatusLights, Transport
+from hmm_live.ui.sound import BrowserSound
 from hmm_live.ui.library import ClipLibraryPanel
 from hmm_live.ui.live_roll import LiveRoll
 from hmm_live.ui.sliders import LatentSliders
@@ -47,7 +48,8 @@ class Panel(ShowsPlots, widgets.VBox):
         self.map = SubspaceMap(session, on_pick=self.sliders.set_point)
         self.sliders.on_point = self.map.set_cursor
         self.training, self.clips = TrainingPanel(session), ClipLibraryPanel(session)
-        self.children = [self.problem, self.state, self.lights,
+        self.sound = BrowserSound(session)
+        self.children = [self.problem, self.state, self.lights, self.sound,
                          _row(_section("Transport", self.transport), _section("Ports", self.ports)),
                          _section("Bars", self.roll),
                          _row(_section("Subspace", self.map), _section("Sliders", self.sliders)),
@@ -55,6 +57,6 @@ class Panel(ShowsPlots, widgets.VBox):
 
     def close(self) -> None:
         for w in (self.state, self.lights, self.transport, self.ports, self.roll, self.sliders, self.map,
-                  self.training, self.clips):
+                  self.training, self.clips, self.sound):
             w.close()
         super().close()
