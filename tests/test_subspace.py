@@ -69,7 +69,7 @@ def test_clip_library_checks_clips(tmp_path):
 def test_clips_from_midi_cuts_long_files(tmp_path):
     write_midi(from_notes([(60, 0, 4), (64, 40, 44)], 64), tmp_path / "tune.mid")
     lib = ClipLibrary.from_midi(tmp_path, bars=2)
-    assert lib.names == ["tune@1", "tune@3"]  # bars 1-2 and 3-4, both with notes
+    assert lib.names == ["tune, bars 1-2", "tune, bars 3-4"]  # bars 1-2 and 3-4, both with notes
     (tmp_path / "broken.mid").write_bytes(b"MThd junk")
     with pytest.raises(HmmLiveError, match="broken.mid"):
         ClipLibrary.from_midi(tmp_path)

@@ -38,7 +38,8 @@ class SynthError(HmmLiveError):
 def _library():
     """pyfluidsynth, which finds libfluidsynth (Debian: apt-get install libfluidsynth3) at import."""
     try:
-        import fluidsynth
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints where it found the library when $CI is set
+            import fluidsynth
     except ImportError as e:
         raise SynthError(f"FluidSynth is not available: {e} (Debian: apt-get install fluidsynth)") from None
     return fluidsynth
