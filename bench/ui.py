@@ -8,7 +8,11 @@
    through a bare slider and a text widget, the floor of the widget stack
    here (skipped without chromium);
  - map: 1000 responder points a second for 3 s -> browser updates a second
-   (the UI thread batches them) and points delivered.
+   (the UI thread batches them) and points delivered;
+ - transport: in the browser, the jam panel's Start/Stop clicked while another
+   cell keeps the kernel busy -> the panel's state line shows the engine
+   started / stopped (the kernel acted and said so); the first Start, which
+   also starts a MIDI system where the machine has none, apart.
 
     python bench/ui.py [--quick] [--out FILE]
 """
@@ -52,6 +56,28 @@ def show(change):
     shown.value = f"<b>{change['new']}</b>"
 bare.observe(show, "value")
 widgets.VBox([bare, shown])"""
+
+# the jam panel, then a cell that keeps the kernel's main shell busy for the whole benchmark
+PANEL = """from hmm_live.music.clips import ClipLibrary
+from hmm_live.session import Session
+from hmm_live.shipped import DEMO_CLIPS
+from hmm_live.ui import Panel
+session = Session(synth=False)
+session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
+session.train(epochs=50, background=False)
+Panel(session)"""
+BUSY = "import time\ntime.sleep(3600)"
+
+# clicks the transport button; resolves with the ms until the state line shows `running`
+CLICK = """running => new Promise(resolve => {
+    const line = document.querySelector(".hmm-panel .hmm-state").parentElement.parentElement;
+    const shown = () => document.querySelector(".hmm-panel .hmm-state").dataset.running === String(running);
+    const t0 = performance.now();
+    const seen = new MutationObserver(() => { if (shown()) { seen.disconnect(); resolve(performance.now() - t0); } });
+    seen.observe(line, {subtree: true, childList: true, attributes: true, characterData: true});
+    document.querySelector(".hmm-transport .widget-toggle-button").click();
+    setTimeout(() => { seen.disconnect(); resolve(null); }, 10000);
+})"""
 
 # resolves with the ms from now until the element `selector` changes in the page
 WATCH = """selector => { window.__shown = new Promise(resolve => {
@@ -115,6 +141,31 @@ def browser_latency(n: int) -> dict:
     return out
 
 
+def transport_latency(n: int) -> dict:
+    root = Path(tempfile.mkdtemp(prefix="hmm_live_bench_ui_"))
+    nbformat.write(new_notebook(cells=[new_code_cell(PANEL), new_code_cell(BUSY)]), root / "panel.ipynb")
+    with jupyter_lab(root) as lab, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        lab.open(page, "panel.ipynb")
+        run_all(page)
+        page.locator(".hmm-panel .hmm-state").wait_for(timeout=240_000)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").first.wait_for(timeout=30_000)
+        time.sleep(2)  # the busy cell is running
+        first_start = page.evaluate(CLICK, True)
+        starts, stops, missed = [], [], 0
+        for _ in range(n):
+            for running, times in ((False, stops), (True, starts)):
+                time.sleep(0.5)
+                ms = page.evaluate(CLICK, running)
+                if ms is None:
+                    missed += 1
+                else:
+                    times.append(ms / 1000)
+        busy = page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").count() == 1
+    return {"first_start_ms": first_start, "start": stats_ms(starts), "stop": stats_ms(stops),
+            "clicks": 2 * n, "not_shown_within_10_s": missed, "kernel_busy_throughout": busy}
+
+
 def main() -> None:
     args = arguments(__doc__, "fewer repetitions (CI)").parse_args()
     log("training a session on the demo clips")
@@ -129,12 +180,17 @@ def main() -> None:
     if CHROMIUM is not None:
         log("browser: key released on a slider -> piano roll drawn")
         report["browser_release"] = browser_latency(6 if args.quick else 40)
+        log("browser: Start/Stop clicked while a cell runs -> the state line shows it")
+        report["transport"] = transport_latency(3 if args.quick else 20)
+    transport = report.get("transport", {})
     browser = report.get("browser_release", {}).get("latent_slider_to_roll", {}).get("p99_ms")
     report["targets"] = [
         target("kernel_release_to_roll_p99_ms", report["kernel_release_to_roll"]["p99_ms"], "<=", 50.0),
         target("browser_release_to_roll_p99_ms", browser, "<=", 50.0),
         target("map_browser_updates_per_s_min", report["map_flood"]["browser_updates_per_s"], ">=", 10.0),
         target("map_browser_updates_per_s_max", report["map_flood"]["browser_updates_per_s"], "<=", 21.0),
+        target("transport_start_p99_ms", transport.get("start", {}).get("p99_ms"), "<=", 100.0),
+        target("transport_stop_p99_ms", transport.get("stop", {}).get("p99_ms"), "<=", 100.0),
     ]
     emit(report, args.out)
 

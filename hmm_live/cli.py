@@ -10,6 +10,8 @@ from typing import Callable
 
 from hmm_live.shipped import DEFAULT_MODEL, NOTEBOOKS
 
+BPM_RANGE = (20.0, 400.0)  # hmm_live.live.clock.BPM_RANGE (importing it loads TensorFlow); a test keeps them equal
+
 # Nothing heavy at import time: TensorFlow, Jupyter and MIDI load inside the commands that use
 # them, so --help and every argument check answer at once.
 
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     jam.add_argument("--session", metavar="FOLDER",
                      help="jam with this saved session (made and trained on the shipped clips if new; "
                           "default: the shipped model and clips, in memory)")
-    jam.add_argument("--bpm", type=_ranged(float, 20, 400), help="tempo (default: the session's, 120)")
+    jam.add_argument("--bpm", type=_ranged(float, *BPM_RANGE), help="tempo (default: the session's, 120)")
     jam.add_argument("--temperature", type=_ranged(float, 0, above=True),
                      help="sampling temperature (default: greedy)")
     jam.add_argument("--answers", help="listen (default): from the bar played and the subspace; "

@@ -7,12 +7,14 @@ engine finds its own way (see test_live's fallback test).
 """
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
 import pytest
 
-from hmm_live.testing.browser_sound import answers_heard, open_with_sound, write_notebook
+from hmm_live.shipped import NOTEBOOKS
+from hmm_live.testing.browser_sound import NOTEBOOK, answers_heard, open_with_sound, write_notebook
 from hmm_live.testing.lab import CHROMIUM, chromium, in_kernel, jupyter_lab
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -21,33 +23,52 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("sound")
     write_notebook(root)
+    shutil.copy(NOTEBOOKS / "jam.ipynb", root / "jam.ipynb")
     with pytest.MonkeyPatch.context() as mp:
         for name in ("JACK_DEFAULT_SERVER", "HMM_LIVE_MIDI_API"):
             mp.delenv(name, raising=False)
-        with jupyter_lab(root) as lab, chromium() as browser:
+        with jupyter_lab(root, {"HMM_LIVE_DEMO": "1"}) as lab, chromium() as browser:
             yield lab, browser
 
 
 @pytest.fixture
-def page(lab):
+def page(lab, request):
     lab_, browser = lab
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    open_with_sound(lab_, page)
+    notebook = getattr(request, "param", NOTEBOOK)
+    open_with_sound(lab_, page, notebook)
     assert "sound on" in page.locator(".hmm-browser-status").inner_text()
     yield page
-    in_kernel(page, "session.stop(); print('KERNEL:', json.dumps(session.playing))")
+    in_kernel(page, "import json; session.stop(); print('KERNEL:', json.dumps(session.playing))")
     context.close()
 
 
-def test_the_answers_are_heard_in_the_browser_on_the_bar_grid(page):
-    heard = answers_heard(page, bars=6)
+def assert_heard(heard: dict) -> None:
     assert heard["started"]["running"] and heard["status"]["last_error"] is None
     expected, errors = heard["expected"], heard["errors"]
     assert heard["answered"] >= 5 and len(expected) >= 10
     missed = [t for t, e in zip(expected, errors) if e is None]
     assert len(missed) <= len(expected) // 10, f"{len(missed)} of {len(expected)} answer notes not heard"
     assert float(np.median(np.abs([e for e in errors if e is not None]))) < 0.03
+
+
+def test_the_answers_are_heard_in_the_browser_on_the_bar_grid(page):
+    assert_heard(answers_heard(page, bars=6))
+
+
+@pytest.mark.parametrize("page", ["jam.ipynb"], indirect=True)
+def test_the_jam_notebook_runs_top_to_bottom_and_is_heard(page):
+    """As a new user runs it with HMM_LIVE_DEMO=1: no MIDI system set up, no error or log box,
+    the engine started by the notebook itself, its answers heard in the page."""
+    in_kernel(page, "import json; performer.join(); print('KERNEL:', json.dumps(session.playing))", timeout=120)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+    logs = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    assert errors.count() == 0 and logs.count() == 0, (errors.all_inner_texts(), logs.all_inner_texts())
+    where = page.locator(".hmm-panel .hmm-where").all_inner_texts()
+    assert any(w.startswith("MIDI:") and "JACK" in w for w in where), where  # the fallback found, and said
+    assert_heard(answers_heard(page, bars=6))
 
 
 def test_a_web_midi_keyboard_is_captured_on_the_steps_played(page):

@@ -265,3 +265,10 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
             sounding.discard(message.note)
     synth.close()
     assert answered_notes > 0 and sounding == set()  # the answers came out, and none is left stuck
+
+
+def test_the_cli_tempo_range_is_the_clocks():
+    from hmm_live import cli
+    from hmm_live.live.clock import BPM_RANGE
+
+    assert cli.BPM_RANGE == BPM_RANGE

@@ -12,6 +12,8 @@ import time
 from hmm_live.errors import ConfigError
 from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER
 
+BPM_RANGE = (20.0, 400.0)  # the tempi the clock, its followers, the session and the controls accept
+
 
 class Clock:
     def __init__(self, bpm: float = 120.0):
@@ -23,8 +25,8 @@ class Clock:
 
     @staticmethod
     def _check(bpm: float) -> float:
-        if not 20.0 <= float(bpm) <= 400.0:
-            raise ConfigError(f"bpm must be within 20..400, got {bpm}")
+        if not BPM_RANGE[0] <= float(bpm) <= BPM_RANGE[1]:
+            raise ConfigError(f"bpm must be within {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g}, got {bpm}")
         return float(bpm)
 
     @property

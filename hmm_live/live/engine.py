@@ -2,7 +2,8 @@
 
 - "hmm_live clock" closes each bar half a step before the next bar line and
   publishes it (stream "capture");
-- "hmm_live responder" answers each captured bar (answers.py: from the bar's
+- "hmm_live responder" first warms the models up (Start returns at once), then
+  answers each captured bar (answers.py: from the bar's
   own code blended towards its subspace point by `lead`, or the original
   Responder -> subspace point -> decode), scheduled for the bar after it
   (streams "points" and "answers"); it never blocks the clock; an empty bar
@@ -24,6 +25,7 @@ with `echo`, what the performer plays) sound through the built-in FluidSynth.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import threading
@@ -36,7 +38,7 @@ import numpy as np
 from hmm_live.errors import ConfigError
 from hmm_live.live import jack, ports
 from hmm_live.live.answers import Models, check_settings, make_answer
-from hmm_live.live.bus import Bus
+from hmm_live.live.bus import Bus, Subscription
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock
 from hmm_live.live.link import LinkClock
@@ -105,6 +107,7 @@ class Engine:
         self.send_clock = send_clock
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._bars: Subscription | None = None  # closed bars, for the responder thread
         self.last_bar: int | None = None
         self.last_error: str | None = None
         self.answered = 0
@@ -137,7 +140,6 @@ class Engine:
         if self.running:
             return self
         self._stop.clear()
-        self._warm_up(self.models)
         self._open_ports()
         self._open_synth()
         try:
@@ -150,10 +152,9 @@ class Engine:
         if self.send_clock:
             self.player.send_at(clock_messages(self.clock, 0) + clock_messages(self.clock, 1))
         self.player.start()
-        subscription = self.bus.subscribe("capture")
+        self._bars = self.bus.subscribe("capture")
         self._threads = [threading.Thread(target=self._clock_loop, name="hmm_live clock", daemon=True),
-                         threading.Thread(target=self._responder_loop, args=(subscription,),
-                                          name="hmm_live responder", daemon=True)]
+                         threading.Thread(target=self._responder_loop, name="hmm_live responder", daemon=True)]
         if isinstance(self._input_spec, str) or isinstance(self._output_spec, str):
             self._threads.append(threading.Thread(target=self._port_watch, name="hmm_live ports", daemon=True))
         for t in self._threads:
@@ -164,6 +165,8 @@ class Engine:
     def stop(self) -> None:
         """Stop every thread (joined within 1 s), end every note, close the ports."""
         self._stop.set()
+        if self._bars is not None:
+            self._bars.close()  # wakes the responder at once
         deadline = time.monotonic() + 1.0
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -233,9 +236,9 @@ class Engine:
                 missing += f"; no private JACK server either ({e})"
             else:
                 self.api = "jack"
-                if ports.unavailable("jack") is None:
+                if _private_midi_problem(server) is None:
                     self.midi = f"JACK (private server {server}, because {missing})"
-                    self._report(f"MIDI: {self.midi}")
+                    self._report(f"MIDI: {self.midi}", logging.INFO)  # a choice, not a fault: no red box
                     return
         if named:
             raise ports.PortError(f"cannot open the MIDI port {named[0]!r}: {missing}")
@@ -354,13 +357,21 @@ class Engine:
                 self.player.send_at(clock_messages(self.clock, bar + 2))
             bar += 1
 
-    def _responder_loop(self, subscription) -> None:
+    def _responder_loop(self) -> None:
+        """Answer each closed bar; first a warm-up answer (well before the first bar closes), so
+        Start returns at once and the first live bar traces no graph."""
         current = self.models
+        try:
+            self._warm_up(current)
+        except Exception as e:  # the live bars will say it again, each with its own error
+            self._error("warm-up answer", e)
         while not self._stop.is_set():
             try:
-                bar = subscription.get(timeout=0.1)
+                bar = self._bars.get(timeout=0.5)
             except TimeoutError:
                 continue
+            except EOFError:  # stop() closed it
+                break
             models = self.models
             if models is not current:  # retrained: silence the old model's notes first
                 self.player.all_notes_off()
@@ -384,14 +395,20 @@ class Engine:
             self.bus.publish("answers", {"bar": target, "answering": n, "sequence": answer, "input": bar["sequence"],
                                          "time": self.clock.time_of(target * STEPS_PER_BAR),
                                          "step_seconds": self.clock.step_seconds})
-        subscription.close()
 
     def _error(self, where: str, error: Exception) -> None:
         self.last_error = f"{where}: {type(error).__name__}: {error}"
         self.bus.publish("status", {**self.status(), "traceback": traceback.format_exc()})
 
-    def _report(self, event: str) -> None:
+    def _report(self, event: str, level: int = logging.WARNING) -> None:
         """A port event: logged, kept in `events` and published on "status"."""
         self.events.append(f"bar {self.last_bar}: {event}")
-        log.warning(event)
+        log.log(level, event)
         self.bus.publish("status", {**self.status(), "event": event})
+
+
+@functools.lru_cache(maxsize=None)
+def _private_midi_problem(server: str) -> str | None:
+    """Why rtmidi cannot make ports on this process's private JACK server (None: it can), checked
+    once per server: the probe costs a JACK client, and Start should not wait for it twice."""
+    return ports.unavailable("jack")

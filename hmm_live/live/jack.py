@@ -19,6 +19,9 @@ NAMES = tuple(f"hmm_live_{slot}" for slot in range(8))
 # when this process ends in any way (a kernel killed by its server left orphan servers behind)
 GUARD = 'trap "kill $pid" TERM; "$@" & pid=$!; read _; kill $pid; wait $pid'
 SHM = Path("/dev/shm")
+# a client late by more than this is thrown out of the graph for good (silent from then on):
+# jackd's 500 ms default is too short on a loaded machine, with no sound card to keep up with
+CLIENT_TIMEOUT_MS = 5000
 _started: set[str] = set()  # servers this process runs
 _shared_name: str | None = None
 
@@ -34,8 +37,8 @@ def jack_server(period: int = 128) -> Iterator[str]:
         # its messages go to a file: a pipe nobody reads fills up, and jackd then blocks on a
         # write (every client with it: seen after a few hundred "Process error" lines under load)
         log = tempfile.TemporaryFile()
-        proc = subprocess.Popen(["sh", "-c", GUARD, "jack guard", jackd, "-n", name, "--no-realtime", "-d", "dummy",
-                                 "-r", "48000", "-p", str(period)],
+        proc = subprocess.Popen(["sh", "-c", GUARD, "jack guard", jackd, "-n", name, "--no-realtime",
+                                 "-t", str(CLIENT_TIMEOUT_MS), "-d", "dummy", "-r", "48000", "-p", str(period)],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=env)
         problem = _wait_until_running(name, proc, log)
         if problem is None:

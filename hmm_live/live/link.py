@@ -21,7 +21,7 @@ import threading
 import time
 
 from hmm_live.errors import ConfigError
-from hmm_live.live.clock import Clock
+from hmm_live.live.clock import BPM_RANGE, Clock
 from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER
 
 QUANTUM = STEPS_PER_BAR // STEPS_PER_QUARTER  # beats per bar
@@ -107,9 +107,10 @@ class LinkClock(Clock):
         tempo, self.peers = link.tempo, link.num_peers
         if after - before > MAX_READ_S:
             return
-        if not 20.0 <= tempo <= 400.0:
+        if not BPM_RANGE[0] <= tempo <= BPM_RANGE[1]:
             if tempo != self._refused:
-                log.warning("the Link session's tempo %.1f BPM is outside 20..400: keeping %.1f", tempo, self.bpm)
+                log.warning("the Link session's tempo %.1f BPM is outside %g..%g: keeping %.1f",
+                            tempo, *BPM_RANGE, self.bpm)
             self._refused = tempo
             return
         t, step = (before + after) / 2, beat * STEPS_PER_QUARTER

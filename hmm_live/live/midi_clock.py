@@ -14,7 +14,7 @@ import threading
 import mido
 import numpy as np
 
-from hmm_live.live.clock import Clock
+from hmm_live.live.clock import BPM_RANGE, Clock
 from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER
 
 TICKS_PER_QUARTER = 24
@@ -65,7 +65,7 @@ class ClockFollower:
                 self._count += 1
                 self._ticks.append((self._count, t))
                 bpm = self._estimate()  # until there are two ticks, the last tempo is the guess
-                if bpm is None or not 20.0 <= bpm <= 400.0:
+                if bpm is None or not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
                     bpm = self.clock.bpm
                 self.clock.lock(self._count / TICKS_PER_STEP, t, bpm)
             else:

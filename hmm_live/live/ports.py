@@ -23,6 +23,7 @@ import mido
 from hmm_live.errors import HmmLiveError
 
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
+ALSA_SEQUENCER = "/dev/snd/seq"
 IN_PORT, OUT_PORT = "hmm_live in", "hmm_live out"
 log = logging.getLogger("hmm_live.live")
 
@@ -112,6 +113,8 @@ def unavailable(api: str | None = None) -> str | None:
     the engine would (no ALSA sequencer device; no JACK server running)."""
     import rtmidi
 
+    if api_name(api) == "ALSA" and not os.path.exists(ALSA_SEQUENCER):  # else alsa-lib writes to stderr
+        return f"ALSA MIDI is not available: no sequencer device {ALSA_SEQUENCER} (a container, VM or server?)"
     try:
         probe = rtmidi.MidiOut(_rtmidi_api(api), "hmm_live probe")
     except PortError as e:

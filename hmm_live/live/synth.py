@@ -38,8 +38,7 @@ class SynthError(HmmLiveError):
 def _library():
     """pyfluidsynth, which finds libfluidsynth (Debian: apt-get install libfluidsynth3) at import."""
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints where it found the library when $CI is set
-            import fluidsynth
+        import fluidsynth  # first imported, and silenced, by hmm_live.music (note_seq > pretty_midi)
     except ImportError as e:
         raise SynthError(f"FluidSynth is not available: {e} (Debian: apt-get install fluidsynth)") from None
     return fluidsynth

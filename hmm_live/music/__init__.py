@@ -1,4 +1,9 @@
 """Music data: NoteSequences, MIDI files, and Magenta's event encodings."""
+import contextlib
+import io
+
+with contextlib.redirect_stdout(io.StringIO()):  # note_seq > pretty_midi > pyfluidsynth prints a line when $CI is set
+    import note_seq  # noqa: F401
 from hmm_live.music.chords import NO_CHORD, ChordEncoder
 from hmm_live.music.clips import Clip, ClipLibrary, to_roll
 from hmm_live.music.converters import DataConverter, converter_from_spec

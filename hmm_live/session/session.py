@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hmm_live.errors import ConfigError
 from hmm_live.live.bus import Bus
+from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.engine import MODES, Engine
 from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError
@@ -86,8 +87,8 @@ class Session:
             raise ConfigError(f"clock must be one of {', '.join(CLOCK_SOURCES)}, got {settings['clock']!r}")
         if "mode" in settings and settings["mode"] not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
-        if "bpm" in settings and not 20 <= float(settings["bpm"]) <= 400:
-            raise ConfigError(f"bpm must be between 20 and 400, got {settings['bpm']}")
+        if "bpm" in settings and not BPM_RANGE[0] <= float(settings["bpm"]) <= BPM_RANGE[1]:
+            raise ConfigError(f"bpm must be between {BPM_RANGE[0]:g} and {BPM_RANGE[1]:g}, got {settings['bpm']}")
         if "volume" in settings and not 0 <= float(settings["volume"]) <= 1:
             raise ConfigError(f"volume must be between 0 and 1, got {settings['volume']}")
         if settings.get("instrument") is not None and not 0 <= int(settings["instrument"]) <= 127:

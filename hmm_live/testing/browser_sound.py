@@ -45,10 +45,10 @@ def write_notebook(root: Path, bpm: float = 150) -> None:
                    root / NOTEBOOK)
 
 
-def open_with_sound(lab, page) -> None:
+def open_with_sound(lab, page, notebook: str = NOTEBOOK) -> None:
     """Open and run the notebook, click "Sound in this browser", wait for samples and clock sync."""
     page.add_init_script(FAKE_MIDI)
-    lab.open(page, NOTEBOOK)
+    lab.open(page, notebook)
     run_all(page)
     button = page.locator(".hmm-sound-toggle")
     button.wait_for(timeout=240_000)

@@ -8,6 +8,7 @@ import ipywidgets as widgets
 
 from hmm_live.live import ports
 from hmm_live.live.answers import ANSWERS
+from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.engine import MODES
 from hmm_live.session import CLOCK_SOURCES, Session
 from hmm_live.ui.message import Message, released_on_error
@@ -32,7 +33,7 @@ class Transport(Listening, widgets.VBox):
         self.session = session
         s = session.settings
         self.play = widgets.ToggleButton(description="Start", icon="play")
-        self.bpm = widgets.BoundedFloatText(s["bpm"], min=20, max=400, step=1, description="BPM", style=STYLE)
+        self.bpm = widgets.BoundedFloatText(s["bpm"], min=BPM_RANGE[0], max=BPM_RANGE[1], step=1, description="BPM", style=STYLE)
         self.clock = widgets.Dropdown(options=CLOCK_SOURCES, value=s["clock"], description="clock", style=STYLE)
         self.temperature = widgets.FloatSlider(s["temperature"] or 0.0, min=0.0, max=2.0, step=0.05,
                                                description="temperature", continuous_update=False, style=STYLE)
