@@ -7,8 +7,10 @@ engine finds its own way (see test_live's fallback test).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,12 +34,19 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture
-def page(lab, request):
+def page(lab, request, tmp_path):
     lab_, browser = lab
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     notebook = getattr(request, "param", NOTEBOOK)
-    open_with_sound(lab_, page, notebook)
+    try:
+        open_with_sound(lab_, page, notebook)
+    except Exception:
+        shot = Path(os.environ.get("HMM_LIVE_ARTIFACTS", tmp_path)) / f"{request.node.name}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}\nlab log: {lab_.log}")
+        raise
     assert "sound on" in page.locator(".hmm-browser-status").inner_text()
     yield page
     in_kernel(page, "import json; session.stop(); print('KERNEL:', json.dumps(session.playing))")
@@ -49,7 +58,9 @@ def assert_heard(heard: dict) -> None:
     expected, errors = heard["expected"], heard["errors"]
     assert heard["answered"] >= 5 and len(expected) >= 10
     missed = [t for t, e in zip(expected, errors) if e is None]
-    assert len(missed) <= len(expected) // 10, f"{len(missed)} of {len(expected)} answer notes not heard"
+    nearest = [min(heard["heard"], key=lambda h: abs(h - t), default=np.inf) - t for t in expected]
+    assert len(missed) <= len(expected) // 10, \
+        f"{len(missed)} of {len(expected)} answer notes not heard; nearest onsets (s): {np.round(nearest, 3)}"
     assert float(np.median(np.abs([e for e in errors if e is not None]))) < 0.03
 
 
@@ -68,6 +79,10 @@ def test_the_jam_notebook_runs_top_to_bottom_and_is_heard(page):
     assert errors.count() == 0 and logs.count() == 0, (errors.all_inner_texts(), logs.all_inner_texts())
     where = page.locator(".hmm-panel .hmm-where").all_inner_texts()
     assert any(w.startswith("MIDI:") and "JACK" in w for w in where), where  # the fallback found, and said
+    # a xylophone, as in the other tests: a piano's legato hides its onsets from this simple detector
+    page.evaluate("() => { window.hmmPianoSamples = window.hmmLiveSound.last.samples; }")
+    in_kernel(page, "session.configure(instrument=13); print('KERNEL: 1')")
+    page.wait_for_function("() => window.hmmLiveSound.last.samples !== window.hmmPianoSamples", timeout=30_000)
     assert_heard(answers_heard(page, bars=6))
 
 

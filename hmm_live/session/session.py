@@ -95,6 +95,7 @@ class Session:
             raise ConfigError(f"instrument must be a General MIDI program 0-127, got {settings['instrument']}")
         check_settings(settings.get("answers", self.settings["answers"]), settings.get("lead", self.settings["lead"]))
         self.settings.update(settings)
+        self.bus.publish("settings", dict(self.settings))  # for views that follow them (the browser's sound)
         engine = self.engine
         if engine is not None:
             if "bpm" in settings and engine.follower is None:

@@ -62,6 +62,7 @@ def answers_heard(page, bars: int) -> dict:
     note's scheduled onset (time.monotonic) and the error of the onset heard for it (None: not heard)."""
     rate = record_page(page)
     started = in_kernel(page, """\
+import json, time
 answers = session.bus.subscribe("answers", maxlen=1024)
 engine = session.start()
 performer = session.play_demo(%d)
@@ -75,5 +76,6 @@ print('KERNEL:', json.dumps({"onsets": heard, "answered": engine.answered, "stat
     audio, start = page_recording(page)
     expected = sorted(set(done["onsets"]))
     status = page.locator(".hmm-browser-status").inner_text()
+    heard = onsets(audio, start, rate)
     return {"started": started, "answered": done["answered"], "status": done["status"], "expected": expected,
-            "errors": match(expected, onsets(audio, start, rate), window=0.06), "browser_status": status}
+            "errors": match(expected, heard, window=0.06), "heard": heard.tolist(), "browser_status": status}

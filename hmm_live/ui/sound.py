@@ -51,6 +51,7 @@ class BrowserSound(anywidget.AnyWidget):
         self.add_class("hmm-browser-sound")
         self.session = session
         self.midi_received = 0
+        self._sent: tuple[int | None] | None = None  # (instrument,) of the samples the browser has
         self.on_msg(self._message)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._send_answers, name="hmm_live browser sound", daemon=True)
@@ -71,6 +72,7 @@ class BrowserSound(anywidget.AnyWidget):
         pitches = DRUM_PITCHES if drums else MELODY_PITCHES
         samples = render_notes(pitches, ANSWER_PROGRAM if program is None else int(program), drums,
                                sample_rate=SAMPLE_RATE)
+        self._sent = (program,)
         self.send({"type": "samples", "pitches": list(samples), "rate": SAMPLE_RATE, "drums": drums},
                   [samples[p].tobytes() for p in samples])
 
@@ -87,8 +89,13 @@ class BrowserSound(anywidget.AnyWidget):
         engine.feed(message, float(content["kernel"]))
 
     def _send_answers(self) -> None:
+        """Each answer to the browser as soon as it is computed; new samples when the instrument changes."""
         answers = self.session.bus.subscribe("answers", maxlen=64)
+        settings = self.session.bus.subscribe("settings", maxlen=8)
         while not self._stop.is_set():
+            changed = settings.drain()
+            if changed and self._sent is not None and (changed[-1]["instrument"],) != self._sent:
+                self._send_samples()
             try:
                 item = answers.get(timeout=0.2)
             except TimeoutError:
@@ -99,6 +106,7 @@ class BrowserSound(anywidget.AnyWidget):
             if notes:
                 self.send({"type": "notes", "bar": item["bar"], "notes": notes, "kernel": time.monotonic()})
         answers.close()
+        settings.close()
 
     def close(self) -> None:
         self._stop.set()
