@@ -75,7 +75,7 @@ CLICK = """running => new Promise(resolve => {
     const t0 = performance.now();
     const seen = new MutationObserver(() => { if (shown()) { seen.disconnect(); resolve(performance.now() - t0); } });
     seen.observe(line, {subtree: true, childList: true, attributes: true, characterData: true});
-    document.querySelector(".hmm-transport .widget-toggle-button").click();
+    document.querySelector(".hmm-transport .hmm-play").click();
     setTimeout(() => { seen.disconnect(); resolve(null); }, 10000);
 })"""
 
@@ -148,7 +148,7 @@ def transport_latency(n: int) -> dict:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         lab.open(page, "panel.ipynb")
         run_all(page)
-        page.locator(".hmm-panel .hmm-state").wait_for(timeout=240_000)
+        page.locator(".hmm-panel .hmm-state").first.wait_for(timeout=240_000)
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").first.wait_for(timeout=30_000)
         time.sleep(2)  # the busy cell is running
         first_start = page.evaluate(CLICK, True)

@@ -51,7 +51,7 @@ KERNEL_STATE = ('import json, time\n'
 
 def shown_state(page) -> dict:
     state = page.locator(".hmm-panel .hmm-state").first
-    button = page.locator(".hmm-transport .widget-toggle-button").first
+    button = page.locator(".hmm-transport .hmm-play").first
     return {"running": state.get_attribute("data-running") == "true", "bar": state.get_attribute("data-bar"),
             "button": button.inner_text().strip()}
 
@@ -161,7 +161,7 @@ def test_jam_panel_follows_the_engine_and_survives_a_reload(lab, page):
     in_kernel(page, 'performer.join(); print("KERNEL:{}")', timeout=120)
     add_cell(page, "time.sleep(40)")
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").first.wait_for(timeout=30_000)
-    button = page.locator(".hmm-transport .widget-toggle-button").first
+    button = page.locator(".hmm-transport .hmm-play").first
     button.click()
     wait_until(lambda: not shown_state(page)["running"] and shown_state(page)["button"] == "Start", 30,
                "Stop acted while a cell ran")

@@ -122,8 +122,8 @@ def test_the_panel_reports_instead_of_raising(musicvae, jack, monkeypatch):
         assert "vanished" in panel.ports.message.value and session.settings["input"] is None
         panel.training.button.click()  # no clips
         assert "at least 2 clips" in panel.training.message.value
-        panel.transport.play.value = True  # untrained: cannot start
-        assert not panel.transport.play.value and "train()" in panel.transport.message.value
+        panel.transport.play.click()  # untrained: cannot start
+        assert panel.transport.play.description == "Start" and "train()" in panel.transport.message.value
 
         session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
         panel.training.epochs.value = 20
@@ -188,7 +188,7 @@ def test_recording_from_the_capture_makes_clips(saved):
         added = session.stop_recording()
     finally:
         session.stop()
-    assert added[:2] == ["take 1@1", "take 1@3"]
+    assert added[:2] == ["take 1, bars 1-2", "take 1, bars 3-4"]
     played = [session.clips[i].bar(b) for i in range(2) for b in range(2)]
     recorded = [session.clips[name].bar(b) for name in added[:2] for b in range(2)]
     assert [[n.pitch for n in bar.notes] for bar in recorded] == [[n.pitch for n in bar.notes] for bar in played]
@@ -206,3 +206,22 @@ def test_a_4d_map_shows_every_pair_of_dimensions(musicvae):
         assert view.cursor.data["d0"] == [0.0]
     finally:
         view.close()
+
+
+def test_the_demo_plays_into_this_engine_beside_another_hmm_live(saved, jack):
+    """Another program (a second kernel, the terminal jam) has a port named "hmm_live in" too:
+    the demo cannot tell which is ours by name, so it plays straight into the capture."""
+    from hmm_live.live import ports
+
+    other = ports.open_input(ports.IN_PORT, virtual=True, api="jack")
+    session = Session.open(saved.path)
+    session.start(bpm=240.0, api="jack", synth=False)
+    answers = session.bus.subscribe("answers", maxlen=100)
+    try:
+        session.play_demo(bars=3).join()
+        time.sleep(1.2)
+        assert len(answers.drain()) >= 2 and session.engine.last_error is None
+        assert not list(other.iter_pending())  # nothing went to the other program
+    finally:
+        session.stop()
+        other.close()

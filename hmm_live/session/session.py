@@ -8,6 +8,7 @@ session folder (`store.py`).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.engine import MODES, Engine
 from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError
-from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.clips import ClipLibrary, clip_name
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 from hmm_live.session import store
 from hmm_live.session.store import SessionError
@@ -223,8 +224,8 @@ class Session:
 
     def play_demo(self, bars: int = 8) -> threading.Thread:
         """Play the built-in performance (the clips' bars, with human timing) into the running
-        engine from its next bar: through its virtual input port when it has one (else straight
-        into its capture). Returns the thread."""
+        engine from its next bar: through its virtual input port when it has one and it is the
+        only one of that name (else straight into its capture). Returns the thread."""
         from hmm_live.live import demo, ports
 
         if not self.playing:
@@ -233,8 +234,10 @@ class Session:
         virtual_input = self.settings["input"] is None and self.engine.status()["ports"]["input"] is not None
         if virtual_input:  # one port for every call: JACK dislikes client churn
             if self._performer is None:
-                self._performer = ports.open_output(ports.IN_PORT, api=self.engine.api)
-            send = self._send_demo
+                with contextlib.suppress(ports.PortError):  # another program's "hmm_live in" too: ours is unknown
+                    self._performer = ports.open_output(ports.IN_PORT, api=self.engine.api)
+            if self._performer is not None:
+                send = self._send_demo
         return demo.play(self.engine, self.clips, bars, send)
 
     def answer(self, bar: NoteSequence, seed: int | None = None) -> NoteSequence:
@@ -275,7 +278,7 @@ class Session:
                       b * STEPS_PER_BAR + note.quantized_end_step)
                      for b, bar in enumerate(bars[first:first + n]) for note in bar.notes]
             if notes:
-                name = f"take {self._takes}@{first + 1}"
+                name = clip_name([], f"take {self._takes}", first, n)  # "take 1, bars 1-2"
                 self.clips.add(name, from_notes(notes, n * STEPS_PER_BAR, qpm=float(self.settings["bpm"])))
                 added.append(name)
         return added

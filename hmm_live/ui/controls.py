@@ -11,7 +11,7 @@ from hmm_live.live.answers import ANSWERS
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.engine import MODES
 from hmm_live.session import CLOCK_SOURCES, Session
-from hmm_live.ui.message import Message, released_on_error
+from hmm_live.ui.message import Message
 from hmm_live.ui.monitor import Listening
 from hmm_live.ui.live_roll import clock_bar
 
@@ -32,7 +32,8 @@ class Transport(Listening, widgets.VBox):
         self.add_class("hmm-transport")
         self.session = session
         s = session.settings
-        self.play = widgets.ToggleButton(description="Start", icon="play")
+        self.play = widgets.Button(description="Start", icon="play")  # a click is a command: no value to fall
+        self.play.add_class("hmm-play")                                # out of step with the engine's state
         self.bpm = widgets.BoundedFloatText(s["bpm"], min=BPM_RANGE[0], max=BPM_RANGE[1], step=1, description="BPM", style=STYLE)
         self.clock = widgets.Dropdown(options=CLOCK_SOURCES, value=s["clock"], description="clock", style=STYLE)
         self.temperature = widgets.FloatSlider(s["temperature"] or 0.0, min=0.0, max=2.0, step=0.05,
@@ -45,7 +46,7 @@ class Transport(Listening, widgets.VBox):
         self.children = [self.play, self.bpm, self.clock, self.temperature, self.mode, self.answers, self.lead,
                          self.message]
         self._show()
-        self.play.observe(self.message.guard(self._toggle), "value")
+        self.play.on_click(self.message.guard(lambda _: self._toggle()))
         self.bpm.observe(self.message.guard(lambda c: session.configure(bpm=c["new"])), "value")
         self.clock.observe(self.message.guard(lambda c: self._restart_note(clock=c["new"])), "value")
         self.mode.observe(self.message.guard(lambda c: self._restart_note(mode=c["new"])), "value")
@@ -56,22 +57,18 @@ class Transport(Listening, widgets.VBox):
         self.listen(session.bus, "status", lambda items: self._show())
 
     def _show(self) -> None:
-        """The button as the engine is (its observer ignores a value that matches the engine)."""
-        playing = self.session.playing
-        self.play.value = playing
-        self.play.description, self.play.icon = ("Stop", "stop") if playing else ("Start", "play")
+        """The button's label as the engine is."""
+        self.play.description, self.play.icon = ("Stop", "stop") if self.session.playing else ("Start", "play")
 
-    def _toggle(self, change: dict) -> None:
+    def _toggle(self) -> None:
+        """A click does what the button said when it was clicked."""
         try:
-            if change["new"] == self.session.playing:
-                return
-            if change["new"]:
-                with released_on_error(self.play):
-                    self.session.start()
-                self.message.info(f"playing at {self.session.settings['bpm']:g} BPM")
-            else:
+            if self.play.description == "Stop":
                 self.session.stop()
                 self.message.info("stopped")
+            elif not self.session.playing:
+                self.session.start()
+                self.message.info(f"playing at {self.session.settings['bpm']:g} BPM")
         finally:
             self._show()
 
