@@ -18,10 +18,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import numpy as np
@@ -114,13 +116,20 @@ def map_flood(session: Session, seconds: float = 3.0, rate: float = 1000.0) -> d
             "browser_updates_per_s": view.batches / seconds}
 
 
-def browser_latency(n: int) -> dict:
+@contextlib.contextmanager
+def notebook_page(cells: list[str], height: int) -> Iterator:
+    """A Chromium page with a new notebook of these cells open in a JupyterLab, run all."""
     root = Path(tempfile.mkdtemp(prefix="hmm_live_bench_ui_"))
-    nbformat.write(new_notebook(cells=[new_code_cell(SETUP), new_code_cell(BASELINE)]), root / "sliders.ipynb")
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), root / "bench.ipynb")
     with jupyter_lab(root) as lab, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        lab.open(page, "sliders.ipynb")
+        page = browser.new_page(viewport={"width": 1400, "height": height})
+        lab.open(page, "bench.ipynb")
         run_all(page)
+        yield page
+
+
+def browser_latency(n: int) -> dict:
+    with notebook_page([SETUP, BASELINE], 1400) as page:
         out = {}
         for name, slider, shown in (("latent_slider_to_roll", ".hmm-latent-sliders",
                                      ".hmm-latent-sliders .hmm-piano-roll"),
@@ -142,12 +151,7 @@ def browser_latency(n: int) -> dict:
 
 
 def transport_latency(n: int) -> dict:
-    root = Path(tempfile.mkdtemp(prefix="hmm_live_bench_ui_"))
-    nbformat.write(new_notebook(cells=[new_code_cell(PANEL), new_code_cell(BUSY)]), root / "panel.ipynb")
-    with jupyter_lab(root) as lab, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        lab.open(page, "panel.ipynb")
-        run_all(page)
+    with notebook_page([PANEL, BUSY], 1000) as page:
         page.locator(".hmm-panel .hmm-state").first.wait_for(timeout=240_000)
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").first.wait_for(timeout=30_000)
         time.sleep(2)  # the busy cell is running
