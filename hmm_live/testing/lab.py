@@ -114,7 +114,22 @@ def chromium():
 def run_all(page) -> None:
     """Run every cell of the open notebook (Run menu > Run All Cells).
 
-    JupyterLab sometimes answers with a "Select Kernel" dialog instead: accept it and ask again."""
+    JupyterLab sometimes answers with a "Select Kernel" dialog instead: accept it and ask again.
+    Now and then the page queues the cells ([*]) on a kernel connection that never runs them
+    (the kernel stays idle): then the page is reloaded and asked again."""
+    for _ in range(3):
+        _ask_run_all(page)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").count() or \
+                    re.search(r"\[\d+\]", page.locator(".jp-CodeCell .jp-InputPrompt").first.inner_text()):
+                return
+            time.sleep(0.5)
+        page.reload()
+    raise RuntimeError("JupyterLab queued the cells but its kernel never ran them")
+
+
+def _ask_run_all(page) -> None:
     page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
     started = page.locator(".jp-CodeCell .jp-InputPrompt").first
