@@ -95,12 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                      help="with --demo: play in-process even where JACK is available")
 
     lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (the jam notebook first)",
-                         description="Serves only this machine (127.0.0.1) with a token, unless --ip says otherwise.")
-    lab.add_argument("--port", type=_ranged(int, 1, 65535),
-                     help="port to serve on, exactly (default: 8888, or the next free one)")
+                         description="Serves only this machine (127.0.0.1), always behind a new random token, "
+                                     "unless --ip says otherwise; terminals are off unless --terminals.")
+    lab.add_argument("--port", type=_ranged(int, 1, 65535), default=8888,
+                     help="port to serve on, exactly (default: 8888); a busy port is an error")
     lab.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     lab.add_argument("--ip", default="127.0.0.1", help="address to serve on (0.0.0.0 opens it to the network)")
     lab.add_argument("--notebook", default="jam.ipynb", help="notebook to open first")
+    lab.add_argument("--terminals", action="store_true",
+                     help="allow JupyterLab's terminals (a shell for anyone with the token; off by default)")
 
     ev = sub.add_parser("eval", help="held-out metrics of a checkpoint (reconstruction, sampling realism), as JSON")
     ev.add_argument("checkpoint")
@@ -302,19 +305,37 @@ def _jam_demo(args, music: dict) -> int:
 
 
 def _lab(args) -> int:
+    import secrets
+
+    _check_port_free(args.ip, args.port)  # that port or a clear error, never another one
+    if not _is_loopback(args.ip):
+        print(f"hmm-live lab: WARNING: serving on {args.ip}, not only this machine: anyone who can reach it and "
+              f"has the token runs code as {os.environ.get('USER', 'this user')}. Prefer an SSH tunnel "
+              f"(README: 'Jamming with a kernel on another machine').", file=sys.stderr)
+    token = secrets.token_hex(24)  # ours, on the command line: a Jupyter config that empties it cannot win
     argv = [f"--ServerApp.root_dir={NOTEBOOKS}", f"--ServerApp.ip={args.ip}",
-            f"--LabApp.default_url=/lab/tree/{args.notebook}"]
-    if args.port is not None:  # that port or a clear error, never another one
-        _check_port_free(args.ip, args.port)
-        argv += [f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0"]
+            f"--LabApp.default_url=/lab/tree/{args.notebook}",
+            f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", f"--ServerApp.terminals_enabled={args.terminals}"]
+    host = "127.0.0.1" if args.ip in ("0.0.0.0", "::") else args.ip
+    print(f"hmm-live lab: open http://{host}:{args.port}/lab/tree/{args.notebook}?token={token}", flush=True)
     if args.no_browser:
         argv.append("--no-browser")
     if os.geteuid() == 0:  # the set-up runs as root on a fresh machine
         argv.append("--allow-root")
     from jupyterlab.labapp import LabApp
 
-    LabApp.launch_instance(argv)  # token auth: Jupyter makes a random token and prints the URL with it
+    LabApp.launch_instance(argv)
     return 0
+
+
+def _is_loopback(ip: str) -> bool:
+    import ipaddress
+
+    try:
+        return ip == "localhost" or ipaddress.ip_address(ip).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def _check_port_free(ip: str, port: int) -> None:
@@ -328,8 +349,7 @@ def _check_port_free(ip: str, port: int) -> None:
         socket.create_server((ip, port)).close()
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
-            raise HmmLiveError(f"port {port} on {ip} is in use: choose another --port, "
-                               f"or leave it out to take the first free one from 8888") from None
+            raise HmmLiveError(f"port {port} on {ip} is in use (another Jupyter?): choose another --port") from None
 
 
 def _eval(args) -> int:

@@ -112,8 +112,8 @@ def test_a_port_in_use_is_refused_before_jupyter_starts():
         port = taken.getsockname()[1]
         done, heavy = probe("lab", "--no-browser", "--port", str(port))
     assert done.returncode == 2
-    assert done.stderr.strip() == (f"hmm-live: error: port {port} on 127.0.0.1 is in use: choose another --port, "
-                                   f"or leave it out to take the first free one from 8888")
+    assert done.stderr.strip() == f"hmm-live: error: port {port} on 127.0.0.1 is in use (another Jupyter?): " \
+                                  f"choose another --port"
     assert heavy == []
 
 
@@ -134,19 +134,26 @@ def test_a_wrong_config_is_named_never_ignored(tmp_path):
 
 
 def test_lab_serves_the_notebooks_on_the_port_asked_behind_a_token(tmp_path):
+    """Even opened to the network by --ip, with a user's Jupyter config that empties the token:
+    a warning, a token all the same, and no terminals."""
     import urllib.error
     import urllib.request
 
     from hmm_live.testing.lab import free_port
 
+    config = tmp_path / "jupyter"
+    config.mkdir()
+    (config / "jupyter_server_config.py").write_text('c.ServerApp.token = ""\nc.IdentityProvider.token = ""\n')
     port = free_port()
-    lab = subprocess.Popen([sys.executable, "-m", "hmm_live.cli", "lab", "--no-browser", "--port", str(port)],
+    lab = subprocess.Popen([sys.executable, "-m", "hmm_live.cli", "lab", "--no-browser", "--port", str(port),
+                            "--ip", "0.0.0.0"], env={**os.environ, "JUPYTER_CONFIG_DIR": str(config)},
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         log = ""
         deadline = time.monotonic() + 90
-        while "token=" not in log and time.monotonic() < deadline:
+        while not re.search(r"127\.0\.0\.1:\d+/lab\S*\?token=\w+", log) and time.monotonic() < deadline:
             log += lab.stdout.readline()
+        assert "WARNING: serving on 0.0.0.0" in log
         url, token = re.search(r"(http://127\.0\.0\.1:\d+)/lab\S*\?token=(\w+)", log).groups()
         assert url == f"http://127.0.0.1:{port}"
         threading.Thread(target=lab.stdout.read, daemon=True).start()  # keep its log flowing
@@ -163,6 +170,11 @@ def test_lab_serves_the_notebooks_on_the_port_asked_behind_a_token(tmp_path):
             raise AssertionError("the lab answered without its token")
         except urllib.error.HTTPError as e:
             assert e.code == 403
+        try:
+            urllib.request.urlopen(f"{url}/api/terminals?token={token}")
+            raise AssertionError("the lab offers terminals")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
     finally:
         lab.send_signal(signal.SIGINT)
         time.sleep(0.3)

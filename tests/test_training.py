@@ -209,6 +209,13 @@ def test_bad_training_requests(midi_folder, tmp_path):
         train_musicvae([midi_folder / "sub"], tmp_path / "o", "cat-drums_2bar_small", steps=1, **TINY)
     with pytest.raises(ConfigError, match="unknown hyperparameter"):
         train_musicvae([midi_folder], tmp_path / "o", max_bta=0.1, **TINY)
+    with pytest.raises(ConfigError, match=r"steps \(7\) must be a whole number of save_every intervals \(5\).*5 or 10"):
+        train_musicvae([midi_folder], tmp_path / "o", steps=7, save_every=5, **TINY)
+
+
+def test_exactly_the_steps_asked_are_trained(midi_folder, tmp_path):
+    run = train_musicvae([midi_folder], tmp_path / "o", steps=3, **TINY)  # fewer than one save interval
+    assert run.steps == 3 and json.loads((tmp_path / "o" / "training.json").read_text())["steps"] == 3
 
 
 def test_evaluate_reports_the_decoder_it_uses():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import signal
 import sys
 import threading
@@ -57,8 +56,9 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
 
     `hparams` override the config's Magenta hyperparameters (batch_size,
     learning_rate, free_bits, max_beta, beta_rate, sampling_rate, transpose...).
-    Training runs `steps` steps (rounded up to whole `save_every` intervals)
-    and saves every `save_every` steps; an interrupted run loses at most one
+    Training runs exactly `steps` steps, a whole number of `save_every` intervals
+    (a run shorter than one saves once, at its end), and saves every
+    `save_every` steps; an interrupted run loses at most one
     interval when the same call is made again. `init_from` starts from the
     weights of a trained model of the same shape (fine-tuning, for instance
     with another KL schedule) instead of random ones.
@@ -77,6 +77,11 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
                                                        for k, v in sizes.items()})
     if steps <= 0 or save_every <= 0:
         raise ConfigError(f"steps and save_every must be positive, got {steps} and {save_every}")
+    save_every = min(save_every, steps)
+    if steps % save_every:
+        below, above = steps - steps % save_every, steps - steps % save_every + save_every
+        raise ConfigError(f"steps ({steps}) must be a whole number of save_every intervals ({save_every}), "
+                          f"so that exactly that many are trained: try {below} or {above}")
     out = Path(out)
     strategy_obj = make_strategy(strategy, cpu_devices)  # before anything else touches TensorFlow
     keras.utils.set_random_seed(seed)
@@ -102,7 +107,7 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
         **({"init_from": str(init_from)} if init_from is not None else {})}))
     state = _resume(out / STATE, model, objective, identity)
     start = state.get("step", 0)
-    epochs = math.ceil(steps / save_every)
+    epochs = steps // save_every
     if start >= epochs * save_every:
         log(f"{out} has already been trained for {start} steps")
     else:
