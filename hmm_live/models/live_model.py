@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import threading
 import zipfile
 from pathlib import Path
@@ -67,6 +69,24 @@ class StatelessNet:
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
 
+def _real(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _whole(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def check_sizes(name: str, sizes: object, layers: int, units: int) -> tuple[int, ...]:
+    """Layer sizes as ints, checked before any weight is made: a damaged or hostile model.json
+    asking for 10**12 units gets a ConfigError, not a TensorFlow ResourceExhaustedError."""
+    if not isinstance(sizes, (list, tuple)) or len(sizes) > layers or not all(
+            _whole(n) and 1 <= n <= units for n in sizes):
+        raise ConfigError(f"{name} must be a list of at most {layers} layer sizes, each a whole number from "
+                          f"1 to {units}, got {sizes!r:.80}")
+    return tuple(map(int, sizes))
+
+
 def _glorot(variables: Sequence[keras.Variable], seed: int) -> list[np.ndarray]:
     """Seeded Glorot-uniform kernels and zero biases (Keras' defaults, made reproducible)."""
     rng = np.random.default_rng(seed)
@@ -92,11 +112,13 @@ class LiveModel:
     kind = "live model"
 
     def __init__(self, learning_rate: float, batch_size: int | None, seed: int):
-        if not learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
-        if batch_size is not None and int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be >= 1 (or None: {BATCHES_PER_EPOCH} batches an epoch), "
-                              f"got {batch_size}")
+        if not _real(learning_rate) or not learning_rate > 0:
+            raise ConfigError(f"learning_rate must be a number > 0, got {learning_rate!r}")
+        if batch_size is not None and not (_whole(batch_size) and batch_size >= 1):
+            raise ConfigError(f"batch_size must be a whole number >= 1 (or None: {BATCHES_PER_EPOCH} batches "
+                              f"an epoch), got {batch_size!r}")
+        if not _whole(seed) or not 0 <= seed < 2 ** 63:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
         self.batch_size = None if batch_size is None else int(batch_size)
         self.learning_rate, self.seed = float(learning_rate), int(seed)
         self._fit_lock = threading.Lock()
@@ -281,6 +303,10 @@ class LiveModel:
         if meta.get("format") != FORMAT:
             raise CheckpointError(f"{path / 'model.json'} has format {meta.get('format')!r}; "
                                   f"this hmm_live reads format {FORMAT}")
+        for key in ("config", "info"):
+            if not isinstance(meta.get(key), dict):
+                raise CheckpointError(f"{path / 'model.json'}: {key!r} must be an object, got "
+                                      f"{type(meta.get(key)).__name__}")
         return meta, arrays
 
     def _restore(self, path: Path, meta: dict, arrays: dict[str, np.ndarray], array_names: Sequence[str]) -> None:
