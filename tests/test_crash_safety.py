@@ -251,3 +251,28 @@ def test_atomic_folder_keeps_its_other_callers_working(tmp_path):
         raise RuntimeError("the block failed")
     assert {p.name: p.read_text() for p in folder.iterdir()} == {"weights": "2", "card.md": "mine"}
     assert os.listdir(tmp_path) == ["ckpt"]
+
+
+def test_an_export_with_a_damaged_musicvae_spec_is_named(tmp_path):
+    """An export carries its MusicVAE; a `network` spec that is a list was an AttributeError."""
+    folder = _session(tmp_path / "jam", 0, 2).export(tmp_path / "export")
+    own = folder / "musicvae" / "hmm_live.json"
+    own.write_text(json.dumps({**json.loads(own.read_text()), "network": [512, 2048]}))
+    with pytest.raises(SessionError, match="network spec must be an object"):
+        Session.open(folder)
+    assert "network spec" in Session.open_or_create(folder).problem
+
+
+def test_open_or_create_survives_any_failure_but_an_interrupt(tmp_path, monkeypatch):
+    folder = _session(tmp_path / "jam", 0, 2).save()
+
+    def fail(error):
+        def read(*args, **kwargs):
+            raise error
+        monkeypatch.setattr(store, "read", read)
+    fail(RecursionError("deep"))
+    session = Session.open_or_create(folder)
+    assert "RecursionError: deep" in session.problem and str(folder) in session.problem and not session.clips
+    fail(KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        Session.open_or_create(folder)
