@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -63,6 +64,13 @@ def _edit(file: str, change):
     return damage
 
 
+def _huge_npz(path):
+    """Damage: a weights.npz whose array header asks for 4 TB, with 4 bytes stored."""
+    with zipfile.ZipFile(path, "w") as z, z.open("weight_0.npy", "w") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 12,)})
+        f.write(b"\0" * 4)
+
+
 @pytest.mark.parametrize("damage, words", [
     (lambda p: (p / "responder" / "weights.npz").write_bytes(b"PK\x03\x04 truncated"), "responder"),
     (lambda p: (p / "session.json").write_text('{"format": 1, "clips": []}'), "half-written"),
@@ -92,6 +100,7 @@ def _edit(file: str, change):
     (_edit("responder/model.json", lambda d: d["config"].update(batch_size=-3)), "batch_size must be"),
     (_edit("responder/model.json", lambda d: d["config"].update(validation_split="x")), "invalid config"),
     (_edit("responder/model.json", lambda d: d["config"].update(learning_rate=[1])), "learning_rate must be"),
+    (lambda p: _huge_npz(p / "subspacer" / "weights.npz"), "array of float32, more than the"),
 ])
 def test_damaged_sessions_are_named_and_never_written_over(saved, tmp_path, damage, words):
     folder = tmp_path / "session"

@@ -87,6 +87,24 @@ def check_sizes(name: str, sizes: object, layers: int, units: int) -> tuple[int,
     return tuple(map(int, sizes))
 
 
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz; each header's size is checked against the bytes stored for it before
+    numpy allocates the array, so a damaged or hostile header cannot ask for terabytes (ValueError)."""
+    with np.load(path, allow_pickle=False) as npz:
+        for info in npz.zip.infolist():
+            with npz.zip.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f"{info.filename} is an .npy of version {version}, not 1.0 or 2.0")
+                header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = header(f)
+            if math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ValueError(f"{info.filename} declares a {shape} array of {dtype}, more than the "
+                                 f"{info.file_size} bytes stored")
+        return {k: npz[k] for k in npz.files}
+
+
 def _glorot(variables: Sequence[keras.Variable], seed: int) -> list[np.ndarray]:
     """Seeded Glorot-uniform kernels and zero biases (Keras' defaults, made reproducible)."""
     rng = np.random.default_rng(seed)
@@ -291,8 +309,7 @@ class LiveModel:
         path = Path(path)
         try:
             meta = json.loads((path / "model.json").read_text())
-            with np.load(path / "weights.npz", allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            arrays = _load_arrays(path / "weights.npz")
         except FileNotFoundError as e:
             raise CheckpointError(f"{path} is not a saved {cls.kind}: {Path(e.filename).name} is missing") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz

@@ -72,7 +72,9 @@ class Subspacer(LiveModel):
                  encoder_sizes: Sequence[int] = (1024, 256, 64), decoder_sizes: Sequence[int] = (64, 256, 1024),
                  learning_rate: float = 1e-3, batch_size: int | None = 256, seed: int = 0):
         """MidiMe's shape and optimiser; like MidiMe, each epoch is one batch of the whole set
-        (up to `batch_size` clips), which measured both fastest and best (bench/subspace.py)."""
+        (up to `batch_size` clips), which measured both fastest and best (bench/subspace.py).
+        At most MAX_LAYERS layers of MAX_UNITS units each, checked before any weight is made
+        (a saved model.json is read through here)."""
         super().__init__(learning_rate, batch_size, seed)
         if not isinstance(musicvae, MusicVAE):
             raise ConfigError(f"Subspacer needs a MusicVAE, got {type(musicvae).__name__}")
