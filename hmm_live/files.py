@@ -72,15 +72,20 @@ def recover_folder(path: str | os.PathLike) -> bool:
     """Undo a swap a kill cut short (`path` missing, `.NAME.old` whole: rename it back)
     and delete the temp folders of killed writes. True if a folder was recovered."""
     path = Path(path)
-    old = _old(path)
     with _lock(path):
-        recovered = not path.exists() and old.is_dir()
+        recovered = recoverable(path)
         if recovered:
-            os.replace(old, path)
+            os.replace(_old(path), path)
         for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
             if re.fullmatch(_TEMP.format(re.escape(path.name)), leftover.name) and leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
     return recovered
+
+
+def recoverable(path: str | os.PathLike) -> bool:
+    """True where a kill cut a swap short: `path` missing, `.NAME.old` (always whole) there."""
+    path = Path(path)
+    return not path.exists() and _old(path).is_dir()
 
 
 def _lock(path: Path) -> threading.RLock:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import numbers
 import threading
 import zipfile
 from pathlib import Path
@@ -23,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hmm_live.checks import real, whole
 from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
 from hmm_live.files import atomic_folder
 
@@ -69,19 +69,11 @@ class StatelessNet:
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
 
-def _real(v: object) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _whole(v: object) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
 def check_sizes(name: str, sizes: object, layers: int, units: int) -> tuple[int, ...]:
     """Layer sizes as ints, checked before any weight is made: a damaged or hostile model.json
     asking for 10**12 units gets a ConfigError, not a TensorFlow ResourceExhaustedError."""
     if not isinstance(sizes, (list, tuple)) or len(sizes) > layers or not all(
-            _whole(n) and 1 <= n <= units for n in sizes):
+            whole(n) and 1 <= n <= units for n in sizes):
         raise ConfigError(f"{name} must be a list of at most {layers} layer sizes, each a whole number from "
                           f"1 to {units}, got {sizes!r:.80}")
     return tuple(map(int, sizes))
@@ -130,12 +122,12 @@ class LiveModel:
     kind = "live model"
 
     def __init__(self, learning_rate: float, batch_size: int | None, seed: int):
-        if not _real(learning_rate) or not learning_rate > 0:
+        if not real(learning_rate) or not learning_rate > 0:
             raise ConfigError(f"learning_rate must be a number > 0, got {learning_rate!r}")
-        if batch_size is not None and not (_whole(batch_size) and batch_size >= 1):
+        if batch_size is not None and not (whole(batch_size) and batch_size >= 1):
             raise ConfigError(f"batch_size must be a whole number >= 1 (or None: {BATCHES_PER_EPOCH} batches "
                               f"an epoch), got {batch_size!r}")
-        if not _whole(seed) or not 0 <= seed < 2 ** 63:
+        if not whole(seed) or not 0 <= seed < 2 ** 63:
             raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
         self.batch_size = None if batch_size is None else int(batch_size)
         self.learning_rate, self.seed = float(learning_rate), int(seed)

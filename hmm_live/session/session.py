@@ -9,13 +9,12 @@ session folder (`store.py`).
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+from hmm_live.checks import real, whole
 from hmm_live.errors import ConfigError
 from hmm_live.live.bus import Bus
 from hmm_live.live.clock import BPM_RANGE
@@ -38,14 +37,6 @@ DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "e
 SOUND = ("volume", "mute", "echo", "instrument")  # the built-in synth's settings, live
 
 
-def _real(v: object) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _whole(v: object) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
 def _port(v: object) -> bool:
     return v is None or v is False or isinstance(v, str)
 
@@ -53,25 +44,25 @@ def _port(v: object) -> bool:
 # what each setting may be, as configure checks it (answers and lead: check_settings), so a
 # saved session's settings are checked by the same rules when it opens; never a raw error at start()
 RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "bpm": (lambda v: _real(v) and BPM_RANGE[0] <= v <= BPM_RANGE[1],
+    "bpm": (lambda v: real(v) and BPM_RANGE[0] <= v <= BPM_RANGE[1],
             f"a number from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g}"),
-    "temperature": (lambda v: v is None or _real(v) and v > 0, "None (greedy) or a number > 0"),
-    "latent_dims": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
-    "beta": (lambda v: _real(v) and v >= 0, "a number >= 0"),
-    "epochs": (lambda v: v is None or _whole(v) and v >= 1, "None (until the clips decode back) or a whole "
+    "temperature": (lambda v: v is None or real(v) and v > 0, "None (greedy) or a number > 0"),
+    "latent_dims": (lambda v: whole(v) and v >= 1, "a whole number >= 1"),
+    "beta": (lambda v: real(v) and v >= 0, "a number >= 0"),
+    "epochs": (lambda v: v is None or whole(v) and v >= 1, "None (until the clips decode back) or a whole "
                                                              "number >= 1"),
     "mode": (lambda v: v in MODES, f"one of {', '.join(MODES)}"),
-    "every": (lambda v: _whole(v) and v >= 1, "a whole number of bars >= 1"),
+    "every": (lambda v: whole(v) and v >= 1, "a whole number of bars >= 1"),
     "clock": (lambda v: v in CLOCK_SOURCES, f"one of {', '.join(CLOCK_SOURCES)}"),
     "input": (_port, "None (a virtual port), False (none) or a port name"),
     "output": (_port, "None (a virtual port), False (none) or a port name"),
     "api": (lambda v: v is None or isinstance(v, str), "None or a MIDI system's name"),
-    "out_channel": (lambda v: v is None or _whole(v) and 0 <= v <= 15, "None or a MIDI channel 0-15"),
+    "out_channel": (lambda v: v is None or whole(v) and 0 <= v <= 15, "None or a MIDI channel 0-15"),
     "synth": (lambda v: isinstance(v, bool), "True or False"),
     "echo": (lambda v: isinstance(v, bool), "True or False"),
     "mute": (lambda v: isinstance(v, bool), "True or False"),
-    "volume": (lambda v: _real(v) and 0 <= v <= 1, "a number from 0 to 1"),
-    "instrument": (lambda v: v is None or _whole(v) and 0 <= v <= 127, "None or a General MIDI program 0-127"),
+    "volume": (lambda v: real(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "instrument": (lambda v: v is None or whole(v) and 0 <= v <= 127, "None or a General MIDI program 0-127"),
 }
 
 
@@ -125,9 +116,8 @@ class Session:
         if unknown:
             raise ConfigError(f"unknown session settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
         for name, value in settings.items():
-            ok, wanted = RULES.get(name, (None, ""))
-            if ok is not None and not ok(value):
-                raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+            if name in RULES and not RULES[name][0](value):
+                raise ConfigError(f"{name} must be {RULES[name][1]}, got {value!r}")
         check_settings(settings.get("answers", self.settings["answers"]), settings.get("lead", self.settings["lead"]))
         self.settings.update(settings)
         self.bus.publish("settings", dict(self.settings))  # for views that follow them (the browser's sound)

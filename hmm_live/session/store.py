@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
 from hmm_live.errors import HmmLiveError
-from hmm_live.files import atomic_folder, recover_folder
+from hmm_live.files import atomic_folder, recover_folder, recoverable
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import quantize, read_midi, write_midi
@@ -101,8 +101,7 @@ def recover(folder: str | Path) -> str | None:
 
 def saved_at(folder: str | Path) -> bool:
     """Whether a session was saved at `folder` (also one a crash left mid-swap)."""
-    folder = Path(folder)
-    return folder.exists() or folder.with_name(f".{folder.name}.old").is_dir()
+    return Path(folder).exists() or recoverable(folder)
 
 
 def set_aside(folder: str | Path) -> Path:
