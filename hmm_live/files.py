@@ -1,15 +1,22 @@
-"""Atomic file writes: a crash or a full disk never leaves a half-written file."""
+"""Atomic file and folder writes: a crash or a full disk never leaves a half-written one."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
+import secrets
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_TEMP = r"\.{}\.[a-z0-9_]{{8}}\.tmp"  # tempfile.mkdtemp's names (and _discard's), ours alone
+_LOCKS: dict[Path, threading.RLock] = {}
+_LOCKS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -35,34 +42,85 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
 def atomic_folder(path: str | os.PathLike, keep: Callable[[str], bool] | None = None) -> Iterator[Path]:
     """Yield a temp folder beside `path` that replaces `path` when the block succeeds.
 
-    An existing folder at `path` is kept until the new one is complete, so a
-    failed save never destroys the previous one. Entries of the old folder
-    for which `keep(name)` is true, and that the block did not write, are
-    carried over (hard-linked where possible).
+    Killed at any instant, it leaves `path` whole (old or new), or, between the
+    two renames of the swap, `.NAME.old` whole: `recover_folder` (run here and
+    by readers) puts it back. Entries of the old folder for which `keep(name)`
+    is true, and that the block did not write, are carried over (hard-linked
+    where possible). One writer at a time per folder (a lock in this process).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    with _lock(path):
+        recover_folder(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            os.chmod(tmp, 0o777 & ~_UMASK)
+            yield tmp
+            for entry in (path.iterdir() if keep and path.is_dir() else ()):
+                if keep(entry.name) and not (tmp / entry.name).exists():
+                    if entry.is_dir():
+                        shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
+                    else:
+                        _link_or_copy(entry, tmp / entry.name)
+            _swap(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def recover_folder(path: str | os.PathLike) -> bool:
+    """Undo a swap a kill cut short (`path` missing, `.NAME.old` whole: rename it back)
+    and delete the temp folders of killed writes. True if a folder was recovered."""
+    path = Path(path)
+    with _lock(path):
+        recovered = recoverable(path)
+        if recovered:
+            os.replace(_old(path), path)
+        for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            if re.fullmatch(_TEMP.format(re.escape(path.name)), leftover.name) and leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+    return recovered
+
+
+def recoverable(path: str | os.PathLike) -> bool:
+    """True where a kill cut a swap short: `path` missing, `.NAME.old` (always whole) there."""
+    path = Path(path)
+    return not path.exists() and _old(path).is_dir()
+
+
+def _lock(path: Path) -> threading.RLock:
+    """A lock per folder, so a save or an open in this process never deletes another save's temp folder."""
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(path.resolve(), threading.RLock())
+
+
+def _old(path: Path) -> Path:
+    return path.with_name(f".{path.name}.old")
+
+
+def _swap(tmp: Path, path: Path) -> None:
+    """tmp becomes path. `.NAME.old` is only ever a whole folder, the one before: a kill while
+    deleting it leaves a temp folder (`_discard`), never half of it under that name."""
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    old = _old(path)
+    if old.exists():  # the one before `path`, left by a save killed after its swap
+        _discard(old, path)
+    os.replace(path, old)
     try:
-        os.chmod(tmp, 0o777 & ~_UMASK)
-        yield tmp
-        for entry in (path.iterdir() if keep and path.is_dir() else ()):
-            if keep(entry.name) and not (tmp / entry.name).exists():
-                if entry.is_dir():
-                    shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
-                else:
-                    _link_or_copy(entry, tmp / entry.name)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        os.replace(tmp, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.replace(old, path)
         raise
+    _discard(old, path)
+
+
+def _discard(folder: Path, path: Path) -> None:
+    """Delete `folder` under a temp name of `path`, so a kill while deleting leaves only a temp folder."""
+    trash = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    os.replace(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def cache_dir(name: str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import zipfile
 from pathlib import Path
@@ -21,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hmm_live.checks import real, whole
 from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
 from hmm_live.files import atomic_folder
 
@@ -67,6 +69,34 @@ class StatelessNet:
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
 
+def check_sizes(name: str, sizes: object, layers: int, units: int) -> tuple[int, ...]:
+    """Layer sizes as ints, checked before any weight is made: a damaged or hostile model.json
+    asking for 10**12 units gets a ConfigError, not a TensorFlow ResourceExhaustedError."""
+    if not isinstance(sizes, (list, tuple)) or len(sizes) > layers or not all(
+            whole(n) and 1 <= n <= units for n in sizes):
+        raise ConfigError(f"{name} must be a list of at most {layers} layer sizes, each a whole number from "
+                          f"1 to {units}, got {sizes!r:.80}")
+    return tuple(map(int, sizes))
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz; each header's size is checked against the bytes stored for it before
+    numpy allocates the array, so a damaged or hostile header cannot ask for terabytes (ValueError)."""
+    with np.load(path, allow_pickle=False) as npz:
+        for info in npz.zip.infolist():
+            with npz.zip.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f"{info.filename} is an .npy of version {version}, not 1.0 or 2.0")
+                header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = header(f)
+            if math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ValueError(f"{info.filename} declares a {shape} array of {dtype}, more than the "
+                                 f"{info.file_size} bytes stored")
+        return {k: npz[k] for k in npz.files}
+
+
 def _glorot(variables: Sequence[keras.Variable], seed: int) -> list[np.ndarray]:
     """Seeded Glorot-uniform kernels and zero biases (Keras' defaults, made reproducible)."""
     rng = np.random.default_rng(seed)
@@ -92,11 +122,13 @@ class LiveModel:
     kind = "live model"
 
     def __init__(self, learning_rate: float, batch_size: int | None, seed: int):
-        if not learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
-        if batch_size is not None and int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be >= 1 (or None: {BATCHES_PER_EPOCH} batches an epoch), "
-                              f"got {batch_size}")
+        if not real(learning_rate) or not learning_rate > 0:
+            raise ConfigError(f"learning_rate must be a number > 0, got {learning_rate!r}")
+        if batch_size is not None and not (whole(batch_size) and batch_size >= 1):
+            raise ConfigError(f"batch_size must be a whole number >= 1 (or None: {BATCHES_PER_EPOCH} batches "
+                              f"an epoch), got {batch_size!r}")
+        if not whole(seed) or not 0 <= seed < 2 ** 63:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
         self.batch_size = None if batch_size is None else int(batch_size)
         self.learning_rate, self.seed = float(learning_rate), int(seed)
         self._fit_lock = threading.Lock()
@@ -269,8 +301,7 @@ class LiveModel:
         path = Path(path)
         try:
             meta = json.loads((path / "model.json").read_text())
-            with np.load(path / "weights.npz", allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            arrays = _load_arrays(path / "weights.npz")
         except FileNotFoundError as e:
             raise CheckpointError(f"{path} is not a saved {cls.kind}: {Path(e.filename).name} is missing") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz
@@ -281,6 +312,10 @@ class LiveModel:
         if meta.get("format") != FORMAT:
             raise CheckpointError(f"{path / 'model.json'} has format {meta.get('format')!r}; "
                                   f"this hmm_live reads format {FORMAT}")
+        for key in ("config", "info"):
+            if not isinstance(meta.get(key), dict):
+                raise CheckpointError(f"{path / 'model.json'}: {key!r} must be an object, got "
+                                      f"{type(meta.get(key)).__name__}")
         return meta, arrays
 
     def _restore(self, path: Path, meta: dict, arrays: dict[str, np.ndarray], array_names: Sequence[str]) -> None:

@@ -12,7 +12,9 @@ import contextlib
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
+from hmm_live.checks import real, whole
 from hmm_live.errors import ConfigError
 from hmm_live.live.bus import Bus
 from hmm_live.live.clock import BPM_RANGE
@@ -33,6 +35,35 @@ DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "e
             "api": None, "out_channel": None, "answers": "listen", "lead": 0.5,
             "synth": True, "echo": False, "volume": 0.8, "mute": False, "instrument": None}
 SOUND = ("volume", "mute", "echo", "instrument")  # the built-in synth's settings, live
+
+
+def _port(v: object) -> bool:
+    return v is None or v is False or isinstance(v, str)
+
+
+# what each setting may be, as configure checks it (answers and lead: check_settings), so a
+# saved session's settings are checked by the same rules when it opens; never a raw error at start()
+RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "bpm": (lambda v: real(v) and BPM_RANGE[0] <= v <= BPM_RANGE[1],
+            f"a number from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g}"),
+    "temperature": (lambda v: v is None or real(v) and v > 0, "None (greedy) or a number > 0"),
+    "latent_dims": (lambda v: whole(v) and v >= 1, "a whole number >= 1"),
+    "beta": (lambda v: real(v) and v >= 0, "a number >= 0"),
+    "epochs": (lambda v: v is None or whole(v) and v >= 1, "None (until the clips decode back) or a whole "
+                                                             "number >= 1"),
+    "mode": (lambda v: v in MODES, f"one of {', '.join(MODES)}"),
+    "every": (lambda v: whole(v) and v >= 1, "a whole number of bars >= 1"),
+    "clock": (lambda v: v in CLOCK_SOURCES, f"one of {', '.join(CLOCK_SOURCES)}"),
+    "input": (_port, "None (a virtual port), False (none) or a port name"),
+    "output": (_port, "None (a virtual port), False (none) or a port name"),
+    "api": (lambda v: v is None or isinstance(v, str), "None or a MIDI system's name"),
+    "out_channel": (lambda v: v is None or whole(v) and 0 <= v <= 15, "None or a MIDI channel 0-15"),
+    "synth": (lambda v: isinstance(v, bool), "True or False"),
+    "echo": (lambda v: isinstance(v, bool), "True or False"),
+    "mute": (lambda v: isinstance(v, bool), "True or False"),
+    "volume": (lambda v: real(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "instrument": (lambda v: v is None or whole(v) and 0 <= v <= 127, "None or a General MIDI program 0-127"),
+}
 
 
 def warm_up(subspacer: Subspacer) -> None:
@@ -84,16 +115,9 @@ class Session:
         unknown = set(settings) - set(DEFAULTS)
         if unknown:
             raise ConfigError(f"unknown session settings {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
-        if "clock" in settings and settings["clock"] not in CLOCK_SOURCES:
-            raise ConfigError(f"clock must be one of {', '.join(CLOCK_SOURCES)}, got {settings['clock']!r}")
-        if "mode" in settings and settings["mode"] not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
-        if "bpm" in settings and not BPM_RANGE[0] <= float(settings["bpm"]) <= BPM_RANGE[1]:
-            raise ConfigError(f"bpm must be between {BPM_RANGE[0]:g} and {BPM_RANGE[1]:g}, got {settings['bpm']}")
-        if "volume" in settings and not 0 <= float(settings["volume"]) <= 1:
-            raise ConfigError(f"volume must be between 0 and 1, got {settings['volume']}")
-        if settings.get("instrument") is not None and not 0 <= int(settings["instrument"]) <= 127:
-            raise ConfigError(f"instrument must be a General MIDI program 0-127, got {settings['instrument']}")
+        for name, value in settings.items():
+            if name in RULES and not RULES[name][0](value):
+                raise ConfigError(f"{name} must be {RULES[name][1]}, got {value!r}")
         check_settings(settings.get("answers", self.settings["answers"]), settings.get("lead", self.settings["lead"]))
         self.settings.update(settings)
         self.bus.publish("settings", dict(self.settings))  # for views that follow them (the browser's sound)
@@ -286,13 +310,20 @@ class Session:
     # -- files ------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> "Session":
-        """Restore a saved session; SessionError names what is wrong and nothing is changed."""
+        """Restore a saved session; SessionError names what is wrong and nothing is changed.
+        A save a crash cut short is recovered first (`problem` then says so)."""
+        path = Path(path)
+        recovered = store.recover(path)
         c = store.read(path)
-        session = cls(c.musicvae, path, c.clips.bars)
+        settings = {k: v for k, v in c.settings.items() if k in DEFAULTS}  # others: from a newer hmm_live
+        try:
+            session = cls(c.musicvae, path, c.clips.bars, **settings)
+        except ConfigError as e:
+            raise SessionError(f"{path / store.INDEX}: 'settings': {e}") from None
         session.musicvae_ref = c.musicvae_ref
         session.clips, session.training_clips = c.clips, c.training_clips
-        session.settings.update({k: v for k, v in c.settings.items() if k in DEFAULTS})
         session.subspacer, session.responder = c.subspacer, c.responder
+        session.problem = recovered
         if c.subspacer is not None:
             warm_up(c.subspacer)
         return session
@@ -300,27 +331,30 @@ class Session:
     @classmethod
     def open_or_create(cls, path: str | Path, musicvae: MusicVAE | str | Path = DEFAULT_MODEL) -> "Session":
         """The session saved at `path`; a new one if there is none. If the folder cannot be
-        read, a new session starts with the reason in `problem`, and the folder is kept."""
+        read, whatever the damage, a new session starts with the reason in `problem`, and
+        the folder is kept."""
         path = Path(path)
-        if not path.exists():
+        if not store.saved_at(path):
             return cls(musicvae, path)
         try:
             return cls.open(path)
-        except SessionError as e:
+        except Exception as e:  # any damage (hostile files too) must not stop the notebook
+            reason = str(e) if isinstance(e, SessionError) else f"{path} cannot be read ({type(e).__name__}: {e})"
             session = cls(musicvae, path)
-            session.problem = f"{e}. Started a new session; saving it will keep the old folder aside."
+            session.problem = f"{reason}. Started a new session; saving it will keep the old folder aside."
             session._keep_aside = True
             return session
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Save atomically to `path` (default: where it was opened)."""
+        """Save atomically to `path` (default: where it was opened); a failure (full disk,
+        read-only folder) raises SessionError and leaves the saved folder as it was."""
         path = Path(path) if path is not None else self.path
         if path is None:
             raise ConfigError("this session has no folder yet: save(path)")
         if self.musicvae_ref is None:
             raise ConfigError("this session's MusicVAE was made in memory: export(path) saves it with the session")
         if self._keep_aside and path == self.path and path.exists():
-            path.rename(path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"))
+            store.set_aside(path)
             self._keep_aside = False
         store.write(path, self._contents())
         self.path, self.problem = path, None

@@ -6,18 +6,23 @@
     responder/     the trained Responder, if any
     musicvae/      only in exports: the MusicVAE itself, so the folder travels
 
-The whole folder is written to a temp folder and swapped in, so a crash
-never leaves half a session; a folder that fails to load is never written over.
+The whole folder is written to a temp folder and swapped in (`atomic_folder`):
+killed at any instant, a save leaves the last complete folder or the one
+before, which `recover` puts back in place; a folder that fails to load is
+never written over. Reading checks every field's type and bounds before
+anything is loaded, so damaged or hostile files raise SessionError naming the
+file and the field.
 """
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterator
 
 from hmm_live.errors import HmmLiveError
-from hmm_live.files import atomic_folder
+from hmm_live.files import atomic_folder, recover_folder, recoverable
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import quantize, read_midi, write_midi
@@ -50,26 +55,69 @@ def model_ref(path: str | Path) -> str:
 
 
 def write(folder: str | Path, c: Contents, include_musicvae: bool = False) -> Path:
-    """Write a session folder atomically; with `include_musicvae` it is self-contained (an export)."""
+    """Write a session folder atomically; with `include_musicvae` it is self-contained (an export).
+    A full disk or a read-only folder raises SessionError; the folder saved before is kept."""
     folder = Path(folder)
-    with atomic_folder(folder) as tmp:
-        ref = c.musicvae_ref
-        if include_musicvae:
-            c.musicvae.save(tmp / "musicvae")
-            ref = "musicvae"
-        files = []
-        for i, clip in enumerate(c.clips):
-            files.append({"name": clip.name, "file": f"clips/{i + 1:04d}.mid"})
-            write_midi(clip.sequence, tmp / files[-1]["file"])
-        for name, model in (("subspacer", c.subspacer), ("responder", c.responder)):
-            if model is not None and model.trained:
-                model.save(tmp / name)
-        index = {"format": FORMAT, "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
-                 "musicvae": {"ref": ref, "identity": c.musicvae.identity()},
-                 "settings": c.settings, "bars": c.clips.bars, "clips": files,
-                 "training_clips": c.training_clips}
-        (tmp / INDEX).write_text(json.dumps(index, indent=1))
+    try:
+        with atomic_folder(folder) as tmp:
+            _write_into(tmp, c, include_musicvae)
+    except (OSError, HmmLiveError) as e:  # HmmLiveError: a clip or a model that could not be written
+        reason = _reason(e) if isinstance(e, OSError) else str(e)
+        raise SessionError(f"cannot save the session to {folder}: {reason}; what was saved there "
+                           f"before is kept") from None
     return folder
+
+
+def _write_into(tmp: Path, c: Contents, include_musicvae: bool) -> None:
+    ref = c.musicvae_ref
+    if include_musicvae:
+        c.musicvae.save(tmp / "musicvae")
+        ref = "musicvae"
+    files = []
+    for i, clip in enumerate(c.clips):
+        files.append({"name": clip.name, "file": f"clips/{i + 1:04d}.mid"})
+        write_midi(clip.sequence, tmp / files[-1]["file"])
+    for name, model in (("subspacer", c.subspacer), ("responder", c.responder)):
+        if model is not None and model.trained:
+            model.save(tmp / name)
+    index = {"format": FORMAT, "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
+             "musicvae": {"ref": ref, "identity": c.musicvae.identity()},
+             "settings": c.settings, "bars": c.clips.bars, "clips": files,
+             "training_clips": c.training_clips}
+    (tmp / INDEX).write_text(json.dumps(index, indent=1))  # last: a folder with an index is whole
+
+
+def recover(folder: str | Path) -> str | None:
+    """Put back the folder a save killed mid-swap left as `.NAME.old`, and delete killed saves'
+    temp folders; returns what was done, for the panel, or None."""
+    folder = Path(folder)
+    try:
+        recovered = recover_folder(folder)
+    except OSError as e:
+        raise SessionError(f"cannot recover the session {folder} from {e.filename}: {_reason(e)}") from None
+    return (f"{folder}: the last save was interrupted; the session saved before it was restored"
+            if recovered else None)
+
+
+def saved_at(folder: str | Path) -> bool:
+    """Whether a session was saved at `folder` (also one a crash left mid-swap)."""
+    return Path(folder).exists() or recoverable(folder)
+
+
+def set_aside(folder: str | Path) -> Path:
+    """Rename a folder that cannot be read to NAME.unreadable-DATE, so a new save never writes over it."""
+    folder = Path(folder)
+    aside = folder.with_name(f"{folder.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        folder.rename(aside)
+    except OSError as e:
+        raise SessionError(f"cannot set the unreadable session {folder} aside as {aside.name}: "
+                           f"{_reason(e)}; nothing was saved") from None
+    return aside
+
+
+def _reason(e: OSError) -> str:
+    return f"{e.strerror} ({e.filename})" if e.strerror and e.filename else str(e)
 
 
 def read(folder: str | Path, musicvae: MusicVAE | None = None) -> Contents:
@@ -89,13 +137,14 @@ def read(folder: str | Path, musicvae: MusicVAE | None = None) -> Contents:
         subspacer = Subspacer.load(folder / "subspacer", musicvae) if (folder / "subspacer").exists() else None
         responder = (Responder.load(folder / "responder", subspacer)
                      if subspacer is not None and (folder / "responder").exists() else None)
-    except (HmmLiveError, KeyError, TypeError) as e:
+    except HmmLiveError as e:
         raise SessionError(f"session {folder} is damaged: {e}") from None
     return Contents(musicvae, ref, dict(index.get("settings") or {}), clips, index.get("training_clips"),
                     subspacer, responder)
 
 
 def _index(folder: Path) -> dict:
+    """session.json, every field checked for type and bounds."""
     path = folder / INDEX
     try:
         index = json.loads(path.read_text())
@@ -110,9 +159,39 @@ def _index(folder: Path) -> dict:
         raise SessionError(f"{path} is from {age} hmm_live (session format {index['format']!r}; this one reads "
                            f"format {FORMAT}): open it with that version, or start a new session")
     missing = [k for k in ("musicvae", "bars", "clips") if k not in index]
-    if missing or not isinstance(index["musicvae"], dict) or "ref" not in index["musicvae"]:
-        raise SessionError(f"{path} lacks {', '.join(missing) or 'the MusicVAE reference'}: it is half-written")
+    if missing:
+        raise SessionError(f"{path} lacks {', '.join(missing)}: it is half-written")
+    for where, value, ok, wanted in _fields(index):
+        if not ok(value):
+            raise SessionError(f"{path}: {where} must be {wanted}, got {_short(value)}")
     return index
+
+
+def _fields(index: dict) -> Iterator[tuple[str, Any, Callable[[Any], bool], str]]:
+    """(where, value, check, what it must be) for each field of an index, in order (each may rely
+    on the ones before)."""
+    yield "'musicvae'", index["musicvae"], lambda v: isinstance(v, dict), "an object with 'ref' and 'identity'"
+    yield "'musicvae.ref'", index["musicvae"].get("ref"), lambda v: isinstance(v, str) and v, "a path or a name"
+    yield "'musicvae.identity'", index["musicvae"].get("identity"), lambda v: isinstance(v, dict), "an object"
+    yield "'bars'", index["bars"], lambda v: type(v) is int and 1 <= v <= 16, "an integer 1-16"
+    yield "'settings'", index.get("settings"), lambda v: v is None or isinstance(v, dict), "an object"
+    yield "'clips'", index["clips"], lambda v: isinstance(v, list), "a list"
+    for i, entry in enumerate(index["clips"]):
+        yield f"'clips'[{i}]", entry, _clip_entry, "{'name': text, 'file': a path inside the folder}"
+    yield "'training_clips'", index.get("training_clips"), lambda v: v is None or (
+        isinstance(v, list) and all(isinstance(n, str) for n in v)), "null (every clip) or a list of names"
+
+
+def _clip_entry(entry: Any) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(entry.get("file"), str):
+        return False
+    file = PurePosixPath(entry["file"])
+    return not file.is_absolute() and ".." not in file.parts and "\\" not in entry["file"]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _load_musicvae(folder: Path, ref: str) -> MusicVAE:

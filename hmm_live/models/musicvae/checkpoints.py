@@ -127,8 +127,8 @@ def _read_own(folder: Path) -> Checkpoint:
     if not isinstance(own, dict) or own.get("format") != OWN_FORMAT:
         raise CheckpointError(f"{folder / OWN_FILE} is not an hmm_live format {OWN_FORMAT} file")
     try:
-        spec = NetworkSpec.from_json(own["network"])
-    except (KeyError, TypeError) as e:
+        spec = NetworkSpec.from_json(own.get("network"))
+    except (TypeError, ValueError) as e:
         raise CheckpointError(f"{folder / OWN_FILE} has no valid network spec: {e}") from None
     ckpt = _read_js(folder, own.get("config"))
     ckpt.spec = spec

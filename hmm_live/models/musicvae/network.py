@@ -14,7 +14,7 @@ name (`magenta_weights`), so checkpoints map one to one.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import keras
 import tensorflow as tf
@@ -44,8 +44,18 @@ class NetworkSpec:
 
     @classmethod
     def from_json(cls, data: dict) -> "NetworkSpec":
+        """The spec `to_json` wrote; TypeError for anything else (wrong type, unknown or missing field)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"the network spec must be an object, got {type(data).__name__}")
         tuples = ("encoder_sizes", "decoder_sizes", "conductor_sizes")
-        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+        spec = cls(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()})
+        for f in fields(spec):
+            value = getattr(spec, f.name)
+            ok = isinstance(value, bool) if f.name == "hierarchical_encoder" else all(
+                type(v) is int and v >= 0 for v in (value if f.name in tuples else (value,)))
+            if not ok:
+                raise TypeError(f"network {f.name} has the wrong type: {value!r:.80}")
+        return spec
 
 
 class LSTMCell(keras.layers.Layer):
