@@ -126,16 +126,18 @@ def read_file(path: Path, max_bytes: int, what: str, error: type[HmmLiveError] =
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise error(f"{what} {path} cannot be read: {e.strerror or e}") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise error(f"{what} {path} is not a regular file")
         if st.st_size > max_bytes:
             raise error(f"{what} {path} is {st.st_size} bytes, over the limit of {max_bytes}")
-        try:
+        with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(max_bytes + 1)
-        except OSError as e:
-            raise error(f"{what} {path} cannot be read: {e.strerror or e}") from None
+    except OSError as e:
+        raise error(f"{what} {path} cannot be read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise error(f"{what} {path} grew past the limit of {max_bytes} bytes while read")
     return data

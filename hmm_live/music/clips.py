@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from hmm_live.errors import MidiFileError, SequenceError
+from hmm_live.limits import naming
 from hmm_live.music.sequences import (
     STEPS_PER_BAR, BarSlicer, NoteSequence, checked_midi, quantize, read_midi, slice_bars, steps_per_bar,
 )
@@ -62,18 +63,19 @@ class ClipLibrary:
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        files = []
-        for p in map(Path, paths):
+        paths, files = list(map(Path, paths)), []
+        for p in paths:
             files += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".mid", ".midi")) if p.is_dir() else [p]
         library = cls(bars)
         for path in files:
-            slicer = BarSlicer(read_midi(path))
-            sections = markers(path)
-            for start in slicer.occupied(bars):
-                library.add(path.stem if slicer.num_bars <= bars and not sections else
-                            clip_name(sections, path.stem, start, bars), slicer.slice(start, bars))
+            with naming(path):
+                slicer = BarSlicer(read_midi(path))
+                sections = markers(path)
+                for start in slicer.occupied(bars):
+                    library.add(path.stem if slicer.num_bars <= bars and not sections else
+                                clip_name(sections, path.stem, start, bars), slicer.slice(start, bars))
         if not library:
-            raise SequenceError(f"no clip with notes in {', '.join(map(str, files)) or 'no MIDI files'}")
+            raise SequenceError(f"no clip with notes in {', '.join(map(str, files or paths))}")
         return library
 
     def add(self, name: str, sequence: NoteSequence) -> Clip:

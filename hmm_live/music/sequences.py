@@ -56,7 +56,7 @@ def checked_midi(path: str | os.PathLike) -> tuple[bytes, mido.MidiFile]:
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except Exception as e:  # mido raises OSError, EOFError, ValueError, KeySignatureError...
-        raise MidiFileError(f"{path} is not a readable MIDI file: {e or type(e).__name__}") from None
+        raise MidiFileError(f"{path} is not a readable MIDI file: {str(e) or type(e).__name__}") from None
     _check_midi(midi, path)
     return data, midi
 
@@ -64,7 +64,7 @@ def checked_midi(path: str | os.PathLike) -> tuple[bytes, mido.MidiFile]:
 def _check_midi(midi: mido.MidiFile, path: Path) -> None:
     def bound(what: str, value: float, limit: float) -> None:
         if value > limit:
-            raise MidiFileError(f"{path} has {value:g} {what}, over hmm_live's limit of {limit:g}")
+            raise MidiFileError(f"{path} has {value:,.0f} {what}, over hmm_live's limit of {limit:,.0f}")
 
     if not 1 <= midi.ticks_per_beat <= 32767:  # 0, or an SMPTE time division
         raise MidiFileError(f"{path} has an unsupported time division {midi.ticks_per_beat} "

@@ -63,7 +63,7 @@ def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
         spec = infer_spec(ckpt.weights, ckpt.converter.num_steps, ckpt.converter.num_segments,
                           ckpt.converter.input_depth)
     if ckpt.spec is not None and ckpt.spec != spec:
-        wrong = [f"{k} {v} (the weights have {getattr(spec, k)})"
+        wrong = [f"{k} {v} (config.json and the weights give {getattr(spec, k)})"
                  for k, v in ckpt.spec.to_json().items() if getattr(spec, k) != v]
         raise CheckpointError(f"{Path(ckpt.source) / OWN_FILE} field 'network' does not match the "
                               f"weights: {'; '.join(wrong)}")
@@ -85,7 +85,7 @@ def _read_any(path: Path, config: str | None) -> Checkpoint:
         return _read_tar(path, config)
     if Path(f"{path}.index").exists():
         return _read_tf(path, config)
-    if path.is_file():
+    if path.exists():
         raise CheckpointError(f"{path} is not a checkpoint: give a folder, a .tar or a TF "
                               f"checkpoint prefix (model.ckpt-N)")
     raise CheckpointError(f"checkpoint {path} does not exist")
@@ -140,8 +140,11 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-def _read_json(path: Path) -> Any:
-    data = limits.read_file(path, limits.MAX_JSON_BYTES, "checkpoint file")
+def _read_json(folder: Path, name: str) -> Any:
+    """A JSON file of the checkpoint folder (not a link out of it), within MAX_JSON_BYTES."""
+    path = folder / name
+    resolved = limits.inside(folder, name, "checkpoint file")
+    data = limits.read_file(resolved, limits.MAX_JSON_BYTES, "checkpoint file")
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than Python's stack
@@ -152,12 +155,12 @@ def _parts(js_config: dict[str, Any]) -> tuple[DataConverter, ChordEncoder | Non
     """The data converter and chord encoder a magenta-js config names."""
     converter = converter_from_spec(js_config["dataConverter"])
     name = js_config.get("chordEncoder")
-    return converter, ChordEncoder(of_type(name, str, "field 'chordEncoder'")) if name else None
+    return converter, None if name is None else ChordEncoder(of_type(name, str, "field 'chordEncoder'"))
 
 
 def _read_own(folder: Path) -> Checkpoint:
     own_path = folder / OWN_FILE
-    own = of_type(_read_json(own_path), dict, str(own_path), CheckpointError)
+    own = of_type(_read_json(folder, OWN_FILE), dict, str(own_path), CheckpointError)
     if own.get("format") != OWN_FORMAT:
         raise CheckpointError(f"{own_path} field 'format' is {own.get('format')!r:.40}, "
                               f"not hmm_live's format {OWN_FORMAT}")
@@ -174,7 +177,7 @@ def _read_own(folder: Path) -> Checkpoint:
 
 def _read_js(folder: Path, config: str | None) -> Checkpoint:
     config_path = folder / "config.json"
-    js_config = _read_json(config_path)
+    js_config = _read_json(folder, "config.json")
     if not isinstance(js_config, dict) or js_config.get("type") != "MusicVAE":
         kind = js_config.get("type") if isinstance(js_config, dict) else js_config
         raise UnsupportedModelError(f"{config_path} describes a {kind!r:.60} model, not a MusicVAE")
@@ -216,7 +219,7 @@ class _Entry:
 def _manifest(folder: Path, path: Path) -> list[tuple[list[Path], list[_Entry]]]:
     """The manifest's groups of (shard paths, variables), refused on any wrong type, an
     unsafe path or a size past hmm_live.limits, before any shard is opened."""
-    groups = of_type(_read_json(path), list, f"{path}", CheckpointError)
+    groups = of_type(_read_json(folder, path.name), list, str(path), CheckpointError)
     out, names, total, shards = [], set(), 0, 0
     for g, group in enumerate(groups):
         where = f"{path} group {g}"
@@ -267,8 +270,8 @@ def _read_group(paths: list[Path], entries: list[_Entry], manifest_path: Path) -
     for entry in entries:
         if offset + entry.nbytes > have:
             raise CheckpointError(
-                f"variable {entry.name} needs bytes {offset}..{offset + entry.nbytes} but shards "
-                f"{shard_names} hold only {have}: truncated or missing data")
+                f"{manifest_path}: variable {entry.name} needs bytes {offset}..{offset + entry.nbytes} "
+                f"but shards {shard_names} hold only {have}: truncated or missing data")
         offset += entry.nbytes
     if offset != have:
         raise CheckpointError(f"shards {shard_names} hold {have} bytes but {manifest_path} describes "
