@@ -133,11 +133,11 @@ def read_file(path: Path, max_bytes: int, what: str, error: type[HmmLiveError] =
         if st.st_size > max_bytes:
             raise error(f"{what} {path} is {st.st_size} bytes, over the limit of {max_bytes}")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
+            data = f.read(st.st_size + 1)  # read(n) allocates n bytes: the size, not the limit
     except OSError as e:
         raise error(f"{what} {path} cannot be read: {e.strerror or e}") from None
     finally:
         os.close(fd)
-    if len(data) > max_bytes:
-        raise error(f"{what} {path} grew past the limit of {max_bytes} bytes while read")
+    if len(data) != st.st_size:
+        raise error(f"{what} {path} changed size while it was read")
     return data

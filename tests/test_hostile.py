@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import collections
 import copy
+import hashlib
+import io
 import json
 import math
 import os
@@ -19,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -287,8 +290,76 @@ def checkpoint_cases(root: Path) -> Cases:
     return cases
 
 
+def shipped_identity(base: Path, own: dict, manifest: list) -> dict:
+    """MusicVAE.identity() of the shipped checkpoint, computed from its files (numpy only)."""
+    blob = b"".join((base / p).read_bytes() for p in manifest[0]["paths"])
+    offsets, offset = {}, 0
+    for entry in manifest[0]["weights"]:
+        size = 4 * math.prod(entry["shape"])
+        offsets[entry["name"]], offset = (offset, size), offset + size
+    h = hashlib.sha256()
+    for name, (start, size) in sorted(offsets.items()):
+        h.update(name.encode())
+        h.update(blob[start:start + size])
+    return {"config": own["config"], "z_size": own["network"]["z_size"], "weights_sha256": h.hexdigest()[:16]}
+
+
+def npy_header(shape: tuple, descr: str = "<f4") -> bytes:
+    """A .npy file's bytes up to its data: what a hostile member needs to declare any shape."""
+    header = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
+
+
+def live_model_cases(cases: Cases, root: Path) -> None:
+    """Saved subspacers: model.json and weights.npz wrong, special files, huge declared arrays and sizes."""
+    docs = _docs(SHIPPED)
+    meta = {"format": 1, "kind": "subspacer", "fingerprint": "x", "info": {},
+            "config": {"latent_dims": 2, "musicvae": shipped_identity(SHIPPED, docs["hmm_live.json"],
+                                                                      docs["weights_manifest.json"])}}
+    small = io.BytesIO()
+    np.savez(small, weight_0=np.zeros(3, np.float32))
+    npz = {"valid": small.getvalue()}
+    for name, data in (("huge", npy_header((2 ** 40,))), ("object", npy_header((3,), "|O") + b"\0" * 24),
+                       ("format9", b"\x93NUMPY\x09\x00" + b"\0" * 64)):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as z:
+            z.writestr("weight_0.npy", data)
+        npz[name] = buffer.getvalue()
+    configs = {"huge encoder": {"encoder_sizes": [10 ** 6]}, "string sizes": {"decoder_sizes": "x"},
+               "many layers": {"encoder_sizes": [8] * 100}, "unknown field": {"units": 5},
+               "latent": {"latent_dims": 10 ** 9}}
+    n = iter(range(10 ** 6))
+
+    def folder(model_json: bytes | None, weights: bytes | None, names: tuple[str, ...] = ()) -> Path:
+        path = root / f"live{next(n):03d}"
+        path.mkdir()
+        for name, data in (("model.json", model_json), ("weights.npz", weights)):
+            if data is not None:
+                (path / name).write_bytes(data)
+        cases.add("live model files", "subspacer", path, names=names)
+        return path
+
+    for name in ("huge", "object", "format9"):
+        folder(json.dumps(meta).encode(), npz[name], ("weights.npz",) if name != "format9" else ())
+    for label, change in configs.items():
+        config = {**meta["config"], **change}
+        folder(json.dumps({**meta, "config": config}).encode(), npz["valid"], ("model.json",))
+    for doc in (b"[" * 100000, b"null", b'{"format": 1, "kind": "subspacer"', b"\xff"):
+        folder(doc, npz["valid"])
+    folder(None, npz["valid"], ("model.json",))
+    for name in ("model.json", "weights.npz"):
+        fifo = folder(json.dumps(meta).encode(), npz["valid"], (name,))
+        (fifo / name).unlink()
+        os.mkfifo(fifo / name)
+        link = folder(json.dumps(meta).encode(), npz["valid"], (name,))
+        (link / name).unlink()
+        (link / name).symlink_to("/dev/zero")
+
+
 def test_hostile_checkpoints(tmp_path):
     cases = checkpoint_cases(tmp_path)
+    live_model_cases(cases, tmp_path)
     check(cases, TF_ADDRESS_SPACE, timeout=300)
 
 

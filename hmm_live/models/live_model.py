@@ -11,7 +11,9 @@ written atomically.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
 import threading
 import zipfile
 from pathlib import Path
@@ -21,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hmm_live import limits
 from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
 from hmm_live.files import atomic_folder
 
@@ -267,13 +270,14 @@ class LiveModel:
     def _read(cls, path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         """model.json and the arrays of a saved model, checked for kind and format."""
         path = Path(path)
+        for name in ("model.json", "weights.npz"):
+            if not (path / name).exists():
+                raise CheckpointError(f"{path} is not a saved {cls.kind}: {name} is missing")
+        what = f"saved {cls.kind} file"
         try:
-            meta = json.loads((path / "model.json").read_text())
-            with np.load(path / "weights.npz", allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except FileNotFoundError as e:
-            raise CheckpointError(f"{path} is not a saved {cls.kind}: {Path(e.filename).name} is missing") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz
+            meta = json.loads(limits.read_file(path / "model.json", limits.MAX_JSON_BYTES, what))
+            arrays = _read_npz(limits.read_file(path / "weights.npz", limits.MAX_WEIGHT_BYTES, what))
+        except (ValueError, RecursionError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz
             raise CheckpointError(f"{path} holds a damaged {cls.kind} ({e})") from None
         if not isinstance(meta, dict) or meta.get("kind") != cls.kind:
             raise CheckpointError(f"{path / 'model.json'} is not a saved {cls.kind} "
@@ -300,3 +304,25 @@ class LiveModel:
             raise CheckpointError(f"{path / 'weights.npz'} does not match the fingerprint in its model.json: "
                                   f"the files are from different saves")
         self._published = published
+
+
+def _read_npz(data: bytes) -> dict[str, np.ndarray]:
+    """An .npz's arrays, each header checked against its stored size before numpy allocates
+    the array it declares (a 100-byte member may declare terabytes)."""
+    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        if len(members) > limits.MAX_VARIABLES or sum(m.file_size for m in members) > limits.MAX_WEIGHT_BYTES:
+            raise ValueError(f"weights.npz holds over {limits.MAX_VARIABLES} arrays or "
+                             f"{limits.MAX_WEIGHT_BYTES} bytes")
+        for member in members:
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in headers:
+                    raise ValueError(f"weights.npz member {member.filename} has .npy format {version}")
+                shape, _, dtype = headers[version](f)
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize > member.file_size:
+                raise ValueError(f"weights.npz member {member.filename} declares a {dtype} array of "
+                                 f"shape {shape}: not plain numbers, or more than its {member.file_size} bytes")
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}

@@ -23,7 +23,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from hmm_live import limits
 from hmm_live.errors import CheckpointError, ConfigError, SequenceError
+from hmm_live.limits import int_list
 from hmm_live.models.live_model import Callback, LiveModel, StatelessNet
 from hmm_live.models.musicvae import MusicVAE
 from hmm_live.music.clips import ClipLibrary
@@ -73,6 +75,9 @@ class Subspacer(LiveModel):
         super().__init__(learning_rate, batch_size, seed)
         if not isinstance(musicvae, MusicVAE):
             raise ConfigError(f"Subspacer needs a MusicVAE, got {type(musicvae).__name__}")
+        encoder_sizes, decoder_sizes = (  # bounded before any layer allocates them
+            int_list(sizes, name, 1, limits.MAX_LAYER_SIZE, limits.MAX_LAYERS, min_len=0)
+            for name, sizes in (("encoder_sizes", encoder_sizes), ("decoder_sizes", decoder_sizes)))
         limit = min(list(encoder_sizes)[-1:] or [musicvae.z_size])
         if not isinstance(latent_dims, (int, np.integer)) or not 1 <= latent_dims < min(limit, musicvae.z_size):
             raise ConfigError(f"latent_dims must be a whole number from 1 to {min(limit, musicvae.z_size) - 1} "
@@ -80,7 +85,7 @@ class Subspacer(LiveModel):
         if not beta >= 0:
             raise ConfigError(f"beta must be >= 0, got {beta}")
         self.musicvae, self.latent_dims, self.beta = musicvae, int(latent_dims), float(beta)
-        self.encoder_sizes, self.decoder_sizes = tuple(map(int, encoder_sizes)), tuple(map(int, decoder_sizes))
+        self.encoder_sizes, self.decoder_sizes = encoder_sizes, decoder_sizes
         self.identity = musicvae.identity()
         self.encoder = subspace_encoder(musicvae.z_size, self.encoder_sizes, self.latent_dims)
         self.decoder = subspace_decoder(self.latent_dims, self.decoder_sizes, musicvae.z_size)
