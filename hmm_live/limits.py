@@ -35,7 +35,8 @@ MAX_DRUM_CLASSES = 12  # 2 ** classes outputs must stay within MAX_DEPTH [9]
 MAX_JSON_BYTES = 16 * 1024 * 1024  # config.json, hmm_live.json, weights_manifest.json [~40 KB]
 MAX_WEIGHT_BYTES = 2 * 1024 ** 3  # all variables of a checkpoint [cat-mel_2bar_big: ~0.6 GB]
 MAX_VARIABLES = 4096  # manifest entries [~60]
-MAX_SHARDS = 4096  # shard files [~150 of 4 MiB]
+MAX_SHARDS = 4096  # shard files [~150 of 4 MiB], and files in a checkpoint .tar
+MAX_TAR_BYTES = 3 * MAX_WEIGHT_BYTES  # unpacked to disk: TF checkpoints keep Adam's two slots per weight
 MAX_RANK = 4  # dimensions of one variable [2]
 MAX_DIM = 65536  # length of one dimension [4 * 2048 = 8192]
 

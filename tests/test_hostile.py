@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -287,7 +288,27 @@ def checkpoint_cases(root: Path) -> Cases:
     os.mkfifo(root / "fifo-checkpoint")
     for path in (Path("/dev/zero"), root / "fifo-checkpoint"):
         cases.add("path escapes", "checkpoint", path)
+    tar_cases(cases, root, base)
     return cases
+
+
+def tar_cases(cases: Cases, root: Path, base: Path) -> None:
+    """Checkpoint .tars: a member declaring 7 GiB, members written outside the folder."""
+    huge = tarfile.TarInfo("model.ckpt-1.data-00000-of-00001")
+    huge.size = 7 * 1024 ** 3
+    with open(root / "huge.tar", "wb") as f:  # a sparse file: the 7 GiB of zeros take no disk
+        f.write(huge.tobuf(tarfile.GNU_FORMAT))
+        f.truncate(f.tell() + huge.size + 1024)
+    cases.add("path escapes", "checkpoint", root / "huge.tar", names=("bytes",))
+    for name, info in (("dotdot.tar", tarfile.TarInfo("../escaped.json")),
+                       ("link.tar", tarfile.TarInfo("weights_manifest.json"))):
+        info.size = len(b"[]")
+        if name == "link.tar":
+            info.type, info.linkname, info.size = tarfile.SYMTYPE, "/etc/passwd", 0
+        with tarfile.open(root / name, "w") as tar:
+            tar.addfile(info, io.BytesIO(b"[]"))
+            tar.add(base / "config.json", "config.json")
+        cases.add("path escapes", "checkpoint", root / name)
 
 
 def shipped_identity(base: Path, own: dict, manifest: list) -> dict:

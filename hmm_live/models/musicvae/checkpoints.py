@@ -292,12 +292,22 @@ def _read_tf(prefix: Path, config: str | None) -> Checkpoint:
 
     try:
         reader = tf.train.load_checkpoint(str(prefix))
-        names = [n for n in reader.get_variable_to_shape_map() if not _SKIP_TF.search(n)]
-        weights = {n: np.asarray(reader.get_tensor(n), np.float32) for n in names}
+        shapes = {n: s for n, s in reader.get_variable_to_shape_map().items() if not _SKIP_TF.search(n)}
     except Exception as e:  # tf raises DataLossError, NotFoundError, OpError...
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {message}") from None
+        raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {_first_line(e)}") from None
+    need = sum(4 * math.prod(shape) for shape in shapes.values())
+    if len(shapes) > limits.MAX_VARIABLES or need > limits.MAX_WEIGHT_BYTES:
+        raise CheckpointError(f"TF checkpoint {prefix} has {len(shapes)} variables of {need} bytes, over "
+                              f"the limits of {limits.MAX_VARIABLES} and {limits.MAX_WEIGHT_BYTES}")
+    try:
+        weights = {n: np.asarray(reader.get_tensor(n), np.float32) for n in shapes}
+    except Exception as e:  # as above
+        raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {_first_line(e)}") from None
     return Checkpoint(weights, converter, chords, cfg.name, str(prefix))
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def _tf_prefix(folder: Path) -> Path:
@@ -310,6 +320,11 @@ def _read_tar(path: Path, config: str | None) -> Checkpoint:
     with tempfile.TemporaryDirectory(prefix="hmm_live_ckpt_") as tmp:
         try:
             with tarfile.open(path) as tar:
+                members = tar.getmembers()
+                unpacked = sum(m.size for m in members)
+                if len(members) > limits.MAX_SHARDS or unpacked > limits.MAX_TAR_BYTES:
+                    raise CheckpointError(f"{path} holds {len(members)} files of {unpacked} bytes, over the "
+                                          f"limits of {limits.MAX_SHARDS} and {limits.MAX_TAR_BYTES}")
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError) as e:
             raise CheckpointError(f"{path} cannot be unpacked: {e}") from None
