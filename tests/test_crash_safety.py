@@ -258,9 +258,9 @@ def test_an_export_with_a_damaged_musicvae_spec_is_named(tmp_path):
     folder = _session(tmp_path / "jam", 0, 2).export(tmp_path / "export")
     own = folder / "musicvae" / "hmm_live.json"
     own.write_text(json.dumps({**json.loads(own.read_text()), "network": [512, 2048]}))
-    with pytest.raises(SessionError, match="network spec must be an object"):
+    with pytest.raises(SessionError, match="hmm_live.json field 'network': network must be a dict"):
         Session.open(folder)
-    assert "network spec" in Session.open_or_create(folder).problem
+    assert "field 'network'" in Session.open_or_create(folder).problem
 
 
 def test_open_or_create_survives_any_failure_but_an_interrupt(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ written atomically.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import threading
@@ -22,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hmm_live.checks import real, whole
+from hmm_live import limits
 from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
 from hmm_live.files import atomic_folder
 
@@ -69,34 +70,6 @@ class StatelessNet:
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
 
-def check_sizes(name: str, sizes: object, layers: int, units: int) -> tuple[int, ...]:
-    """Layer sizes as ints, checked before any weight is made: a damaged or hostile model.json
-    asking for 10**12 units gets a ConfigError, not a TensorFlow ResourceExhaustedError."""
-    if not isinstance(sizes, (list, tuple)) or len(sizes) > layers or not all(
-            whole(n) and 1 <= n <= units for n in sizes):
-        raise ConfigError(f"{name} must be a list of at most {layers} layer sizes, each a whole number from "
-                          f"1 to {units}, got {sizes!r:.80}")
-    return tuple(map(int, sizes))
-
-
-def _load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an .npz; each header's size is checked against the bytes stored for it before
-    numpy allocates the array, so a damaged or hostile header cannot ask for terabytes (ValueError)."""
-    with np.load(path, allow_pickle=False) as npz:
-        for info in npz.zip.infolist():
-            with npz.zip.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                if version not in ((1, 0), (2, 0)):
-                    raise ValueError(f"{info.filename} is an .npy of version {version}, not 1.0 or 2.0")
-                header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                    np.lib.format.read_array_header_2_0
-                shape, _, dtype = header(f)
-            if math.prod(shape) * dtype.itemsize > info.file_size:
-                raise ValueError(f"{info.filename} declares a {shape} array of {dtype}, more than the "
-                                 f"{info.file_size} bytes stored")
-        return {k: npz[k] for k in npz.files}
-
-
 def _glorot(variables: Sequence[keras.Variable], seed: int) -> list[np.ndarray]:
     """Seeded Glorot-uniform kernels and zero biases (Keras' defaults, made reproducible)."""
     rng = np.random.default_rng(seed)
@@ -122,12 +95,12 @@ class LiveModel:
     kind = "live model"
 
     def __init__(self, learning_rate: float, batch_size: int | None, seed: int):
-        if not real(learning_rate) or not learning_rate > 0:
+        if not limits.real(learning_rate) or not learning_rate > 0:
             raise ConfigError(f"learning_rate must be a number > 0, got {learning_rate!r}")
-        if batch_size is not None and not (whole(batch_size) and batch_size >= 1):
+        if batch_size is not None and not (limits.whole(batch_size) and batch_size >= 1):
             raise ConfigError(f"batch_size must be a whole number >= 1 (or None: {BATCHES_PER_EPOCH} batches "
                               f"an epoch), got {batch_size!r}")
-        if not whole(seed) or not 0 <= seed < 2 ** 63:
+        if not limits.whole(seed) or not 0 <= seed < 2 ** 63:
             raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
         self.batch_size = None if batch_size is None else int(batch_size)
         self.learning_rate, self.seed = float(learning_rate), int(seed)
@@ -299,12 +272,14 @@ class LiveModel:
     def _read(cls, path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         """model.json and the arrays of a saved model, checked for kind and format."""
         path = Path(path)
+        for name in ("model.json", "weights.npz"):
+            if not (path / name).exists():
+                raise CheckpointError(f"{path} is not a saved {cls.kind}: {name} is missing")
+        what = f"saved {cls.kind} file"
         try:
-            meta = json.loads((path / "model.json").read_text())
-            arrays = _load_arrays(path / "weights.npz")
-        except FileNotFoundError as e:
-            raise CheckpointError(f"{path} is not a saved {cls.kind}: {Path(e.filename).name} is missing") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz
+            meta = json.loads(limits.read_file(path / "model.json", limits.MAX_JSON_BYTES, what))
+            arrays = _read_npz(limits.read_file(path / "weights.npz", limits.MAX_WEIGHT_BYTES, what))
+        except (ValueError, RecursionError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz
             raise CheckpointError(f"{path} holds a damaged {cls.kind} ({e})") from None
         if not isinstance(meta, dict) or meta.get("kind") != cls.kind:
             raise CheckpointError(f"{path / 'model.json'} is not a saved {cls.kind} "
@@ -335,3 +310,25 @@ class LiveModel:
             raise CheckpointError(f"{path / 'weights.npz'} does not match the fingerprint in its model.json: "
                                   f"the files are from different saves")
         self._published = published
+
+
+def _read_npz(data: bytes) -> dict[str, np.ndarray]:
+    """An .npz's arrays, each header checked against its stored size before numpy allocates
+    the array it declares (a 100-byte member may declare terabytes)."""
+    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        if len(members) > limits.MAX_VARIABLES or sum(m.file_size for m in members) > limits.MAX_WEIGHT_BYTES:
+            raise ValueError(f"weights.npz holds over {limits.MAX_VARIABLES} arrays or "
+                             f"{limits.MAX_WEIGHT_BYTES} bytes")
+        for member in members:
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in headers:
+                    raise ValueError(f"weights.npz member {member.filename} has .npy format {version}")
+                shape, _, dtype = headers[version](f)
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize > member.file_size:
+                raise ValueError(f"weights.npz member {member.filename} declares a {dtype} array of "
+                                 f"shape {shape}: not plain numbers, or more than its {member.file_size} bytes")
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}

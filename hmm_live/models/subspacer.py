@@ -23,8 +23,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from hmm_live import limits
 from hmm_live.errors import CheckpointError, ConfigError, SequenceError
-from hmm_live.models.live_model import Callback, LiveModel, StatelessNet, check_sizes
+from hmm_live.limits import int_list
+from hmm_live.models.live_model import Callback, LiveModel, StatelessNet
 from hmm_live.models.musicvae import MusicVAE
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import NoteSequence
@@ -37,9 +39,6 @@ LAYOUT_EPOCHS = 300  # MidiMe's training that places the clips; then the decoder
 SETTLE_LEARNING_RATE = 1e-2
 CHECK_EVERY = 25  # settling epochs between decode-back checks (one batched greedy decode each)
 MAX_EPOCHS = 10_000  # a fit with an unlimited time budget still ends
-# the largest subspacer hmm_live makes or loads: MidiMe's is (1024, 256, 64) over a z of at most 512;
-# 4 layers of 2048 units stay under ~60 MB of weights (x4 with Adam's and the published copy)
-MAX_LAYERS, MAX_UNITS = 4, 2048
 
 
 def relu_stack(x, sizes: Sequence[int]):
@@ -72,14 +71,13 @@ class Subspacer(LiveModel):
                  encoder_sizes: Sequence[int] = (1024, 256, 64), decoder_sizes: Sequence[int] = (64, 256, 1024),
                  learning_rate: float = 1e-3, batch_size: int | None = 256, seed: int = 0):
         """MidiMe's shape and optimiser; like MidiMe, each epoch is one batch of the whole set
-        (up to `batch_size` clips), which measured both fastest and best (bench/subspace.py).
-        At most MAX_LAYERS layers of MAX_UNITS units each, checked before any weight is made
-        (a saved model.json is read through here)."""
+        (up to `batch_size` clips), which measured both fastest and best (bench/subspace.py)."""
         super().__init__(learning_rate, batch_size, seed)
         if not isinstance(musicvae, MusicVAE):
             raise ConfigError(f"Subspacer needs a MusicVAE, got {type(musicvae).__name__}")
-        encoder_sizes = check_sizes("encoder_sizes", encoder_sizes, MAX_LAYERS, MAX_UNITS)
-        decoder_sizes = check_sizes("decoder_sizes", decoder_sizes, MAX_LAYERS, MAX_UNITS)
+        encoder_sizes, decoder_sizes = (  # bounded before any layer allocates them
+            int_list(sizes, name, 1, limits.MAX_LAYER_SIZE, limits.MAX_LAYERS, min_len=0)
+            for name, sizes in (("encoder_sizes", encoder_sizes), ("decoder_sizes", decoder_sizes)))
         limit = min(list(encoder_sizes)[-1:] or [musicvae.z_size])
         if not isinstance(latent_dims, (int, np.integer)) or not 1 <= latent_dims < min(limit, musicvae.z_size):
             raise ConfigError(f"latent_dims must be a whole number from 1 to {min(limit, musicvae.z_size) - 1} "

@@ -13,9 +13,10 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from hmm_live.errors import SequenceError
+from hmm_live.errors import MidiFileError, SequenceError
+from hmm_live.limits import naming
 from hmm_live.music.sequences import (
-    STEPS_PER_BAR, NoteSequence, num_bars, quantize, read_midi, slice_bars, steps_per_bar,
+    STEPS_PER_BAR, BarSlicer, NoteSequence, checked_midi, quantize, read_midi, slice_bars, steps_per_bar,
 )
 
 PITCHES = 128
@@ -62,21 +63,19 @@ class ClipLibrary:
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        files = []
-        for p in map(Path, paths):
+        paths, files = list(map(Path, paths)), []
+        for p in paths:
             files += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".mid", ".midi")) if p.is_dir() else [p]
         library = cls(bars)
         for path in files:
-            seq = quantize(read_midi(path))
-            total = num_bars(seq)
-            sections = markers(path)
-            for start in range(0, total, bars):
-                part = slice_bars(seq, start, bars)
-                if part.notes:
-                    library.add(path.stem if total <= bars and not sections else
-                                clip_name(sections, path.stem, start, bars), part)
+            with naming(path):
+                slicer = BarSlicer(read_midi(path))
+                sections = markers(path)
+                for start in slicer.occupied(bars):
+                    library.add(path.stem if slicer.num_bars <= bars and not sections else
+                                clip_name(sections, path.stem, start, bars), slicer.slice(start, bars))
         if not library:
-            raise SequenceError(f"no clip with notes in {', '.join(map(str, files)) or 'no MIDI files'}")
+            raise SequenceError(f"no clip with notes in {', '.join(map(str, files or paths))}")
         return library
 
     def add(self, name: str, sequence: NoteSequence) -> Clip:
@@ -126,11 +125,9 @@ class ClipLibrary:
 def markers(path: Path) -> list[tuple[int, str]]:
     """The (bar, text) of each marker event in a 4/4 MIDI file, in order: how a file of several
     tunes or song parts names them (the note reader drops them, so mido reads these)."""
-    import mido
-
     try:
-        midi = mido.MidiFile(path)
-    except (OSError, ValueError, EOFError):
+        _, midi = checked_midi(path)
+    except MidiFileError:
         return []
     found = []
     for track in midi.tracks:

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from hmm_live import limits
 from hmm_live.errors import ConfigError, SequenceError, UnsupportedModelError
+from hmm_live.limits import int_field, of_type
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, steps_per_bar
 
 
@@ -22,10 +24,13 @@ class DataConverter(ABC):
     output_depth: int  # number of decoder classes
 
     def __init__(self, num_steps: int, num_segments: int | None = None):
-        if num_steps <= 0 or num_steps % STEPS_PER_BAR:
+        num_steps = int_field(num_steps, "dataConverter field 'numSteps'", 1, limits.MAX_STEPS)
+        if num_steps % STEPS_PER_BAR:
             raise ConfigError(f"numSteps must be a positive multiple of {STEPS_PER_BAR}, got {num_steps}")
-        if num_segments is not None and num_steps % num_segments:
-            raise ConfigError(f"numSteps {num_steps} does not split into {num_segments} segments")
+        if num_segments is not None:
+            num_segments = int_field(num_segments, "dataConverter field 'numSegments'", 1, limits.MAX_SEGMENTS)
+            if num_steps % num_segments:
+                raise ConfigError(f"numSteps {num_steps} does not split into {num_segments} segments")
         self.num_steps = num_steps
         self.num_segments = num_segments
 
@@ -109,21 +114,22 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
     from hmm_live.music.drums import DrumsConverter
     from hmm_live.music.melody import MelodyConverter
 
+    of_type(spec, dict, "dataConverter")
     kind = spec.get("type")
-    args = dict(spec.get("args") or {})
+    args = of_type(spec.get("args") or {}, dict, "dataConverter field 'args'")
     try:
-        common = {"num_steps": int(args["numSteps"]), "num_segments": args.get("numSegments")}
+        common = {"num_steps": args["numSteps"], "num_segments": args.get("numSegments")}
         if kind == "MelodyConverter":
-            return MelodyConverter(min_pitch=int(args.get("minPitch", 21)),
-                                   max_pitch=int(args.get("maxPitch", 108)), **common)
+            return MelodyConverter(min_pitch=args.get("minPitch", 21), max_pitch=args.get("maxPitch", 108),
+                                   **common)
         if kind in ("DrumsConverter", "DrumsOneHotConverter"):
             return DrumsConverter(pitch_classes=args.get("pitchClasses"),
                                   roll_input=kind == "DrumsConverter", **common)
     except KeyError as e:
         raise ConfigError(f"dataConverter {kind!r} lacks the argument {e.args[0]!r}") from None
-    if kind in _UNSUPPORTED:
+    if isinstance(kind, str) and kind in _UNSUPPORTED:
         raise UnsupportedModelError(f"{kind} models ({_UNSUPPORTED[kind]}) are not supported by hmm_live")
-    raise ConfigError(f"unknown dataConverter type {kind!r}")
+    raise ConfigError(f"unknown dataConverter type {kind!r:.60}")
 
 
 _UNSUPPORTED = {

@@ -18,6 +18,7 @@ import numpy as np
 from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 
 from hmm_live.errors import ConfigError, SequenceError
+from hmm_live.limits import MAX_DRUM_CLASSES, int_list
 from hmm_live.music.converters import DataConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
@@ -26,9 +27,12 @@ class DrumsConverter(DataConverter):
     def __init__(self, num_steps: int = 32, pitch_classes: Sequence[Sequence[int]] | None = None,
                  roll_input: bool = True, num_segments: int | None = None):
         super().__init__(num_steps, num_segments)
-        self.pitch_classes = [list(map(int, c)) for c in (pitch_classes or DEFAULT_DRUM_TYPE_PITCHES)]
-        if not self.pitch_classes or not all(self.pitch_classes):
-            raise ConfigError("drum pitchClasses must be non-empty lists of pitches")
+        classes = DEFAULT_DRUM_TYPE_PITCHES if pitch_classes is None else pitch_classes
+        if not isinstance(classes, (list, tuple)) or not 1 <= len(classes) <= MAX_DRUM_CLASSES:
+            raise ConfigError(f"drum pitchClasses must be 1..{MAX_DRUM_CLASSES} non-empty lists of "
+                              f"pitches, got {classes!r:.60}")
+        self.pitch_classes = [list(int_list(c, f"drum pitchClasses[{i}]", 0, 127, 128))
+                              for i, c in enumerate(classes)]
         self.class_of = {p: c for c, ps in enumerate(self.pitch_classes) for p in ps}
         self.roll_input = roll_input
         self.js_type = "DrumsConverter" if roll_input else "DrumsOneHotConverter"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hmm_live.errors import ConfigError, SequenceError
+from hmm_live.limits import int_field
 from hmm_live.music.converters import DataConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
@@ -28,7 +29,9 @@ class MelodyConverter(DataConverter):
     def __init__(self, num_steps: int = 32, min_pitch: int = 21, max_pitch: int = 108,
                  num_segments: int | None = None):
         super().__init__(num_steps, num_segments)
-        if not 0 <= min_pitch <= max_pitch <= 127:
+        min_pitch = int_field(min_pitch, "dataConverter field 'minPitch'", 0, 127)
+        max_pitch = int_field(max_pitch, "dataConverter field 'maxPitch'", 0, 127)
+        if min_pitch > max_pitch:
             raise ConfigError(f"melody pitch range {min_pitch}..{max_pitch} is not within 0..127")
         self.min_pitch, self.max_pitch = min_pitch, max_pitch
         self.input_depth = self.output_depth = max_pitch - min_pitch + 1 + FIRST_PITCH

@@ -5,14 +5,18 @@ hmm_live works on note_seq's NoteSequence protos, quantised to 16th notes
 """
 from __future__ import annotations
 
+import io
 import os
+from bisect import bisect_left
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import mido
 import note_seq
 from note_seq import sequences_lib
 from note_seq.protobuf.music_pb2 import NoteSequence
 
+from hmm_live import limits
 from hmm_live.errors import MidiFileError, SequenceError
 from hmm_live.files import atomic_write
 
@@ -20,26 +24,80 @@ STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16
 DEFAULT_QPM = 120.0
 OUTPUT_VELOCITY = 100  # what Magenta's converters write on decoded notes
+_DEFAULT_TEMPO = 500_000  # microseconds per quarter note: MIDI's 120 bpm
 
 __all__ = [
-    "NoteSequence", "STEPS_PER_QUARTER", "STEPS_PER_BAR", "read_midi", "write_midi",
-    "quantize", "is_quantized", "slice_bars", "windows", "num_bars", "from_notes",
+    "NoteSequence", "STEPS_PER_QUARTER", "STEPS_PER_BAR", "read_midi", "write_midi", "checked_midi",
+    "quantize", "is_quantized", "slice_bars", "windows", "num_bars", "from_notes", "BarSlicer",
 ]
 
 
 def read_midi(path: str | os.PathLike) -> NoteSequence:
-    """Read a MIDI file into an (unquantised) NoteSequence."""
+    """Read a MIDI file into an (unquantised) NoteSequence, once `checked_midi` passes it."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise MidiFileError(f"cannot read MIDI file {path}: {e.strerror or e}") from None
+    data, _ = checked_midi(path)
     try:
         seq = note_seq.midi_to_note_sequence(data)
     except Exception as e:  # note_seq/pretty_midi raise many kinds on corrupt files
         raise MidiFileError(f"{path} is not a readable MIDI file: {e}") from None
     seq.filename = str(path)
     return seq
+
+
+def checked_midi(path: str | os.PathLike) -> tuple[bytes, mido.MidiFile]:
+    """A MIDI file's bytes and mido's parse of them, refused with a MidiFileError naming the
+    file and the bound if it is past any of hmm_live.limits' MIDI bounds.
+
+    note_seq and pretty_midi allocate per tick and per event, so a 40-byte
+    file can ask them for gigabytes; they see only files checked here.
+    """
+    path = Path(path)
+    data = limits.read_file(path, limits.MAX_MIDI_BYTES, "MIDI file", MidiFileError)
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data))
+    except Exception as e:  # mido raises OSError, EOFError, ValueError, KeySignatureError...
+        raise MidiFileError(f"{path} is not a readable MIDI file: {str(e) or type(e).__name__}") from None
+    _check_midi(midi, path)
+    return data, midi
+
+
+def _check_midi(midi: mido.MidiFile, path: Path) -> None:
+    def bound(what: str, value: float, limit: float) -> None:
+        if value > limit:
+            raise MidiFileError(f"{path} has {value:,.0f} {what}, over hmm_live's limit of {limit:,.0f}")
+
+    if not 1 <= midi.ticks_per_beat <= 32767:  # 0, or an SMPTE time division
+        raise MidiFileError(f"{path} has an unsupported time division {midi.ticks_per_beat} "
+                            f"(ticks per quarter note must be 1..32767)")
+    bound("tracks", len(midi.tracks), limits.MAX_MIDI_TRACKS)
+    bound("events", sum(len(t) for t in midi.tracks), limits.MAX_MIDI_EVENTS)
+    notes, changes, tempos, end = 0, 0, [], 0
+    for track in midi.tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+            notes += message.type == "note_on" and message.velocity > 0
+            if message.type in ("set_tempo", "time_signature", "key_signature"):
+                changes += 1
+            if message.type == "set_tempo":
+                tempos.append((tick, message.tempo))
+        end = max(end, tick)
+    bound("notes", notes, limits.MAX_MIDI_NOTES)
+    bound("tempo, time and key signature events", changes, limits.MAX_MIDI_CHANGES)
+    bound("ticks", end, limits.MAX_MIDI_TICKS)
+    bound("quarter notes", end / midi.ticks_per_beat, limits.MAX_MIDI_BEATS)
+    bound("seconds", _seconds(end, sorted(tempos), midi.ticks_per_beat), limits.MAX_MIDI_SECONDS)
+
+
+def _seconds(end: int, tempos: list[tuple[int, int]], ticks_per_beat: int) -> float:
+    """Seconds from tick 0 to `end` under the (tick, microseconds per quarter) tempo changes."""
+    micros, tick, tempo = 0.0, 0, _DEFAULT_TEMPO
+    for at, new in tempos:
+        if at >= end:
+            break
+        micros += (at - tick) * tempo
+        tick, tempo = at, new
+    return (micros + (end - tick) * tempo) / ticks_per_beat / 1e6
 
 
 def write_midi(sequence: NoteSequence, path: str | os.PathLike) -> Path:
@@ -107,27 +165,53 @@ def slice_bars(sequence: NoteSequence, start_bar: int, bars: int) -> NoteSequenc
 
     Note ends are clipped to the end of the slice, as Magenta's windowing does.
     """
-    sequence = quantize(sequence)
-    spb = steps_per_bar(sequence)
-    start, end = start_bar * spb, (start_bar + bars) * spb
-    out = NoteSequence()
-    out.CopyFrom(sequence)
-    del out.notes[:]
-    for note in sequence.notes:
-        if start <= note.quantized_start_step < end:
-            n = out.notes.add()
-            n.CopyFrom(note)
-            n.quantized_start_step -= start
-            n.quantized_end_step = min(note.quantized_end_step, end) - start
-    out.total_quantized_steps = end - start
-    return _set_times(out)
+    return BarSlicer(sequence).slice(start_bar, bars)
 
 
 def windows(sequence: NoteSequence, bars: int = 2, hop_bars: int = 1) -> Iterator[NoteSequence]:
     """Slide a window of `bars` bars over the sequence, `hop_bars` at a time."""
-    total = num_bars(quantize(sequence))
-    for start in range(0, max(total - bars, 0) + 1, hop_bars):
-        yield slice_bars(sequence, start, bars)
+    slicer = BarSlicer(sequence)
+    for start in range(0, max(slicer.num_bars - bars, 0) + 1, hop_bars):
+        yield slicer.slice(start, bars)
+
+
+class BarSlicer:
+    """Slices of one sequence, each costing only its own notes.
+
+    The notes are sorted by start once and each slice bisects them, so cutting
+    a long file into clips is not quadratic. A slice keeps the sequence's
+    tempo, metre and key; controller events, pitch bends and text of the whole
+    piece are left out (at the piece's times, they would not fit the slice).
+    """
+
+    def __init__(self, sequence: NoteSequence):
+        sequence = quantize(sequence)
+        self.steps_per_bar = steps_per_bar(sequence)
+        self.num_bars = num_bars(sequence)
+        self._header = NoteSequence()
+        self._header.CopyFrom(sequence)
+        for field in ("notes", "control_changes", "pitch_bends", "text_annotations", "section_annotations"):
+            self._header.ClearField(field)
+        self._notes = sorted(sequence.notes, key=lambda n: n.quantized_start_step)
+        self._starts = [n.quantized_start_step for n in self._notes]
+
+    def occupied(self, bars: int) -> list[int]:
+        """The first bars of the consecutive `bars`-bar slices that hold a note."""
+        size = bars * self.steps_per_bar
+        return sorted({start // size * bars for start in self._starts if start >= 0})
+
+    def slice(self, start_bar: int, bars: int) -> NoteSequence:
+        """The notes starting in bars [start_bar, start_bar + bars), shifted to step 0."""
+        start, end = start_bar * self.steps_per_bar, (start_bar + bars) * self.steps_per_bar
+        out = NoteSequence()
+        out.CopyFrom(self._header)
+        for note in self._notes[bisect_left(self._starts, start):bisect_left(self._starts, end)]:
+            n = out.notes.add()
+            n.CopyFrom(note)
+            n.quantized_start_step -= start
+            n.quantized_end_step = min(note.quantized_end_step, end) - start
+        out.total_quantized_steps = end - start
+        return _set_times(out)
 
 
 def from_notes(notes: Iterable[Sequence[int]], total_steps: int, *, is_drum: bool = False,

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from hmm_live.checks import real, whole
+from hmm_live.limits import real, whole
 from hmm_live.errors import ConfigError
 from hmm_live.live.bus import Bus
 from hmm_live.live.clock import BPM_RANGE

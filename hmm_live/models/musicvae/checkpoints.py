@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import tarfile
 import tempfile
@@ -20,10 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from hmm_live import limits
 from hmm_live.errors import CheckpointError, ConfigError, UnsupportedModelError
 from hmm_live.files import atomic_folder
+from hmm_live.limits import naming, of_type
 from hmm_live.models.musicvae.configs import get_config
 from hmm_live.models.musicvae.network import NetworkSpec
+from hmm_live.music.chords import ChordEncoder
+from hmm_live.music.converters import DataConverter, converter_from_spec
 
 OWN_FILE = "hmm_live.json"
 OWN_FORMAT = 1
@@ -33,18 +38,40 @@ _QUANT_DTYPES = {"uint8": np.uint8, "uint16": np.uint16}
 
 @dataclass
 class Checkpoint:
-    """Weights by Magenta variable name, plus what the data converter needs."""
+    """Weights by Magenta variable name, with the network sizes, data converter and
+    chord encoder they go with."""
 
     weights: dict[str, np.ndarray]
-    js_config: dict[str, Any]  # magenta-js config.json content
+    converter: DataConverter
+    chords: ChordEncoder | None
     config_name: str | None
     source: str
-    spec: NetworkSpec | None = None  # known for hmm_live's own folders
+    spec: NetworkSpec | None = None  # hmm_live.json's until read_checkpoint checks it
 
 
 def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
-    """Read any supported checkpoint; `config` names the Magenta config of TF1 ones."""
-    path = Path(path)
+    """Read any supported checkpoint; `config` names the Magenta config of TF1 ones.
+
+    Every file is checked against the bounds in hmm_live.limits before it is
+    read, and the weights must be finite and match the network they describe.
+    """
+    ckpt = _read_any(Path(path), config)
+    with naming(ckpt.source):
+        for name, value in ckpt.weights.items():
+            if not np.isfinite(value).all():
+                raise CheckpointError(f"variable {name} holds NaN or infinite values")
+        spec = infer_spec(ckpt.weights, ckpt.converter.num_steps, ckpt.converter.num_segments,
+                          ckpt.converter.input_depth)
+    if ckpt.spec is not None and ckpt.spec != spec:
+        wrong = [f"{k} {v} (config.json and the weights give {getattr(spec, k)})"
+                 for k, v in ckpt.spec.to_json().items() if getattr(spec, k) != v]
+        raise CheckpointError(f"{Path(ckpt.source) / OWN_FILE} field 'network' does not match the "
+                              f"weights: {'; '.join(wrong)}")
+    ckpt.spec = spec
+    return ckpt
+
+
+def _read_any(path: Path, config: str | None) -> Checkpoint:
     if path.is_dir():
         if (path / OWN_FILE).exists():
             return _read_own(path)
@@ -58,7 +85,7 @@ def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
         return _read_tar(path, config)
     if Path(f"{path}.index").exists():
         return _read_tf(path, config)
-    if path.is_file():
+    if path.exists():
         raise CheckpointError(f"{path} is not a checkpoint: give a folder, a .tar or a TF "
                               f"checkpoint prefix (model.ckpt-N)")
     raise CheckpointError(f"checkpoint {path} does not exist")
@@ -113,82 +140,143 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(folder: Path, name: str) -> Any:
+    """A JSON file of the checkpoint folder (not a link out of it), within MAX_JSON_BYTES."""
+    path = folder / name
+    resolved = limits.inside(folder, name, "checkpoint file")
+    data = limits.read_file(resolved, limits.MAX_JSON_BYTES, "checkpoint file")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing") from None
-    except (OSError, ValueError) as e:
+        return json.loads(data)
+    except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than Python's stack
         raise CheckpointError(f"{path} is not valid JSON: {e}") from None
 
 
+def _parts(js_config: dict[str, Any]) -> tuple[DataConverter, ChordEncoder | None]:
+    """The data converter and chord encoder a magenta-js config names."""
+    converter = converter_from_spec(js_config["dataConverter"])
+    name = js_config.get("chordEncoder")
+    return converter, None if name is None else ChordEncoder(of_type(name, str, "field 'chordEncoder'"))
+
+
 def _read_own(folder: Path) -> Checkpoint:
-    own = _read_json(folder / OWN_FILE)
-    if not isinstance(own, dict) or own.get("format") != OWN_FORMAT:
-        raise CheckpointError(f"{folder / OWN_FILE} is not an hmm_live format {OWN_FORMAT} file")
-    try:
+    own_path = folder / OWN_FILE
+    own = of_type(_read_json(folder, OWN_FILE), dict, str(own_path), CheckpointError)
+    if own.get("format") != OWN_FORMAT:
+        raise CheckpointError(f"{own_path} field 'format' is {own.get('format')!r:.40}, "
+                              f"not hmm_live's format {OWN_FORMAT}")
+    config = own.get("config")
+    with naming(f"{own_path} field 'config'"):
+        if config is not None:
+            config = get_config(of_type(config, str, "the config name")).name
+    with naming(f"{own_path} field 'network'"):
         spec = NetworkSpec.from_json(own.get("network"))
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / OWN_FILE} has no valid network spec: {e}") from None
-    ckpt = _read_js(folder, own.get("config"))
+    ckpt = _read_js(folder, config)
     ckpt.spec = spec
     return ckpt
 
 
 def _read_js(folder: Path, config: str | None) -> Checkpoint:
-    js_config = _read_json(folder / "config.json")
+    config_path = folder / "config.json"
+    js_config = _read_json(folder, "config.json")
     if not isinstance(js_config, dict) or js_config.get("type") != "MusicVAE":
         kind = js_config.get("type") if isinstance(js_config, dict) else js_config
-        raise UnsupportedModelError(f"{folder / 'config.json'} describes a {kind!r} model, not a MusicVAE")
+        raise UnsupportedModelError(f"{config_path} describes a {kind!r:.60} model, not a MusicVAE")
     if "dataConverter" not in js_config:
-        raise CheckpointError(f"{folder / 'config.json'} has no dataConverter")
+        raise CheckpointError(f"{config_path} has no dataConverter")
+    with naming(config_path):
+        converter, chords = _parts(js_config)
     manifest_path = folder / "weights_manifest.json"
-    manifest = _read_json(manifest_path)
     weights: dict[str, np.ndarray] = {}
-    try:
-        for group in manifest:
-            paths = [folder / p for p in group["paths"]]
-            blob = b"".join(_read_shard(p) for p in paths)
-            offset = 0
-            for entry in group["weights"]:
-                value, offset = _read_entry(entry, blob, offset, paths)
-                weights[entry["name"]] = value
-            if offset != len(blob):
-                raise CheckpointError(
-                    f"shards {', '.join(p.name for p in paths)} hold {len(blob)} bytes but "
-                    f"{manifest_path} describes {offset}: manifest and shards do not match")
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{manifest_path} is malformed (missing {e})") from None
-    return Checkpoint(weights, js_config, config, str(folder))
+    for paths, entries in _manifest(folder, manifest_path):
+        blob = _read_group(paths, entries, manifest_path)
+        offset = 0
+        for entry in entries:
+            weights[entry.name] = entry.decode(blob, offset)
+            offset += entry.nbytes
+    return Checkpoint(weights, converter, chords, config, str(folder))
 
 
-def _read_shard(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise CheckpointError(f"weight shard {path} cannot be read: {e.strerror or e}") from None
+@dataclass(frozen=True)
+class _Entry:
+    """One manifest variable, its type and size checked."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    quant: tuple[float, float] | None  # (scale, min) of uint8/uint16 weights
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    def decode(self, blob: bytes, offset: int) -> np.ndarray:
+        value = np.frombuffer(blob, self.dtype, count=math.prod(self.shape), offset=offset).reshape(self.shape)
+        if self.quant:
+            value = value.astype(np.float64) * self.quant[0] + self.quant[1]
+        return value.astype(np.float32)
 
 
-def _read_entry(entry: dict, blob: bytes, offset: int, paths: list[Path]) -> tuple[np.ndarray, int]:
-    name, shape = entry["name"], [int(d) for d in entry["shape"]]
-    quant = entry.get("quantization")
-    if quant:
-        if quant.get("dtype") not in _QUANT_DTYPES:
-            raise CheckpointError(f"variable {name}: unsupported quantization {quant.get('dtype')!r}")
-        dtype = np.dtype(_QUANT_DTYPES[quant["dtype"]]).newbyteorder("<")
-    elif entry.get("dtype", "float32") == "float32":
-        dtype = np.dtype("<f4")
-    else:
-        raise CheckpointError(f"variable {name}: unsupported dtype {entry.get('dtype')!r}")
-    size = int(np.prod(shape)) * dtype.itemsize
-    if offset + size > len(blob):
-        raise CheckpointError(
-            f"variable {name} needs bytes {offset}..{offset + size} but shards "
-            f"{', '.join(p.name for p in paths)} hold only {len(blob)}: truncated or missing data")
-    value = np.frombuffer(blob, dtype, count=size // dtype.itemsize, offset=offset).reshape(shape)
-    if quant:
-        value = value.astype(np.float64) * float(quant["scale"]) + float(quant["min"])
-    return value.astype(np.float32), offset + size
+def _manifest(folder: Path, path: Path) -> list[tuple[list[Path], list[_Entry]]]:
+    """The manifest's groups of (shard paths, variables), refused on any wrong type, an
+    unsafe path or a size past hmm_live.limits, before any shard is opened."""
+    groups = of_type(_read_json(folder, path.name), list, str(path), CheckpointError)
+    out, names, total, shards = [], set(), 0, 0
+    for g, group in enumerate(groups):
+        where = f"{path} group {g}"
+        of_type(group, dict, where, CheckpointError)
+        paths = of_type(group.get("paths"), list, f"{where} field 'paths'", CheckpointError)
+        items = of_type(group.get("weights"), list, f"{where} field 'weights'", CheckpointError)
+        shards += len(paths)
+        if shards > limits.MAX_SHARDS or len(names) + len(items) > limits.MAX_VARIABLES:
+            raise CheckpointError(f"{where}: more than {limits.MAX_SHARDS} shards or "
+                                  f"{limits.MAX_VARIABLES} variables")
+        entries = [_entry(item, f"{where} weight {i}") for i, item in enumerate(items)]
+        for entry in entries:
+            if entry.name in names:
+                raise CheckpointError(f"{where}: variable {entry.name} appears twice")
+            names.add(entry.name)
+            total += entry.nbytes
+        if total > limits.MAX_WEIGHT_BYTES:
+            raise CheckpointError(f"{where}: the variables need {total} bytes, over the limit of "
+                                  f"{limits.MAX_WEIGHT_BYTES}")
+        out.append(([limits.inside(folder, p, f"{where} path") for p in paths], entries))
+    return out
+
+
+def _entry(item: object, where: str) -> _Entry:
+    of_type(item, dict, where, CheckpointError)
+    name = of_type(item.get("name"), str, f"{where} field 'name'", CheckpointError)
+    where = f"{where} ({name:.100})"
+    shape = limits.int_list(item.get("shape"), f"{where} field 'shape'", 1, limits.MAX_DIM,
+                            limits.MAX_RANK, min_len=0, error=CheckpointError)
+    quant = item.get("quantization")
+    if quant is None:
+        if item.get("dtype", "float32") != "float32":
+            raise CheckpointError(f"{where} field 'dtype': unsupported dtype {item.get('dtype')!r:.40}")
+        return _Entry(name, shape, np.dtype("<f4"), None)
+    of_type(quant, dict, f"{where} field 'quantization'", CheckpointError)
+    if quant.get("dtype") not in _QUANT_DTYPES:
+        raise CheckpointError(f"{where} field 'quantization': unsupported dtype {quant.get('dtype')!r:.40}")
+    scale, lo = (limits.finite_number(quant.get(k), f"{where} quantization field {k!r}")
+                 for k in ("scale", "min"))
+    return _Entry(name, shape, np.dtype(_QUANT_DTYPES[quant["dtype"]]).newbyteorder("<"), (scale, lo))
+
+
+def _read_group(paths: list[Path], entries: list[_Entry], manifest_path: Path) -> bytes:
+    """A group's shards, read only once their sizes add up to what its variables need."""
+    sizes = [limits.file_size(p, "weight shard") for p in paths]
+    have, offset = sum(sizes), 0
+    shard_names = ", ".join(p.name for p in paths)
+    for entry in entries:
+        if offset + entry.nbytes > have:
+            raise CheckpointError(
+                f"{manifest_path}: variable {entry.name} needs bytes {offset}..{offset + entry.nbytes} "
+                f"but shards {shard_names} hold only {have}: truncated or missing data")
+        offset += entry.nbytes
+    if offset != have:
+        raise CheckpointError(f"shards {shard_names} hold {have} bytes but {manifest_path} describes "
+                              f"{offset}: manifest and shards do not match")
+    return b"".join(limits.read_file(p, size, "weight shard") for p, size in zip(paths, sizes))
 
 
 _SKIP_TF = re.compile(r"(^global_step$|/Adam(_\d+)?$|^beta[12]_power)")
@@ -199,16 +287,27 @@ def _read_tf(prefix: Path, config: str | None) -> Checkpoint:
         raise ConfigError(f"{prefix} is a Magenta TF checkpoint, which carries no config: "
                           f"pass config= one of Magenta's config names, e.g. 'cat-mel_2bar_small'")
     cfg = get_config(config)
+    converter, chords = _parts(cfg.js_config())
     import tensorflow as tf
 
     try:
         reader = tf.train.load_checkpoint(str(prefix))
-        names = [n for n in reader.get_variable_to_shape_map() if not _SKIP_TF.search(n)]
-        weights = {n: np.asarray(reader.get_tensor(n), np.float32) for n in names}
+        shapes = {n: s for n, s in reader.get_variable_to_shape_map().items() if not _SKIP_TF.search(n)}
     except Exception as e:  # tf raises DataLossError, NotFoundError, OpError...
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {message}") from None
-    return Checkpoint(weights, cfg.js_config(), cfg.name, str(prefix))
+        raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {_first_line(e)}") from None
+    need = sum(4 * math.prod(shape) for shape in shapes.values())
+    if len(shapes) > limits.MAX_VARIABLES or need > limits.MAX_WEIGHT_BYTES:
+        raise CheckpointError(f"TF checkpoint {prefix} has {len(shapes)} variables of {need} bytes, over "
+                              f"the limits of {limits.MAX_VARIABLES} and {limits.MAX_WEIGHT_BYTES}")
+    try:
+        weights = {n: np.asarray(reader.get_tensor(n), np.float32) for n in shapes}
+    except Exception as e:  # as above
+        raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {_first_line(e)}") from None
+    return Checkpoint(weights, converter, chords, cfg.name, str(prefix))
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def _tf_prefix(folder: Path) -> Path:
@@ -221,6 +320,11 @@ def _read_tar(path: Path, config: str | None) -> Checkpoint:
     with tempfile.TemporaryDirectory(prefix="hmm_live_ckpt_") as tmp:
         try:
             with tarfile.open(path) as tar:
+                members = tar.getmembers()
+                unpacked = sum(m.size for m in members)
+                if len(members) > limits.MAX_SHARDS or unpacked > limits.MAX_TAR_BYTES:
+                    raise CheckpointError(f"{path} holds {len(members)} files of {unpacked} bytes, over the "
+                                          f"limits of {limits.MAX_SHARDS} and {limits.MAX_TAR_BYTES}")
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError) as e:
             raise CheckpointError(f"{path} cannot be unpacked: {e}") from None
@@ -228,7 +332,7 @@ def _read_tar(path: Path, config: str | None) -> Checkpoint:
                          | {p.parent for p in Path(tmp).rglob("weights_manifest.json")})
         if not folders:
             raise CheckpointError(f"{path} contains no MusicVAE checkpoint")
-        ckpt = read_checkpoint(folders[0], config)
+        ckpt = _read_any(folders[0], config)
         ckpt.source = str(path)
         return ckpt
 

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from hmm_live.errors import ChordError, CheckpointError, ConfigError, SequenceError
+from hmm_live.limits import naming
 from hmm_live.music.chords import ChordEncoder
 from hmm_live.music.converters import DataConverter, converter_from_spec
 from hmm_live.music.sequences import NoteSequence
@@ -60,12 +61,8 @@ class MusicVAE:
     def load(cls, path: str | Path, config: str | None = None) -> "MusicVAE":
         """Load a magenta-js folder, a Magenta TF checkpoint (with `config`) or an hmm_live folder."""
         ckpt = checkpoints.read_checkpoint(path, config)
-        js = ckpt.js_config
-        converter = converter_from_spec(js["dataConverter"])
-        chords = ChordEncoder(js["chordEncoder"]) if js.get("chordEncoder") else None
-        spec = ckpt.spec or checkpoints.infer_spec(
-            ckpt.weights, converter.num_steps, converter.num_segments, converter.input_depth)
-        model = cls(spec, converter, chords, ckpt.config_name)
+        with naming(ckpt.source):
+            model = cls(ckpt.spec, ckpt.converter, ckpt.chords, ckpt.config_name)
         checkpoints.assign_weights(model.network.magenta_weights(), ckpt.weights, ckpt.source)
         return model
 

@@ -14,10 +14,14 @@ name (`magenta_weights`), so checkpoints map one to one.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 
 import keras
 import tensorflow as tf
+
+from hmm_live import limits
+from hmm_live.errors import ConfigError
+from hmm_live.limits import int_field, int_list, of_type
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,21 @@ class NetworkSpec:
     hierarchical_encoder: bool = False  # encoder_sizes then holds one size per level
     conductor_sizes: tuple[int, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Refuse sizes past hmm_live.limits before any layer allocates them."""
+        for name, lo, hi in (("input_depth", 1, limits.MAX_DEPTH), ("output_depth", 1, limits.MAX_DEPTH),
+                             ("z_size", 1, limits.MAX_Z), ("num_steps", 1, limits.MAX_STEPS),
+                             ("control_depth", 0, limits.MAX_DEPTH),
+                             ("num_segments", 0, limits.MAX_SEGMENTS)):
+            int_field(getattr(self, name), f"network field {name!r}", lo, hi)
+        for name, min_len in (("encoder_sizes", 1), ("decoder_sizes", 1), ("conductor_sizes", 0)):
+            int_list(getattr(self, name), f"network field {name!r}", 1, limits.MAX_LAYER_SIZE,
+                     limits.MAX_LAYERS, min_len)
+        of_type(self.hierarchical_encoder, bool, "network field 'hierarchical_encoder'")
+        if self.num_segments and self.num_steps % self.num_segments:
+            raise ConfigError(f"network field 'num_segments' {self.num_segments} does not divide "
+                              f"num_steps {self.num_steps}")
+
     @property
     def segment_length(self) -> int:
         return self.num_steps // self.num_segments if self.num_segments else self.num_steps
@@ -43,19 +62,17 @@ class NetworkSpec:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "NetworkSpec":
-        """The spec `to_json` wrote; TypeError for anything else (wrong type, unknown or missing field)."""
-        if not isinstance(data, dict):
-            raise TypeError(f"the network spec must be an object, got {type(data).__name__}")
+    def from_json(cls, data: object) -> "NetworkSpec":
+        """A spec from hmm_live.json's "network" object; unknown and missing fields are refused."""
+        of_type(data, dict, "network")
+        known = {f.name for f in fields(cls)}
+        missing = sorted({f.name for f in fields(cls) if f.default is MISSING} - set(data))
+        if missing:
+            raise ConfigError(f"network lacks the fields {', '.join(missing)}")
+        if set(data) - known:
+            raise ConfigError(f"network has unknown fields {', '.join(sorted(map(str, set(data) - known)))}")
         tuples = ("encoder_sizes", "decoder_sizes", "conductor_sizes")
-        spec = cls(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()})
-        for f in fields(spec):
-            value = getattr(spec, f.name)
-            ok = isinstance(value, bool) if f.name == "hierarchical_encoder" else all(
-                type(v) is int and v >= 0 for v in (value if f.name in tuples else (value,)))
-            if not ok:
-                raise TypeError(f"network {f.name} has the wrong type: {value!r:.80}")
-        return spec
+        return cls(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()})
 
 
 class LSTMCell(keras.layers.Layer):
