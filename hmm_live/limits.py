@@ -105,14 +105,14 @@ def naming(path: str | os.PathLike) -> Iterator[None]:
         raise type(e)(f"{path}: {e}") from None
 
 
-def inside(folder: Path, name: object, field: str) -> Path:
+def inside(folder: Path, name: object, field: str, error: type[HmmLiveError] = CheckpointError) -> Path:
     """folder/name, refused unless it resolves (symlinks included) to a path within folder."""
     if not isinstance(name, str) or not name or "\0" in name:
-        raise CheckpointError(f"{field} must be a file name, got {name!r:.60}")
+        raise error(f"{field} must be a file name, got {name!r:.60}")
     root = folder.resolve()
     path = (root / name).resolve()
     if path == root or not path.is_relative_to(root):
-        raise CheckpointError(f"{field} {name!r:.200} leaves the checkpoint folder {folder}")
+        raise error(f"{field} must be a path inside the folder {folder}, got {name!r:.200}")
     return path
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import mido
 import numpy as np
 
-from hmm_live.errors import MidiFileError, SequenceError
+from hmm_live.errors import SequenceError
 from hmm_live.limits import naming
 from hmm_live.music.sequences import (
-    STEPS_PER_BAR, BarSlicer, NoteSequence, checked_midi, quantize, read_midi, slice_bars, steps_per_bar,
+    STEPS_PER_BAR, BarSlicer, NoteSequence, quantize, read_midi_events, slice_bars, steps_per_bar,
 )
 
 PITCHES = 128
@@ -69,8 +70,8 @@ class ClipLibrary:
         library = cls(bars)
         for path in files:
             with naming(path):
-                slicer = BarSlicer(read_midi(path))
-                sections = markers(path)
+                sequence, midi = read_midi_events(path)
+                slicer, sections = BarSlicer(sequence), markers(midi)
                 for start in slicer.occupied(bars):
                     library.add(path.stem if slicer.num_bars <= bars and not sections else
                                 clip_name(sections, path.stem, start, bars), slicer.slice(start, bars))
@@ -122,13 +123,9 @@ class ClipLibrary:
         return f"ClipLibrary({len(self)} clips of {self.bars} bars)"
 
 
-def markers(path: Path) -> list[tuple[int, str]]:
+def markers(midi: mido.MidiFile) -> list[tuple[int, str]]:
     """The (bar, text) of each marker event in a 4/4 MIDI file, in order: how a file of several
     tunes or song parts names them (the note reader drops them, so mido reads these)."""
-    try:
-        _, midi = checked_midi(path)
-    except MidiFileError:
-        return []
     found = []
     for track in midi.tracks:
         tick = 0

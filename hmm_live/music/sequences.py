@@ -27,21 +27,28 @@ OUTPUT_VELOCITY = 100  # what Magenta's converters write on decoded notes
 _DEFAULT_TEMPO = 500_000  # microseconds per quarter note: MIDI's 120 bpm
 
 __all__ = [
-    "NoteSequence", "STEPS_PER_QUARTER", "STEPS_PER_BAR", "read_midi", "write_midi", "checked_midi",
+    "NoteSequence", "STEPS_PER_QUARTER", "STEPS_PER_BAR", "read_midi", "read_midi_events", "write_midi",
+    "checked_midi",
     "quantize", "is_quantized", "slice_bars", "windows", "num_bars", "from_notes", "BarSlicer",
 ]
 
 
 def read_midi(path: str | os.PathLike) -> NoteSequence:
     """Read a MIDI file into an (unquantised) NoteSequence, once `checked_midi` passes it."""
+    return read_midi_events(path)[0]
+
+
+def read_midi_events(path: str | os.PathLike) -> tuple[NoteSequence, mido.MidiFile]:
+    """The NoteSequence and mido's parse, from one read of the file: mido keeps what the
+    note reader drops (marker events)."""
     path = Path(path)
-    data, _ = checked_midi(path)
+    data, midi = checked_midi(path)
     try:
         seq = note_seq.midi_to_note_sequence(data)
     except Exception as e:  # note_seq/pretty_midi raise many kinds on corrupt files
         raise MidiFileError(f"{path} is not a readable MIDI file: {e}") from None
     seq.filename = str(path)
-    return seq
+    return seq, midi
 
 
 def checked_midi(path: str | os.PathLike) -> tuple[bytes, mido.MidiFile]:

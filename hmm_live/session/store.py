@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from hmm_live import limits
 from hmm_live.errors import HmmLiveError
 from hmm_live.files import atomic_folder, recover_folder, recoverable
 from hmm_live.models import MusicVAE, Responder, Subspacer
@@ -132,8 +133,9 @@ def read(folder: str | Path, musicvae: MusicVAE | None = None) -> Contents:
                            f"saved; its subspace no longer fits it")
     clips = ClipLibrary(index["bars"])
     try:
-        for entry in index["clips"]:
-            clips.add(entry["name"], quantize(read_midi(folder / entry["file"])))
+        for i, entry in enumerate(index["clips"]):
+            file = limits.inside(folder, entry["file"], f"{folder / INDEX}: 'clips'[{i}] file", SessionError)
+            clips.add(entry["name"], quantize(read_midi(file)))
         subspacer = Subspacer.load(folder / "subspacer", musicvae) if (folder / "subspacer").exists() else None
         responder = (Responder.load(folder / "responder", subspacer)
                      if subspacer is not None and (folder / "responder").exists() else None)
@@ -183,10 +185,8 @@ def _fields(index: dict) -> Iterator[tuple[str, Any, Callable[[Any], bool], str]
 
 
 def _clip_entry(entry: Any) -> bool:
-    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(entry.get("file"), str):
-        return False
-    file = PurePosixPath(entry["file"])
-    return not file.is_absolute() and ".." not in file.parts and "\\" not in entry["file"]
+    """Where the file is, `read` checks as it opens it (limits.inside: links resolved)."""
+    return isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("file"), str)
 
 
 def _short(value: Any) -> str:
