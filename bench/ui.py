@@ -25,9 +25,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import nbformat
 import numpy as np
-from nbformat.v4 import new_code_cell, new_notebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import arguments, emit, log, stats_ms, target  # noqa: E402
@@ -35,7 +33,7 @@ from report import arguments, emit, log, stats_ms, target  # noqa: E402
 from hmm_live.music.clips import ClipLibrary  # noqa: E402
 from hmm_live.session import Session  # noqa: E402
 from hmm_live.shipped import DEMO_CLIPS  # noqa: E402
-from hmm_live.testing.lab import CHROMIUM, chromium, jupyter_lab, run_all  # noqa: E402
+from hmm_live.testing.lab import CHROMIUM, chromium, jupyter_lab, run_all, write_notebook  # noqa: E402
 from hmm_live.ui import LatentSliders, SubspaceMap  # noqa: E402
 
 SETUP = """from hmm_live.music.clips import ClipLibrary
@@ -117,25 +115,24 @@ def map_flood(session: Session, seconds: float = 3.0, rate: float = 1000.0) -> d
 
 
 @contextlib.contextmanager
-def notebook_page(cells: list[str], height: int) -> Iterator:
-    """A Chromium page with a new notebook of these cells open in a JupyterLab, run all."""
+def notebook_page(cells: list[str], height: int, until: str) -> Iterator:
+    """A Chromium page with a new notebook of these cells open in a JupyterLab, run until `until` shows."""
     root = Path(tempfile.mkdtemp(prefix="hmm_live_bench_ui_"))
-    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), root / "bench.ipynb")
+    write_notebook(root / "bench.ipynb", cells)
     with jupyter_lab(root) as lab, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": height})
         lab.open(page, "bench.ipynb")
-        run_all(page)
+        run_all(page, until)
         yield page
 
 
 def browser_latency(n: int) -> dict:
-    with notebook_page([SETUP, BASELINE], 1400) as page:
+    with notebook_page([SETUP, BASELINE], 1400, ".hmm-bare-slider .noUi-handle") as page:
         out = {}
         for name, slider, shown in (("latent_slider_to_roll", ".hmm-latent-sliders",
                                      ".hmm-latent-sliders .hmm-piano-roll"),
                                     ("bare_slider_to_text", ".hmm-bare-slider", ".hmm-bare-shown")):
             handle = page.locator(f"{slider} .noUi-handle").first
-            handle.wait_for(timeout=180_000)
             handle.scroll_into_view_if_needed()
             times, missed = [], 0
             for i in range(n):
@@ -151,8 +148,7 @@ def browser_latency(n: int) -> dict:
 
 
 def transport_latency(n: int) -> dict:
-    with notebook_page([PANEL, BUSY], 1000) as page:
-        page.locator(".hmm-panel .hmm-state").first.wait_for(timeout=240_000)
+    with notebook_page([PANEL, BUSY], 1000, ".hmm-panel .hmm-state") as page:
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").first.wait_for(timeout=30_000)
         time.sleep(2)  # the busy cell is running
         first_start = page.evaluate(CLICK, True)

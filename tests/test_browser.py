@@ -95,8 +95,7 @@ def page(lab, request, tmp_path):
 def test_subspace_notebook_sliders_and_map(lab, page):
     lab_, _, root = lab
     lab_.open(page, "subspace.ipynb")
-    run_all(page)
-    page.locator(".jp-OutputArea-output", has_text="sits at").wait_for(timeout=180_000)
+    run_all(page, until='.jp-OutputArea-output:has-text("sits at")')
     sliders = page.locator(".hmm-latent-sliders .widget-slider")
     assert sliders.count() == 2
     assert page.locator(".hmm-subspace-map .bk-Canvas").count() >= 1
@@ -140,8 +139,7 @@ def test_subspace_notebook_sliders_and_map(lab, page):
 def test_jam_panel_follows_the_engine_and_survives_a_reload(lab, page):
     lab_, _, root = lab
     lab_.open(page, "jam.ipynb")
-    run_all(page)
-    page.locator(".hmm-panel").wait_for(timeout=240_000)
+    run_all(page, until=".hmm-panel")
 
     # started from code: the panel says so; the roll fills with pitch-named notes
     wait_until(lambda: shown_state(page)["running"] and shown_state(page)["button"] == "Stop", 120,
@@ -180,8 +178,7 @@ def test_jam_panel_follows_the_engine_and_survives_a_reload(lab, page):
     button.click()
     wait_until(lambda: not shown_state(page)["running"], 30, "stopped")
     page.reload()
-    run_all(page)
-    page.locator(".hmm-panel").wait_for(timeout=240_000)
+    run_all(page, until=".hmm-panel")
     wait_until(lambda: page.locator(".hmm-panel .bk-Canvas").count() >= 3, 120, "roll, map and loss curve drawn")
     wait_until(lambda: shown_state(page)["running"], 120, "the second run's engine shown")
     assert page.get_by_text("javascript error").count() == 0

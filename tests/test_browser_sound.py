@@ -54,14 +54,20 @@ def page(lab, request, tmp_path):
 
 
 def assert_heard(heard: dict) -> None:
+    """Nine in ten of the answer notes that reached the page in time are heard within 60 ms of their
+    time, the median within 30 ms. Notes that came late (a loaded machine) are left out, not hidden:
+    at least ten must be on time."""
     assert heard["started"]["running"] and heard["status"]["last_error"] is None
+    assert heard["answered"] >= 5
     expected, errors = heard["expected"], heard["errors"]
-    assert heard["answered"] >= 5 and len(expected) >= 10
+    assert len(expected) >= 10, f"only {len(expected)} answer notes reached the page in time ({len(heard['late'])} late)"
     missed = [t for t, e in zip(expected, errors) if e is None]
     nearest = [min(heard["heard"], key=lambda h: abs(h - t), default=np.inf) - t for t in expected]
     assert len(missed) <= len(expected) // 10, \
-        f"{len(missed)} of {len(expected)} answer notes not heard; nearest onsets (s): {np.round(nearest, 3)}"
-    assert float(np.median(np.abs([e for e in errors if e is not None]))) < 0.03
+        f"{len(missed)} of {len(expected)} answer notes not heard; nearest onsets (s): {np.round(nearest, 3)}; " \
+        f"expected (s from the first): {np.round(np.array(expected) - expected[0], 3)}; " \
+        f"late: {len(heard['late'])}; the page said: {heard['browser_status']}"
+    assert float(np.median(np.abs([e for e in errors if e is not None]))) < 0.03, np.round(errors, 3)
 
 
 def test_the_answers_are_heard_in_the_browser_on_the_bar_grid(page):

@@ -144,8 +144,7 @@ _COLLECT = """() => {
     const bytes = new Uint8Array(all.buffer);
     for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
     const ts = s.ctx.getOutputTimestamp();
-    return {audio: btoa(text), start: blocks[0].t, context: ts.contextTime,
-            performance: ts.performanceTime / 1000, origin: performance.timeOrigin / 1000};
+    return {audio: btoa(text), start: blocks[0].t, context: ts.contextTime, performance: ts.performanceTime / 1000};
 }"""
 
 
@@ -157,11 +156,20 @@ def record_page(page) -> int:
 def page_recording(page) -> tuple[np.ndarray, float]:
     """(mono audio, time.monotonic of its first sample) of what the page played since
     `record_page`. The browser's AudioContext time goes to its performance clock by its own
-    output timestamp, then to wall time by its time origin; wall time goes to monotonic
-    time here (the browser and this process share the machine's clocks)."""
+    output timestamp; the performance clock goes to time.monotonic by the offset measured
+    over the quickest of a few round trips (wall time is not used: it can be slewed)."""
     import base64
 
     got = page.evaluate(_COLLECT)
     audio = np.frombuffer(base64.b64decode(got["audio"]), np.float32)
-    wall = got["origin"] + got["performance"] + (got["start"] - got["context"])
-    return audio, wall - (time.time() - time.monotonic())
+    return audio, got["performance"] + (got["start"] - got["context"]) + _monotonic_minus_performance(page)
+
+
+def _monotonic_minus_performance(page, tries: int = 9) -> float:
+    best = (np.inf, 0.0)
+    for _ in range(tries):
+        before = time.monotonic()
+        perf = page.evaluate("() => performance.now() / 1000")
+        after = time.monotonic()
+        best = min(best, (after - before, (before + after) / 2 - perf))
+    return best[1]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hmm_live.testing.audio_capture import match, onsets, page_recording, record_page
-from hmm_live.testing.lab import in_kernel, run_all
+from hmm_live.testing import lab as jupyter
 
 NOTEBOOK = "sound.ipynb"
 SETUP = """\
@@ -39,19 +39,15 @@ FAKE_MIDI = """
 
 
 def write_notebook(root: Path, bpm: float = 150) -> None:
-    import nbformat
-
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP.format(bpm=bpm))]),
-                   root / NOTEBOOK)
+    jupyter.write_notebook(root / NOTEBOOK, [SETUP.format(bpm=bpm)])
 
 
 def open_with_sound(lab, page, notebook: str = NOTEBOOK) -> None:
     """Open and run the notebook, click "Sound in this browser", wait for samples and clock sync."""
     page.add_init_script(FAKE_MIDI)
     lab.open(page, notebook)
-    run_all(page)
+    jupyter.run_all(page, until=".hmm-sound-toggle")
     button = page.locator(".hmm-sound-toggle")
-    button.wait_for(timeout=240_000)
     button.click()  # a real click: browsers start audio only after a gesture
     page.wait_for_function("() => /samples loaded, clock synced/.test("
                            "document.querySelector('.hmm-browser-status').textContent)", timeout=60_000)
@@ -59,23 +55,27 @@ def open_with_sound(lab, page, notebook: str = NOTEBOOK) -> None:
 
 def answers_heard(page, bars: int) -> dict:
     """Start the engine, play the demo performance for `bars` bars, record the page: each answer
-    note's scheduled onset (time.monotonic) and the error of the onset heard for it (None: not heard)."""
+    note's scheduled onset (time.monotonic) and the error of the onset heard for it (None: not
+    heard), leaving out (under "late") the notes that reached the page after their time (it
+    plays those at once: how often that happens is the benchmark's to say, not a test's)."""
     rate = record_page(page)
-    started = in_kernel(page, """\
+    started = jupyter.in_kernel(page, """\
 import json, time
 answers = session.bus.subscribe("answers", maxlen=1024)
 engine = session.start()
 performer = session.play_demo(%d)
 print('KERNEL:', json.dumps(engine.status()))""" % bars)
-    done = in_kernel(page, """\
+    done = jupyter.in_kernel(page, """\
 performer.join()
 time.sleep(2 * 16 * engine.clock.step_seconds)  # the last answer plays out
 heard = [a["time"] + n.quantized_start_step * a["step_seconds"] for a in answers.drain() for n in a["sequence"].notes]
 print('KERNEL:', json.dumps({"onsets": heard, "answered": engine.answered, "status": engine.status()}))""",
                      timeout=120 + 10 * bars)
     audio, start = page_recording(page)
-    expected = sorted(set(done["onsets"]))
+    late = set(page.evaluate("() => window.hmmLiveSound.last.lateTimes"))
+    expected = sorted(set(done["onsets"]) - late)
     status = page.locator(".hmm-browser-status").inner_text()
     heard = onsets(audio, start, rate)
     return {"started": started, "answered": done["answered"], "status": done["status"], "expected": expected,
-            "errors": match(expected, heard, window=0.06), "heard": heard.tolist(), "browser_status": status}
+            "late": sorted(late & set(done["onsets"])), "errors": match(expected, heard, window=0.06),
+            "heard": heard.tolist(), "browser_status": status}

@@ -41,13 +41,50 @@ class Lab:
     log: Path
 
     def open(self, page, name: str) -> None:
-        """Open a notebook in the page, with its kernel already started by the server: left to
-        JupyterLab, the kernel is sometimes started twice and the page keeps the one shut down."""
-        body = json.dumps({"path": name, "type": "notebook", "kernel": {"name": "python3"}}).encode()
-        request = urllib.request.Request(f"{self.url}/api/sessions?token={self.token}", body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=60).read()
+        """Open a notebook in the page and wait until the page is connected to its kernel."""
+        _watch_kernel_sockets(page)
         page.goto(f"{self.url}/lab/tree/{name}?reset&token={self.token}")
+        wait_for_kernel(page)
+
+
+def _watch_kernel_sockets(page) -> list[dict]:
+    """The page's kernel websockets, each marked ready once the kernel answered its kernel_info_request."""
+    if not hasattr(page, "hmm_kernel_sockets"):
+        sockets: list[dict] = []
+
+        def opened(ws) -> None:
+            if "/api/kernels/" in ws.url:
+                state = {"ready": False, "closed": False}
+                sockets.append(state)
+                ws.on("framereceived", lambda frame: state.update(
+                    ready=state["ready"] or ("kernel_info_reply" in frame if isinstance(frame, str)
+                                             else b"kernel_info_reply" in frame)))
+                ws.on("close", lambda _ws: state.update(closed=True))
+
+        page.hmm_kernel_sockets = sockets
+        page.on("websocket", opened)
+    return page.hmm_kernel_sockets
+
+
+def wait_for_kernel(page, timeout: float = 120) -> None:
+    """Wait until the page's kernel answers on an open connection. JupyterLab shows the kernel
+    idle before it has connected, and cells run before then stay queued ([*]) for good."""
+    sockets = _watch_kernel_sockets(page)
+    deadline = time.monotonic() + timeout
+    while not any(s["ready"] and not s["closed"] for s in sockets):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the page did not connect to its kernel within {timeout:.0f} s")
+        page.wait_for_timeout(200)
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    """A notebook of these code cells that names its kernel: without one, JupyterLab asks for a
+    kernel in a dialog and the cells run before the answer may stay queued for good."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(notebook, path)
 
 
 def free_port() -> int:
@@ -111,26 +148,40 @@ def chromium():
             browser.close()
 
 
-def run_all(page) -> None:
-    """Run every cell of the open notebook (Run menu > Run All Cells).
+def run_all(page, until: str, timeout: float = 240) -> None:
+    """Run every cell of the open notebook (Run menu > Run All Cells) until the element `until`
+    shows in the page.
 
     JupyterLab sometimes answers with a "Select Kernel" dialog instead: accept it and ask again.
-    Now and then the page queues the cells ([*]) on a kernel connection that never runs them
-    (the kernel stays idle): then the page is reloaded and asked again."""
+    Now and then the page queues the cells ([*]) on a kernel connection that never runs them:
+    when the kernel has been idle for 20 s with cells still queued, the page is reloaded and
+    asked again. An error shown by a cell ends the wait at once, with its text."""
+    deadline = time.monotonic() + timeout
     for _ in range(3):
         _ask_run_all(page)
-        deadline = time.monotonic() + 30
+        idle_since = None
         while time.monotonic() < deadline:
-            if page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").count() or \
-                    re.search(r"\[\d+\]", page.locator(".jp-CodeCell .jp-InputPrompt").first.inner_text()):
+            if page.locator(until).count() and page.locator(until).first.is_visible():
                 return
+            errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+            if errors.count():
+                raise RuntimeError(f"a cell failed before {until!r} showed: {errors.first.inner_text()[-2000:]}")
+            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
+            queued = "[*]" in "".join(page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts())
+            idle_since = (idle_since or time.monotonic()) if idle and queued else None
+            if idle_since is not None and time.monotonic() - idle_since > 20:
+                break  # queued on a kernel that does not run them
             time.sleep(0.5)
+        else:
+            outputs = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())[-2000:]
+            raise TimeoutError(f"{until!r} did not show within {timeout:.0f} s; the cells' outputs: {outputs}")
         page.reload()
     raise RuntimeError("JupyterLab queued the cells but its kernel never ran them")
 
 
 def _ask_run_all(page) -> None:
     page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    wait_for_kernel(page)
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
     started = page.locator(".jp-CodeCell .jp-InputPrompt").first
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
