@@ -311,7 +311,7 @@ def _lab(args) -> int:
     if not _is_loopback(args.ip):
         print(f"hmm-live lab: WARNING: serving on {args.ip}, not only this machine: anyone who can reach it and "
               f"has the token runs code as {os.environ.get('USER', 'this user')}. Prefer an SSH tunnel "
-              f"(README: 'Jamming with a kernel on another machine').", file=sys.stderr)
+              f"(docs/sound.md: 'Jamming with a kernel on another machine').", file=sys.stderr)
     token = secrets.token_hex(24)  # ours, on the command line: a Jupyter config that empties it cannot win
     argv = [f"--ServerApp.root_dir={NOTEBOOKS}", f"--ServerApp.ip={args.ip}",
             f"--LabApp.default_url=/lab/tree/{args.notebook}",
