@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -37,10 +36,12 @@ from report import arguments, emit, log, stats_ms, target  # noqa: E402
 
 from hmm_live import ClipLibrary, MusicVAE  # noqa: E402
 from hmm_live.live import Engine, ports  # noqa: E402
-from hmm_live.session.training import train_subspace  # noqa: E402
-from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS  # noqa: E402
 from hmm_live.live.jack import jack_server  # noqa: E402
-from hmm_live.music.sequences import STEPS_PER_BAR  # noqa: E402
+from hmm_live.live.messages import Answer, CapturedBar  # noqa: E402
+from hmm_live.live.performer import perform_in_thread  # noqa: E402
+from hmm_live.models.subspace_training import train_subspace  # noqa: E402
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes  # noqa: E402
+from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS  # noqa: E402
 
 PERIOD = 128
 JITTER = 0.03
@@ -74,23 +75,10 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def performer(send, engine: Engine, bars: int, rng, intended: list, stop: threading.Event) -> None:
-    """A note on ~70% of the 16ths of each bar, random pitches, +-JITTER s."""
-    for bar in range(bars):
-        for step in range(STEPS_PER_BAR):
-            if stop.is_set():
-                return
-            if rng.random() > 0.7:
-                continue
-            absolute = bar * STEPS_PER_BAR + step
-            pitch = int(rng.integers(60, 80))
-            on = engine.clock.time_of(absolute) + rng.uniform(-JITTER, JITTER)
-            time.sleep(max(0.0, on - time.monotonic()))
-            send(mido.Message("note_on", note=pitch, velocity=90))
-            intended.append((absolute, pitch))
-            off = engine.clock.time_of(absolute + 1) - 0.01
-            time.sleep(max(0.0, off - time.monotonic()))
-            send(mido.Message("note_off", note=pitch))
+def performance(bars: int, rng: np.random.Generator) -> list[NoteSequence]:
+    """A 16th note on ~70% of the 16ths of each bar, random pitches."""
+    return [from_notes([(int(rng.integers(60, 80)), step, step + 1) for step in range(STEPS_PER_BAR)
+                        if rng.random() <= 0.7], STEPS_PER_BAR) for _ in range(bars)]
 
 
 def link_report(seconds: float) -> dict:
@@ -160,7 +148,10 @@ def main() -> None:
     musicvae = MusicVAE.load(DEFAULT_MODEL)
     subspacer, responder = train_subspace(musicvae, ClipLibrary.from_midi(DEMO_CLIPS, bars=2))
     received: list[tuple[float, mido.Message]] = []
-    intended: list[tuple[int, int]] = []
+    rng = np.random.default_rng(0)
+    played = performance(bars, rng)
+    intended = [(b * STEPS_PER_BAR + n.quantized_start_step, n.pitch)  # (absolute step, pitch) of each note
+                for b, bar in enumerate(played) for n in bar.notes]
     with jack_server(PERIOD) as server:
         log(f"JACK server {server}, period {PERIOD}; {bars} bars at {args.bpm} BPM")
         listener = ports.open_input("bench listener", virtual=True, api="jack",
@@ -169,17 +160,15 @@ def main() -> None:
         answers, closed = engine.bus.subscribe("answers", maxlen=bars + 8), engine.bus.subscribe("capture", maxlen=bars + 8)
         engine.start()
         sender = ports.open_output(ports.IN_PORT, api="jack")
-        stop = threading.Event()
-        play = threading.Thread(target=performer, args=(sender.send, engine, bars, np.random.default_rng(0),
-                                                        intended, stop), name="bench performer")
-        play.start()
+        play = perform_in_thread(sender.send, engine.clock, played, "bench performer", jitter=JITTER, rng=rng,
+                                 velocity=90, release=0.01)
         rss = []
         while play.is_alive():
             play.join(5.0)
             rss.append((time.monotonic(), rss_mib()))
         time.sleep(max(0.0, engine.clock.time_of((bars + 1) * STEPS_PER_BAR) - time.monotonic()) + 0.1)
-        ready = {a["bar"]: a for a in answers.drain()}
-        captured = {b["bar"]: b for b in closed.drain()}
+        ready: dict[int, Answer] = {a.bar: a for a in answers.drain()}
+        captured: dict[int, CapturedBar] = {b.bar: b for b in closed.drain()}
         late_ms = list(engine.player.late_ms)
         engine.stop()
         time.sleep(0.05)
@@ -187,12 +176,12 @@ def main() -> None:
         sender.close()
 
     # capture: every intended (step, pitch) must be in the bar it belongs to, at that step
-    got = {(b * STEPS_PER_BAR + n.quantized_start_step, n.pitch) for b, c in captured.items() for n in c["sequence"].notes}
+    got = {(b * STEPS_PER_BAR + n.quantized_start_step, n.pitch) for b, c in captured.items() for n in c.sequence.notes}
     on_step = sum((step, pitch) in got for step, pitch in intended) / max(len(intended), 1)
     # output: each answer note-on as received, against its time on the clock
     expected = []
     for bar, a in ready.items():
-        for n in a["sequence"].notes:
+        for n in a.sequence.notes:
             expected.append((engine.clock.time_of(bar * STEPS_PER_BAR + n.quantized_start_step), n.pitch))
     expected.sort()
     ons = [(t, m.note) for t, m in received if m.type == "note_on" and m.velocity > 0]

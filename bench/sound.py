@@ -42,9 +42,10 @@ def onset_report(errors: list[float | None], scheduled: int) -> dict:
 def synth_run(bars: int) -> dict:
     from hmm_live.live import demo
     from hmm_live.live.engine import Engine
+    from hmm_live.live.performer import perform
     from hmm_live.models import MusicVAE
+    from hmm_live.models.subspace_training import train_subspace
     from hmm_live.music.clips import ClipLibrary
-    from hmm_live.session.training import train_subspace
     from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
     from hmm_live.testing.audio_capture import hear_answers
 
@@ -55,7 +56,8 @@ def synth_run(bars: int) -> dict:
         engine = Engine(musicvae, subspacer, responder, input=False, output=False, bpm=BPM, synth=True,
                         instrument=13).start()
         sound = engine.status()["sound"]
-        heard = hear_answers(engine, lambda: demo.perform(engine.feed, engine, demo.performance(clips, bars)))
+        heard = hear_answers(engine, lambda: perform(engine.feed, engine.clock, demo.performance(clips, bars),
+                                                     jitter=demo.JITTER))
     report = onset_report(heard["errors"], len(heard["errors"]))
     return {**report, "sound": sound, "period_ms": heard["period_s"] * 1e3,
             "level_after_stop": heard["level_after_stop"], "compute_ms_p99": float(

@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import arguments, emit, log, stats_ms, target  # noqa: E402
 
+from hmm_live.live.messages import Point  # noqa: E402
 from hmm_live.music.clips import ClipLibrary  # noqa: E402
 from hmm_live.session import Session  # noqa: E402
 from hmm_live.shipped import DEMO_CLIPS  # noqa: E402
@@ -105,7 +106,7 @@ def map_flood(session: Session, seconds: float = 3.0, rate: float = 1000.0) -> d
     start = time.monotonic()
     i = 0
     while time.monotonic() - start < seconds:
-        session.bus.publish("points", {"bar": i, "point": np.array([np.sin(i / 50), np.cos(i / 50)])})
+        session.bus.publish("points", Point(i, np.array([np.sin(i / 50), np.cos(i / 50)])))
         i += 1
         time.sleep(1.0 / rate)
     time.sleep(0.3)

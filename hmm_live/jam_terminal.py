@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any, Callable
 
+from hmm_live.live.messages import Answer, CapturedBar, Status
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import NoteSequence
 from hmm_live.session import Session
@@ -56,10 +57,10 @@ def prepare(folder: str | Path | None, log: Log) -> Session:
 def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
     """Start the engine with `settings` and print each bar until Ctrl-C, then stop it (all notes off)."""
     bars, answers, status = (session.bus.subscribe(s) for s in ("capture", "answers", "status"))
-    planned: dict[int, dict] = {}  # answers by the bar they play in
+    planned: dict[int, Answer] = {}  # answers by the bar they play in
     try:
         engine = session.start(**settings)
-        for line in where(engine.status()):
+        for line in where(Status(**engine.status())):
             log(line)
         log("playing: one line per bar; Ctrl-C stops")
         while True:
@@ -68,15 +69,15 @@ def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
             except TimeoutError:
                 bar = None
             for item in answers.drain():
-                planned[item["bar"]] = item
+                planned[item.bar] = item
             if bar is not None:
-                log(bar_line(bar, planned.pop(bar["bar"], None)))
-                planned = {b: a for b, a in planned.items() if b > bar["bar"]}
+                log(bar_line(bar, planned.pop(bar.bar, None)))
+                planned = {b: a for b, a in planned.items() if b > bar.bar}
             for item in status.drain():
-                if item.get("event"):
-                    log(f"bar {_shown(item.get('bar'))}: {item['event']}")
-                elif item.get("traceback"):
-                    log(f"error: {item['last_error']}")
+                if item.event:
+                    log(f"bar {_shown(item.bar)}: {item.event}")
+                elif item.traceback:
+                    log(f"error: {item.last_error}")
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         log("\nstopping: all notes off")
@@ -87,22 +88,20 @@ def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
     return 0
 
 
-def where(status: dict) -> list[str]:
+def where(status: Status) -> list[str]:
     """Where MIDI comes from and goes, and where the answers are heard."""
-    ports = status.get("ports") or {}
-    return [f"MIDI: {status.get('midi', 'the system default API')}",
-            f"  play into: {ports.get('input') or 'no input port'}",
-            f"  answers out: {ports.get('output') or 'no output port'}",
-            f"sound: {status.get('sound', 'no built-in synth')}"]
+    return [f"MIDI: {status.midi}",
+            f"  play into: {status.ports.get('input') or 'no input port'}",
+            f"  answers out: {status.ports.get('output') or 'no output port'}",
+            f"sound: {status.sound}"]
 
 
-def bar_line(bar: dict, answer: dict | None) -> str:
+def bar_line(bar: CapturedBar, answer: Answer | None) -> str:
     """One bar as it passes: what was played in it, and what the machine played in it."""
-    n = bar["bar"]
-    line = f"bar {n + 1:4d} | you: {describe(bar['sequence'])} | machine: "
+    line = f"bar {bar.bar + 1:4d} | you: {describe(bar.sequence)} | machine: "
     if answer is None:
         return line + "rest"
-    return line + f"{describe(answer['sequence'])} (answering bar {answer.get('answering', n - 1) + 1})"
+    return line + f"{describe(answer.sequence)} (answering bar {answer.answering + 1})"
 
 
 def _shown(bar: int | None) -> str:

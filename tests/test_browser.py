@@ -123,9 +123,9 @@ def test_subspace_notebook_sliders_and_map(lab, page):
                30, "the decoded point is given to the page's audio player")
 
     # stream 20 responder points at 50 a second: browser and kernel agree, row for row
-    kernel = in_kernel(page, "import time\nimport numpy as np\n"
+    kernel = in_kernel(page, "import time\nimport numpy as np\nfrom hmm_live.live.messages import Point\n"
                              "for i in range(20):\n"
-                             "    session.bus.publish('points', {'bar': i, 'point': np.array([i / 10, -i / 10])})\n"
+                             "    session.bus.publish('points', Point(i, np.array([i / 10, -i / 10])))\n"
                              "    time.sleep(0.02)\n"
                              "time.sleep(0.5)\n"
                              'print("KERNEL:" + json.dumps({"rows": len(subspace_map.trail.data["d0"]), '

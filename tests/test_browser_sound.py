@@ -119,8 +119,8 @@ deadline = time.monotonic() + 30
 closed = {{}}
 while len(closed) < 2 and time.monotonic() < deadline:
     for b in bars.drain():
-        if b["bar"] - first in (0, 1):
-            closed[b["bar"] - first] = [[n.pitch, n.quantized_start_step] for n in b["sequence"].notes]
+        if b.bar - first in (0, 1):
+            closed[b.bar - first] = [[n.pitch, n.quantized_start_step] for n in b.sequence.notes]
     time.sleep(0.1)
 print('KERNEL:', json.dumps({{"closed": closed, "received": sound.midi_received}}))""", timeout=60)
     captured = [(int(bar), pitch, step) for bar, notes in got["closed"].items() for pitch, step in notes]

@@ -184,13 +184,16 @@ def test_lab_serves_the_notebooks_on_the_port_asked_behind_a_token(tmp_path):
 
 def test_pitch_names_and_bar_lines():
     from hmm_live.jam_terminal import bar_line, pitch_name
+    from hmm_live.live.messages import Answer, CapturedBar
 
     assert [pitch_name(p) for p in (21, 60, 61, 64, 127)] == ["A0", "C4", "C#4", "E4", "G9"]
     played = from_notes([(67, 4, 8), (64, 0, 4)], 16)
-    answer = {"bar": 3, "answering": 2, "sequence": from_notes([(72, 0, 16)], 16)}
-    assert bar_line({"bar": 3, "sequence": played}, answer) == \
+    answer = Answer(bar=3, answering=2, sequence=from_notes([(72, 0, 16)], 16), input=played, time=6.0,
+                    step_seconds=0.125)
+    assert bar_line(CapturedBar(bar=3, sequence=played, time=4.0, closed_at=5.9), answer) == \
         "bar    4 | you: 2 notes: E4 G4 | machine: 1 note: C5 (answering bar 3)"
-    assert bar_line({"bar": 0, "sequence": from_notes([], 16)}, None) == "bar    1 | you: rest | machine: rest"
+    rest = CapturedBar(bar=0, sequence=from_notes([], 16), time=0.0, closed_at=1.9)
+    assert bar_line(rest, None) == "bar    1 | you: rest | machine: rest"
 
 
 class Lines:

@@ -13,6 +13,7 @@ import pytest
 
 from hmm_live import ClipLibrary, ConfigError, MusicVAE, Responder, Subspacer
 from hmm_live.live import Bus, Capture, Clock, Engine, PortError, ports
+from hmm_live.live.performer import perform
 from hmm_live.music import from_notes
 
 MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
@@ -39,16 +40,9 @@ def melody_bar(offset: int = 0) -> list[tuple[int, int, int]]:
 
 
 def play(send, clock: Clock, bar: int, notes, rng=None, jitter: float = 0.0) -> None:
-    """Send notes at their times in `bar` (real time), with uniform random timing jitter."""
-    events = []
-    for pitch, step, length in notes:
-        on = clock.time_of(bar * 16 + step) + (rng.uniform(-jitter, jitter) if rng is not None else 0.0)
-        off = clock.time_of(bar * 16 + step + length) - 0.02
-        events += [(on, mido.Message("note_on", note=pitch, velocity=90)),
-                   (off, mido.Message("note_off", note=pitch))]
-    for t, msg in sorted(events, key=lambda e: e[0]):
-        time.sleep(max(0.0, t - time.monotonic()))
-        send(msg)
+    """Send (pitch, step, length) notes at their times in `bar` (real time), with uniform random timing jitter."""
+    sequence = from_notes([(pitch, step, step + length) for pitch, step, length in notes], 16)
+    perform(send, clock, [sequence], first_bar=bar, jitter=jitter, rng=rng, velocity=90)
 
 
 def wait_for(condition, what: str, timeout: float = 10.0) -> None:
@@ -98,13 +92,13 @@ def test_capture_quantises_jittered_playing_and_follows_its_rules():
     capture.feed(mido.Message("note_on", channel=5, note=50, velocity=70), clock.time_of(24))
     capture.feed(mido.Message("note_on", note=92, velocity=70), clock.time_of(28))  # held past the bar line
     first, second = capture.close_bar(0), capture.close_bar(1)
-    assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in first["sequence"].notes] == [
+    assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in first.sequence.notes] == [
         (60 + s, s, s + 1) for s in range(16)]
-    assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in second["sequence"].notes] == [
+    assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in second.sequence.notes] == [
         (90, 0, 16), (91, 4, 6), (92, 12, 16)]
-    assert capture.close_bar(2)["sequence"].notes == []  # the held note is not carried on
+    assert capture.close_bar(2).sequence.notes == []  # the held note is not carried on
     assert capture.ignored == {"sysex": 1, "other channel": 1, "note-off without note-on": 1}
-    assert [b["bar"] for b in bars.drain()] == [0, 1, 2]
+    assert [b.bar for b in bars.drain()] == [0, 1, 2]
 
 
 def test_engine_answers_each_bar_in_process(models):
@@ -114,9 +108,9 @@ def test_engine_answers_each_bar_in_process(models):
         for bar in range(3):
             play(engine.feed, engine.clock, bar, melody_bar(bar))
         got = [answers.get(timeout=2) for _ in range(3)]
-        assert [a["bar"] for a in got] == [1, 2, 3]
-        assert all(a["sequence"].total_quantized_steps == 16 for a in got)
-        assert points.get(timeout=1)["point"].shape == (2,)
+        assert [a.bar for a in got] == [1, 2, 3]
+        assert all(a.sequence.total_quantized_steps == 16 for a in got)
+        assert points.get(timeout=1).point.shape == (2,)
         assert engine.status()["running"] and engine.status()["last_error"] is None
         started = time.monotonic()
     assert time.monotonic() - started < 1.5 and not engine.running
@@ -140,7 +134,7 @@ def test_a_failing_model_costs_one_bar(models):
         answers = engine.bus.subscribe("answers")
         for bar in range(3):
             play(engine.feed, engine.clock, bar, melody_bar())
-        assert [answers.get(timeout=2)["bar"] for _ in range(2)] == [2, 3]
+        assert [answers.get(timeout=2).bar for _ in range(2)] == [2, 3]
         assert "answer to bar 0: RuntimeError: model blew up" in engine.status()["last_error"]
 
 
@@ -167,7 +161,7 @@ def test_engine_over_jack_answers_on_time_and_leaves_no_stuck_notes(models, jack
         for bar in range(4):
             play(performer.send, engine.clock, bar, melody_bar(bar), rng, jitter=0.03)
         time.sleep(engine.clock.time_of(5 * 16) - time.monotonic())
-        captured = [b["sequence"] for b in engine.capture.history]
+        captured = [b.sequence for b in engine.capture.history]
         assert [[n.quantized_start_step for n in seq.notes] for seq in captured[:4]] == [list(range(0, 16, 2))] * 4
     finally:
         engine.stop()
@@ -222,8 +216,8 @@ def test_following_an_external_midi_clock(models):
                 engine.feed(mido.Message("note_on", note=notes[i // 6], velocity=90), t)
         assert engine.follower.bpm == pytest.approx(150, abs=1.0)
         assert engine.clock.bpm == pytest.approx(150, abs=1.0)
-        got = [answers.get(timeout=2)["bar"] for _ in range(2)]
-        bars = [b["sequence"] for b in engine.capture.history][:2]
+        got = [answers.get(timeout=2).bar for _ in range(2)]
+        bars = [b.sequence for b in engine.capture.history][:2]
         assert got == [1, 2]
         assert [[n.quantized_start_step for n in bar.notes] for bar in bars] == [list(range(0, 16, 2))] * 2
         engine.feed(mido.Message("stop"))
@@ -268,7 +262,7 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
     finally:
         engine.stop()
         synth.close()
-    answered = {a["bar"]: a["sequence"] for a in answers.drain()}
+    answered = {a.bar: a.sequence for a in answers.drain()}
     assert {start + 1, start + 2} <= set(answered)  # no bar lost after the port returned
     expected = sum(len(answered[b].notes) for b in (start + 1, start + 2))
     assert sum(m.type == "note_on" and m.velocity > 0 for m in received) == expected
@@ -303,16 +297,16 @@ def test_an_input_that_vanishes_and_returns_is_reconnected(models, jack):
         got = {}
         while played[-1] + 1 not in got:
             a = answers.get(timeout=5)
-            got[a["bar"]] = a
+            got[a.bar] = a
     finally:
         engine.stop()
         keyboard.close()
     events = [e for e in engine.events if "vanishing keyboard" in e]
     assert len(events) == 2 and "the MIDI input 'vanishing keyboard' disappeared" in events[0]
     assert "the MIDI input 'vanishing keyboard' is back and reconnected" in events[1]
-    reconnected = next(s for s in status.drain() if "reconnected" in s.get("event", ""))["bar"] + 1  # in this bar
+    reconnected = next(s for s in status.drain() if "reconnected" in (s.event or "")).bar + 1  # in this bar
     assert back <= reconnected <= back + 1, "more than the first bar after the return was lost"
-    closed = {b["bar"]: b["sequence"] for b in bars.drain()}
+    closed = {b.bar: b.sequence for b in bars.drain()}
     assert sorted(closed) == list(range(max(closed) + 1)) and max(closed) >= played[-1]  # the clock never stopped
     assert engine.clock.time_of(0) == anchor  # nor moved its bar lines
     assert not any(closed[bar].notes for bar in range(2, back))  # nothing arrived while the keyboard was gone
@@ -328,7 +322,7 @@ def test_call_and_response_answers_a_phrase_after_it(models):
         answers = engine.bus.subscribe("answers")
         for bar in range(4):  # bars 0-1 are the call; 2-3 are the machine's turn (played over: ignored)
             play(engine.feed, engine.clock, bar, melody_bar(bar))
-        got = [answers.get(timeout=2)["bar"] for _ in range(2)]
+        got = [answers.get(timeout=2).bar for _ in range(2)]
         time.sleep(engine.clock.time_of(5 * 16) - time.monotonic())
         assert got == [2, 3] and not answers.drain()
     with pytest.raises(Exception, match="unknown mode"):
@@ -389,8 +383,8 @@ def test_the_engine_follows_an_ableton_link_session(models, link_peer):
         start = int(clock.step_at(time.monotonic()) // 16) + 1
         for bar in range(start, start + 2):  # played on the session's bar lines, answered on them
             play(engine.feed, clock, bar, melody_bar(bar))
-        assert [answers.get(timeout=5)["bar"] for _ in range(2)] == [start + 1, start + 2]
-        closed = {b["bar"]: b["sequence"] for b in engine.capture.history}
+        assert [answers.get(timeout=5).bar for _ in range(2)] == [start + 1, start + 2]
+        closed = {b.bar: b.sequence for b in engine.capture.history}
         assert all([n.quantized_start_step for n in closed[bar].notes] == list(range(0, 16, 2))
                    for bar in (start, start + 1))
     assert not [t for t in threading.enumerate() if t.name.startswith("hmm_live")]
@@ -446,6 +440,6 @@ def test_without_a_midi_system_the_engine_falls_back_and_says_so(models, monkeyp
         assert status["midi"].startswith("none: ALSA MIDI is not available") and "jackd" in status["midi"]
         assert status["ports"] == {"input": None, "output": None}
         play(engine.feed, engine.clock, 0, melody_bar())
-        assert answers.get(timeout=5)["bar"] == 1  # it still listens and answers
+        assert answers.get(timeout=5).bar == 1  # it still listens and answers
     with pytest.raises(PortError, match="cannot open the MIDI port 'my keyboard'"):
         Engine(*models, input="my keyboard").start()

@@ -11,6 +11,7 @@ import pytest
 
 from hmm_live import MusicVAE, TrainingBusyError
 from hmm_live.errors import ConfigError
+from hmm_live.live.messages import Point
 from hmm_live.music import audio
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.session import Session, SessionError
@@ -195,7 +196,7 @@ def test_the_map_batches_a_flood_of_points(saved):
     try:
         start = time.monotonic()
         for i in range(300):  # 1000 points a second
-            session.bus.publish("points", {"bar": i, "point": np.array([i / 100, 0.0])})
+            session.bus.publish("points", Point(i, np.array([i / 100, 0.0])))
             time.sleep(0.001)
         time.sleep(0.3)
         seconds = time.monotonic() - start

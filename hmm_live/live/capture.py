@@ -4,7 +4,7 @@ Rules (what a performer can rely on):
 - an onset goes to the nearest 16th; so a note played up to half a step
   before a bar line is step 0 of the next bar;
 - a bar is closed half a step before the next bar line (no later onset can
-  still round into it) and published on the bus as {"bar", "sequence", "time"};
+  still round into it) and published on the bus (a messages.CapturedBar);
   a note still held then is cut at the bar line and not repeated in the next bar;
 - a length is a whole number of steps, at least one;
 - velocity-0 note-ons are note-offs; note-offs with no note-on are ignored; a
@@ -22,10 +22,19 @@ import mido
 
 from hmm_live.live.bus import Bus
 from hmm_live.live.clock import Clock
+from hmm_live.live.messages import CapturedBar
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 
 class Capture:
+    """Turns timed MIDI messages into one-bar NoteSequences on the clock's 16ths (the rules above).
+
+    `feed` takes messages from any thread; the engine's clock thread calls
+    `close_bar`, which publishes each bar on `stream` of `bus` and keeps the
+    last `history` bars. `record()` ... `stop_recording()` collects bars for
+    training clips. `ignored` counts what was ignored, by kind.
+    """
+
     def __init__(self, clock: Clock, bus: Bus, stream: str = "capture", channel: int | None = None,
                  history: int = 64):
         self.clock, self.bus, self.stream, self.channel = clock, bus, stream, channel
@@ -73,7 +82,7 @@ class Capture:
         return True
 
     # -- bars (the engine's clock thread) ---------------------------------------
-    def close_bar(self, bar: int) -> dict:
+    def close_bar(self, bar: int) -> CapturedBar:
         """Cut bar `bar` out of what was played, publish it and return it."""
         first, end = bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR
         with self._lock:
@@ -92,7 +101,7 @@ class Capture:
                               qpm=self.clock.bpm)
         for note, (_, _, _, velocity) in zip(sequence.notes, mine):
             note.velocity = velocity
-        item = {"bar": bar, "sequence": sequence, "time": self.clock.bar_time(bar), "closed_at": time.monotonic()}
+        item = CapturedBar(bar, sequence, self.clock.bar_time(bar), time.monotonic())
         self.history.append(item)
         if self._recording is not None:
             self._recording.append(sequence)

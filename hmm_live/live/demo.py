@@ -18,17 +18,20 @@ from pathlib import Path
 from typing import Callable
 
 import mido
-import numpy as np
 
 from hmm_live.live import ports
 from hmm_live.live.answers import check_settings
 from hmm_live.live.engine import Engine
 from hmm_live.live.jack import jack_server
+from hmm_live.live.messages import Answer
+from hmm_live.live.performer import perform_in_thread
 from hmm_live.models import MusicVAE
+from hmm_live.models.subspace_training import train_subspace
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes, write_midi
-from hmm_live.session.training import train_subspace
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
+
+JITTER = 0.015  # seconds, either way: the performance's human timing
 
 
 def performance(clips: ClipLibrary, bars: int) -> list[NoteSequence]:
@@ -36,31 +39,13 @@ def performance(clips: ClipLibrary, bars: int) -> list[NoteSequence]:
     return [clips[(b // clips.bars) % len(clips)].bar(b % clips.bars) for b in range(bars)]
 
 
-def perform(send: Callable[[mido.Message], None], engine: Engine, bars: list[NoteSequence],
-            jitter: float = 0.015, seed: int = 0, first_bar: int = 0) -> None:
-    """Play bars in real time from the engine's bar `first_bar`, each onset up to `jitter` seconds off."""
-    rng = np.random.default_rng(seed)
-    events = []
-    for b, bar in enumerate(bars, first_bar):
-        for n in bar.notes:
-            on = engine.clock.time_of(b * STEPS_PER_BAR + n.quantized_start_step) + rng.uniform(-jitter, jitter)
-            off = engine.clock.time_of(b * STEPS_PER_BAR + n.quantized_end_step) - 0.02
-            events += [(on, 1, mido.Message("note_on", note=n.pitch, velocity=n.velocity or 90)),
-                       (off, 0, mido.Message("note_off", note=n.pitch))]
-    for t, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
-        time.sleep(max(0.0, t - time.monotonic()))
-        send(msg)
-
-
 def play(engine: Engine, clips: ClipLibrary, bars: int,
          send: Callable[[mido.Message], None] | None = None) -> threading.Thread:
     """Play the clips' bars into a running engine from its next bar, in a named thread:
     through `send` (a port's, to the engine's input) when given, else into its capture."""
     first = int(engine.clock.step_at(time.monotonic()) // STEPS_PER_BAR) + 1
-    thread = threading.Thread(target=perform, args=(send or engine.feed, engine, performance(clips, bars)),
-                              kwargs={"first_bar": first}, name="hmm_live demo performer", daemon=True)
-    thread.start()
-    return thread
+    return perform_in_thread(send or engine.feed, engine.clock, performance(clips, bars), "hmm_live demo performer",
+                             first_bar=first, jitter=JITTER)
 
 
 def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, temperature: float | None = None,
@@ -86,18 +71,16 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
         else:
             send = engine.feed
         played = performance(clips, bars)
-        player = threading.Thread(target=perform, args=(send, engine, played), name="hmm_live demo performer")
-        player.start()
-        player.join()
+        perform_in_thread(send, engine.clock, played, "hmm_live demo performer", jitter=JITTER).join()
         time.sleep(max(0.0, engine.clock.time_of((bars + 1) * STEPS_PER_BAR) - time.monotonic()) + 0.05)
         status = engine.status()
-    got = {a["bar"]: a for a in answers.drain()}
-    where = {p["bar"]: p["point"] for p in points.drain()}
+    got: dict[int, Answer] = {a.bar: a for a in answers.drain()}
+    where = {p.bar: p.point for p in points.drain()}
     for b in range(bars):
         answer = got.get(b + 1)
         point = where.get(b)
         log(f"bar {b + 1:3d}: played {len(played[b].notes):2d} notes -> "
-            + (f"point ({', '.join(f'{x:+.2f}' for x in point)}) -> answered {len(answer['sequence'].notes)} notes"
+            + (f"point ({', '.join(f'{x:+.2f}' for x in point)}) -> answered {len(answer.sequence.notes)} notes"
                if answer is not None and point is not None else "no answer"))
     summary = {"bars": bars, "answered": sum(b + 1 in got for b in range(bars)), "ports": api or "in-process", "last_error": status["last_error"]}
     if out:
@@ -139,7 +122,7 @@ def _quiet_stderr():
         os.close(null)
 
 
-def _duet(played: list[NoteSequence], answers: dict[int, dict], bpm: float) -> NoteSequence:
+def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float) -> NoteSequence:
     """One sequence: the performance (instrument 0) and the answers (instrument 1) at their bars."""
     bars = len(played) + 1
     def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int]]:
@@ -148,7 +131,7 @@ def _duet(played: list[NoteSequence], answers: dict[int, dict], bpm: float) -> N
                 for n in sequence.notes]
 
     notes = [n for b, bar in enumerate(played) for n in placed(bar, b, 0)]
-    notes += [n for b, a in sorted(answers.items()) for n in placed(a["sequence"], b, 1)]
+    notes += [n for b, a in sorted(answers.items()) for n in placed(a.sequence, b, 1)]
     sequence = from_notes([n[:3] for n in notes], bars * STEPS_PER_BAR, qpm=bpm)
     for note, (_, _, _, instrument) in zip(sequence.notes, notes):
         note.instrument = instrument

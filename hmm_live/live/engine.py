@@ -42,6 +42,7 @@ from hmm_live.live.bus import Bus, Subscription
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock
 from hmm_live.live.link import LinkClock
+from hmm_live.live.messages import Answer, Point, Status
 from hmm_live.live.midi_clock import ClockFollower, clock_messages
 from hmm_live.live.player import Player
 from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth, SynthError
@@ -159,7 +160,7 @@ class Engine:
             self._threads.append(threading.Thread(target=self._port_watch, name="hmm_live ports", daemon=True))
         for t in self._threads:
             t.start()
-        self.bus.publish("status", self.status())
+        self.bus.publish("status", Status(**self.status()))
         return self
 
     def stop(self) -> None:
@@ -177,7 +178,7 @@ class Engine:
         self._close_ports()
         self._close_synth()
         self._threads = []
-        self.bus.publish("status", self.status())
+        self.bus.publish("status", Status(**self.status()))
 
     def __enter__(self) -> "Engine":
         return self.start()
@@ -190,6 +191,7 @@ class Engine:
         return any(t.is_alive() for t in self._threads)
 
     def status(self) -> dict:
+        """The engine's state, JSON-ready: the fields of `messages.Status`, the "status" stream's items."""
         return {"running": self.running, "bar": self.last_bar, "answered": self.answered,
                 "last_error": self.last_error, "last_event": self.events[-1] if self.events else None,
                 "bpm": self.clock.bpm, "ignored": dict(self.capture.ignored), "midi": self.midi,
@@ -376,35 +378,34 @@ class Engine:
             if models is not current:  # retrained: silence the old model's notes first
                 self.player.all_notes_off()
                 current = models
-            n = bar["bar"]
-            if not bar["sequence"].notes:
+            n = bar.bar
+            if not bar.sequence.notes:
                 continue
             if self.mode == "call_response" and n % (2 * self.every) >= self.every:
                 continue  # the machine's own turn: nothing to answer
             target = n + (1 if self.mode == "continuous" else self.every)
             try:
-                point, answer = self.answer(bar["sequence"], models)
+                point, answer = self.answer(bar.sequence, models)
             except Exception as e:  # that bar gets no answer; the next one will
                 self._error(f"answer to bar {n}", e)
                 self.player.all_notes_off()
                 continue
             self.player.play(answer, target * STEPS_PER_BAR)
-            self.compute_s.append(time.monotonic() - bar["closed_at"])
+            self.compute_s.append(time.monotonic() - bar.closed_at)
             self.answered += 1
-            self.bus.publish("points", {"bar": n, "point": np.asarray(point)})
-            self.bus.publish("answers", {"bar": target, "answering": n, "sequence": answer, "input": bar["sequence"],
-                                         "time": self.clock.time_of(target * STEPS_PER_BAR),
-                                         "step_seconds": self.clock.step_seconds})
+            self.bus.publish("points", Point(n, np.asarray(point)))
+            self.bus.publish("answers", Answer(target, n, answer, bar.sequence,
+                                               self.clock.time_of(target * STEPS_PER_BAR), self.clock.step_seconds))
 
     def _error(self, where: str, error: Exception) -> None:
         self.last_error = f"{where}: {type(error).__name__}: {error}"
-        self.bus.publish("status", {**self.status(), "traceback": traceback.format_exc()})
+        self.bus.publish("status", Status(**self.status(), traceback=traceback.format_exc()))
 
     def _report(self, event: str, level: int = logging.WARNING) -> None:
         """A port event: logged, kept in `events` and published on "status"."""
         self.events.append(f"bar {self.last_bar}: {event}")
         log.log(level, event)
-        self.bus.publish("status", {**self.status(), "event": event})
+        self.bus.publish("status", Status(**self.status(), event=event))
 
 
 @functools.lru_cache(maxsize=None)

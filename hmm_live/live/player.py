@@ -21,6 +21,15 @@ from hmm_live.music.sequences import NoteSequence
 
 
 class Player:
+    """Plays sequences at their times on `clock`, to any number of outputs; `start()`, `stop()`.
+
+    `play(sequence, start_step)` schedules a sequence's notes (on `channel`, moved
+    by `transpose` semitones, at `velocity` or each note's own); `send_at` any
+    message at a time (MIDI clock). Outputs come and go with `set_output` while
+    it plays: the engine adds its MIDI port and the built-in synth.
+    `late_ms` keeps how late each message was sent (for bench/live.py).
+    """
+
     def __init__(self, clock: Clock, channel: int = 0, velocity: int | None = None, transpose: int = 0):
         self.clock = clock
         self._outputs: dict[str, Callable[[mido.Message], None]] = {}  # where messages go, by name

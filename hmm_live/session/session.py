@@ -20,12 +20,13 @@ from hmm_live.live.bus import Bus
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.engine import MODES, Engine
+from hmm_live.live.messages import Settings, TrainingDone, TrainingProgress
 from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError
+from hmm_live.models.subspace_training import train_subspace
 from hmm_live.music.clips import ClipLibrary, clip_name
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 from hmm_live.session import store
 from hmm_live.session.store import SessionError
-from hmm_live.session.training import train_subspace
 from hmm_live.shipped import DEFAULT_MODEL
 
 # out: send MIDI clock as master; ableton link needs the `link` extra
@@ -76,9 +77,9 @@ def warm_up(subspacer: Subspacer) -> None:
 class Session:
     """`train`, `start`/`stop` the engine, `record` clips, `save`/`open`/`export`.
 
-    Streams on `bus` (for the UI): the engine's "capture", "points", "answers"
-    and "status", and "training" ({"stage", "epoch", "epochs", "logs"} per
-    epoch, then {"done": True, "error": str | None}).
+    Streams on `bus` (for the UI; the items are live/messages.py's): the
+    engine's "capture", "points", "answers" and "status", "training" (a
+    TrainingProgress per epoch, then a TrainingDone) and "settings".
     """
 
     def __init__(self, musicvae: MusicVAE | str | Path = DEFAULT_MODEL, path: str | Path | None = None,
@@ -120,7 +121,7 @@ class Session:
                 raise ConfigError(f"{name} must be {RULES[name][1]}, got {value!r}")
         check_settings(settings.get("answers", self.settings["answers"]), settings.get("lead", self.settings["lead"]))
         self.settings.update(settings)
-        self.bus.publish("settings", dict(self.settings))  # for views that follow them (the browser's sound)
+        self.bus.publish("settings", Settings(dict(self.settings)))  # for views that follow them (the browser's sound)
         engine = self.engine
         if engine is not None:
             if "bpm" in settings and engine.follower is None:
@@ -177,7 +178,7 @@ class Session:
     def _train(self, library: ClipLibrary, epochs: int | None, beta: float, latent_dims: int,
                raise_errors: bool = False) -> None:
         def progress(stage: str, epoch: int, total: int | None, logs: dict) -> None:
-            self.bus.publish("training", {"stage": stage, "epoch": epoch, "epochs": total, "logs": dict(logs)})
+            self.bus.publish("training", TrainingProgress(stage, epoch, total, dict(logs)))
 
         old = self.subspacer  # its clips keep their places, unless the shape of the map changes
         same = old is not None and (old.latent_dims, old.beta, old.musicvae) == (latent_dims, beta, self.musicvae)
@@ -190,11 +191,11 @@ class Session:
                 self.engine.set_models(subspacer=subspacer, responder=responder)
             self.subspacer, self.responder = subspacer, responder
         except Exception as e:
-            self.bus.publish("training", {"done": True, "error": f"{type(e).__name__}: {e}"})
+            self.bus.publish("training", TrainingDone(f"{type(e).__name__}: {e}"))
             if raise_errors:
                 raise
             return
-        self.bus.publish("training", {"done": True, "error": None, "seconds": time.monotonic() - started})
+        self.bus.publish("training", TrainingDone(seconds=time.monotonic() - started))
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a background training run to finish."""

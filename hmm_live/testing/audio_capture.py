@@ -106,8 +106,8 @@ def hear_answers(engine, perform, quiet_after: float = 0.5) -> dict:
         recorder.connect()
         perform()
         time.sleep(engine.clock.step_seconds * STEPS_PER_BAR + 0.1)  # the last bar closes and is answered
-        scheduled = [engine.clock.time_of(a["bar"] * STEPS_PER_BAR + n.quantized_start_step)
-                     for a in answers.drain() for n in a["sequence"].notes]
+        scheduled = [engine.clock.time_of(a.bar * STEPS_PER_BAR + n.quantized_start_step)
+                     for a in answers.drain() for n in a.sequence.notes]
         time.sleep(max(0.0, max(scheduled, default=0.0) - time.monotonic()) + 0.3)
     finally:
         engine.stop()

@@ -10,6 +10,7 @@ from hmm_live.live import ports
 from hmm_live.live.answers import ANSWERS
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.engine import MODES
+from hmm_live.live.messages import Answer, CapturedBar, Status, TrainingDone, TrainingProgress
 from hmm_live.session import CLOCK_SOURCES, Session
 from hmm_live.ui.message import Message
 from hmm_live.ui.monitor import Listening
@@ -99,7 +100,7 @@ class PortPicker(Listening, widgets.VBox):
         self.input.observe(self.message.guard(lambda c: self._pick("input", c["new"])), "value")
         self.output.observe(self.message.guard(lambda c: self._pick("output", c["new"])), "value")
         engine = session.engine
-        self._opened(engine.status() if engine is not None else None)
+        self._opened(Status(**engine.status()) if engine is not None else None)
         self.listen(session.bus, "status", lambda items: self._opened(items[-1]))
 
     @property
@@ -137,13 +138,12 @@ class PortPicker(Listening, widgets.VBox):
         self.session.configure(**{kind: setting})
         self.message.info(f"MIDI {kind}: {label}" + (" (from the next start)" if self.session.playing else ""))
 
-    def _opened(self, status: dict | None) -> None:
-        opened = (status or {}).get("ports")
-        if not opened or not status.get("running"):
+    def _opened(self, status: Status | None) -> None:
+        if status is None or not status.running:
             self.opened.value = "<i>the ports open when the engine starts; Refresh lists the others</i>"
             return
         self.opened.value = "<br>".join(
-            f'{label}: <b class="hmm-port" data-kind="{kind}">{html.escape(opened.get(kind) or "none")}</b>'
+            f'{label}: <b class="hmm-port" data-kind="{kind}">{html.escape(status.ports.get(kind) or "none")}</b>'
             for kind, label in (("input", "playing in from"), ("output", "answering to")))
 
 
@@ -178,30 +178,29 @@ class StatusLights(Listening, widgets.HTML):
             f'height:12px;border-radius:6px;background:{LIGHT[state]};vertical-align:middle"></span> {name}</span>'
             for name, (state, why) in self.state.items())
 
-    def _capture(self, items: list[dict]) -> None:
-        notes = len(items[-1]["sequence"].notes)
-        self._set("capture", "on" if notes else "off", f"bar {items[-1]['bar'] + 1}: {notes} notes")
+    def _capture(self, items: list[CapturedBar]) -> None:
+        notes = len(items[-1].sequence.notes)
+        self._set("capture", "on" if notes else "off", f"bar {items[-1].bar + 1}: {notes} notes")
 
-    def _answers(self, items: list[dict]) -> None:
+    def _answers(self, items: list[Answer]) -> None:
         last = items[-1]
-        self._set("responder", "on", f"answered bar {last.get('answering', last['bar'] - 1) + 1} "
-                                     f"in bar {last['bar'] + 1}")
+        self._set("responder", "on", f"answered bar {last.answering + 1} in bar {last.bar + 1}")
 
-    def _status(self, items: list[dict]) -> None:
+    def _status(self, items: list[Status]) -> None:
         last = items[-1]
-        if not last.get("running"):
+        if not last.running:
             self._set("capture", "off", "stopped")
             self._set("responder", "off", "stopped")
-        elif any(i.get("traceback") for i in items):
-            self._set("responder", "error", last.get("last_error") or "")
+        elif any(i.traceback for i in items):
+            self._set("responder", "error", last.last_error or "")
 
-    def _training(self, items: list[dict]) -> None:
+    def _training(self, items: list[TrainingProgress | TrainingDone]) -> None:
         last = items[-1]
-        if not last.get("done"):
-            self._set("training", "busy", f"{last['stage']} epoch {last['epoch']}"
-                                          + (f" of {last['epochs']}" if last["epochs"] else ""))
-        elif last.get("error"):
-            self._set("training", "error", last["error"])
+        if isinstance(last, TrainingProgress):
+            self._set("training", "busy", f"{last.stage} epoch {last.epoch}"
+                                          + (f" of {last.epochs}" if last.epochs else ""))
+        elif last.error:
+            self._set("training", "error", last.error)
         else:
             self._set("training", "on", f"trained at {time.strftime('%H:%M:%S')}")
 
@@ -214,13 +213,13 @@ class EngineState(Listening, widgets.HTML):
         super().__init__()
         self.add_class("hmm-engine-state")
         self.session = session
-        self.status = session.engine.status() if session.engine is not None else None
+        self.status = Status(**session.engine.status()) if session.engine is not None else None
         self._received = 0  # status items so far: with the bar, what the text was drawn from
         self._shown: tuple | None = None
         self._draw()
         self.listen(session.bus, "status", self._update, every_tick=True)
 
-    def _update(self, items: list[dict]) -> None:
+    def _update(self, items: list[Status]) -> None:
         if items:
             self.status, self._received = items[-1], self._received + len(items)
         self._draw()
@@ -228,18 +227,18 @@ class EngineState(Listening, widgets.HTML):
     def _draw(self) -> None:
         position = clock_bar(self.session)
         bar = None if position is None else int(position) + 1
-        status = self.status or {}
+        status = self.status
         shown = (bar, self._received)
         if shown == self._shown:
             return
         self._shown = shown
         if bar is not None:
-            state = f"&#9654; playing &middot; bar <b>{bar}</b> &middot; {status.get('bpm', 0):g} BPM"
+            state = f"&#9654; playing &middot; bar <b>{bar}</b> &middot; {status.bpm if status else 0:g} BPM"
         else:
-            last = status.get("bar")
+            last = status.bar if status else None
             state = "&#9632; stopped" + (f" after bar {last + 1}" if last is not None else "")
-        where = [f"{label}: {html.escape(str(status[key]))}" for key, label in (("midi", "MIDI"), ("sound", "sound"))
-                 if status.get(key)]
+        where = [f"{label}: {html.escape(value)}" for value, label in
+                 ((status.midi, "MIDI"), (status.sound, "sound")) if value] if status else []
         self.value = (f'<span class="hmm-state" data-running="{str(bar is not None).lower()}" '
                       f'data-bar="{bar or ""}">{state}</span>'
                       + "".join(f'<br><span class="hmm-where">{w}</span>' for w in where))

@@ -17,6 +17,7 @@ from bokeh.models import (BoxAnnotation, ColumnDataSource, FixedTicker, HoverToo
                           SingleIntervalTicker, Span)
 from bokeh.plotting import figure
 
+from hmm_live.live.messages import Answer, CapturedBar
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize
 from hmm_live.session import Session
 from hmm_live.ui.bokeh import BokehView, ShowsPlots
@@ -92,15 +93,14 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
         super().close()
 
     # -- what arrives (UI thread) -------------------------------------------------------
-    def _captured(self, items: list[dict]) -> None:
+    def _captured(self, items: list[CapturedBar]) -> None:
         for item in items:
-            self.played[item["bar"]] = bar_notes(item["sequence"])
+            self.played[item.bar] = bar_notes(item.sequence)
         self._draw()
 
-    def _answered(self, items: list[dict]) -> None:
+    def _answered(self, items: list[Answer]) -> None:
         for item in items:
-            answering = item.get("answering", item["bar"] - 1)
-            self.answers[item["bar"]] = (answering, bar_notes(item["sequence"]))
+            self.answers[item.bar] = (item.answering, bar_notes(item.sequence))
         self._draw()
 
     def _follow_clock(self) -> None:

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import ipywidgets as widgets
 import numpy as np
 
+from hmm_live.live.messages import TrainingDone, TrainingProgress
 from hmm_live.music.audio import render, wav_bytes
 from hmm_live.session import Session
 from hmm_live.ui.message import Message
@@ -97,7 +98,7 @@ class LatentSliders(Listening, widgets.VBox):
         if not self._quiet:
             self.decode()
 
-    def _trained(self, items: list[dict]) -> None:
-        if any(i.get("done") and not i.get("error") for i in items):
+    def _trained(self, items: list[TrainingProgress | TrainingDone]) -> None:
+        if any(isinstance(i, TrainingDone) and not i.error for i in items):
             self.rebuild()
             self.message.info("New subspace: the sliders' point decoded by it; move a slider to hear more.")

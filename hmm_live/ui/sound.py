@@ -25,6 +25,7 @@ import anywidget
 import mido
 import traitlets
 
+from hmm_live.live.messages import Answer, Settings
 from hmm_live.live.synth import ANSWER_PROGRAM, render_notes
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.session import Session
@@ -93,18 +94,18 @@ class BrowserSound(anywidget.AnyWidget):
         answers = self.session.bus.subscribe("answers", maxlen=64)
         settings = self.session.bus.subscribe("settings", maxlen=8)
         while not self._stop.is_set():
-            changed = settings.drain()
-            if changed and self._sent is not None and (changed[-1]["instrument"],) != self._sent:
+            changed: list[Settings] = settings.drain()
+            if changed and self._sent is not None and (changed[-1].values["instrument"],) != self._sent:
                 self._send_samples()
             try:
-                item = answers.get(timeout=0.2)
+                item: Answer = answers.get(timeout=0.2)
             except TimeoutError:
                 continue
-            step, start = item["step_seconds"], item["time"]
+            step, start = item.step_seconds, item.time
             notes = [[n.pitch, start + n.quantized_start_step * step, start + n.quantized_end_step * step,
-                      n.velocity or 100] for n in item["sequence"].notes]
+                      n.velocity or 100] for n in item.sequence.notes]
             if notes:
-                self.send({"type": "notes", "bar": item["bar"], "notes": notes, "kernel": time.monotonic()})
+                self.send({"type": "notes", "bar": item.bar, "notes": notes, "kernel": time.monotonic()})
         answers.close()
         settings.close()
 

@@ -19,6 +19,7 @@ from bokeh.layouts import gridplot
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from hmm_live.live.messages import Point, TrainingDone, TrainingProgress
 from hmm_live.session import Session
 from hmm_live.ui.bokeh import BokehView, ShowsPlots
 from hmm_live.ui.monitor import Listening
@@ -125,11 +126,11 @@ class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
         if self.on_pick is not None:
             self.on_pick(point)
 
-    def _points(self, items: list[dict]) -> None:
+    def _points(self, items: list[Point]) -> None:
         """Responder points (UI thread): one stream call however many arrived."""
         if self.dims is None:
             return
-        points = np.array([i["point"] for i in items if np.size(i["point"]) == self.dims]).reshape(-1, self.dims)
+        points = np.array([i.point for i in items if np.size(i.point) == self.dims]).reshape(-1, self.dims)
         if not len(points):
             return
         with self._doc:
@@ -137,6 +138,6 @@ class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
         self.streamed += len(points)
         self.batches += 1
 
-    def _trained(self, items: list[dict]) -> None:
-        if any(i.get("done") and not i.get("error") for i in items):
+    def _trained(self, items: list[TrainingProgress | TrainingDone]) -> None:
+        if any(isinstance(i, TrainingDone) and not i.error for i in items):
             self.refresh()

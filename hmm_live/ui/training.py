@@ -9,6 +9,7 @@ import ipywidgets as widgets
 from bokeh.models import ColumnDataSource, FixedTicker, Legend
 from bokeh.plotting import figure
 
+from hmm_live.live.messages import TrainingDone, TrainingProgress
 from hmm_live.models.subspacer import LAYOUT_EPOCHS
 from hmm_live.session import Session
 from hmm_live.ui.bokeh import BokehView, ShowsPlots
@@ -61,24 +62,24 @@ class TrainingPanel(ShowsPlots, Listening, widgets.VBox):
         self.message.info(f"training on {len(self.session.training_library())} clips"
                           + ("; the engine keeps playing" if self.session.playing else ""))
 
-    def _progress(self, items: list[dict]) -> None:
+    def _progress(self, items: list[TrainingProgress | TrainingDone]) -> None:
         for stage in STAGES:
-            rows = [i for i in items if i.get("stage") == stage]
+            rows = [i for i in items if isinstance(i, TrainingProgress) and i.stage == stage]
             if rows:
-                self.losses[stage].stream({"epoch": [r["epoch"] for r in rows],
-                                           "loss": [max(r["logs"]["loss"], 1e-9) for r in rows]})
+                self.losses[stage].stream({"epoch": [r.epoch for r in rows],
+                                           "loss": [max(r.logs["loss"], 1e-9) for r in rows]})
         last = items[-1]
-        if not last.get("done"):
-            epoch, epochs = last["epoch"], last["epochs"]
+        if isinstance(last, TrainingProgress):
+            epoch, epochs = last.epoch, last.epochs
             done = epoch / epochs if epochs else epoch / (epoch + LAYOUT_EPOCHS)  # no end known: approach it
-            self.progress.value = (STAGES.index(last["stage"]) + done) / len(STAGES)
+            self.progress.value = (STAGES.index(last.stage) + done) / len(STAGES)
             return
         self.button.disabled = False
-        if last["error"]:
-            self.message.error(f"training failed: {last['error']}")
+        if last.error:
+            self.message.error(f"training failed: {last.error}")
         else:
             self.progress.value = 1.0
             info = self.session.subspacer.info
-            self.message.info(f"trained in {last['seconds']:.1f} s, {info['decodes_back']:.0%} of the clips "
+            self.message.info(f"trained in {last.seconds:.1f} s, {info['decodes_back']:.0%} of the clips "
                               f"decode back from their points"
                               + (": the engine plays the new models from the next bar" if self.session.playing else ""))

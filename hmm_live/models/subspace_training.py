@@ -1,9 +1,14 @@
-"""Training the performer's subspace from clips: a Subspacer, then a Responder on it."""
+"""Training the performer's subspace from clips: a Subspacer, then a Responder on it.
+
+(MusicVAE's own training is hmm_live/training/.)
+"""
 from __future__ import annotations
 
 from typing import Callable
 
-from hmm_live.models import MusicVAE, Responder, Subspacer
+from hmm_live.models.musicvae import MusicVAE
+from hmm_live.models.responder import Responder
+from hmm_live.models.subspacer import Subspacer
 from hmm_live.music.clips import ClipLibrary
 
 # progress(stage, epoch, epochs, logs): stage is "subspacer" or "responder", epoch counts from 1,
