@@ -37,6 +37,7 @@ from report import arguments, emit, log, stats_ms, target  # noqa: E402
 
 from hmm_live import ClipLibrary, MusicVAE  # noqa: E402
 from hmm_live.live import Engine, ports  # noqa: E402
+from hmm_live.live.clock import first_step  # noqa: E402
 from hmm_live.session.training import train_subspace  # noqa: E402
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS  # noqa: E402
 from hmm_live.live.jack import jack_server  # noqa: E402
@@ -82,7 +83,7 @@ def performer(send, engine: Engine, bars: int, rng, intended: list, stop: thread
                 return
             if rng.random() > 0.7:
                 continue
-            absolute = bar * STEPS_PER_BAR + step
+            absolute = first_step(bar) + step
             pitch = int(rng.integers(60, 80))
             on = engine.clock.time_of(absolute) + rng.uniform(-JITTER, JITTER)
             time.sleep(max(0.0, on - time.monotonic()))
@@ -177,7 +178,7 @@ def main() -> None:
         while play.is_alive():
             play.join(5.0)
             rss.append((time.monotonic(), rss_mib()))
-        time.sleep(max(0.0, engine.clock.time_of((bars + 1) * STEPS_PER_BAR) - time.monotonic()) + 0.1)
+        time.sleep(max(0.0, engine.clock.bar_time(bars + 1) - time.monotonic()) + 0.1)
         ready = {a["bar"]: a for a in answers.drain()}
         captured = {b["bar"]: b for b in closed.drain()}
         late_ms = list(engine.player.late_ms)
@@ -187,13 +188,13 @@ def main() -> None:
         sender.close()
 
     # capture: every intended (step, pitch) must be in the bar it belongs to, at that step
-    got = {(b * STEPS_PER_BAR + n.quantized_start_step, n.pitch) for b, c in captured.items() for n in c["sequence"].notes}
+    got = {(first_step(b) + n.quantized_start_step, n.pitch) for b, c in captured.items() for n in c["sequence"].notes}
     on_step = sum((step, pitch) in got for step, pitch in intended) / max(len(intended), 1)
     # output: each answer note-on as received, against its time on the clock
     expected = []
     for bar, a in ready.items():
         for n in a["sequence"].notes:
-            expected.append((engine.clock.time_of(bar * STEPS_PER_BAR + n.quantized_start_step), n.pitch))
+            expected.append((engine.clock.time_of(first_step(bar) + n.quantized_start_step), n.pitch))
     expected.sort()
     ons = [(t, m.note) for t, m in received if m.type == "note_on" and m.velocity > 0]
     arrival = []
