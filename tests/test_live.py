@@ -270,7 +270,7 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
         time.sleep(max(0.0, engine.clock.time_of(5 * 16) - time.monotonic()) + 0.05)  # the last answers are out
         answers.drain()
         list(synth.iter_pending())
-        start = int(engine.clock.step_at(time.monotonic()) // 16) + 1
+        start = engine.clock.next_bar()
         for bar in range(start, start + 2):
             play(engine.feed, engine.clock, bar, melody_bar())
         time.sleep(engine.clock.time_of((start + 3) * 16) - time.monotonic() + 0.1)
@@ -303,7 +303,7 @@ def test_an_input_that_vanishes_and_returns_is_reconnected(models, jack):
             play(keyboard.send, engine.clock, bar, melody_bar(bar))
         keyboard.close()  # its client goes away; the engine's clock plays on
         wait_for(lambda: any("disappeared" in e for e in engine.events), "report of the vanished input")
-        back = int(engine.clock.step_at(time.monotonic()) // 16) + 2  # at least one whole bar without it
+        back = engine.clock.next_bar() + 1  # at least one whole bar without it
         time.sleep(max(0.0, engine.clock.time_of(back * 16) - time.monotonic()) + 0.05)
         keyboard = ports.open_output("vanishing keyboard", virtual=True, api="jack")  # back, early in bar `back`
         played = range(back + 1, back + 4)
