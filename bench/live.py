@@ -36,6 +36,7 @@ from report import arguments, emit, log, stats_ms, target  # noqa: E402
 
 from hmm_live import ClipLibrary, MusicVAE  # noqa: E402
 from hmm_live.live import Engine, ports  # noqa: E402
+from hmm_live.live.clock import first_step  # noqa: E402
 from hmm_live.live.jack import jack_server  # noqa: E402
 from hmm_live.live.messages import Answer, CapturedBar  # noqa: E402
 from hmm_live.live.performer import perform_in_thread  # noqa: E402
@@ -150,7 +151,7 @@ def main() -> None:
     received: list[tuple[float, mido.Message]] = []
     rng = np.random.default_rng(0)
     played = performance(bars, rng)
-    intended = [(b * STEPS_PER_BAR + n.quantized_start_step, n.pitch)  # (absolute step, pitch) of each note
+    intended = [(first_step(b) + n.quantized_start_step, n.pitch)  # (absolute step, pitch) of each note
                 for b, bar in enumerate(played) for n in bar.notes]
     with jack_server(PERIOD) as server:
         log(f"JACK server {server}, period {PERIOD}; {bars} bars at {args.bpm} BPM")
@@ -166,7 +167,7 @@ def main() -> None:
         while play.is_alive():
             play.join(5.0)
             rss.append((time.monotonic(), rss_mib()))
-        time.sleep(max(0.0, engine.clock.time_of((bars + 1) * STEPS_PER_BAR) - time.monotonic()) + 0.1)
+        time.sleep(max(0.0, engine.clock.bar_time(bars + 1) - time.monotonic()) + 0.1)
         ready: dict[int, Answer] = {a.bar: a for a in answers.drain()}
         captured: dict[int, CapturedBar] = {b.bar: b for b in closed.drain()}
         late_ms = list(engine.player.late_ms)
@@ -176,13 +177,13 @@ def main() -> None:
         sender.close()
 
     # capture: every intended (step, pitch) must be in the bar it belongs to, at that step
-    got = {(b * STEPS_PER_BAR + n.quantized_start_step, n.pitch) for b, c in captured.items() for n in c.sequence.notes}
+    got = {(first_step(b) + n.quantized_start_step, n.pitch) for b, c in captured.items() for n in c.sequence.notes}
     on_step = sum((step, pitch) in got for step, pitch in intended) / max(len(intended), 1)
     # output: each answer note-on as received, against its time on the clock
     expected = []
     for bar, a in ready.items():
         for n in a.sequence.notes:
-            expected.append((engine.clock.time_of(bar * STEPS_PER_BAR + n.quantized_start_step), n.pitch))
+            expected.append((engine.clock.time_of(first_step(bar) + n.quantized_start_step), n.pitch))
     expected.sort()
     ons = [(t, m.note) for t, m in received if m.type == "note_on" and m.velocity > 0]
     arrival = []

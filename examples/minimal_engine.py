@@ -13,7 +13,6 @@ from hmm_live.live import Engine
 from hmm_live.live.demo import play
 from hmm_live.models import MusicVAE
 from hmm_live.models.subspace_training import train_subspace
-from hmm_live.music import STEPS_PER_BAR
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 
@@ -27,7 +26,7 @@ answers = engine.bus.subscribe("answers")
 with engine:  # start(); stop() on the way out: all notes off, every thread joined
     print("sound:", engine.status()["sound"])
     play(engine, clips, BARS).join()  # the performance, with human timing, from the next bar
-    time.sleep(2 * STEPS_PER_BAR * engine.clock.step_seconds)  # the last bar's answer sounds
+    time.sleep(2 * engine.clock.bar_seconds)  # the last bar's answer sounds
     for answer in answers.drain():
         print(f"bar {answer.answering + 1}, {len(answer.input.notes)} notes, answered on bar "
               f"{answer.bar + 1}: {[n.pitch for n in answer.sequence.notes]}")

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from hmm_live.live.clock import BPM_RANGE
 from hmm_live.shipped import DEFAULT_MODEL, NOTEBOOKS
-
-BPM_RANGE = (20.0, 400.0)  # hmm_live.live.clock.BPM_RANGE (importing it loads TensorFlow); a test keeps them equal
 
 # Nothing heavy at import time: TensorFlow, Jupyter and MIDI load inside the commands that use
 # them, so --help and every argument check answer at once.

@@ -282,8 +282,10 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
     assert answered_notes > 0 and sounding == set()  # the answers came out, and none is left stuck
 
 
-def test_the_cli_tempo_range_is_the_clocks():
-    from hmm_live import cli
-    from hmm_live.live.clock import BPM_RANGE
-
-    assert cli.BPM_RANGE == BPM_RANGE
+def test_the_clock_the_cli_checks_tempi_with_is_light():
+    """The CLI imports the clock's BPM_RANGE at once: that must load neither the models nor note_seq."""
+    heavy = (*HEAVY, "note_seq", "hmm_live.music", "hmm_live.live.engine")
+    done = subprocess.run([sys.executable, "-c", f"import sys, hmm_live.live.clock\n"
+                           f"print([m for m in {heavy!r} if m in sys.modules])"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hmm_live import ClipLibrary, ConfigError, MusicVAE, Responder, Subspacer
-from hmm_live.live import Bus, Capture, Clock, Engine, PortError, ports
+from hmm_live.live import Bus, Capture, Clock, ClockFollower, ClockSender, Engine, LinkClock, PortError, ports
 from hmm_live.live.performer import perform
 from hmm_live.music import from_notes
 
@@ -72,6 +72,17 @@ def test_clock_steps_come_from_one_anchor():
     assert clock.time_of(1_000_000) == pytest.approx(100.0 + 1_000_000 * 0.125)  # no accumulated error
     with pytest.raises(Exception, match="bpm"):
         Clock(1000)
+
+
+def test_the_clocks_bar_rules():
+    clock = Clock(120)  # 2 s a bar, 0.125 s a step
+    clock.start(at=100.0)
+    assert clock.bar_time(3) == pytest.approx(106.0) and clock.bar_seconds == pytest.approx(2.0)
+    assert clock.bar_at(105.0) == pytest.approx(2.5)
+    assert clock.next_bar(104.0) == 3 and clock.next_bar(105.99) == 3  # after t, even at a bar line
+    # a bar closes half a step before the next bar line: an onset after that rounds into the next bar
+    assert clock.close_time(2) == pytest.approx(106.0 - 0.0625)
+    assert clock.open_bar(106.0 - 0.07) == 2 and clock.open_bar(106.0 - 0.05) == 3
 
 
 def test_capture_quantises_jittered_playing_and_follows_its_rules():
@@ -201,7 +212,7 @@ def test_headless_jam_demo_writes_the_duet(tmp_path):
 
 def test_following_an_external_midi_clock(models):
     """A master at 150 BPM (ticks with 1 ms jitter) drives tempo and bar lines; Stop pauses."""
-    with Engine(*models, input=False, output=False, bpm=100, follow_clock=True) as engine:
+    with Engine(*models, input=False, output=False, clock=ClockFollower(100)) as engine:
         answers = engine.bus.subscribe("answers")
         rng = np.random.default_rng(2)
         tick = 60.0 / 150 / 24
@@ -214,7 +225,6 @@ def test_following_an_external_midi_clock(models):
             engine.feed(mido.Message("clock"), t + rng.uniform(-0.001, 0.001))
             if i % 6 == 0 and i // 6 in notes:
                 engine.feed(mido.Message("note_on", note=notes[i // 6], velocity=90), t)
-        assert engine.follower.bpm == pytest.approx(150, abs=1.0)
         assert engine.clock.bpm == pytest.approx(150, abs=1.0)
         got = [answers.get(timeout=2).bar for _ in range(2)]
         bars = [b.sequence for b in engine.capture.history][:2]
@@ -226,7 +236,7 @@ def test_following_an_external_midi_clock(models):
 
 def test_sending_midi_clock_as_master(models, jack):
     listener = ports.open_input("clock listener", virtual=True, api="jack")
-    engine = Engine(*models, input=False, output="clock listener", api="jack", bpm=180, send_clock=True).start()
+    engine = Engine(*models, input=False, output="clock listener", api="jack", clock=ClockSender(180)).start()
     try:
         time.sleep(engine.clock.time_of(2 * 16) - time.monotonic())
     finally:
@@ -254,7 +264,7 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(models, jack):
         time.sleep(max(0.0, engine.clock.time_of(5 * 16) - time.monotonic()) + 0.05)  # the last answers are out
         answers.drain()
         list(synth.iter_pending())
-        start = int(engine.clock.step_at(time.monotonic()) // 16) + 1
+        start = engine.clock.next_bar()
         for bar in range(start, start + 2):
             play(engine.feed, engine.clock, bar, melody_bar())
         time.sleep(engine.clock.time_of((start + 3) * 16) - time.monotonic() + 0.1)
@@ -287,7 +297,7 @@ def test_an_input_that_vanishes_and_returns_is_reconnected(models, jack):
             play(keyboard.send, engine.clock, bar, melody_bar(bar))
         keyboard.close()  # its client goes away; the engine's clock plays on
         wait_for(lambda: any("disappeared" in e for e in engine.events), "report of the vanished input")
-        back = int(engine.clock.step_at(time.monotonic()) // 16) + 2  # at least one whole bar without it
+        back = engine.clock.next_bar() + 1  # at least one whole bar without it
         time.sleep(max(0.0, engine.clock.time_of(back * 16) - time.monotonic()) + 0.05)
         keyboard = ports.open_output("vanishing keyboard", virtual=True, api="jack")  # back, early in bar `back`
         played = range(back + 1, back + 4)
@@ -325,7 +335,7 @@ def test_call_and_response_answers_a_phrase_after_it(models):
         got = [answers.get(timeout=2).bar for _ in range(2)]
         time.sleep(engine.clock.time_of(5 * 16) - time.monotonic())
         assert got == [2, 3] and not answers.drain()
-    with pytest.raises(Exception, match="unknown mode"):
+    with pytest.raises(ConfigError, match="mode must be one of"):
         Engine(*models, input=False, output=False, mode="solo")
 
 
@@ -368,7 +378,7 @@ def test_the_engine_follows_an_ableton_link_session(models, link_peer):
 
     The phase bound (5 ms, against 500 ms for a random phase at 120 BPM) checks
     that the bars line up; the measured error is in bench/live.py --link."""
-    with Engine(*models, input=False, output=False, bpm=120, link=True) as engine:
+    with Engine(*models, input=False, output=False, clock=LinkClock(120)) as engine:
         clock = engine.clock
         wait_for(lambda: clock.peers == 1 and link_peer.num_peers == 1, "Link peers finding each other")
         wait_for(lambda: abs(clock.bpm - link_peer.tempo) < 0.01, "one session tempo")
@@ -380,7 +390,7 @@ def test_the_engine_follows_an_ableton_link_session(models, link_peer):
         wait_for(lambda: clock.bpm == pytest.approx(180, abs=0.01), "the engine following the peer's tempo")
         assert link_phase_error_ms(clock, link_peer) < 5.0
         answers = engine.bus.subscribe("answers")
-        start = int(clock.step_at(time.monotonic()) // 16) + 1
+        start = clock.next_bar()
         for bar in range(start, start + 2):  # played on the session's bar lines, answered on them
             play(engine.feed, clock, bar, melody_bar(bar))
         assert [answers.get(timeout=5).bar for _ in range(2)] == [start + 1, start + 2]
@@ -390,12 +400,10 @@ def test_the_engine_follows_an_ableton_link_session(models, link_peer):
     assert not [t for t in threading.enumerate() if t.name.startswith("hmm_live")]
 
 
-def test_link_without_aalink_says_how_to_install_it(models, monkeypatch):
+def test_link_without_aalink_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "aalink", None)  # as if the extra were not installed
     with pytest.raises(ConfigError, match=r"pip install 'hmm_live\[link\]'"):
-        Engine(*models, input=False, output=False, link=True)
-    with pytest.raises(ConfigError, match="cannot be combined"):
-        Engine(*models, input=False, output=False, link=True, follow_clock=True)
+        LinkClock(120)
 
 
 def test_the_built_in_synth_sounds_every_answer_and_falls_silent_at_stop(models, jack):

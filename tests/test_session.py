@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 import zipfile
 
@@ -149,6 +150,24 @@ def test_retraining_while_playing_swaps_models_without_losing_bars(saved):
         assert len(answers.drain()) >= 9  # every bar played is answered (the first may fall before the start)
     finally:
         session.stop()
+
+
+def test_the_clock_setting_picks_the_engines_clock(saved, monkeypatch):
+    from hmm_live.live import Clock, ClockFollower, ClockSender
+
+    session = Session.open(saved.path)
+    for source, kind in (("internal", Clock), ("midi clock in", ClockFollower), ("midi clock out", ClockSender)):
+        engine = session.start(clock=source, input=False, output=False, synth=False)
+        try:
+            assert type(engine.clock) is kind and engine.clock.bpm == 100.0
+            session.configure(bpm=90.0)  # the performer's tempo, which a follower leaves to the master
+            assert engine.clock.bpm == (100.0 if source == "midi clock in" else 90.0)
+        finally:
+            session.stop()
+            session.configure(bpm=100.0)
+    monkeypatch.setitem(sys.modules, "aalink", None)  # as if the link extra were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'hmm_live\[link\]'"):
+        session.start(clock="ableton link", input=False, output=False, synth=False)
 
 
 def test_the_panel_reports_instead_of_raising(musicvae, jack, monkeypatch):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hmm_live.errors import ConfigError
+from hmm_live.limits import whole
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.music.converters import DataConverter
@@ -28,6 +29,7 @@ from hmm_live.music.relatedness import (
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 ANSWERS = ("listen", "responder")
+MODES = ("continuous", "call_response")  # which bars are answered: each on the next, or N heard then N answered
 CANDIDATES = 8  # decoded in one batch: about the cost of one decode
 ECHO_LIMIT = 0.5  # above this share of (onset, pitch) pairs in common an answer is a copy
 
@@ -40,12 +42,17 @@ class Models:
     responder: Responder
 
 
-def check_settings(answers: str, lead: float) -> None:
-    """Raise ConfigError for an unknown design or a lead outside 0..1."""
+def check_settings(answers: str = "listen", lead: float = 0.5, mode: str = "continuous", every: int = 1) -> None:
+    """Raise ConfigError for an unknown design or mode, a lead outside 0..1 or `every` under one
+    bar: the one check of the answer settings, for the engine, the session and the demo."""
     if answers not in ANSWERS:
         raise ConfigError(f"answers must be one of {', '.join(ANSWERS)}, got {answers!r}")
     if not isinstance(lead, (int, float)) or not 0.0 <= lead <= 1.0:
         raise ConfigError(f"lead must be a number from 0 (listen) to 1 (lead), got {lead!r}")
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not whole(every) or every < 1:
+        raise ConfigError(f"every must be a whole number of bars >= 1, got {every!r}")
 
 
 def make_answer(models: Models, bar: NoteSequence, answers: str = "listen", lead: float = 0.5,

@@ -21,7 +21,7 @@ import time
 import mido
 
 from hmm_live.live.bus import Bus
-from hmm_live.live.clock import Clock
+from hmm_live.live.clock import Clock, first_step
 from hmm_live.live.messages import CapturedBar
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
@@ -84,7 +84,7 @@ class Capture:
     # -- bars (the engine's clock thread) ---------------------------------------
     def close_bar(self, bar: int) -> CapturedBar:
         """Cut bar `bar` out of what was played, publish it and return it."""
-        first, end = bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR
+        first, end = first_step(bar), first_step(bar + 1)
         with self._lock:
             mine = [n for n in self._notes if first <= n[1] < end]
             self._notes = [n for n in self._notes if n[1] >= end]

@@ -21,6 +21,7 @@ import mido
 
 from hmm_live.live import ports
 from hmm_live.live.answers import check_settings
+from hmm_live.live.clock import first_step
 from hmm_live.live.engine import Engine
 from hmm_live.live.jack import jack_server
 from hmm_live.live.messages import Answer
@@ -43,7 +44,7 @@ def play(engine: Engine, clips: ClipLibrary, bars: int,
          send: Callable[[mido.Message], None] | None = None) -> threading.Thread:
     """Play the clips' bars into a running engine from its next bar, in a named thread:
     through `send` (a port's, to the engine's input) when given, else into its capture."""
-    first = int(engine.clock.step_at(time.monotonic()) // STEPS_PER_BAR) + 1
+    first = engine.clock.next_bar()
     return perform_in_thread(send or engine.feed, engine.clock, performance(clips, bars), "hmm_live demo performer",
                              first_bar=first, jitter=JITTER)
 
@@ -72,7 +73,7 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
             send = engine.feed
         played = performance(clips, bars)
         perform_in_thread(send, engine.clock, played, "hmm_live demo performer", jitter=JITTER).join()
-        time.sleep(max(0.0, engine.clock.time_of((bars + 1) * STEPS_PER_BAR) - time.monotonic()) + 0.05)
+        time.sleep(max(0.0, engine.clock.bar_time(bars + 1) - time.monotonic()) + 0.05)
         status = engine.status()
     got: dict[int, Answer] = {a.bar: a for a in answers.drain()}
     where = {p.bar: p.point for p in points.drain()}
@@ -126,7 +127,7 @@ def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float) ->
     """One sequence: the performance (instrument 0) and the answers (instrument 1) at their bars."""
     bars = len(played) + 1
     def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int]]:
-        first = bar * STEPS_PER_BAR
+        first = first_step(bar)
         return [(n.pitch, first + n.quantized_start_step, first + n.quantized_end_step, instrument)
                 for n in sequence.notes]
 

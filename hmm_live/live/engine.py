@@ -9,7 +9,7 @@
   (streams "points" and "answers"); it never blocks the clock; an empty bar
   (the performer resting) gets no answer;
 - "hmm_live player" sends the answers on time;
-- with `link=True`, "hmm_live link" keeps the clock on an Ableton Link session.
+- with a LinkClock, "hmm_live link" keeps the clock on an Ableton Link session.
 MIDI input is read by the port's own thread ("hmm_live input", never the MIDI
 server's: see ports.py) and goes straight to the capture.
 With ports opened by name, "hmm_live ports" checks twice a second that they
@@ -35,22 +35,18 @@ import traceback
 import mido
 import numpy as np
 
-from hmm_live.errors import ConfigError
 from hmm_live.live import jack, ports
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus, Subscription
 from hmm_live.live.capture import Capture
-from hmm_live.live.clock import Clock
-from hmm_live.live.link import LinkClock
+from hmm_live.live.clock import Clock, first_step
 from hmm_live.live.messages import Answer, Point, Status
-from hmm_live.live.midi_clock import ClockFollower, clock_messages
 from hmm_live.live.player import Player
 from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth, SynthError
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
-MODES = ("continuous", "call_response")
 log = logging.getLogger("hmm_live.live")
 
 
@@ -60,12 +56,15 @@ class Engine:
     `input` / `output`: a port name or substring to open, None for a virtual
     port ("hmm_live in" / "hmm_live out") other programs connect to, or False
     for none (feed the capture with `feed()`; answers still go to the bus).
-    `follow_clock`: the tempo and bar lines come from the MIDI clock arriving
-    at the input (the engine waits for Start); `send_clock`: send MIDI clock
-    (and Start) on the output, as master. `link`: the tempo and bar lines come
-    from an Ableton Link session (4 beats a bar), and `clock.set_bpm` proposes
-    a tempo to it (needs the `link` extra). `answers` and `lead` choose how an
-    answer is made (see answers.py); both, like `temperature`, may change live.
+    `clock`: where the tempo and the bar lines come from (clock.py); None: an
+    internal `Clock(bpm)` (`bpm` is used for nothing else). A `ClockFollower`
+    follows the MIDI clock arriving at the input (the engine waits for Start),
+    a `ClockSender` also sends MIDI clock (and Start) on the output, as
+    master, and a `LinkClock` follows an Ableton Link session (4 beats a bar;
+    needs the `link` extra). `mode` "continuous" answers each bar on the next,
+    "call_response" listens `every` bars and answers them in the `every` after.
+    `answers` and `lead` choose how an answer is made (see answers.py); both,
+    like `temperature`, may change live.
     `synth`: also play through the built-in synth (`echo`: the performer's notes
     too; `volume`, `mute`, `instrument`: a General MIDI program for the answers;
     change them live with `set_sound`).
@@ -76,21 +75,14 @@ class Engine:
                  input: str | None | bool = None, output: str | None | bool = None, api: str | None = None,
                  bpm: float = 120.0, channel: int | None = None, out_channel: int | None = None,
                  temperature: float | None = None, mode: str = "continuous", every: int = 1,
-                 answers: str = "listen", lead: float = 0.5,
-                 follow_clock: bool = False, send_clock: bool = False, link: bool = False,
+                 answers: str = "listen", lead: float = 0.5, clock: Clock | None = None,
                  synth: bool = False, echo: bool = False, volume: float = 0.8, mute: bool = False,
                  instrument: int | None = None,
                  bus: Bus | None = None):
-        if mode not in MODES:
-            raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-        if int(every) < 1:
-            raise ConfigError(f"every must be >= 1 bar, got {every}")
-        check_settings(answers, lead)
-        if link and (follow_clock or send_clock):
-            raise ConfigError("link=True cannot be combined with follow_clock or send_clock (not built)")
+        check_settings(answers, lead, mode, every)
         self.models = Models(musicvae, subspacer, responder)
         self.bus = bus or Bus()
-        self.clock = LinkClock(bpm) if link else Clock(bpm)
+        self.clock = Clock(bpm) if clock is None else clock
         self.capture = Capture(self.clock, self.bus, channel=channel)
         self.temperature, self.mode, self.every = temperature, mode, int(every)
         self.answers, self.lead = answers, float(lead)
@@ -104,8 +96,6 @@ class Engine:
         self.volume, self.mute = float(volume), mute
         self.synth: Synth | None = None
         self.midi = self.sound = "not started"
-        self.follower = ClockFollower(self.clock) if follow_clock else None
-        self.send_clock = send_clock
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._bars: Subscription | None = None  # closed bars, for the responder thread
@@ -144,14 +134,12 @@ class Engine:
         self._open_ports()
         self._open_synth()
         try:
-            if self.follower is None:
-                self.clock.start()
+            self.clock.start()
         except Exception:
             self._close_ports()
             self._close_synth()
             raise
-        if self.send_clock:
-            self.player.send_at(clock_messages(self.clock, 0) + clock_messages(self.clock, 1))
+        self._send_clock(0, 1)
         self.player.start()
         self._bars = self.bus.subscribe("capture")
         self._threads = [threading.Thread(target=self._clock_loop, name="hmm_live clock", daemon=True),
@@ -199,9 +187,9 @@ class Engine:
                                               "output": self._out_port.name if self._out_port else None}}
 
     def feed(self, message: mido.Message, t: float | None = None) -> None:
-        """What the input port receives: notes go to the capture, clock messages to the follower."""
+        """What the input port receives: what the clock takes (MIDI clock) goes to it, the rest to the capture."""
         t = time.monotonic() if t is None else t
-        if self.follower is not None and self.follower.feed(message, t):
+        if self.clock.feed(message, t):
             return
         self.capture.feed(message, t)
         synth = self.synth
@@ -345,8 +333,8 @@ class Engine:
                 self._stop.wait(0.01)
                 continue
             if bar is None:
-                bar = max(0, int((self.clock.step_at(time.monotonic()) + 0.5) // STEPS_PER_BAR))
-            wait = self.clock.time_of((bar + 1) * STEPS_PER_BAR - 0.5) - time.monotonic()
+                bar = max(0, self.clock.open_bar(time.monotonic()))
+            wait = self.clock.close_time(bar) - time.monotonic()
             if wait > 0:
                 self._stop.wait(min(wait, 0.02))
                 continue
@@ -355,9 +343,14 @@ class Engine:
                 self.last_bar = bar
             except Exception as e:  # never let one bad bar stop the clock
                 self._error(f"capture of bar {bar}", e)
-            if self.send_clock:
-                self.player.send_at(clock_messages(self.clock, bar + 2))
+            self._send_clock(bar + 2)
             bar += 1
+
+    def _send_clock(self, *bars: int) -> None:
+        """Schedule what the clock sends on the output for these bars (MIDI clock, as master)."""
+        messages = [m for bar in bars for m in self.clock.to_send(bar)]
+        if messages:
+            self.player.send_at(messages)
 
     def _responder_loop(self) -> None:
         """Answer each closed bar; first a warm-up answer (well before the first bar closes), so
@@ -390,12 +383,12 @@ class Engine:
                 self._error(f"answer to bar {n}", e)
                 self.player.all_notes_off()
                 continue
-            self.player.play(answer, target * STEPS_PER_BAR)
+            self.player.play(answer, first_step(target))
             self.compute_s.append(time.monotonic() - bar.closed_at)
             self.answered += 1
             self.bus.publish("points", Point(n, np.asarray(point)))
             self.bus.publish("answers", Answer(target, n, answer, bar.sequence,
-                                               self.clock.time_of(target * STEPS_PER_BAR), self.clock.step_seconds))
+                                               self.clock.bar_time(target), self.clock.step_seconds))
 
     def _error(self, where: str, error: Exception) -> None:
         self.last_error = f"{where}: {type(error).__name__}: {error}"

@@ -21,8 +21,8 @@ import threading
 import time
 
 from hmm_live.errors import ConfigError
-from hmm_live.live.clock import BPM_RANGE, Clock
-from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER
+from hmm_live.grid import STEPS_PER_BAR, STEPS_PER_QUARTER
+from hmm_live.live.clock import BPM_RANGE, Clock, check_bpm, in_bpm_range
 
 QUANTUM = STEPS_PER_BAR // STEPS_PER_QUARTER  # beats per bar
 POLL_S = 0.01
@@ -33,7 +33,8 @@ log = logging.getLogger("hmm_live.live")
 
 
 class LinkClock(Clock):
-    """A Clock that follows an Ableton Link session; `start()` joins it, `stop()` leaves it."""
+    """A Clock that follows an Ableton Link session; `start()` joins it, `stop()` leaves it,
+    and `set_bpm` proposes a tempo to the session."""
 
     def __init__(self, bpm: float = 120.0):
         super().__init__(bpm)
@@ -75,7 +76,7 @@ class LinkClock(Clock):
 
     def set_bpm(self, bpm: float) -> None:
         """Propose a tempo to the session; this clock follows it within one poll."""
-        self._proposed = self._check(bpm)
+        self._proposed = check_bpm(bpm)
 
     def _run(self) -> None:
         try:
@@ -107,7 +108,7 @@ class LinkClock(Clock):
         tempo, self.peers = link.tempo, link.num_peers
         if after - before > MAX_READ_S:
             return
-        if not BPM_RANGE[0] <= tempo <= BPM_RANGE[1]:
+        if not in_bpm_range(tempo):
             if tempo != self._refused:
                 log.warning("the Link session's tempo %.1f BPM is outside %g..%g: keeping %.1f",
                             tempo, *BPM_RANGE, self.bpm)

@@ -1,10 +1,10 @@
-"""External MIDI clock: follow one (24 ticks per quarter) or send one as master.
+"""External MIDI clock (24 ticks per quarter): follow one (ClockFollower) or send one (ClockSender).
 
 Following: Start puts step 0 on the next tick, Continue goes on from where
 Stop left it, a Song Position Pointer (in 16ths) moves the position. The
 tempo is the least-squares slope over the last `window` ticks, which smooths
 the jitter of a clock that arrives through a MIDI server; every tick then
-locks the internal Clock's phase to it.
+locks the clock's phase to it.
 """
 from __future__ import annotations
 
@@ -14,26 +14,35 @@ import threading
 import mido
 import numpy as np
 
-from hmm_live.live.clock import BPM_RANGE, Clock
-from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER
+from hmm_live.grid import STEPS_PER_BAR, STEPS_PER_QUARTER
+from hmm_live.live.clock import Clock, first_step, in_bpm_range
 
 TICKS_PER_QUARTER = 24
 TICKS_PER_STEP = TICKS_PER_QUARTER // STEPS_PER_QUARTER
 
 
-class ClockFollower:
-    def __init__(self, clock: Clock, window: int = 48):
-        self.clock = clock
+class ClockFollower(Clock):
+    """A Clock whose tempo and bar lines come from the MIDI clock at the engine's input.
+
+    The engine passes its input's messages to `feed`; this clock takes the
+    real-time ones (Start, Stop, Continue, Song Position Pointer, ticks). It
+    runs from the master's Start (or Continue), not from `start()`, and keeps
+    the master's tempo: `set_bpm` is ignored. `bpm` is the tempo it starts
+    from, until two ticks have given one.
+    """
+
+    def __init__(self, bpm: float = 120.0, window: int = 48):
+        super().__init__(bpm)
         self._ticks: collections.deque = collections.deque(maxlen=window)  # (tick count, time)
         self._count = 0  # ticks since step 0
         self._playing = False
-        self._lock = threading.Lock()
+        self._midi_lock = threading.Lock()
 
-    @property
-    def bpm(self) -> float | None:
-        """The estimated tempo, once two ticks have arrived."""
-        with self._lock:
-            return self._estimate()
+    def start(self, at: float | None = None) -> None:
+        """Nothing to do: the master's Start or Continue starts the steps."""
+
+    def set_bpm(self, bpm: float) -> None:
+        """Ignored: the master sets the tempo."""
 
     def _estimate(self) -> float | None:
         if len(self._ticks) < 2:
@@ -45,7 +54,7 @@ class ClockFollower:
     def feed(self, message: mido.Message, t: float) -> bool:
         """Take a real-time message received at monotonic time t; False if it is not one."""
         kind = message.type
-        with self._lock:
+        with self._midi_lock:
             if kind == "start":
                 self._count, self._playing = -1, True  # the next tick is step 0
                 self._ticks.clear()
@@ -55,7 +64,7 @@ class ClockFollower:
                 self._ticks.clear()
             elif kind == "stop":
                 self._playing = False
-                self.clock.stop()
+                self.stop()
             elif kind == "songpos":
                 self._count = message.pos * TICKS_PER_STEP - 1
                 self._ticks.clear()
@@ -65,17 +74,21 @@ class ClockFollower:
                 self._count += 1
                 self._ticks.append((self._count, t))
                 bpm = self._estimate()  # until there are two ticks, the last tempo is the guess
-                if bpm is None or not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
-                    bpm = self.clock.bpm
-                self.clock.lock(self._count / TICKS_PER_STEP, t, bpm)
+                if bpm is None or not in_bpm_range(bpm):
+                    bpm = self.bpm
+                self.lock(self._count / TICKS_PER_STEP, t, bpm)
             else:
                 return False
             return True
 
 
-def clock_messages(clock: Clock, bar: int) -> list[tuple[float, mido.Message]]:
-    """The 96 ticks of one bar (with Start before bar 0), timed on `clock`: for sending as master."""
-    first = bar * STEPS_PER_BAR * TICKS_PER_STEP
-    ticks = [(clock.time_of((first + i) / TICKS_PER_STEP), mido.Message("clock"))
-             for i in range(STEPS_PER_BAR * TICKS_PER_STEP)]
-    return ([(ticks[0][0] - 0.001, mido.Message("start"))] if bar == 0 else []) + ticks
+class ClockSender(Clock):
+    """The internal clock, also sent as MIDI clock on the engine's output: the master that
+    other instruments follow (Start before bar 0, then 24 ticks per quarter)."""
+
+    def to_send(self, bar: int) -> list[tuple[float, mido.Message]]:
+        """The 96 ticks of one bar (with Start before bar 0), timed on this clock."""
+        first = first_step(bar) * TICKS_PER_STEP
+        ticks = [(self.time_of((first + i) / TICKS_PER_STEP), mido.Message("clock"))
+                 for i in range(STEPS_PER_BAR * TICKS_PER_STEP)]
+        return ([(ticks[0][0] - 0.001, mido.Message("start"))] if bar == 0 else []) + ticks

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 import mido
 import numpy as np
 
-from hmm_live.live.clock import Clock
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence
+from hmm_live.live.clock import Clock, first_step
+from hmm_live.music.sequences import NoteSequence
 
 DEFAULT_VELOCITY = 90  # for notes that have none
 
@@ -33,10 +33,10 @@ def perform(send: Callable[[mido.Message], None], clock: Clock, bars: Sequence[N
     events = []
     for b, bar in enumerate(bars, first_bar):
         for n in bar.notes:
-            on = clock.time_of(b * STEPS_PER_BAR + n.quantized_start_step)
+            on = clock.time_of(first_step(b) + n.quantized_start_step)
             if jitter:
                 on += rng.uniform(-jitter, jitter)
-            off = clock.time_of(b * STEPS_PER_BAR + n.quantized_end_step) - release
+            off = clock.time_of(first_step(b) + n.quantized_end_step) - release
             loud = velocity or n.velocity or DEFAULT_VELOCITY
             events += [(on, 1, mido.Message("note_on", note=n.pitch, velocity=loud)),
                        (off, 0, mido.Message("note_off", note=n.pitch))]

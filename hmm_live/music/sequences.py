@@ -19,9 +19,8 @@ from note_seq.protobuf.music_pb2 import NoteSequence
 from hmm_live import limits
 from hmm_live.errors import MidiFileError, SequenceError
 from hmm_live.files import atomic_write
+from hmm_live.grid import STEPS_PER_BAR, STEPS_PER_QUARTER
 
-STEPS_PER_QUARTER = 4
-STEPS_PER_BAR = 16
 DEFAULT_QPM = 120.0
 OUTPUT_VELOCITY = 100  # what Magenta's converters write on decoded notes
 _DEFAULT_TEMPO = 500_000  # microseconds per quarter note: MIDI's 120 bpm

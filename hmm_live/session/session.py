@@ -17,10 +17,12 @@ from typing import Callable
 from hmm_live.limits import real, whole
 from hmm_live.errors import ConfigError
 from hmm_live.live.bus import Bus
-from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.answers import Models, check_settings, make_answer
-from hmm_live.live.engine import MODES, Engine
+from hmm_live.live.clock import BPM_RANGE, Clock, first_step, in_bpm_range
+from hmm_live.live.engine import Engine
+from hmm_live.live.link import LinkClock
 from hmm_live.live.messages import Settings, TrainingDone, TrainingProgress
+from hmm_live.live.midi_clock import ClockFollower, ClockSender
 from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError
 from hmm_live.models.subspace_training import train_subspace
 from hmm_live.music.clips import ClipLibrary, clip_name
@@ -29,8 +31,11 @@ from hmm_live.session import store
 from hmm_live.session.store import SessionError
 from hmm_live.shipped import DEFAULT_MODEL
 
-# out: send MIDI clock as master; ableton link needs the `link` extra
-CLOCK_SOURCES = ("internal", "midi clock in", "midi clock out", "ableton link")
+# the "clock" setting -> the engine's clock, made at the session's bpm (out: send MIDI clock as
+# master; ableton link needs the `link` extra)
+CLOCKS: dict[str, Callable[[float], Clock]] = {"internal": Clock, "midi clock in": ClockFollower,
+                                               "midi clock out": ClockSender, "ableton link": LinkClock}
+CLOCK_SOURCES = tuple(CLOCKS)
 DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": None,
             "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
             "api": None, "out_channel": None, "answers": "listen", "lead": 0.5,
@@ -42,18 +47,16 @@ def _port(v: object) -> bool:
     return v is None or v is False or isinstance(v, str)
 
 
-# what each setting may be, as configure checks it (answers and lead: check_settings), so a
-# saved session's settings are checked by the same rules when it opens; never a raw error at start()
+# what each setting may be, as configure checks it (answers, lead, mode and every: check_settings), so
+# a saved session's settings are checked by the same rules when it opens; never a raw error at start()
 RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "bpm": (lambda v: real(v) and BPM_RANGE[0] <= v <= BPM_RANGE[1],
+    "bpm": (lambda v: real(v) and in_bpm_range(v),
             f"a number from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g}"),
     "temperature": (lambda v: v is None or real(v) and v > 0, "None (greedy) or a number > 0"),
     "latent_dims": (lambda v: whole(v) and v >= 1, "a whole number >= 1"),
     "beta": (lambda v: real(v) and v >= 0, "a number >= 0"),
     "epochs": (lambda v: v is None or whole(v) and v >= 1, "None (until the clips decode back) or a whole "
                                                              "number >= 1"),
-    "mode": (lambda v: v in MODES, f"one of {', '.join(MODES)}"),
-    "every": (lambda v: whole(v) and v >= 1, "a whole number of bars >= 1"),
     "clock": (lambda v: v in CLOCK_SOURCES, f"one of {', '.join(CLOCK_SOURCES)}"),
     "input": (_port, "None (a virtual port), False (none) or a port name"),
     "output": (_port, "None (a virtual port), False (none) or a port name"),
@@ -119,12 +122,12 @@ class Session:
         for name, value in settings.items():
             if name in RULES and not RULES[name][0](value):
                 raise ConfigError(f"{name} must be {RULES[name][1]}, got {value!r}")
-        check_settings(settings.get("answers", self.settings["answers"]), settings.get("lead", self.settings["lead"]))
+        check_settings(*(settings.get(name, self.settings[name]) for name in ("answers", "lead", "mode", "every")))
         self.settings.update(settings)
         self.bus.publish("settings", Settings(dict(self.settings)))  # for views that follow them (the browser's sound)
         engine = self.engine
         if engine is not None:
-            if "bpm" in settings and engine.follower is None:
+            if "bpm" in settings:  # a ClockFollower ignores it, a LinkClock proposes it to the session
                 engine.clock.set_bpm(float(settings["bpm"]))
             if "temperature" in settings:
                 engine.temperature = settings["temperature"]
@@ -216,11 +219,10 @@ class Session:
             return self.engine
         s = self.settings
         engine = Engine(self.musicvae, self.subspacer, self.responder, input=s["input"], output=s["output"],
-                        api=s["api"], bpm=float(s["bpm"]), out_channel=s["out_channel"],
+                        api=s["api"], out_channel=s["out_channel"],
                         temperature=s["temperature"], mode=s["mode"], every=int(s["every"]),
-                        answers=s["answers"], lead=float(s["lead"]),
-                        follow_clock=s["clock"] == "midi clock in", send_clock=s["clock"] == "midi clock out",
-                        link=s["clock"] == "ableton link", synth=bool(s["synth"]), echo=bool(s["echo"]),
+                        answers=s["answers"], lead=float(s["lead"]), clock=CLOCKS[s["clock"]](float(s["bpm"])),
+                        synth=bool(s["synth"]), echo=bool(s["echo"]),
                         volume=float(s["volume"]), mute=bool(s["mute"]), instrument=s["instrument"], bus=self.bus)
         engine.start()
         self.engine = engine
@@ -244,8 +246,8 @@ class Session:
             raise ConfigError("start() the engine first: it owns the output port and the clock")
         engine = self.engine
         if bar is None:
-            bar = int(engine.clock.step_at(time.monotonic()) // STEPS_PER_BAR) + 1
-        engine.player.play(sequence, bar * STEPS_PER_BAR)
+            bar = engine.clock.next_bar()
+        engine.player.play(sequence, first_step(bar))
 
     def play_demo(self, bars: int = 8) -> threading.Thread:
         """Play the built-in performance (the clips' bars, with human timing) into the running
@@ -299,8 +301,8 @@ class Session:
         n = self.clips.bars
         added = []
         for first in range(0, len(bars) - n + 1, n):
-            notes = [(note.pitch, b * STEPS_PER_BAR + note.quantized_start_step,
-                      b * STEPS_PER_BAR + note.quantized_end_step)
+            notes = [(note.pitch, first_step(b) + note.quantized_start_step,
+                      first_step(b) + note.quantized_end_step)
                      for b, bar in enumerate(bars[first:first + n]) for note in bar.notes]
             if notes:
                 name = clip_name([], f"take {self._takes}", first, n)  # "take 1, bars 1-2"

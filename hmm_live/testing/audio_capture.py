@@ -98,15 +98,15 @@ def hear_answers(engine, perform, quiet_after: float = 0.5) -> dict:
     """Record a started engine's built-in synth (on JACK) while `perform()` plays into it, then
     stop the engine. Returns every answer note's scheduled onset and the error of the onset
     heard for it (None: not heard), and the level heard from `quiet_after` s after the stop."""
-    from hmm_live.music.sequences import STEPS_PER_BAR
+    from hmm_live.live.clock import first_step
 
     recorder = JackRecorder()
     answers = engine.bus.subscribe("answers", maxlen=4096)
     try:
         recorder.connect()
         perform()
-        time.sleep(engine.clock.step_seconds * STEPS_PER_BAR + 0.1)  # the last bar closes and is answered
-        scheduled = [engine.clock.time_of(a.bar * STEPS_PER_BAR + n.quantized_start_step)
+        time.sleep(engine.clock.bar_seconds + 0.1)  # the last bar closes and is answered
+        scheduled = [engine.clock.time_of(first_step(a.bar) + n.quantized_start_step)
                      for a in answers.drain() for n in a.sequence.notes]
         time.sleep(max(0.0, max(scheduled, default=0.0) - time.monotonic()) + 0.3)
     finally:

@@ -67,7 +67,7 @@ performer = session.play_demo(%d)
 print('KERNEL:', json.dumps(engine.status()))""" % bars)
     done = jupyter.in_kernel(page, """\
 performer.join()
-time.sleep(2 * 16 * engine.clock.step_seconds)  # the last answer plays out
+time.sleep(2 * engine.clock.bar_seconds)  # the last answer plays out
 heard = [a.time + n.quantized_start_step * a.step_seconds for a in answers.drain() for n in a.sequence.notes]
 print('KERNEL:', json.dumps({"onsets": heard, "answered": engine.answered, "status": engine.status()}))""",
                      timeout=120 + 10 * bars)

@@ -7,9 +7,8 @@ import time
 import ipywidgets as widgets
 
 from hmm_live.live import ports
-from hmm_live.live.answers import ANSWERS
+from hmm_live.live.answers import ANSWERS, MODES
 from hmm_live.live.clock import BPM_RANGE
-from hmm_live.live.engine import MODES
 from hmm_live.live.messages import Answer, CapturedBar, Status, TrainingDone, TrainingProgress
 from hmm_live.session import CLOCK_SOURCES, Session
 from hmm_live.ui.message import Message

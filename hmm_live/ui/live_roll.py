@@ -36,7 +36,7 @@ def clock_bar(session: Session) -> float | None:
     engine = session.engine
     if engine is None or not engine.running or not engine.clock.running:
         return None
-    return engine.clock.step_at(time.monotonic()) / STEPS_PER_BAR
+    return engine.clock.bar_at(time.monotonic())
 
 
 def bar_notes(sequence: NoteSequence) -> Notes:
