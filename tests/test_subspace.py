@@ -243,6 +243,11 @@ def test_background_fit_swaps_weights_atomically(musicvae, library):
     assert sub.fingerprint() != old and len(seen) > 1
     for z in seen:  # every read is exactly the old model's or the new one's, never a mix
         assert (z == expected_old).all() or (z == expected_new).all()
+    for bad in ({"epoch": 3}, {"epochs": 0}):  # refused in the thread: the lock is released all the same
+        thread = sub.fit_in_background(library, **bad)
+        thread.join(60)
+        assert isinstance(thread.error, (TypeError, ConfigError)) and not sub.training
+    assert len(sub.fit(library, epochs=1)["loss"]) == 1  # and the next fit runs
 
 
 @pytest.fixture(scope="module")

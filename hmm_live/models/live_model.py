@@ -2,6 +2,11 @@
 retrained between pieces, even in a background thread while the live engine
 keeps reading them.
 
+`LiveModel.fit` is the one way they train: it holds the training lock, runs
+the loop and publishes. A subclass gives only its part: `_training` (the data
+from the clips, and how long), `_losses` (what a step minimises) and
+`_publication` (the arrays and info published with the weights).
+
 Training updates the networks' variables; readers never touch those. They run
 the networks statelessly on the last *published* weights, an immutable tuple
 swapped in by one assignment when a fit ends, so a reader sees the old model
@@ -16,8 +21,10 @@ import json
 import math
 import threading
 import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -31,10 +38,25 @@ FORMAT = 1
 BATCHES_PER_EPOCH = 8  # with batch_size=None: small libraries get enough steps, large ones stay fast
 Callback = keras.callbacks.Callback | Callable[[int, dict], Any]
 Step = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]  # (x, y, seed) -> losses
+History = dict[str, list[float]]  # Keras-style: each logged value, per epoch
 
 
 class TrainingBusyError(HmmLiveError):
     """A fit was started while another is still running on the same model."""
+
+
+@dataclass(kw_only=True)
+class Training:
+    """One fit's data and schedule, as a subclass's `_training` plans it; a subclass may
+    extend it with what its `_publication` needs."""
+
+    x: np.ndarray
+    y: np.ndarray
+    epochs: int  # at most; callbacks may stop sooner
+    validation: tuple[np.ndarray, np.ndarray] | None = None  # held out, logged as val_*
+    start: Sequence[tf.Tensor] | None = None  # weights to start from instead of fresh seeded ones
+    then: tuple[int, Step] | None = None  # (epoch, step): from that epoch on, train with that step
+    callbacks: Sequence[keras.callbacks.Callback] = ()  # the model's own, run after the caller's
 
 
 class Published:
@@ -86,10 +108,11 @@ def _glorot(variables: Sequence[keras.Variable], seed: int) -> list[np.ndarray]:
 
 
 class LiveModel:
-    """Base class: a training loop with Keras callbacks, publishing, save and load.
+    """Base class: `fit` (locking, the training loop with Keras callbacks, publishing), save and load.
 
-    Subclasses build `self._trainable` (the keras.Model holding every variable)
-    and define `_losses`, the dict of scalar losses whose "loss" is minimised.
+    Subclasses build their networks, pass the keras.Model holding every
+    variable to `_init_training`, and define `_io_shapes`, `_losses`,
+    `_training` and `_publication`.
     """
 
     kind = "live model"
@@ -105,6 +128,7 @@ class LiveModel:
         self.batch_size = None if batch_size is None else int(batch_size)
         self.learning_rate, self.seed = float(learning_rate), int(seed)
         self._fit_lock = threading.Lock()
+        self._handed_to: threading.Thread | None = None  # the thread fit_in_background claimed the lock for
         self._published: Published | None = None
 
     def _init_training(self, trainable: keras.Model) -> None:
@@ -136,9 +160,21 @@ class LiveModel:
 
     # -- subclass interface ------------------------------------------------
     def _io_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The shapes of one example's x and y."""
         raise NotImplementedError
 
     def _losses(self, x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+        """Scalar losses of a batch; "loss" is the one minimised (traced once, run every step)."""
+        raise NotImplementedError
+
+    def _training(self, clips: Any, epochs: int | None, **options) -> Training:
+        """What `fit(clips, epochs, **options)` trains on, checked: the data and the schedule.
+        epochs is None or a whole number >= 1; None means the model's own default."""
+        raise NotImplementedError
+
+    def _publication(self, training: Training, history: History) -> tuple[dict[str, np.ndarray], dict]:
+        """Once trained: the arrays published with the weights and the fit's `info`. May adjust
+        the variables first (they are read after it)."""
         raise NotImplementedError
 
     # -- state ---------------------------------------------------------------
@@ -167,30 +203,59 @@ class LiveModel:
         return published
 
     # -- training ------------------------------------------------------------
-    def fit_in_background(self, *args, **kwargs) -> threading.Thread:
-        """Run `fit` in a named daemon thread; readers keep the old weights until it ends.
+    def fit(self, clips: Any, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
+            verbose: int = 0, **options) -> History:
+        """Train on clips, from fresh weights unless the subclass starts from others, and
+        publish the result; returns the Keras-style history.
 
-        The thread's `.result` is the history, or `.error` the exception it raised.
+        Holds the training lock: a second fit meanwhile raises TrainingBusyError.
+        `epochs` = None is the model's own default. Callbacks are Keras callbacks
+        or `f(epoch, logs)`, called every epoch. The new weights are swapped in
+        (one assignment) when training ends, so readers use the old model until
+        then, never a mix.
+        """
+        with self._holding_lock():
+            if epochs is not None and not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
+                raise ConfigError(f"epochs must be a whole number >= 1, got {epochs!r}")
+            training = self._training(clips, epochs, **options)
+            history = self._train(training, callbacks, verbose)
+            self._publish(*self._publication(training, history))
+            return history
+
+    def fit_in_background(self, *args, **kwargs) -> threading.Thread:
+        """Run `fit(*args, **kwargs)` in a named daemon thread; readers keep the old weights until it ends.
+
+        The lock is taken now: any fit started after this call raises
+        TrainingBusyError until the thread ends. The thread's `.result` is the
+        history, or `.error` the exception it raised.
         """
         self._claim()
 
         def run():
             try:
-                thread.result = self._fit_locked(*args, **kwargs)
+                thread.result = self.fit(*args, **kwargs)
             except BaseException as e:  # reported on the thread, never lost in a traceback
                 thread.error = e
             finally:
-                self._fit_lock.release()
+                if self._handed_to is thread:  # fit never took the lock over (its arguments were refused)
+                    self._handed_to = None
+                    self._fit_lock.release()
 
         thread = threading.Thread(target=run, name=f"hmm_live {self.kind} training", daemon=True)
         thread.result, thread.error = None, None
+        self._handed_to = thread
         thread.start()
         return thread
 
-    def _fit(self, *args, **kwargs) -> dict[str, list[float]]:
-        self._claim()
+    @contextmanager
+    def _holding_lock(self) -> Iterator[None]:
+        """Hold the training lock for one fit, or take over the one fit_in_background claimed for this thread."""
+        if self._handed_to is threading.current_thread():
+            self._handed_to = None
+        else:
+            self._claim()
         try:
-            return self._fit_locked(*args, **kwargs)
+            yield
         finally:
             self._fit_lock.release()
 
@@ -198,32 +263,23 @@ class LiveModel:
         if not self._fit_lock.acquire(blocking=False):
             raise TrainingBusyError(f"the {self.kind} is already training: wait for it to finish")
 
-    def _fit_locked(self, *args, **kwargs):
-        raise NotImplementedError
-
-    def _train(self, x: np.ndarray, y: np.ndarray, epochs: int, callbacks: Sequence[Callback] | None,
-               verbose: int, validation: tuple[np.ndarray, np.ndarray] | None = None,
-               then: tuple[int, Step] | None = None, start: Sequence[tf.Tensor] | None = None
-               ) -> dict[str, list[float]]:
-        """Train from fresh (seeded) weights, or from `start`'s, with a fresh optimizer; returns
-        the Keras-style history. `then` = (epoch, step): from that epoch on, train with that step.
-        """
-        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ConfigError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    def _train(self, training: Training, callbacks: Sequence[Callback] | None, verbose: int) -> History:
+        """Run the training loop from fresh (seeded) weights, or from `training.start`'s, with a fresh optimizer."""
+        x, y, epochs, then = training.x, training.y, int(training.epochs), training.then
         for v, init in self._initial_state:
             v.assign(init)
-        for v, w in zip(self._variables, start or ()):
+        for v, w in zip(self._variables, training.start or ()):
             v.assign(w)
         cbs = keras.callbacks.CallbackList(
-            [c if isinstance(c, keras.callbacks.Callback) else keras.callbacks.LambdaCallback(on_epoch_end=c)
-             for c in callbacks or ()],
+            [*(c if isinstance(c, keras.callbacks.Callback) else keras.callbacks.LambdaCallback(on_epoch_end=c)
+               for c in callbacks or ()), *training.callbacks],
             add_history=True, add_progbar=verbose > 0, model=self._trainable,
-            verbose=verbose, epochs=int(epochs), steps=self._batches(len(x)))
+            verbose=verbose, epochs=epochs, steps=self._batches(len(x)))
         self._trainable.stop_training = False
         rng = np.random.default_rng(self.seed)
         step = 0
         cbs.on_train_begin()
-        for epoch in range(int(epochs)):
+        for epoch in range(epochs):
             cbs.on_epoch_begin(epoch)
             totals: dict[str, tf.Tensor] = {}
             train = then[1] if then and epoch >= then[0] else self._step
@@ -232,8 +288,8 @@ class LiveModel:
                 totals = {k: totals.get(k, 0.0) + v * len(batch) for k, v in losses.items()}
                 step += 1
             logs = {k: float(v) / len(x) for k, v in totals.items()}
-            if validation is not None and len(validation[0]):
-                val = self._eval(*validation, tf.constant([self.seed, -1], tf.int32))
+            if training.validation is not None and len(training.validation[0]):
+                val = self._eval(*training.validation, tf.constant([self.seed, -1], tf.int32))
                 logs.update({f"val_{k}": float(v) for k, v in val.items()})
             bad = [k for k, v in logs.items() if not np.isfinite(v)]
             if bad:

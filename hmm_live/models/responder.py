@@ -2,12 +2,11 @@
 
 A small CNN from a one-bar piano roll to a subspace point, trained on every bar
 of every clip paired with its clip's subspace mean. The bar is heard as a loop:
-convolutions wrap around it in time, and every time rotation of a bar (the
-issue's augmentation, for captures that start off the downbeat) is learned to
-land on the same point.
+convolutions wrap around it in time, and every time rotation of a bar (for
+captures that start off the downbeat) is learned to land on the same point.
 
 Two shapes (bench/subspace.py measures both):
- - "roll", the issue's original design: a convolution over all 128 pitches x 5
+ - "roll", the first design: a convolution over all 128 pitches x 5
    steps (16 filters), pooling, a 1 x 3 convolution (8 filters), pooling, a
    linear dense layer. It sees the roll as played; trained on all 16 rotations.
  - "pooled", the default for melody models: the bar is first moved so that the
@@ -27,7 +26,7 @@ import tensorflow as tf
 from keras import layers
 
 from hmm_live.errors import CheckpointError, ConfigError, SequenceError
-from hmm_live.models.live_model import Callback, LiveModel, StatelessNet
+from hmm_live.models.live_model import History, LiveModel, StatelessNet, Training
 from hmm_live.models.subspacer import Subspacer
 from hmm_live.music.clips import PITCHES, Bar, ClipLibrary, to_roll
 from hmm_live.music.melody import MelodyConverter
@@ -74,8 +73,18 @@ def response_head(shape: Shape, latent_dims: int) -> keras.Model:
     return keras.Model(features, point, name="response_head")
 
 
+DEFAULT_EPOCHS = 100  # fit(epochs=None)
+
+
 class Responder(LiveModel):
-    """`predict(bar) -> point` in its subspacer's space."""
+    """`predict(bar) -> point` in its subspacer's space.
+
+    `fit(clips, epochs=None, callbacks=None, verbose=0)` (LiveModel's) learns,
+    from fresh weights, to place each bar of each clip of a ClipLibrary (in
+    every rotation) at the clip's subspace mean, for `epochs` epochs
+    (DEFAULT_EPOCHS when None). A random `validation_split` of the bars (see
+    `split`) is held out and reported as val_loss.
+    """
 
     kind = "responder"
 
@@ -86,7 +95,7 @@ class Responder(LiveModel):
         best on transposed and edited bars) and "roll" for drums, whose pitches are
         instruments. The loss is the squared distance to the bar's clip mean plus
         `contrast` times a term that rewards being nearer that mean than any other
-        clip's (0: the issue's plain MSE). `batch_size` counts bars; None makes 8
+        clip's (0: the first design's plain MSE). `batch_size` counts bars; None makes 8
         batches an epoch."""
         super().__init__(learning_rate, batch_size, seed)
         if not isinstance(subspacer, Subspacer):
@@ -131,28 +140,23 @@ class Responder(LiveModel):
         held = int(round(bars * self.validation_split)) if bars > 1 else 0
         return np.sort(order[held:]), np.sort(order[:held])
 
-    def fit(self, clips: ClipLibrary, epochs: int = 100, callbacks: Sequence[Callback] | None = None,
-            verbose: int = 0) -> dict[str, list[float]]:
-        """Learn to place each clip's bars (in every rotation) at the clip's mean, from fresh weights.
-
-        A random `validation_split` of the bars (see `split`) is held out and
-        reported as val_loss.
-        """
-        return self._fit(clips, epochs, callbacks, verbose)
-
-    def _fit_locked(self, clips: ClipLibrary, epochs: int = 100, callbacks: Sequence[Callback] | None = None,
-                    verbose: int = 0) -> dict[str, list[float]]:
+    def _training(self, clips: ClipLibrary, epochs: int | None) -> Training:
+        """Every bar of every clip (see `examples`) and its clip's mean, less the bars `split`
+        holds out for val_loss; DEFAULT_EPOCHS epochs unless told."""
         x, y = self.examples(clips)
         means = np.unique(y, axis=0)
         gaps = ((means[:, None] - means[None]) ** 2).sum(-1) + np.diag(np.full(len(means), np.inf))
         self._means.assign(means)
         self._spacing.assign(float(np.median(gaps.min(1))) if len(means) > 1 else 1.0)
         train, val = self.split(len(x))
-        history = self._train(x[train], y[train], epochs, callbacks, verbose, (x[val], y[val]))
-        self._publish({}, {"subspacer": self.subspacer.fingerprint(), "bars": len(x),
-                           "epochs": len(history["loss"]), "loss": history["loss"][-1],
-                           "val_loss": (history.get("val_loss") or [None])[-1]})
-        return history
+        return Training(x=x[train], y=y[train], epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+                        validation=(x[val], y[val]))
+
+    def _publication(self, training: Training, history: History) -> tuple[dict[str, np.ndarray], dict]:
+        """No arrays; the info records which subspacer it was trained for (see `stale`)."""
+        return {}, {"subspacer": self.subspacer.fingerprint(), "bars": len(training.x) + len(training.validation[0]),
+                    "epochs": len(history["loss"]), "loss": history["loss"][-1],
+                    "val_loss": (history.get("val_loss") or [None])[-1]}
 
     def _inputs(self, rolls: np.ndarray) -> np.ndarray:
         """Rolls [n, 128, 16] -> network inputs [n, 16, 128], centred if the shape is: moved so

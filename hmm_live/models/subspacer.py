@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -26,7 +27,7 @@ from keras import layers
 from hmm_live import limits
 from hmm_live.errors import CheckpointError, ConfigError, SequenceError
 from hmm_live.limits import int_list
-from hmm_live.models.live_model import Callback, LiveModel, StatelessNet
+from hmm_live.models.live_model import Callback, History, LiveModel, StatelessNet, Training
 from hmm_live.models.musicvae import MusicVAE
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import NoteSequence
@@ -122,7 +123,7 @@ class Subspacer(LiveModel):
     # -- training ------------------------------------------------------------
     def fit(self, clips: Clips, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
             verbose: int = 0, names: Sequence[str] | None = None, time_budget: float = 10.0,
-            until: float = 0.95, align_to: "Subspacer | None" = None) -> dict[str, list[float]]:
+            until: float = 0.95, align_to: "Subspacer | None" = None) -> History:
         """Learn the subspace from clips (or their codes); returns the history.
 
         epochs=None (the default) trains until `until` of the clips decode back
@@ -144,15 +145,14 @@ class Subspacer(LiveModel):
 
         `info` then reports the epochs run, the fraction of clips that decode
         back, why the fit stopped ("converged", "time budget", "epochs" or
-        "callback") and how many clips the map was aligned on. Callbacks are
-        Keras callbacks or `f(epoch, logs)`, called every epoch; the new model
-        is used from the moment fit returns, never before.
+        "callback") and how many clips the map was aligned on. The rest is
+        LiveModel.fit's: the lock, callbacks, publishing when the fit ends.
         """
-        return self._fit(clips, epochs, callbacks, verbose, names, time_budget, until, align_to)
+        return super().fit(clips, epochs, callbacks, verbose, names=names, time_budget=time_budget,
+                           until=until, align_to=align_to)
 
-    def _fit_locked(self, clips: Clips, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
-                    verbose: int = 0, names: Sequence[str] | None = None, time_budget: float = 10.0,
-                    until: float = 0.95, align_to: "Subspacer | None" = None) -> dict[str, list[float]]:
+    def _training(self, clips: Clips, epochs: int | None, *, names: Sequence[str] | None, time_budget: float,
+                  until: float, align_to: "Subspacer | None") -> _SubspaceTraining:
         started = time.monotonic()
         if not time_budget > 0:
             raise ConfigError(f"time_budget must be > 0 seconds, got {time_budget!r}")
@@ -171,17 +171,22 @@ class Subspacer(LiveModel):
             layout = round(LAYOUT_EPOCHS * sum(name not in known for name in names) / len(names))
         watch = _DecodingBack(self, codes, until, started + time_budget if converge else math.inf,
                               layout if converge else math.inf)
-        history = self._train(codes, codes, MAX_EPOCHS if converge else epochs, [*(callbacks or ()), watch],
-                              verbose, then=(layout, self._settle) if converge else None,
-                              start=None if align_to is None else align_to._require().weights)
-        aligned_on = 0 if align_to is None else self._align(list(names), np.asarray(self.encoder(codes)[0]), align_to)
+        return _SubspaceTraining(x=codes, y=codes, epochs=MAX_EPOCHS if converge else epochs,
+                                 then=(layout, self._settle) if converge else None,
+                                 start=None if align_to is None else align_to._require().weights,
+                                 callbacks=[watch], names=list(names), watch=watch, align_to=align_to)
+
+    def _publication(self, training: _SubspaceTraining, history: History) -> tuple[dict[str, np.ndarray], dict]:
+        """The clips' places on the map (turned onto `align_to`'s first) and how the fit went."""
+        codes, names = training.x, training.names
+        aligned_on = 0 if training.align_to is None else self._align(names, np.asarray(self.encoder(codes)[0]),
+                                                                     training.align_to)
         mu, sigma = self.encoder(codes)
         ran = len(history["loss"])
-        stopped = watch.reason or ("epochs" if ran == (MAX_EPOCHS if converge else epochs) else "callback")
-        self._publish({"clip_mu": np.asarray(mu), "clip_sigma": np.asarray(sigma)},
-                      {"clips": list(map(str, names)), "epochs": ran, "loss": history["loss"][-1],
-                       "decodes_back": watch.fraction, "stopped": stopped, "aligned_on": aligned_on})
-        return history
+        stopped = training.watch.reason or ("epochs" if ran == training.epochs else "callback")
+        return ({"clip_mu": np.asarray(mu), "clip_sigma": np.asarray(sigma)},
+                {"clips": list(map(str, names)), "epochs": ran, "loss": history["loss"][-1],
+                 "decodes_back": training.watch.fraction, "stopped": stopped, "aligned_on": aligned_on})
 
     def _io_shapes(self):
         return (self.musicvae.z_size,), (self.musicvae.z_size,)
@@ -303,6 +308,15 @@ class Subspacer(LiveModel):
             raise CheckpointError(f"{path / 'model.json'} has an invalid config: {e}") from None
         model._restore(path, meta, arrays, cls._arrays)
         return model
+
+
+@dataclass(kw_only=True)
+class _SubspaceTraining(Training):
+    """A Subspacer fit's plan, with what its publication needs."""
+
+    names: list[str]
+    watch: _DecodingBack
+    align_to: Subspacer | None
 
 
 class _DecodingBack(keras.callbacks.Callback):

@@ -1,12 +1,18 @@
 """Data converters: NoteSequence <-> the tensors a MusicVAE reads and writes.
 
 A converter owns one event encoding (melody, drums). Its spec is the
-magenta-js `dataConverter` JSON, so a checkpoint's config.json picks it.
+magenta-js `dataConverter` JSON, so a checkpoint's config.json picks it:
+each DataConverter subclass registers the spec type names it reads with
+`@handles(...)`, and `converter_from_spec` looks them up. The concrete
+converters live in their own modules (melody.py, drums.py), which import this
+one; `hmm_live/music/__init__.py` imports them, so they are registered before
+any spec is read. A new encoding: subclass DataConverter, decorate it with
+`@handles`, import its module there.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -95,6 +101,12 @@ class DataConverter(ABC):
     def from_labels(self, labels: np.ndarray) -> NoteSequence:
         """Decoder classes back to a quantised NoteSequence."""
 
+    @classmethod
+    @abstractmethod
+    def from_args(cls, kind: str, args: dict[str, Any]) -> DataConverter:
+        """The converter a spec of type `kind` (one this class `handles`) and these args describe;
+        a missing required argument raises KeyError."""
+
     @abstractmethod
     def args(self) -> dict[str, Any]:
         """The converter-specific magenta-js args."""
@@ -109,27 +121,32 @@ class DataConverter(ABC):
         return np.eye(self.output_depth, dtype=np.float32)[labels]
 
 
+_CONVERTERS: dict[str, type[DataConverter]] = {}  # dataConverter type name -> the class that reads it
+
+
+def handles(*kinds: str) -> Callable[[type[DataConverter]], type[DataConverter]]:
+    """Class decorator: `converter_from_spec` builds this class for specs of these type names."""
+    def register(cls: type[DataConverter]) -> type[DataConverter]:
+        for kind in kinds:
+            _CONVERTERS[kind] = cls
+        return cls
+    return register
+
+
 def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
     """Build a converter from a magenta-js `dataConverter` spec."""
-    from hmm_live.music.drums import DrumsConverter
-    from hmm_live.music.melody import MelodyConverter
-
     of_type(spec, dict, "dataConverter")
     kind = spec.get("type")
     args = of_type(spec.get("args") or {}, dict, "dataConverter field 'args'")
+    converter = _CONVERTERS.get(kind) if isinstance(kind, str) else None
+    if converter is None:
+        if isinstance(kind, str) and kind in _UNSUPPORTED:
+            raise UnsupportedModelError(f"{kind} models ({_UNSUPPORTED[kind]}) are not supported by hmm_live")
+        raise ConfigError(f"unknown dataConverter type {kind!r:.60}")
     try:
-        common = {"num_steps": args["numSteps"], "num_segments": args.get("numSegments")}
-        if kind == "MelodyConverter":
-            return MelodyConverter(min_pitch=args.get("minPitch", 21), max_pitch=args.get("maxPitch", 108),
-                                   **common)
-        if kind in ("DrumsConverter", "DrumsOneHotConverter"):
-            return DrumsConverter(pitch_classes=args.get("pitchClasses"),
-                                  roll_input=kind == "DrumsConverter", **common)
+        return converter.from_args(kind, args)
     except KeyError as e:
         raise ConfigError(f"dataConverter {kind!r} lacks the argument {e.args[0]!r}") from None
-    if isinstance(kind, str) and kind in _UNSUPPORTED:
-        raise UnsupportedModelError(f"{kind} models ({_UNSUPPORTED[kind]}) are not supported by hmm_live")
-    raise ConfigError(f"unknown dataConverter type {kind!r:.60}")
 
 
 _UNSUPPORTED = {

@@ -19,10 +19,11 @@ from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 
 from hmm_live.errors import ConfigError, SequenceError
 from hmm_live.limits import MAX_DRUM_CLASSES, int_list
-from hmm_live.music.converters import DataConverter
+from hmm_live.music.converters import DataConverter, handles
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 
+@handles("DrumsConverter", "DrumsOneHotConverter")
 class DrumsConverter(DataConverter):
     def __init__(self, num_steps: int = 32, pitch_classes: Sequence[Sequence[int]] | None = None,
                  roll_input: bool = True, num_segments: int | None = None):
@@ -38,6 +39,11 @@ class DrumsConverter(DataConverter):
         self.js_type = "DrumsConverter" if roll_input else "DrumsOneHotConverter"
         self.output_depth = 2 ** len(self.pitch_classes)
         self.input_depth = len(self.pitch_classes) + 1 if roll_input else self.output_depth
+
+    @classmethod
+    def from_args(cls, kind: str, args: dict[str, Any]) -> DrumsConverter:
+        """A "DrumsConverter" spec reads a roll of the classes hit, a "DrumsOneHotConverter" the classes."""
+        return cls(args["numSteps"], args.get("pitchClasses"), kind == "DrumsConverter", args.get("numSegments"))
 
     def _roll(self, sequence: NoteSequence, steps: int | None = None) -> np.ndarray:
         seq = self.prepare(sequence) if steps is None else sequence

@@ -17,16 +17,18 @@ import numpy as np
 
 from hmm_live.errors import ConfigError, SequenceError
 from hmm_live.limits import int_field
-from hmm_live.music.converters import DataConverter
+from hmm_live.music.converters import DataConverter, handles
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 NO_EVENT, NOTE_OFF, FIRST_PITCH = 0, 1, 2
+MIN_PITCH, MAX_PITCH = 21, 108  # Magenta's default range: the piano's keys
 
 
+@handles("MelodyConverter")
 class MelodyConverter(DataConverter):
     js_type = "MelodyConverter"
 
-    def __init__(self, num_steps: int = 32, min_pitch: int = 21, max_pitch: int = 108,
+    def __init__(self, num_steps: int = 32, min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH,
                  num_segments: int | None = None):
         super().__init__(num_steps, num_segments)
         min_pitch = int_field(min_pitch, "dataConverter field 'minPitch'", 0, 127)
@@ -35,6 +37,11 @@ class MelodyConverter(DataConverter):
             raise ConfigError(f"melody pitch range {min_pitch}..{max_pitch} is not within 0..127")
         self.min_pitch, self.max_pitch = min_pitch, max_pitch
         self.input_depth = self.output_depth = max_pitch - min_pitch + 1 + FIRST_PITCH
+
+    @classmethod
+    def from_args(cls, kind: str, args: dict[str, Any]) -> MelodyConverter:
+        return cls(args["numSteps"], args.get("minPitch", MIN_PITCH), args.get("maxPitch", MAX_PITCH),
+                   args.get("numSegments"))
 
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
         seq = self.prepare(sequence)
