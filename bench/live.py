@@ -33,14 +33,14 @@ import mido
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import arguments, emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target
 
-from hmm_live import ClipLibrary, MusicVAE  # noqa: E402
-from hmm_live.live import Engine, ports  # noqa: E402
-from hmm_live.session.training import train_subspace  # noqa: E402
-from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS  # noqa: E402
-from hmm_live.live.jack import jack_server  # noqa: E402
-from hmm_live.music.sequences import STEPS_PER_BAR  # noqa: E402
+from hmm_live import ClipLibrary, MusicVAE
+from hmm_live.live import Engine, ports
+from hmm_live.live.jack import jack_server
+from hmm_live.music.sequences import STEPS_PER_BAR
+from hmm_live.session.training import train_subspace
+from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 
 PERIOD = 128
 JITTER = 0.03

@@ -24,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +36,8 @@ from hmm_live.music import from_notes
 from hmm_live.testing import magenta_js
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import emit, log, stats_ms, target  # noqa: E402
-
-import tensorflow as tf  # noqa: E402  (after hmm_live, which quiets TF's logging)
+import tensorflow as tf
+from report import emit, log, stats_ms, target
 
 SIZES = {
     "small": dict(config="cat-mel_2bar_small", z=256, encoder=[512], decoder=[256, 256]),

@@ -9,8 +9,9 @@ import secrets
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import os
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Iterator
 
 from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
 

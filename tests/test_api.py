@@ -6,12 +6,11 @@ import struct
 import note_seq
 import numpy as np
 import pytest
+from conftest import note_triples, random_drums, random_melody, randomize
 
 from hmm_live import ChordError, ConfigError, HmmLiveError, MidiFileError, MusicVAE, SequenceError
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.music import MelodyConverter, NoteSequence, from_notes, read_midi
-
-from conftest import note_triples, random_drums, random_melody, randomize
 
 Z = 16
 

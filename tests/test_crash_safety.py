@@ -19,8 +19,7 @@ import pytest
 
 from hmm_live.files import atomic_folder
 from hmm_live.music.clips import ClipLibrary
-from hmm_live.session import Session, SessionError
-from hmm_live.session import store
+from hmm_live.session import Session, SessionError, store
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 
 # the os calls that change the filesystem (mkdtemp, mkstemp, rmtree and renames go through them);

@@ -217,7 +217,7 @@ def checkpoint_cases(root: Path) -> Cases:
     defaults = {"control_depth", "num_segments", "hierarchical_encoder", "conductor_sizes"}
     for field in own["network"]:
         for value in WRONG:
-            valid = value is MISSING and field in defaults or field == "conductor_sizes" and value == []
+            valid = (value is MISSING and field in defaults) or (field == "conductor_sizes" and value == [])
             expect = "any" if valid else "error"
             ckpt("hmm_live.json fields", expect, ("hmm_live.json",),
                  docs={"hmm_live.json": mutated(own, ("network", field), value)})

@@ -10,16 +10,25 @@ import os
 import note_seq
 import numpy as np
 import pytest
+from conftest import note_triples, random_drums, random_melody
 from note_seq import chord_symbols_lib
 from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 
 from hmm_live import ChordError, ConfigError, MidiFileError, SequenceError
 from hmm_live.music import (
-    NO_CHORD, ChordEncoder, DrumsConverter, MelodyConverter, NoteSequence, from_notes,
-    is_quantized, quantize, read_midi, slice_bars, windows, write_midi,
+    NO_CHORD,
+    ChordEncoder,
+    DrumsConverter,
+    MelodyConverter,
+    NoteSequence,
+    from_notes,
+    is_quantized,
+    quantize,
+    read_midi,
+    slice_bars,
+    windows,
+    write_midi,
 )
-
-from conftest import note_triples, random_drums, random_melody
 
 NO_EVENT, NOTE_OFF = 0, 1
 

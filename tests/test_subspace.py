@@ -16,7 +16,6 @@ from hmm_live.music import from_notes, write_midi
 from hmm_live.music.clips import ClipLibrary, to_roll
 from hmm_live.session import Session
 
-
 MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 
 

@@ -13,20 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import random_drums, random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.errors import CheckpointError, ConfigError, UnsupportedModelError
 from hmm_live.music import from_notes, write_midi
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.melody import MelodyConverter
+from hmm_live.testing.lab import free_port
 from hmm_live.training import evaluate, extract, train_musicvae
 from hmm_live.training.objective import encoder_inputs
 from hmm_live.training.pipeline import training_dataset
-from hmm_live.training.train import _uninterrupted
-from hmm_live.testing.lab import free_port
 from hmm_live.training.sources import music21_to_sequence
-
-from conftest import random_drums, random_melody, randomize
+from hmm_live.training.train import _uninterrupted
 
 TINY = dict(z_size=8, encoder_sizes=[16], decoder_sizes=[16, 16], batch_size=8, log=lambda _: None,
             verbose=0)

@@ -7,9 +7,9 @@ filled from MIDI files now and from the live capture later.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import mido
 import numpy as np
@@ -17,7 +17,13 @@ import numpy as np
 from hmm_live.errors import SequenceError
 from hmm_live.limits import naming
 from hmm_live.music.sequences import (
-    STEPS_PER_BAR, BarSlicer, NoteSequence, quantize, read_midi_events, slice_bars, steps_per_bar,
+    STEPS_PER_BAR,
+    BarSlicer,
+    NoteSequence,
+    quantize,
+    read_midi_events,
+    slice_bars,
+    steps_per_bar,
 )
 
 PITCHES = 128
@@ -54,7 +60,7 @@ class ClipLibrary:
             self.add(name, sequence)
 
     @classmethod
-    def from_midi(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], bars: int = 2) -> "ClipLibrary":
+    def from_midi(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], bars: int = 2) -> ClipLibrary:
         """One clip per `bars` bars with notes in each MIDI file (folders are read recursively).
 
         A file longer than a clip is cut into consecutive clips named after where
@@ -164,7 +170,7 @@ def to_roll(bar: Bar) -> np.ndarray:
         if not np.isfinite(arr).all():
             raise SequenceError("the piano roll holds NaN or infinite values")
         return arr
-    if arr.ndim == 2 and arr.shape[1] == 2 or arr.size == 0:
+    if (arr.ndim == 2 and arr.shape[1] == 2) or arr.size == 0:
         roll = np.zeros((PITCHES, STEPS_PER_BAR), np.float32)
         for step, pitch in arr.reshape(-1, 2).astype(int):
             if not (0 <= step < STEPS_PER_BAR and 0 <= pitch < PITCHES):

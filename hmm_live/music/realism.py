@@ -17,8 +17,9 @@ Windows are notes arrays `[n, 3]` (pitch, start step, end step), as in
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hmm_live.testing.audio_capture import match, onsets, page_recording, record_page
 from hmm_live.testing import lab as jupyter
+from hmm_live.testing.audio_capture import match, onsets, page_recording, record_page
 
 NOTEBOOK = "sound.ipynb"
 SETUP = """\

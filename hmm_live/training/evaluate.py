@@ -42,7 +42,7 @@ def evaluate(model: MusicVAE, labels: np.ndarray, batch_size: int = 512) -> dict
     hit = decoded == labels
     events = labels != 0
     return {
-        "examples": int(len(labels)),
+        "examples": len(labels),
         "teacher_forced_accuracy": round(float(np.concatenate(teacher).mean()), 4),
         "reconstruction_accuracy": round(float(hit.mean()), 4),
         "reconstruction_accuracy_events": round(float(hit[events].mean()), 4) if events.any() else None,

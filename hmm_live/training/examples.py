@@ -11,16 +11,16 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from hmm_live.errors import ConfigError, HmmLiveError
 from hmm_live.files import atomic_write
 from hmm_live.music.converters import DataConverter
-from hmm_live.training.sources import SPLITS, Failure, read_pieces, _corpus_paths
+from hmm_live.training.sources import SPLITS, Failure, _corpus_paths, read_pieces
 
 CACHE_VERSION = 1
 
@@ -54,7 +54,7 @@ class Report:
                 "skipped_examples": self.examples, "examples": self.windows}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Report":
+    def from_json(cls, data: dict) -> Report:
         return cls(data["pieces"], data["used"], Counter(data["skipped"]),
                    data["skipped_examples"], data["examples"])
 

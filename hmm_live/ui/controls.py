@@ -11,9 +11,9 @@ from hmm_live.live.answers import ANSWERS
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.engine import MODES
 from hmm_live.session import CLOCK_SOURCES, Session
+from hmm_live.ui.live_roll import clock_bar
 from hmm_live.ui.message import Message
 from hmm_live.ui.monitor import Listening
-from hmm_live.ui.live_roll import clock_bar
 
 VIRTUAL = "(virtual port)"
 NONE = "(none)"
@@ -124,7 +124,7 @@ class PortPicker(Listening, widgets.VBox):
             dropdown.options = options if current in options else options + [current]
             dropdown.value = current
 
-    def _label(self, setting: str | None | bool) -> str:
+    def _label(self, setting: str | bool | None) -> str:
         return VIRTUAL if setting is None else NONE if setting is False else setting
 
     def _pick(self, kind: str, label: str) -> None:

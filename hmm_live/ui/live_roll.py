@@ -13,8 +13,17 @@ import threading
 import time
 
 import ipywidgets as widgets
-from bokeh.models import (BoxAnnotation, ColumnDataSource, FixedTicker, HoverTool, Legend, LegendItem, Range1d,
-                          SingleIntervalTicker, Span)
+from bokeh.models import (
+    BoxAnnotation,
+    ColumnDataSource,
+    FixedTicker,
+    HoverTool,
+    Legend,
+    LegendItem,
+    Range1d,
+    SingleIntervalTicker,
+    Span,
+)
 from bokeh.plotting import figure
 
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize

@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hmm_live.live.bus import Bus, Subscription
 
@@ -28,7 +29,7 @@ class Monitor:
     widgets, even from the garbage collector, never has to join a thread).
     """
 
-    _by_bus: "weakref.WeakKeyDictionary[Bus, Monitor]" = weakref.WeakKeyDictionary()
+    _by_bus: weakref.WeakKeyDictionary[Bus, Monitor] = weakref.WeakKeyDictionary()
     _lock = threading.Lock()
 
     @classmethod

@@ -4,7 +4,7 @@ when "play" is ticked, played: on the engine's next bar when it runs, else in th
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np

@@ -62,7 +62,7 @@ class NetworkSpec:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: object) -> "NetworkSpec":
+    def from_json(cls, data: object) -> NetworkSpec:
         """A spec from hmm_live.json's "network" object; unknown and missing fields are refused."""
         of_type(data, dict, "network")
         known = {f.name for f in fields(cls)}
