@@ -39,6 +39,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ def interpolation(model: MusicVAE, labels: np.ndarray, pairs: int, rng: np.rando
 def passages(labels: np.ndarray) -> list[np.ndarray]:
     """Runs of windows that overlap by one bar, as bar labels [bars, 16]: consecutive bars of one tune."""
     runs, run = [], [labels[0]]
-    for previous, window in zip(labels, labels[1:]):
+    for previous, window in pairwise(labels):
         if np.array_equal(previous[STEPS_PER_BAR:], window[:-STEPS_PER_BAR]):
             run.append(window)
         else:

@@ -215,7 +215,7 @@ class Lines:
             try:
                 line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{''.join(self.all)}")
+                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{''.join(self.all)}") from None
             self.all.append(line)
             if found := re.search(pattern, line):
                 return found

@@ -363,7 +363,7 @@ def live_model_cases(cases: Cases, root: Path) -> None:
 
     for name in ("huge", "object", "format9"):
         folder(json.dumps(meta).encode(), npz[name], ("weights.npz",) if name != "format9" else ())
-    for label, change in configs.items():
+    for change in configs.values():
         config = {**meta["config"], **change}
         folder(json.dumps({**meta, "config": config}).encode(), npz["valid"], ("model.json",))
     for doc in (b"[" * 100000, b"null", b'{"format": 1, "kind": "subspacer"', b"\xff"):

@@ -371,7 +371,7 @@ def test_write_midi_is_atomic(tmp_path):
     assert note_triples(quantize(read_midi(target))) == [[62, 0, 8]]
     bad = from_notes([(60, 0, 4)], 32)
     bad.notes[0].pitch = 200  # not a MIDI data byte: writing fails part-way
-    with pytest.raises(MidiFileError, match="take.mid"):
+    with pytest.raises(MidiFileError, match=r"take.mid"):
         write_midi(bad, target)
     assert os.listdir(tmp_path) == ["take.mid"]  # no temp file left behind
     assert target.read_bytes() == good  # the previous take is untouched

@@ -180,19 +180,19 @@ def test_fine_tuning_starts_from_a_trained_model(midi_folder, tmp_path):
     assert tuned.history[0]["loss"] <= first.history[-1]["loss"] * 1.5
     card = json.loads((tmp_path / "tuned" / "training.json").read_text())
     assert card["init_from"] == str(tmp_path / "first")
-    with pytest.raises(ConfigError, match="--init-from .*first.* same config and sizes"):
+    with pytest.raises(ConfigError, match=r"--init-from .*first.* same config and sizes"):
         train_musicvae([midi_folder], tmp_path / "o", steps=5, save_every=5, init_from=tmp_path / "first",
                        **{**TINY, "z_size": 4})
 
 
 def test_resuming_another_run_is_refused(midi_folder, tmp_path):
     train_musicvae([midi_folder], tmp_path / "run", steps=5, save_every=5, keep_state=True, **TINY)
-    with pytest.raises(CheckpointError, match="different run.*z_size"):
+    with pytest.raises(CheckpointError, match=r"different run.*z_size"):
         train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5,
                        **{**TINY, "z_size": 4})
     state = tmp_path / "run" / "training" / "state.npz"
     state.write_bytes(state.read_bytes()[:100])  # a truncated state: a clear error
-    with pytest.raises(CheckpointError, match="cannot resume from .*state.npz"):
+    with pytest.raises(CheckpointError, match=r"cannot resume from .*state.npz"):
         train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5, **TINY)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -210,7 +211,7 @@ def notes_changed(a: Notes, b: Notes) -> int:
 def morph_smoothness(steps: Sequence[Notes]) -> tuple[list[int], float | None]:
     """Notes changed between neighbouring steps of an interpolation, and the largest change's share
     of the total (an even morph of 6 steps: ~17%; None when nothing changes)."""
-    changes = [notes_changed(a, b) for a, b in zip(steps, steps[1:])]
+    changes = [notes_changed(a, b) for a, b in pairwise(steps)]
     total = sum(changes)
     return changes, max(changes) / total if total else None
 

@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from hmm_live.live.bus import Bus, Subscription
 
@@ -29,8 +29,8 @@ class Monitor:
     widgets, even from the garbage collector, never has to join a thread).
     """
 
-    _by_bus: weakref.WeakKeyDictionary[Bus, Monitor] = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
+    _by_bus: ClassVar[weakref.WeakKeyDictionary[Bus, Monitor]] = weakref.WeakKeyDictionary()
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
     def listen(cls, bus: Bus, stream: str, listener: Listener, maxlen: int = 256,
