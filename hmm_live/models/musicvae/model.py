@@ -61,6 +61,7 @@ class MusicVAE:
     def load(cls, path: str | Path, config: str | None = None) -> MusicVAE:
         """Load a magenta-js folder, a Magenta TF checkpoint (with `config`) or an hmm_live folder."""
         ckpt = checkpoints.read_checkpoint(path, config)
+        assert ckpt.spec is not None  # read_checkpoint always sets it
         with naming(ckpt.source):
             model = cls(ckpt.spec, ckpt.converter, ckpt.chords, ckpt.config_name)
         checkpoints.assign_weights(model.network.magenta_weights(), ckpt.weights, ckpt.source)

@@ -15,6 +15,7 @@ name (`magenta_weights`), so checkpoints map one to one.
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -64,7 +65,7 @@ class NetworkSpec:
     @classmethod
     def from_json(cls, data: object) -> NetworkSpec:
         """A spec from hmm_live.json's "network" object; unknown and missing fields are refused."""
-        of_type(data, dict, "network")
+        data = of_type(data, dict, "network")
         known = {f.name for f in fields(cls)}
         missing = sorted({f.name for f in fields(cls) if f.default is MISSING} - set(data))
         if missing:
@@ -72,7 +73,8 @@ class NetworkSpec:
         if set(data) - known:
             raise ConfigError(f"network has unknown fields {', '.join(sorted(map(str, set(data) - known)))}")
         tuples = ("encoder_sizes", "decoder_sizes", "conductor_sizes")
-        return cls(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 class LSTMCell(keras.layers.Layer):
@@ -283,6 +285,7 @@ class MusicVAENetwork(keras.Model):
         super().__init__(**kwargs)
         self.spec = spec
         self.encoder = Encoder(spec)
+        self.conductor: Conductor | None
         if spec.num_segments and spec.conductor_sizes:
             self.conductor = Conductor(spec.conductor_sizes, spec.z_size, spec.num_segments)
             core_z, prefix = self.conductor.output_dim, "core_decoder/decoder/"
