@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import mido
 import numpy as np
@@ -29,7 +30,7 @@ from hmm_live.music.sequences import (
 PITCHES = 128
 
 # A bar as the Responder hears it: a list of (step, pitch) hits, a [128, 16] roll or a sequence.
-Bar = NoteSequence | np.ndarray | Sequence[tuple[int, int]]
+Bar: TypeAlias = NoteSequence | np.ndarray | Sequence[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,9 @@ class ClipLibrary:
         its sections (tunes, song parts), "section, bars 1-2", counted from the
         section's first bar.
         """
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        paths, files = list(map(Path, paths)), []
-        for p in paths:
+        folders = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+        files: list[Path] = []
+        for p in folders:
             files += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".mid", ".midi")) if p.is_dir() else [p]
         library = cls(bars)
         for path in files:
@@ -82,7 +82,7 @@ class ClipLibrary:
                     library.add(path.stem if slicer.num_bars <= bars and not sections else
                                 clip_name(sections, path.stem, start, bars), slicer.slice(start, bars))
         if not library:
-            raise SequenceError(f"no clip with notes in {', '.join(map(str, files or paths))}")
+            raise SequenceError(f"no clip with notes in {', '.join(map(str, files or folders))}")
         return library
 
     def add(self, name: str, sequence: NoteSequence) -> Clip:

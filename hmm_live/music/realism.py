@@ -193,12 +193,12 @@ class Reference:
 def random_pitches(windows: Sequence[Notes], pitches: Sequence[int], rng: np.random.Generator) -> list[Notes]:
     """The baseline "random pitches on real rhythms": every note keeps its steps, its pitch is drawn
     from `pitches` (notes sharing an onset get different ones, so drum hits keep their number)."""
-    pitches, out = np.asarray(pitches), []
-    for notes in windows:
-        notes = np.array(notes, copy=True)
+    choices, out = np.asarray(pitches), []
+    for window in windows:
+        notes = np.array(window, copy=True)
         for start in np.unique(notes[:, 1]):
             at = np.flatnonzero(notes[:, 1] == start)
-            notes[at, 0] = rng.choice(pitches, len(at), replace=len(at) > len(pitches))
+            notes[at, 0] = rng.choice(choices, len(at), replace=len(at) > len(choices))
         out.append(notes)
     return out
 

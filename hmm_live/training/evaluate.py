@@ -37,7 +37,10 @@ def evaluate(model: MusicVAE, labels: np.ndarray, batch_size: int = 512) -> dict
     r_loss, kl, teacher, mus = [], [], [], []
     for batch in eval_dataset(labels, model.z_size, batch_size):
         _, r, k, correct, mu = forward(batch)
-        r_loss.append(r.numpy()), kl.append(k.numpy()), teacher.append(correct.numpy()), mus.append(mu.numpy())
+        r_loss.append(r.numpy())
+        kl.append(k.numpy())
+        teacher.append(correct.numpy())
+        mus.append(mu.numpy())
     decoded = np.concatenate([model.decode_labels(mu) for mu in mus])
     hit = decoded == labels
     events = labels != 0
