@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import time
+from typing import Literal
 
 import ipywidgets as widgets
 
@@ -110,7 +111,7 @@ class PortPicker(Listening, widgets.VBox):
 
     def refresh(self, listing: bool = True) -> None:
         """The pickers' choices: this machine's ports when `listing`, else only the settings'."""
-        found = {"input": [], "output": []}
+        found: dict[str, list[str]] = {"input": [], "output": []}
         try:
             if listing:
                 found = {"input": ports.list_inputs(self.api), "output": ports.list_outputs(self.api)}
@@ -124,7 +125,7 @@ class PortPicker(Listening, widgets.VBox):
             dropdown.options = options if current in options else options + [current]
             dropdown.value = current
 
-    def _label(self, setting: str | bool | None) -> str:
+    def _label(self, setting: str | Literal[False] | None) -> str:
         return VIRTUAL if setting is None else NONE if setting is False else setting
 
     def _pick(self, kind: str, label: str) -> None:
@@ -138,7 +139,8 @@ class PortPicker(Listening, widgets.VBox):
         self.message.info(f"MIDI {kind}: {label}" + (" (from the next start)" if self.session.playing else ""))
 
     def _opened(self, status: dict | None) -> None:
-        opened = (status or {}).get("ports")
+        status = status or {}
+        opened = status.get("ports")
         if not opened or not status.get("running"):
             self.opened.value = "<i>the ports open when the engine starts; Refresh lists the others</i>"
             return

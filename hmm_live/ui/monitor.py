@@ -86,4 +86,4 @@ class Listening:
     def close(self) -> None:
         for subscription in getattr(self, "_subscriptions", ()):
             subscription.close()
-        super().close()
+        super().close()  # type: ignore[misc]  # a mixin: close is the widget class's it is mixed into

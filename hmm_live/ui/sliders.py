@@ -62,7 +62,7 @@ class LatentSliders(Listening, widgets.VBox):
     def point(self) -> np.ndarray:
         return np.array([s.value for s in self.sliders], np.float32)
 
-    def set_point(self, point: Sequence[float]) -> None:
+    def set_point(self, point: Sequence[float] | np.ndarray) -> None:
         """Move every slider (clipped to its range), then decode once."""
         self._quiet = True
         try:
