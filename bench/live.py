@@ -32,17 +32,17 @@ import mido
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import arguments, emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target
 
-from hmm_live import ClipLibrary, MusicVAE  # noqa: E402
-from hmm_live.live import Engine, ports  # noqa: E402
-from hmm_live.live.clock import first_step  # noqa: E402
-from hmm_live.live.jack import jack_server  # noqa: E402
-from hmm_live.live.messages import Answer, CapturedBar  # noqa: E402
-from hmm_live.live.performer import perform_in_thread  # noqa: E402
-from hmm_live.models.subspace_training import train_subspace  # noqa: E402
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes  # noqa: E402
-from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS  # noqa: E402
+from hmm_live import ClipLibrary, MusicVAE
+from hmm_live.live import Engine, ports
+from hmm_live.live.clock import first_step
+from hmm_live.live.jack import jack_server
+from hmm_live.live.messages import Answer, CapturedBar
+from hmm_live.live.performer import perform_in_thread
+from hmm_live.models.subspace_training import train_subspace
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
+from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 
 PERIOD = 128
 JITTER = 0.03

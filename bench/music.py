@@ -38,27 +38,29 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import arguments, emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target
 
-from hmm_live import MusicVAE  # noqa: E402
-from hmm_live.files import cache_dir  # noqa: E402
-from hmm_live.live.answers import looped  # noqa: E402
-from hmm_live.models.musicvae.model import slerp  # noqa: E402
-from hmm_live.music.clips import ClipLibrary  # noqa: E402
-from hmm_live.music.drums import DrumsConverter  # noqa: E402
-from hmm_live.music.realism import Reference, halves, morph_smoothness, random_pitches, windows_of  # noqa: E402
-from hmm_live.music.relatedness import notes_of, relatedness  # noqa: E402
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence  # noqa: E402
-from hmm_live.session import Session  # noqa: E402
-from hmm_live.session.session import DEFAULTS  # noqa: E402
-from hmm_live.training import extract  # noqa: E402
-from hmm_live.training.evaluate import sample_labels  # noqa: E402
+from hmm_live import MusicVAE
+from hmm_live.files import cache_dir
+from hmm_live.live.answers import looped
+from hmm_live.models.musicvae.model import slerp
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.drums import DrumsConverter
+from hmm_live.music.realism import Reference, halves, morph_smoothness, random_pitches, windows_of
+from hmm_live.music.relatedness import notes_of, relatedness
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence
+from hmm_live.session import Session
+from hmm_live.session.session import DEFAULTS
+from hmm_live.training import extract
+from hmm_live.training.evaluate import sample_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 GROOVE = ROOT.parent / "shared" / "data" / "groove"
@@ -113,7 +115,7 @@ def interpolation(model: MusicVAE, labels: np.ndarray, pairs: int, rng: np.rando
 def passages(labels: np.ndarray) -> list[np.ndarray]:
     """Runs of windows that overlap by one bar, as bar labels [bars, 16]: consecutive bars of one tune."""
     runs, run = [], [labels[0]]
-    for previous, window in zip(labels, labels[1:]):
+    for previous, window in pairwise(labels):
         if np.array_equal(previous[STEPS_PER_BAR:], window[:-STEPS_PER_BAR]):
             run.append(window)
         else:

@@ -24,9 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +37,8 @@ from hmm_live.music import from_notes
 from hmm_live.testing import magenta_js
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import emit, log, stats_ms, target  # noqa: E402
-
-import tensorflow as tf  # noqa: E402  (after hmm_live, which quiets TF's logging)
+import tensorflow as tf
+from report import emit, log, stats_ms, target
 
 SIZES = {
     "small": dict(config="cat-mel_2bar_small", z=256, encoder=[512], decoder=[256, 256]),
@@ -126,7 +127,7 @@ def flops(model: MusicVAE) -> dict[str, float]:
     for h in s.encoder_sizes:  # both directions, every step: [x, h] @ [d_in + h, 4h]
         enc, d_in = enc + 2 * 2 * s.num_steps * (d_in + h) * 4 * h, 2 * h
     dec = s.decoder_sizes  # layer 0's input part is a row lookup + a per-call term
-    weights = dec[0] * 4 * dec[0] + sum((a + b) * 4 * b for a, b in zip(dec, dec[1:])) + dec[-1] * s.output_depth
+    weights = dec[0] * 4 * dec[0] + sum((a + b) * 4 * b for a, b in pairwise(dec)) + dec[-1] * s.output_depth
     return {"encode_gflop_per_melody": enc / 1e9, "decode_mflop_per_step": 2 * weights / 1e6,
             "decode_weight_mib_per_step": 4 * weights / 2**20}
 
@@ -224,7 +225,7 @@ def bench_size(name: str, tmp: Path, reps: Reps, ceilings: dict) -> dict[str, An
     x = np.stack([model.data_converter.to_inputs(random_melody(rng)) for _ in range(BATCH)])
     first = {"encode": lambda: model.encode_tensors(x), "decode_greedy": lambda: model.decode_labels(z),
              "decode_temperature": lambda: model.decode_labels(z, TEMPERATURE, seed=0)}
-    out["first_call_ms"] = {k: timed(lambda i: fn(), 1, warmup=0)[0] * 1e3 for k, fn in first.items()}
+    out["first_call_ms"] = {k: timed(lambda i, fn=fn: fn(), 1, warmup=0)[0] * 1e3 for k, fn in first.items()}
     out["peak_rss_mib"] = fresh_process_rss(folder)
     log(f"{name}: loaded in {out['load_s']:.2f} s; timing encode")
     out["encode"] = encode(model, reps, rng)

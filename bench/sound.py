@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import arguments, emit, log, target  # noqa: E402
+from report import arguments, emit, log, target
 
-from hmm_live.live.jack import jack_server  # noqa: E402
+from hmm_live.live.jack import jack_server
 
 BPM = 150.0
 

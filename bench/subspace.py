@@ -39,14 +39,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import arguments, emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target
 
-from hmm_live import MusicVAE  # noqa: E402
-from hmm_live.models.responder import Responder  # noqa: E402
-from hmm_live.models.subspacer import Subspacer  # noqa: E402
-from hmm_live.music.clips import ClipLibrary  # noqa: E402
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, windows  # noqa: E402
-from hmm_live.training.sources import Piece, music21_to_sequence, read_pieces, split_of  # noqa: E402
+from hmm_live import MusicVAE
+from hmm_live.models.responder import Responder
+from hmm_live.models.subspacer import Subspacer
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, windows
+from hmm_live.training.sources import Piece, music21_to_sequence, read_pieces, split_of
 
 MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 # responder variants scored side by side: the original design (plain MSE), then each change alone

@@ -22,20 +22,20 @@ import contextlib
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import arguments, emit, log, stats_ms, target  # noqa: E402
+from report import arguments, emit, log, stats_ms, target
 
-from hmm_live.live.messages import Point  # noqa: E402
-from hmm_live.music.clips import ClipLibrary  # noqa: E402
-from hmm_live.session import Session  # noqa: E402
-from hmm_live.shipped import DEMO_CLIPS  # noqa: E402
-from hmm_live.testing.lab import CHROMIUM, chromium, jupyter_lab, run_all, write_notebook  # noqa: E402
-from hmm_live.ui import LatentSliders, SubspaceMap  # noqa: E402
+from hmm_live.live.messages import Point
+from hmm_live.music.clips import ClipLibrary
+from hmm_live.session import Session
+from hmm_live.shipped import DEMO_CLIPS
+from hmm_live.testing.lab import CHROMIUM, chromium, jupyter_lab, run_all, write_notebook
+from hmm_live.ui import LatentSliders, SubspaceMap
 
 SETUP = """from hmm_live.music.clips import ClipLibrary
 from hmm_live.session import Session

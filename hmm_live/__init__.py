@@ -13,7 +13,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
 
 from hmm_live.errors import (  # noqa: E402
-    CheckpointError, ChordError, ConfigError, HmmLiveError, MidiFileError, SequenceError,
+    CheckpointError,
+    ChordError,
+    ConfigError,
+    HmmLiveError,
+    MidiFileError,
+    SequenceError,
     UnsupportedModelError,
 )
 

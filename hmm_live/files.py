@@ -9,8 +9,9 @@ import secrets
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -56,12 +57,13 @@ def atomic_folder(path: str | os.PathLike, keep: Callable[[str], bool] | None = 
         try:
             os.chmod(tmp, 0o777 & ~_UMASK)
             yield tmp
-            for entry in (path.iterdir() if keep and path.is_dir() else ()):
-                if keep(entry.name) and not (tmp / entry.name).exists():
-                    if entry.is_dir():
-                        shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
-                    else:
-                        _link_or_copy(entry, tmp / entry.name)
+            if keep is not None and path.is_dir():
+                for entry in path.iterdir():
+                    if keep(entry.name) and not (tmp / entry.name).exists():
+                        if entry.is_dir():
+                            shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
+                        else:
+                            _link_or_copy(entry, tmp / entry.name)
             _swap(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

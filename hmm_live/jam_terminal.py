@@ -8,8 +8,9 @@ before). Bar numbers count from 1, as everywhere people read them.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hmm_live.live.messages import Answer, CapturedBar, Status
 from hmm_live.music.clips import ClipLibrary

@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 import os
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Iterator
+from typing import Any, TypeGuard, TypeVar, overload
 
 from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
 
@@ -51,13 +52,16 @@ MAX_MIDI_BEATS = 65536  # quarter notes: 16384 bars, the number of slices a file
 MAX_MIDI_SECONDS = 3600.0  # an hour at the file's own tempo
 
 
-def real(v: object) -> bool:
-    """A finite real number (numpy's too), not a bool: what a JSON or user number must be."""
+def real(v: object) -> TypeGuard[float]:
+    """A finite real number (numpy's too), not a bool: what a JSON or user number must be.
+
+    Typed as a float check: a numpy number passes too, and compares and converts as a float does.
+    """
     return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def whole(v: object) -> bool:
-    """An integer (numpy's too), not a bool."""
+def whole(v: object) -> TypeGuard[int]:
+    """An integer (numpy's too), not a bool; typed as an int check, as `real` is a float check."""
     return isinstance(v, Integral) and not isinstance(v, bool)
 
 
@@ -65,7 +69,7 @@ def int_field(value: object, field: str, lo: int, hi: int, error: type[HmmLiveEr
     """An integer lo..hi: bools, strings, fractions, NaN and huge numbers are refused."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= value <= hi:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= int(value) <= hi:
         raise error(f"{field} must be an integer {lo}..{hi}, got {value!r:.60}")
     return int(value)
 
@@ -85,6 +89,13 @@ def finite_number(value: object, field: str, error: type[HmmLiveError] = Checkpo
     return float(value)
 
 
+T = TypeVar("T")
+
+
+@overload
+def of_type(value: object, kind: type[T], field: str, error: type[HmmLiveError] = ...) -> T: ...
+@overload
+def of_type(value: object, kind: tuple[type, ...], field: str, error: type[HmmLiveError] = ...) -> Any: ...
 def of_type(value: object, kind: type | tuple[type, ...], field: str,
             error: type[HmmLiveError] = ConfigError) -> object:
     """value itself, if it is a `kind` (a JSON object, list or string where one is expected)."""

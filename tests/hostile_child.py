@@ -62,7 +62,7 @@ def main(cases_path: str, address_space: int) -> None:
     from hmm_live import HmmLiveError
 
     if any(c["kind"] != "midi" for c in cases):
-        import hmm_live.models.musicvae.model  # noqa: F401  TensorFlow's import is not a case's time
+        import hmm_live.models.musicvae.model
     import hmm_live.music.clips  # noqa: F401
     _report(ready=True, peak_rss_kb=_peak_rss_kb())
     for case in cases:

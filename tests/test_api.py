@@ -6,12 +6,11 @@ import struct
 import note_seq
 import numpy as np
 import pytest
+from conftest import note_triples, random_drums, random_melody, randomize
 
 from hmm_live import ChordError, ConfigError, HmmLiveError, MidiFileError, MusicVAE, SequenceError
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.music import MelodyConverter, NoteSequence, from_notes, read_midi
-
-from conftest import note_triples, random_drums, random_melody, randomize
 
 Z = 16
 
@@ -64,7 +63,7 @@ def test_encode_shapes(model, melodies):
         assert a.shape == (4, Z) and a.dtype == np.float32 and np.isfinite(a).all()
     assert (sigma > 0).all()
     assert not np.array_equal(z, mu)  # z is a sample, not the mean
-    z2, mu2, sigma2 = model.encode(melodies, seed=1)
+    z2, _, _ = model.encode(melodies, seed=1)
     np.testing.assert_array_equal(z, z2)
     _, mu1, _ = model.encode(melodies[1])  # a lone NoteSequence is a batch of one
     np.testing.assert_allclose(mu1[0], mu[1], atol=1e-6)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
 from hmm_live.shipped import NOTEBOOKS
 from hmm_live.testing.lab import CHROMIUM, add_cell, chromium, in_kernel, jupyter_lab, run_all

@@ -114,15 +114,15 @@ print('KERNEL:', json.dumps({"first": first, "bar_time": engine.clock.time_of(fi
             events += [[[0x90, pitch, 90], perf], [[0x80, pitch, 0], perf + timing["step"] * 1.5]]
             played.append((bar, pitch, step % 16))
     page.evaluate("events => window.hmmFakeMidi.play(events)", events)
-    got = in_kernel(page, f"""\
+    got = in_kernel(page, """\
 deadline = time.monotonic() + 30
-closed = {{}}
+closed = {}
 while len(closed) < 2 and time.monotonic() < deadline:
     for b in bars.drain():
         if b.bar - first in (0, 1):
             closed[b.bar - first] = [[n.pitch, n.quantized_start_step] for n in b.sequence.notes]
     time.sleep(0.1)
-print('KERNEL:', json.dumps({{"closed": closed, "received": sound.midi_received}}))""", timeout=60)
+print('KERNEL:', json.dumps({"closed": closed, "received": sound.midi_received}))""", timeout=60)
     captured = [(int(bar), pitch, step) for bar, notes in got["closed"].items() for pitch, step in notes]
     assert got["received"] == len(events)
     assert sorted(captured) == sorted(played), "a note was not captured on the step it was played on"

@@ -6,12 +6,11 @@ import tarfile
 
 import numpy as np
 import pytest
+from conftest import random_melody, randomize
+from tf1_checkpoint import write_tf1_checkpoint
 
 from hmm_live import CheckpointError, ConfigError, MusicVAE, UnsupportedModelError
 from hmm_live.models.musicvae import checkpoints
-
-from conftest import random_melody, randomize
-from tf1_checkpoint import write_tf1_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +133,7 @@ def test_manifest_shape_mismatch_names_variables(small, tmp_path):
 def test_wrong_config_for_weights(small, tmp_path):
     drums = {"type": "MusicVAE", "dataConverter": {"type": "DrumsConverter", "args": {"numSteps": 32}}}
     checkpoints.write_js(tmp_path / "m", small.weights(), drums)
-    with pytest.raises(CheckpointError, match="wrong config|too few"):
+    with pytest.raises(CheckpointError, match=r"wrong config|too few"):
         MusicVAE.load(tmp_path / "m")
 
 
@@ -146,16 +145,16 @@ def test_broken_files_and_paths(small, tmp_path):
         MusicVAE.load(tmp_path / "empty")
     small.export(tmp_path / "m")
     (tmp_path / "m" / "weights_manifest.json").write_text("[{")
-    with pytest.raises(CheckpointError, match="weights_manifest.json is not valid JSON"):
+    with pytest.raises(CheckpointError, match=r"weights_manifest.json is not valid JSON"):
         MusicVAE.load(tmp_path / "m")
     prefix = write_tf1_checkpoint(tmp_path / "tf" / "model.ckpt-1", small.weights())
     data = next((tmp_path / "tf").glob("*.data-*"))
     data.write_bytes(data.read_bytes()[:64])
-    with pytest.raises(CheckpointError, match="model.ckpt-1 cannot be read"):
+    with pytest.raises(CheckpointError, match=r"model.ckpt-1 cannot be read"):
         MusicVAE.load(prefix, config="cat-mel_2bar_small")
     bad_tar = tmp_path / "x.tar"
     bad_tar.write_bytes(b"not a tar")
-    with pytest.raises(CheckpointError, match="x.tar is not a checkpoint"):
+    with pytest.raises(CheckpointError, match=r"x.tar is not a checkpoint"):
         MusicVAE.load(bad_tar, config="cat-mel_2bar_small")
 
 

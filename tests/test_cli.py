@@ -15,12 +15,11 @@ from pathlib import Path
 
 import mido
 import pytest
+from conftest import randomize
+from tf1_checkpoint import write_tf1_checkpoint
 
 from hmm_live import MusicVAE
 from hmm_live.music import from_notes, read_midi, write_midi
-
-from conftest import randomize
-from tf1_checkpoint import write_tf1_checkpoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 HEAVY = ("tensorflow", "keras", "jupyterlab", "rtmidi", "hmm_live.models", "hmm_live.session")
@@ -219,7 +218,7 @@ class Lines:
             try:
                 line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{''.join(self.all)}")
+                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{''.join(self.all)}") from None
             self.all.append(line)
             if found := re.search(pattern, line):
                 return found

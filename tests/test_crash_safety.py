@@ -19,8 +19,7 @@ import pytest
 
 from hmm_live.files import atomic_folder
 from hmm_live.music.clips import ClipLibrary
-from hmm_live.session import Session, SessionError
-from hmm_live.session import store
+from hmm_live.session import Session, SessionError, store
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 
 # the os calls that change the filesystem (mkdtemp, mkstemp, rmtree and renames go through them);
@@ -189,7 +188,7 @@ class _FullFile:
 def _break_disk(monkeypatch, error: int, after: int) -> None:
     """After the first `after` files written: ENOSPC fails their writes; EROFS or EACCES fails
     making any file or folder, as a read-only or foreign folder does."""
-    real_open, real_mkdir, count = io.open, os.mkdir, itertools.count()
+    real_open, count = io.open, itertools.count()
 
     def broken_open(file, mode="r", *args, **kwargs):
         if not any(c in mode for c in "wax+") or next(count) < after:
@@ -232,9 +231,9 @@ def test_a_session_saves_where_its_folder_is_missing_and_says_where_it_cannot(tm
     session.save()  # missing parent folders are made
     assert len(Session.open(tmp_path / "gone" / "deeper" / "jam").clips) == 2
     (tmp_path / "a file").write_text("not a folder")
-    with pytest.raises(SessionError, match="cannot save the session to .*a file/jam"):
+    with pytest.raises(SessionError, match=r"cannot save the session to .*a file/jam"):
         session.save(tmp_path / "a file" / "jam")
-    with pytest.raises(SessionError, match="cannot save the session to .*a file/jam"):
+    with pytest.raises(SessionError, match=r"cannot save the session to .*a file/jam"):
         session.export(tmp_path / "a file" / "jam")
 
 
@@ -258,7 +257,7 @@ def test_an_export_with_a_damaged_musicvae_spec_is_named(tmp_path):
     folder = _session(tmp_path / "jam", 0, 2).export(tmp_path / "export")
     own = folder / "musicvae" / "hmm_live.json"
     own.write_text(json.dumps({**json.loads(own.read_text()), "network": [512, 2048]}))
-    with pytest.raises(SessionError, match="hmm_live.json field 'network': network must be a dict"):
+    with pytest.raises(SessionError, match=r"hmm_live.json field 'network': network must be a dict"):
         Session.open(folder)
     assert "field 'network'" in Session.open_or_create(folder).problem
 

@@ -217,7 +217,7 @@ def checkpoint_cases(root: Path) -> Cases:
     defaults = {"control_depth", "num_segments", "hierarchical_encoder", "conductor_sizes"}
     for field in own["network"]:
         for value in WRONG:
-            valid = value is MISSING and field in defaults or field == "conductor_sizes" and value == []
+            valid = (value is MISSING and field in defaults) or (field == "conductor_sizes" and value == [])
             expect = "any" if valid else "error"
             ckpt("hmm_live.json fields", expect, ("hmm_live.json",),
                  docs={"hmm_live.json": mutated(own, ("network", field), value)})
@@ -363,7 +363,7 @@ def live_model_cases(cases: Cases, root: Path) -> None:
 
     for name in ("huge", "object", "format9"):
         folder(json.dumps(meta).encode(), npz[name], ("weights.npz",) if name != "format9" else ())
-    for label, change in configs.items():
+    for change in configs.values():
         config = {**meta["config"], **change}
         folder(json.dumps({**meta, "config": config}).encode(), npz["valid"], ("model.json",))
     for doc in (b"[" * 100000, b"null", b'{"format": 1, "kind": "subspacer"', b"\xff"):

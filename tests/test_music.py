@@ -10,16 +10,25 @@ import os
 import note_seq
 import numpy as np
 import pytest
+from conftest import note_triples, random_drums, random_melody
 from note_seq import chord_symbols_lib
 from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 
 from hmm_live import ChordError, ConfigError, MidiFileError, SequenceError
 from hmm_live.music import (
-    NO_CHORD, ChordEncoder, DrumsConverter, MelodyConverter, NoteSequence, from_notes,
-    is_quantized, quantize, read_midi, slice_bars, windows, write_midi,
+    NO_CHORD,
+    ChordEncoder,
+    DrumsConverter,
+    MelodyConverter,
+    NoteSequence,
+    from_notes,
+    is_quantized,
+    quantize,
+    read_midi,
+    slice_bars,
+    windows,
+    write_midi,
 )
-
-from conftest import note_triples, random_drums, random_melody
 
 NO_EVENT, NOTE_OFF = 0, 1
 
@@ -362,7 +371,7 @@ def test_write_midi_is_atomic(tmp_path):
     assert note_triples(quantize(read_midi(target))) == [[62, 0, 8]]
     bad = from_notes([(60, 0, 4)], 32)
     bad.notes[0].pitch = 200  # not a MIDI data byte: writing fails part-way
-    with pytest.raises(MidiFileError, match="take.mid"):
+    with pytest.raises(MidiFileError, match=r"take.mid"):
         write_midi(bad, target)
     assert os.listdir(tmp_path) == ["take.mid"]  # no temp file left behind
     assert target.read_bytes() == good  # the previous take is untouched

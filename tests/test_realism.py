@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.music import DrumsConverter, MelodyConverter
 from hmm_live.music.realism import (
-    DRUM_CLASSES, Reference, drum_features, histogram_intersection, melody_features, morph_smoothness,
-    overlapping_area, random_pitches, windows_of,
+    DRUM_CLASSES,
+    Reference,
+    drum_features,
+    histogram_intersection,
+    melody_features,
+    morph_smoothness,
+    overlapping_area,
+    random_pitches,
+    windows_of,
 )
 from hmm_live.training.evaluate import sample_labels, sampling_realism
-
-from conftest import randomize, random_melody
 
 # C D E G over two bars: C 0-4, D 4-6, E 8-16 (a rest at 6-8), G 16-20, then silence
 MELODY = np.array([[60, 0, 4], [62, 4, 6], [64, 8, 16], [67, 16, 20]])

@@ -232,7 +232,7 @@ def test_audio_previews_with_either_synth(monkeypatch):
     melody = from_notes([(60, 0, 4), (67, 4, 8), (72, 8, 16)], 32)  # notes for 2 s at 120 BPM
     synths = ["sine"] + (["fluidsynth"] if audio.synth() == "fluidsynth" else [])
     for name in synths:
-        monkeypatch.setattr(audio, "synth", lambda: name)
+        monkeypatch.setattr(audio, "synth", lambda name=name: name)
         sound = audio.render(melody)
         assert 2 * audio.SAMPLE_RATE <= len(sound) <= 6 * audio.SAMPLE_RATE, name
         assert 0.7 < np.abs(sound).max() <= 0.8 + 1e-6

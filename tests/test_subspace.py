@@ -16,7 +16,6 @@ from hmm_live.music import from_notes, write_midi
 from hmm_live.music.clips import ClipLibrary, to_roll
 from hmm_live.session import Session
 
-
 MEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 
 
@@ -71,7 +70,7 @@ def test_clips_from_midi_cuts_long_files(tmp_path):
     lib = ClipLibrary.from_midi(tmp_path, bars=2)
     assert lib.names == ["tune, bars 1-2", "tune, bars 3-4"]  # bars 1-2 and 3-4, both with notes
     (tmp_path / "broken.mid").write_bytes(b"MThd junk")
-    with pytest.raises(HmmLiveError, match="broken.mid"):
+    with pytest.raises(HmmLiveError, match=r"broken.mid"):
         ClipLibrary.from_midi(tmp_path)
 
 
@@ -161,7 +160,7 @@ def test_damaged_saves_give_clear_errors(tmp_path, subspacer, musicvae):
     with pytest.raises(CheckpointError, match="damaged subspacer"):
         Subspacer.load(folder, musicvae)
     (folder / "weights.npz").unlink()
-    with pytest.raises(CheckpointError, match="weights.npz is missing"):
+    with pytest.raises(CheckpointError, match=r"weights.npz is missing"):
         Subspacer.load(folder, musicvae)
     with pytest.raises(CheckpointError, match="not a saved responder"):
         Responder.load(subspacer.save(tmp_path / "again"), subspacer)

@@ -13,20 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import random_drums, random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.errors import CheckpointError, ConfigError, UnsupportedModelError
 from hmm_live.music import from_notes, write_midi
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.melody import MelodyConverter
+from hmm_live.testing.lab import free_port
 from hmm_live.training import evaluate, extract, train_musicvae
 from hmm_live.training.objective import encoder_inputs
 from hmm_live.training.pipeline import training_dataset
-from hmm_live.training.train import _uninterrupted
-from hmm_live.testing.lab import free_port
 from hmm_live.training.sources import music21_to_sequence
-
-from conftest import random_drums, random_melody, randomize
+from hmm_live.training.train import _uninterrupted
 
 TINY = dict(z_size=8, encoder_sizes=[16], decoder_sizes=[16, 16], batch_size=8, log=lambda _: None,
             verbose=0)
@@ -181,19 +180,19 @@ def test_fine_tuning_starts_from_a_trained_model(midi_folder, tmp_path):
     assert tuned.history[0]["loss"] <= first.history[-1]["loss"] * 1.5
     card = json.loads((tmp_path / "tuned" / "training.json").read_text())
     assert card["init_from"] == str(tmp_path / "first")
-    with pytest.raises(ConfigError, match="--init-from .*first.* same config and sizes"):
+    with pytest.raises(ConfigError, match=r"--init-from .*first.* same config and sizes"):
         train_musicvae([midi_folder], tmp_path / "o", steps=5, save_every=5, init_from=tmp_path / "first",
                        **{**TINY, "z_size": 4})
 
 
 def test_resuming_another_run_is_refused(midi_folder, tmp_path):
     train_musicvae([midi_folder], tmp_path / "run", steps=5, save_every=5, keep_state=True, **TINY)
-    with pytest.raises(CheckpointError, match="different run.*z_size"):
+    with pytest.raises(CheckpointError, match=r"different run.*z_size"):
         train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5,
                        **{**TINY, "z_size": 4})
     state = tmp_path / "run" / "training" / "state.npz"
     state.write_bytes(state.read_bytes()[:100])  # a truncated state: a clear error
-    with pytest.raises(CheckpointError, match="cannot resume from .*state.npz"):
+    with pytest.raises(CheckpointError, match=r"cannot resume from .*state.npz"):
         train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5, **TINY)
 
 

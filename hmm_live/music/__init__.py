@@ -10,8 +10,17 @@ from hmm_live.music.converters import DataConverter, converter_from_spec
 from hmm_live.music.drums import DrumsConverter  # importing a converter registers it
 from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.sequences import (
-    STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, from_notes, is_quantized, num_bars,
-    quantize, read_midi, slice_bars, windows, write_midi,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    NoteSequence,
+    from_notes,
+    is_quantized,
+    num_bars,
+    quantize,
+    read_midi,
+    slice_bars,
+    windows,
+    write_midi,
 )
 
 __all__ = [

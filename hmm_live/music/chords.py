@@ -10,10 +10,10 @@ over T steps gives step s the chord floor(s * n / T).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import note_seq
+import numpy as np
 from note_seq import chord_symbols_lib
 
 from hmm_live.errors import ChordError, ConfigError

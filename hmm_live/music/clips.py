@@ -7,9 +7,10 @@ filled from MIDI files now and from the live capture later.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TypeAlias
 
 import mido
 import numpy as np
@@ -17,13 +18,19 @@ import numpy as np
 from hmm_live.errors import SequenceError
 from hmm_live.limits import naming
 from hmm_live.music.sequences import (
-    STEPS_PER_BAR, BarSlicer, NoteSequence, quantize, read_midi_events, slice_bars, steps_per_bar,
+    STEPS_PER_BAR,
+    BarSlicer,
+    NoteSequence,
+    quantize,
+    read_midi_events,
+    slice_bars,
+    steps_per_bar,
 )
 
 PITCHES = 128
 
 # A bar as the Responder hears it: a list of (step, pitch) hits, a [128, 16] roll or a sequence.
-Bar = NoteSequence | np.ndarray | Sequence[tuple[int, int]]
+Bar: TypeAlias = NoteSequence | np.ndarray | Sequence[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class ClipLibrary:
             self.add(name, sequence)
 
     @classmethod
-    def from_midi(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], bars: int = 2) -> "ClipLibrary":
+    def from_midi(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], bars: int = 2) -> ClipLibrary:
         """One clip per `bars` bars with notes in each MIDI file (folders are read recursively).
 
         A file longer than a clip is cut into consecutive clips named after where
@@ -62,10 +69,9 @@ class ClipLibrary:
         its sections (tunes, song parts), "section, bars 1-2", counted from the
         section's first bar.
         """
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        paths, files = list(map(Path, paths)), []
-        for p in paths:
+        folders = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+        files: list[Path] = []
+        for p in folders:
             files += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".mid", ".midi")) if p.is_dir() else [p]
         library = cls(bars)
         for path in files:
@@ -76,7 +82,7 @@ class ClipLibrary:
                     library.add(path.stem if slicer.num_bars <= bars and not sections else
                                 clip_name(sections, path.stem, start, bars), slicer.slice(start, bars))
         if not library:
-            raise SequenceError(f"no clip with notes in {', '.join(map(str, files or paths))}")
+            raise SequenceError(f"no clip with notes in {', '.join(map(str, files or folders))}")
         return library
 
     def add(self, name: str, sequence: NoteSequence) -> Clip:
@@ -164,7 +170,7 @@ def to_roll(bar: Bar) -> np.ndarray:
         if not np.isfinite(arr).all():
             raise SequenceError("the piano roll holds NaN or infinite values")
         return arr
-    if arr.ndim == 2 and arr.shape[1] == 2 or arr.size == 0:
+    if (arr.ndim == 2 and arr.shape[1] == 2) or arr.size == 0:
         roll = np.zeros((PITCHES, STEPS_PER_BAR), np.float32)
         for step, pitch in arr.reshape(-1, 2).astype(int):
             if not (0 <= step < STEPS_PER_BAR and 0 <= pitch < PITCHES):

@@ -17,8 +17,10 @@ Windows are notes arrays `[n, 3]` (pitch, start step, end step), as in
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -191,12 +193,12 @@ class Reference:
 def random_pitches(windows: Sequence[Notes], pitches: Sequence[int], rng: np.random.Generator) -> list[Notes]:
     """The baseline "random pitches on real rhythms": every note keeps its steps, its pitch is drawn
     from `pitches` (notes sharing an onset get different ones, so drum hits keep their number)."""
-    pitches, out = np.asarray(pitches), []
-    for notes in windows:
-        notes = np.array(notes, copy=True)
+    choices, out = np.asarray(pitches), []
+    for window in windows:
+        notes = np.array(window, copy=True)
         for start in np.unique(notes[:, 1]):
             at = np.flatnonzero(notes[:, 1] == start)
-            notes[at, 0] = rng.choice(pitches, len(at), replace=len(at) > len(pitches))
+            notes[at, 0] = rng.choice(choices, len(at), replace=len(at) > len(choices))
         out.append(notes)
     return out
 
@@ -209,7 +211,7 @@ def notes_changed(a: Notes, b: Notes) -> int:
 def morph_smoothness(steps: Sequence[Notes]) -> tuple[list[int], float | None]:
     """Notes changed between neighbouring steps of an interpolation, and the largest change's share
     of the total (an even morph of 6 steps: ~17%; None when nothing changes)."""
-    changes = [notes_changed(a, b) for a, b in zip(steps, steps[1:])]
+    changes = [notes_changed(a, b) for a, b in pairwise(steps)]
     total = sum(changes)
     return changes, max(changes) / total if total else None
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 import os
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import mido
 import note_seq

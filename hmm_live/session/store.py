@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from hmm_live import limits
 from hmm_live.errors import HmmLiveError
@@ -173,7 +174,7 @@ def _fields(index: dict) -> Iterator[tuple[str, Any, Callable[[Any], bool], str]
     """(where, value, check, what it must be) for each field of an index, in order (each may rely
     on the ones before)."""
     yield "'musicvae'", index["musicvae"], lambda v: isinstance(v, dict), "an object with 'ref' and 'identity'"
-    yield "'musicvae.ref'", index["musicvae"].get("ref"), lambda v: isinstance(v, str) and v, "a path or a name"
+    yield "'musicvae.ref'", index["musicvae"].get("ref"), lambda v: isinstance(v, str) and bool(v), "a path or a name"
     yield "'musicvae.identity'", index["musicvae"].get("identity"), lambda v: isinstance(v, dict), "an object"
     yield "'bars'", index["bars"], lambda v: type(v) is int and 1 <= v <= 16, "an integer 1-16"
     yield "'settings'", index.get("settings"), lambda v: v is None or isinstance(v, dict), "an object"

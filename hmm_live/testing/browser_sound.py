@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hmm_live.testing.audio_capture import match, onsets, page_recording, record_page
 from hmm_live.testing import lab as jupyter
+from hmm_live.testing.audio_capture import match, onsets, page_recording, record_page
 
 NOTEBOOK = "sound.ipynb"
 SETUP = """\
@@ -59,12 +59,12 @@ def answers_heard(page, bars: int) -> dict:
     heard), leaving out (under "late") the notes that reached the page after their time (it
     plays those at once: how often that happens is the benchmark's to say, not a test's)."""
     rate = record_page(page)
-    started = jupyter.in_kernel(page, """\
+    started = jupyter.in_kernel(page, f"""\
 import json, time
 answers = session.bus.subscribe("answers", maxlen=1024)
 engine = session.start()
-performer = session.play_demo(%d)
-print('KERNEL:', json.dumps(engine.status()))""" % bars)
+performer = session.play_demo({bars})
+print('KERNEL:', json.dumps(engine.status()))""")
     done = jupyter.in_kernel(page, """\
 performer.join()
 time.sleep(2 * engine.clock.bar_seconds)  # the last answer plays out

@@ -37,12 +37,15 @@ def evaluate(model: MusicVAE, labels: np.ndarray, batch_size: int = 512) -> dict
     r_loss, kl, teacher, mus = [], [], [], []
     for batch in eval_dataset(labels, model.z_size, batch_size):
         _, r, k, correct, mu = forward(batch)
-        r_loss.append(r.numpy()), kl.append(k.numpy()), teacher.append(correct.numpy()), mus.append(mu.numpy())
+        r_loss.append(r.numpy())
+        kl.append(k.numpy())
+        teacher.append(correct.numpy())
+        mus.append(mu.numpy())
     decoded = np.concatenate([model.decode_labels(mu) for mu in mus])
     hit = decoded == labels
     events = labels != 0
     return {
-        "examples": int(len(labels)),
+        "examples": len(labels),
         "teacher_forced_accuracy": round(float(np.concatenate(teacher).mean()), 4),
         "reconstruction_accuracy": round(float(hit.mean()), 4),
         "reconstruction_accuracy_events": round(float(hit[events].mean()), 4) if events.any() else None,

@@ -11,16 +11,16 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from hmm_live.errors import ConfigError, HmmLiveError
 from hmm_live.files import atomic_write
 from hmm_live.music.converters import DataConverter
-from hmm_live.training.sources import SPLITS, Failure, read_pieces, _corpus_paths
+from hmm_live.training.sources import SPLITS, Failure, _corpus_paths, read_pieces
 
 CACHE_VERSION = 1
 
@@ -31,8 +31,8 @@ class Report:
 
     pieces: int = 0
     used: int = 0
-    skipped: Counter = field(default_factory=Counter)  # reason -> count
-    examples: dict[str, Counter] = field(default_factory=dict)  # reason -> first few names
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> first few names
     windows: dict[str, int] = field(default_factory=dict)  # split -> examples
 
     def skip(self, name: str, reason: str) -> None:
@@ -54,7 +54,7 @@ class Report:
                 "skipped_examples": self.examples, "examples": self.windows}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Report":
+    def from_json(cls, data: dict) -> Report:
         return cls(data["pieces"], data["used"], Counter(data["skipped"]),
                    data["skipped_examples"], data["examples"])
 
@@ -62,17 +62,17 @@ class Report:
 def extract(sources: Iterable[str | Path], converter: DataConverter,
             cache: Path | None = None) -> tuple[dict[str, np.ndarray], Report]:
     """Labels [n, num_steps] per split ("train", "validation", "test"), and the report."""
-    sources = [str(s) for s in sources]
-    if not sources:
+    paths = [str(s) for s in sources]
+    if not paths:
         raise ConfigError("no training sources given")
-    cache_file = cache / f"{_fingerprint(sources, converter)}.npz" if cache else None
+    cache_file = cache / f"{_fingerprint(paths, converter)}.npz" if cache else None
     if cache_file and cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as data:
             return ({s: data[s] for s in SPLITS},
                     Report.from_json(json.loads(str(data["report"]))))
     report = Report()
     found: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
-    for piece in read_pieces(sources):
+    for piece in read_pieces(paths):
         report.pieces += 1
         if isinstance(piece, Failure):
             report.skip(piece.name, piece.reason)
@@ -95,7 +95,7 @@ def extract(sources: Iterable[str | Path], converter: DataConverter,
     report.windows = {s: len(v) for s, v in splits.items()}
     if cache_file:
         with atomic_write(cache_file) as f:
-            np.savez_compressed(f, report=json.dumps(report.to_json()), **splits)
+            np.savez_compressed(f, report=json.dumps(report.to_json()), **splits)  # type: ignore[arg-type]  # numpy's stub lets **splits fill allow_pickle
     return splits, report
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import re
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from hmm_live.errors import ConfigError, HmmLiveError
 from hmm_live.music.sequences import DEFAULT_QPM, NoteSequence, read_midi

@@ -17,8 +17,9 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -71,10 +72,9 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
     unknown = set(hparams) - {f.name for f in dataclasses.fields(HParams)}
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s) {', '.join(sorted(unknown))}")
-    sizes = {k: v for k, v in (("z_size", z_size), ("encoder_sizes", encoder_sizes),
-                               ("decoder_sizes", decoder_sizes)) if v}
-    hp = dataclasses.replace(cfg.hparams, **hparams, **{k: tuple(v) if k != "z_size" else v
-                                                       for k, v in sizes.items()})
+    sizes: dict[str, Any] = {k: v for k, v in (("z_size", z_size), ("encoder_sizes", tuple(encoder_sizes or ())),
+                                               ("decoder_sizes", tuple(decoder_sizes or ()))) if v}
+    hp = dataclasses.replace(cfg.hparams, **hparams, **sizes)
     if steps <= 0 or save_every <= 0:
         raise ConfigError(f"steps and save_every must be positive, got {steps} and {save_every}")
     save_every = min(save_every, steps)
@@ -203,9 +203,10 @@ class _Saver(keras.callbacks.Callback):
             self.model_.save(self.out, quantization=self.quantization)
             self._write_card()
             with atomic_write(self.out / STATE) as f:
+                arrays = {**{f"w/{n}": v for n, v in self.model_.weights().items()},
+                          **{f"opt/{i}": v.numpy() for i, v in enumerate(self.objective.optimizer.variables)}}
                 np.savez(f, state=json.dumps({**self.state, "identity": self.identity}),
-                         **{f"w/{n}": v for n, v in self.model_.weights().items()},
-                         **{f"opt/{i}": v.numpy() for i, v in enumerate(self.objective.optimizer.variables)})
+                         **arrays)
 
     def _write_card(self) -> None:
         data = {**self.identity, "steps": self.state["step"], "wall_seconds": round(self.state["seconds"], 1),

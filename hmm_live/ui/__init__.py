@@ -3,8 +3,8 @@
 The widgets with plots put BokehJS in the page themselves (see bokeh.py), and
 importing this lets widget callbacks run while a cell runs (see kernel.py).
 """
-from hmm_live.ui.kernel import route_to_subshells
 from hmm_live.ui.controls import EngineState, PortPicker, StatusLights, Transport
+from hmm_live.ui.kernel import route_to_subshells
 from hmm_live.ui.library import ClipLibraryPanel, audio_player
 from hmm_live.ui.live_roll import LiveRoll
 from hmm_live.ui.panel import Panel

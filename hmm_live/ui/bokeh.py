@@ -40,7 +40,7 @@ class ShowsPlots:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         load_bokeh()
-        return super()._repr_mimebundle_(**kwargs)
+        return super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]  # a mixin: the widget class's method
 
 
 class BokehView(ShowsPlots, BokehModel):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import time
+from typing import Literal
 
 import ipywidgets as widgets
 
@@ -11,9 +12,9 @@ from hmm_live.live.answers import ANSWERS, MODES
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.messages import Answer, CapturedBar, Status, TrainingDone, TrainingProgress
 from hmm_live.session import CLOCK_SOURCES, Session
+from hmm_live.ui.live_roll import clock_bar
 from hmm_live.ui.message import Message
 from hmm_live.ui.monitor import Listening
-from hmm_live.ui.live_roll import clock_bar
 
 VIRTUAL = "(virtual port)"
 NONE = "(none)"
@@ -110,7 +111,7 @@ class PortPicker(Listening, widgets.VBox):
 
     def refresh(self, listing: bool = True) -> None:
         """The pickers' choices: this machine's ports when `listing`, else only the settings'."""
-        found = {"input": [], "output": []}
+        found: dict[str, list[str]] = {"input": [], "output": []}
         try:
             if listing:
                 found = {"input": ports.list_inputs(self.api), "output": ports.list_outputs(self.api)}
@@ -124,7 +125,7 @@ class PortPicker(Listening, widgets.VBox):
             dropdown.options = options if current in options else options + [current]
             dropdown.value = current
 
-    def _label(self, setting: str | None | bool) -> str:
+    def _label(self, setting: str | Literal[False] | None) -> str:
         return VIRTUAL if setting is None else NONE if setting is False else setting
 
     def _pick(self, kind: str, label: str) -> None:

@@ -34,4 +34,4 @@ def route_to_subshells() -> None:
     except ImportError:  # not in an ipykernel
         return
     if hasattr(BaseComm, "_reply_subshell_for"):
-        BaseComm._reply_subshell_for = _reply_subshell_for
+        BaseComm._reply_subshell_for = _reply_subshell_for  # type: ignore[method-assign]  # deliberately patched

@@ -13,8 +13,8 @@ import threading
 import time
 
 import ipywidgets as widgets
-from bokeh.models import (BoxAnnotation, ColumnDataSource, FixedTicker, HoverTool, Legend, LegendItem, Range1d,
-                          SingleIntervalTicker, Span)
+from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, Range1d, SingleIntervalTicker
+from bokeh.models.annotations import BoxAnnotation, Legend, LegendItem, Span  # bokeh.models' stub lacks them
 from bokeh.plotting import figure
 
 from hmm_live.live.messages import Answer, CapturedBar
@@ -29,6 +29,7 @@ KINDS = {"played": ("#2b7bb9", "you played"), "answered": ("#ff7f0e", "the machi
          "plan": ("#ff7f0e", "its next answer (the plan)")}
 WHITE_KEYS = (0, 2, 4, 5, 7, 9, 11)  # pitch classes named on the axis when many octaves are in view
 Notes = list[tuple[int, int, int]]  # (pitch, start step, end step) within a bar
+Quad = tuple[int, int, int, int, str]  # (bar, pitch, start step, end step, hover text): a drawn note
 
 
 def clock_bar(session: Session) -> float | None:
@@ -56,8 +57,8 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
         self._eighth: float | None = None
         self._doc = threading.Lock()  # the UI thread draws; the kernel's thread built the plot
         self.sources = {kind: ColumnDataSource(self._columns([]), name=f"hmm_roll_{kind}") for kind in KINDS}
-        self.plot = figure(width=width, height=height, toolbar_location=None, x_range=Range1d(1, 1 + bars),
-                           y_range=Range1d(57.5, 74.5), x_axis_label="bar", name="hmm_roll")
+        self.plot = figure(width=width, height=height, toolbar_location=None, x_range=Range1d(start=1, end=1 + bars),
+                           y_range=Range1d(start=57.5, end=74.5), x_axis_label="bar", name="hmm_roll")
         self.plot.xaxis.ticker = SingleIntervalTicker(interval=1, num_minor_ticks=4)
         self.plot.xgrid.grid_line_color = "#999"
         self.plot.xgrid.minor_grid_line_color = "#eee"
@@ -78,7 +79,7 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
                                    fill_color=color, fill_alpha=0.25 if plan else 0.8 if kind == "played" else 0.6,
                                    line_color=color, line_dash="dashed" if plan else "solid",
                                    line_width=1.5 if plan else 1)
-            items.append(LegendItem(label=label, renderers=[glyph]))
+            items.append(LegendItem(label=label, renderers=[glyph]))  # type: ignore[list-item]  # bokeh's stub: list[GlyphRenderer[Glyph]], invariant
         self.plot.add_layout(Legend(items=items, orientation="horizontal", location="top_left",
                                     label_text_font_size="11px", border_line_alpha=0), "above")
         self.plot.add_tools(HoverTool(tooltips=[("", "@info")]))
@@ -120,7 +121,7 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
                 self.playhead.update(location=eighth + 1, visible=True)
 
     # -- drawing --------------------------------------------------------------------------
-    def _columns(self, notes: list[tuple[int, int, int, int, str]]) -> dict[str, list]:
+    def _columns(self, notes: list[Quad]) -> dict[str, list]:
         """(bar, pitch, start, end, info) notes as quads in 1-based bar coordinates."""
         return {"x0": [b + 1 + s / STEPS_PER_BAR for b, _, s, _, _ in notes],
                 "x1": [b + 1 + e / STEPS_PER_BAR for b, _, _, e, _ in notes],
@@ -135,7 +136,7 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
         for table in (self.played, self.answers):
             for bar in [b for b in table if b < first]:
                 del table[bar]
-        shown: dict[str, list] = {kind: [] for kind in KINDS}
+        shown: dict[str, list[Quad]] = {kind: [] for kind in KINDS}
         for bar, notes in self.played.items():
             shown["played"] += [(bar, p, s, e, f"{pitch_name(p)}: you played, bar {bar + 1}") for p, s, e in notes]
         for bar, (answering, notes) in self.answers.items():
@@ -144,14 +145,14 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
                                            f"{'plays in' if kind == 'plan' else 'played in'} bar {bar + 1}")
                             for p, s, e in notes if bar <= last]
         pitches = [n[1] for notes in shown.values() for n in notes]
-        low, high = (min(pitches), max(pitches)) if pitches else (60, 72)
-        pad = max(0, 14 - (high - low)) / 2  # at least an octave and a bit, centred on the notes
-        low, high = low - pad - 1.5, high + pad + 1.5
+        lowest, highest = (min(pitches), max(pitches)) if pitches else (60, 72)
+        pad = max(0, 14 - (highest - lowest)) / 2  # at least an octave and a bit, centred on the notes
+        low, high = lowest - pad - 1.5, highest + pad + 1.5
         named = range(12) if high - low <= 15 else WHITE_KEYS if high - low <= 30 else (0, 4, 7)
         ticks = [p for p in range(int(low) + 1, int(high) + 1) if p % 12 in named]
         with self._doc:
-            for kind, notes in shown.items():
-                self.sources[kind].data = self._columns(notes)
+            for kind, quads in shown.items():
+                self.sources[kind].data = self._columns(quads)
             self.plot.x_range.update(start=first + 1, end=last + 2)
             self.plot.y_range.update(start=low, end=high)
             self.pitch_ticks.ticks = ticks

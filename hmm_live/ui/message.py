@@ -6,7 +6,8 @@ import contextlib
 import functools
 import html
 import logging
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import ipywidgets as widgets
 

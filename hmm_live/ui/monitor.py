@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from hmm_live.live.bus import Bus, Subscription
 
@@ -28,8 +29,8 @@ class Monitor:
     widgets, even from the garbage collector, never has to join a thread).
     """
 
-    _by_bus: "weakref.WeakKeyDictionary[Bus, Monitor]" = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
+    _by_bus: ClassVar[weakref.WeakKeyDictionary[Bus, Monitor]] = weakref.WeakKeyDictionary()
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
     def listen(cls, bus: Bus, stream: str, listener: Listener, maxlen: int = 256,
@@ -85,4 +86,4 @@ class Listening:
     def close(self) -> None:
         for subscription in getattr(self, "_subscriptions", ()):
             subscription.close()
-        super().close()
+        super().close()  # type: ignore[misc]  # a mixin: close is the widget class's it is mixed into

@@ -12,10 +12,10 @@ import ipywidgets as widgets
 from hmm_live.session import Session
 from hmm_live.ui.bokeh import ShowsPlots
 from hmm_live.ui.controls import EngineState, PortPicker, StatusLights, Transport
-from hmm_live.ui.sound import BrowserSound
 from hmm_live.ui.library import ClipLibraryPanel
 from hmm_live.ui.live_roll import LiveRoll
 from hmm_live.ui.sliders import LatentSliders
+from hmm_live.ui.sound import BrowserSound
 from hmm_live.ui.subspace_map import SubspaceMap
 from hmm_live.ui.training import TrainingPanel
 

@@ -4,7 +4,7 @@ when "play" is ticked, played: on the engine's next bar when it runs, else in th
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -63,7 +63,7 @@ class LatentSliders(Listening, widgets.VBox):
     def point(self) -> np.ndarray:
         return np.array([s.value for s in self.sliders], np.float32)
 
-    def set_point(self, point: Sequence[float]) -> None:
+    def set_point(self, point: Sequence[float] | np.ndarray) -> None:
         """Move every slider (clipped to its range), then decode once."""
         self._quiet = True
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -63,31 +63,30 @@ class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
             self.message.value = "<i>A 1-D subspace has no map: use its slider.</i>"
             self.children = [self.message]
             return
-        mu, sigma = subspacer.clip_mu, subspacer.clip_sigma
-        clips = {**self._columns(mu, subspacer.latent_dims),
-                 **{f"w{d}": (2 * sigma[:, d]).tolist() for d in range(subspacer.latent_dims)},
+        mu, sigma, dims = subspacer.clip_mu, subspacer.clip_sigma, subspacer.latent_dims
+        clips = {**self._columns(mu, dims), **{f"w{d}": (2 * sigma[:, d]).tolist() for d in range(dims)},
                  "name": subspacer.clip_names, "color": [PALETTE[i % len(PALETTE)] for i in range(len(mu))]}
         with self._doc:
-            if subspacer.latent_dims != self.dims:
-                self._build(subspacer.latent_dims, clips)  # data first: a view only gets what it is built with
+            if dims != self.dims:
+                self._build(dims, clips)  # data first: a view only gets what it is built with
             else:
                 self.clips.data = clips
                 if not subspacer.info.get("aligned_on"):  # an aligned map keeps the responder's trail
-                    self.trail.data = self._columns(np.zeros((0, self.dims)))
-        self.set_cursor(self._cursor if len(self._cursor) == self.dims else np.zeros(self.dims))
-        self.message.value = f"{len(mu)} clips in a {self.dims}-D subspace; click to move the cursor"
+                    self.trail.data = self._columns(np.zeros((0, dims)), dims)
+        self.set_cursor(self._cursor if len(self._cursor) == dims else np.zeros(dims))
+        self.message.value = f"{len(mu)} clips in a {dims}-D subspace; click to move the cursor"
         self.children = [self.message, self.view]
 
-    def _columns(self, points: np.ndarray, dims: int | None = None) -> dict[str, list[float]]:
-        dims = dims or self.dims
-        points = np.asarray(points, np.float64).reshape(-1, dims)
-        return {f"d{d}": points[:, d].tolist() for d in range(dims)}
+    @staticmethod
+    def _columns(points: np.ndarray, dims: int) -> dict[str, list[float]]:
+        rows = np.asarray(points, np.float64).reshape(-1, dims)
+        return {f"d{d}": rows[:, d].tolist() for d in range(dims)}
 
     def _build(self, dims: int, clips: dict[str, list]) -> None:
         self.dims = dims
         self.clips = ColumnDataSource(clips, name="hmm_clips")
-        self.trail = ColumnDataSource(self._columns(np.zeros((0, dims))), name="hmm_trail")
-        self.cursor = ColumnDataSource(self._columns(np.zeros((1, dims))), name="hmm_cursor")
+        self.trail = ColumnDataSource(self._columns(np.zeros((0, dims)), dims), name="hmm_trail")
+        self.cursor = ColumnDataSource(self._columns(np.zeros((1, dims)), dims), name="hmm_cursor")
         pairs = list(itertools.combinations(range(dims), 2))
         size = self.size if len(pairs) == 1 else self.size * 2 // 3
         plots = [self._plot(x, y, size) for x, y in pairs]
@@ -111,15 +110,16 @@ class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
         return p
 
     # -- updates --------------------------------------------------------------------
-    def set_cursor(self, point: Sequence[float]) -> None:
+    def set_cursor(self, point: Sequence[float] | np.ndarray) -> None:
         """Move the cursor (what the sliders or the pad play) to a subspace point."""
         self._cursor = np.asarray(point, np.float32).reshape(-1)
         if self.dims is None or len(self._cursor) != self.dims:
             return
         with self._doc:
-            self.cursor.data = self._columns(self._cursor[None])
+            self.cursor.data = self._columns(self._cursor[None], self.dims)
 
     def _tap(self, x: int, y: int, px: float, py: float) -> None:
+        assert self.dims is not None  # taps come from a plot, and plots from _build
         point = self._cursor.copy() if len(self._cursor) == self.dims else np.zeros(self.dims, np.float32)
         point[x], point[y] = px, py
         self.set_cursor(point)
@@ -134,7 +134,7 @@ class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
         if not len(points):
             return
         with self._doc:
-            self.trail.stream(self._columns(points), rollover=TRAIL)
+            self.trail.stream(self._columns(points, self.dims), rollover=TRAIL)  # type: ignore[arg-type]  # bokeh's stub: its own invariant dict type
         self.streamed += len(points)
         self.batches += 1
 

@@ -6,7 +6,8 @@ playing and swaps the new models in when both are trained.
 from __future__ import annotations
 
 import ipywidgets as widgets
-from bokeh.models import ColumnDataSource, FixedTicker, Legend
+from bokeh.models import ColumnDataSource, FixedTicker
+from bokeh.models.annotations import Legend  # bokeh.models' stub lacks it
 from bokeh.plotting import figure
 
 from hmm_live.live.messages import TrainingDone, TrainingProgress
@@ -79,7 +80,9 @@ class TrainingPanel(ShowsPlots, Listening, widgets.VBox):
             self.message.error(f"training failed: {last.error}")
         else:
             self.progress.value = 1.0
-            info = self.session.subspacer.info
+            subspacer = self.session.subspacer
+            assert subspacer is not None  # training just succeeded
+            info = subspacer.info
             self.message.info(f"trained in {last.seconds:.1f} s, {info['decodes_back']:.0%} of the clips "
                               f"decode back from their points"
                               + (": the engine plays the new models from the next bar" if self.session.playing else ""))

@@ -33,7 +33,7 @@ from hmm_live.music.converters import DataConverter, converter_from_spec
 OWN_FILE = "hmm_live.json"
 OWN_FORMAT = 1
 SHARD_BYTES = 4 * 1024 * 1024
-_QUANT_DTYPES = {"uint8": np.uint8, "uint16": np.uint16}
+_QUANT_DTYPES: dict[str, type[np.unsignedinteger]] = {"uint8": np.uint8, "uint16": np.uint16}
 
 
 @dataclass
@@ -104,7 +104,7 @@ def write_js(folder: str | Path, weights: dict[str, np.ndarray], js_config: dict
     entries, blob = [], bytearray()
     for name, value in weights.items():
         value = np.ascontiguousarray(value, np.float32)
-        entry = {"name": name, "shape": list(value.shape), "dtype": "float32"}
+        entry: dict[str, Any] = {"name": name, "shape": list(value.shape), "dtype": "float32"}
         if quantization:
             data, entry["quantization"] = _quantize(value, quantization)
         else:
@@ -220,10 +220,11 @@ def _manifest(folder: Path, path: Path) -> list[tuple[list[Path], list[_Entry]]]
     """The manifest's groups of (shard paths, variables), refused on any wrong type, an
     unsafe path or a size past hmm_live.limits, before any shard is opened."""
     groups = of_type(_read_json(folder, path.name), list, str(path), CheckpointError)
-    out, names, total, shards = [], set(), 0, 0
+    out, total, shards = [], 0, 0
+    names: set[str] = set()
     for g, group in enumerate(groups):
         where = f"{path} group {g}"
-        of_type(group, dict, where, CheckpointError)
+        group = of_type(group, dict, where, CheckpointError)
         paths = of_type(group.get("paths"), list, f"{where} field 'paths'", CheckpointError)
         items = of_type(group.get("weights"), list, f"{where} field 'weights'", CheckpointError)
         shards += len(paths)
@@ -244,7 +245,7 @@ def _manifest(folder: Path, path: Path) -> list[tuple[list[Path], list[_Entry]]]
 
 
 def _entry(item: object, where: str) -> _Entry:
-    of_type(item, dict, where, CheckpointError)
+    item = of_type(item, dict, where, CheckpointError)
     name = of_type(item.get("name"), str, f"{where} field 'name'", CheckpointError)
     where = f"{where} ({name:.100})"
     shape = limits.int_list(item.get("shape"), f"{where} field 'shape'", 1, limits.MAX_DIM,
@@ -254,7 +255,7 @@ def _entry(item: object, where: str) -> _Entry:
         if item.get("dtype", "float32") != "float32":
             raise CheckpointError(f"{where} field 'dtype': unsupported dtype {item.get('dtype')!r:.40}")
         return _Entry(name, shape, np.dtype("<f4"), None)
-    of_type(quant, dict, f"{where} field 'quantization'", CheckpointError)
+    quant = of_type(quant, dict, f"{where} field 'quantization'", CheckpointError)
     if quant.get("dtype") not in _QUANT_DTYPES:
         raise CheckpointError(f"{where} field 'quantization': unsupported dtype {quant.get('dtype')!r:.40}")
     scale, lo = (limits.finite_number(quant.get(k), f"{where} quantization field {k!r}")
@@ -353,7 +354,7 @@ def infer_spec(weights: dict[str, np.ndarray], num_steps: int, num_segments: int
         return weights[name]
 
     def cell_sizes(fmt: str) -> list[int]:
-        sizes = []
+        sizes: list[int] = []
         while fmt % len(sizes) + "/bias" in weights:
             sizes.append(weights[fmt % len(sizes) + "/bias"].shape[0] // 4)
         return sizes

@@ -56,8 +56,8 @@ def _melody(bars: int, segments: bool = False) -> dict[str, Any]:
 
 _DRUMS_2BAR = {"type": "DrumsConverter", "args": {"numSteps": 32}}
 
-_ANNEALED = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
-_BIG = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
+_ANNEALED: dict[str, Any] = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
+_BIG: dict[str, Any] = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
 
 CONFIGS: dict[str, Config] = {c.name: c for c in [
     Config("cat-mel_2bar_small", _melody(2), hparams=HParams(**_ANNEALED, transpose=(-5, 5))),

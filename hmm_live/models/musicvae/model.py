@@ -3,20 +3,20 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from hmm_live.errors import ChordError, CheckpointError, ConfigError, SequenceError
+from hmm_live.errors import CheckpointError, ChordError, ConfigError, SequenceError
 from hmm_live.limits import naming
+from hmm_live.models.musicvae import checkpoints
+from hmm_live.models.musicvae.network import MusicVAENetwork, NetworkSpec
 from hmm_live.music.chords import ChordEncoder
 from hmm_live.music.converters import DataConverter, converter_from_spec
 from hmm_live.music.sequences import NoteSequence
-from hmm_live.models.musicvae import checkpoints
-from hmm_live.models.musicvae.network import MusicVAENetwork, NetworkSpec
 
 ArrayLike = np.ndarray | Sequence[Sequence[float]]
 
@@ -58,9 +58,10 @@ class MusicVAE:
 
     # -- loading and saving ----------------------------------------------
     @classmethod
-    def load(cls, path: str | Path, config: str | None = None) -> "MusicVAE":
+    def load(cls, path: str | Path, config: str | None = None) -> MusicVAE:
         """Load a magenta-js folder, a Magenta TF checkpoint (with `config`) or an hmm_live folder."""
         ckpt = checkpoints.read_checkpoint(path, config)
+        assert ckpt.spec is not None  # read_checkpoint always sets it
         with naming(ckpt.source):
             model = cls(ckpt.spec, ckpt.converter, ckpt.chords, ckpt.config_name)
         checkpoints.assign_weights(model.network.magenta_weights(), ckpt.weights, ckpt.source)
@@ -69,7 +70,7 @@ class MusicVAE:
     @classmethod
     def create(cls, config: str, z_size: int | None = None, encoder_sizes: Sequence[int] | None = None,
                decoder_sizes: Sequence[int] | None = None, conductor_sizes: Sequence[int] = (),
-               hierarchical_encoder: bool = False, seed: int | None = None) -> "MusicVAE":
+               hierarchical_encoder: bool = False, seed: int | None = None) -> MusicVAE:
         """A randomly initialised model of a Magenta config (its sizes unless given)."""
         from hmm_live.models.musicvae.configs import get_config
 

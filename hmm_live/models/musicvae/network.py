@@ -15,6 +15,7 @@ name (`magenta_weights`), so checkpoints map one to one.
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -62,9 +63,9 @@ class NetworkSpec:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: object) -> "NetworkSpec":
+    def from_json(cls, data: object) -> NetworkSpec:
         """A spec from hmm_live.json's "network" object; unknown and missing fields are refused."""
-        of_type(data, dict, "network")
+        data = of_type(data, dict, "network")
         known = {f.name for f in fields(cls)}
         missing = sorted({f.name for f in fields(cls) if f.default is MISSING} - set(data))
         if missing:
@@ -72,7 +73,8 @@ class NetworkSpec:
         if set(data) - known:
             raise ConfigError(f"network has unknown fields {', '.join(sorted(map(str, set(data) - known)))}")
         tuples = ("encoder_sizes", "decoder_sizes", "conductor_sizes")
-        return cls(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 class LSTMCell(keras.layers.Layer):
@@ -115,11 +117,10 @@ def initial_states(z_to_state: keras.layers.Dense, cells, z):
 
 def step_stack(cells, x_part, states):
     """One step of stacked cells; x_part is layer 0's input term. Returns (top h, states)."""
-    new_states = []
-    for l, cell in enumerate(cells):
-        if l:
-            x_part = cell.input_part(h)
-        h, state = cell.step(x_part, states[l])
+    h, state = cells[0].step(x_part, states[0])
+    new_states = [state]
+    for cell, previous in zip(cells[1:], states[1:]):
+        h, state = cell.step(cell.input_part(h), previous)
         new_states.append(state)
     return h, tuple(new_states)
 
@@ -130,8 +131,8 @@ class BidirectionalStack(keras.layers.Layer):
     def __init__(self, sizes, input_dim: int, path: str, **kwargs):
         super().__init__(**kwargs)
         self.forward, self.backward = [], []
-        for l, units in enumerate(sizes):
-            cell = f"{path}cell_{l}/bidirectional_rnn/%s/multi_rnn_cell/cell_0/lstm_cell"
+        for i, units in enumerate(sizes):
+            cell = f"{path}cell_{i}/bidirectional_rnn/%s/multi_rnn_cell/cell_0/lstm_cell"
             self.forward.append(LSTMCell(units, input_dim, cell % "fw"))
             self.backward.append(LSTMCell(units, input_dim, cell % "bw"))
             input_dim = 2 * units
@@ -183,8 +184,8 @@ class Decoder(keras.layers.Layer):
         self.output_depth = output_depth
         self.z_to_state = dense(2 * sum(sizes), z_dim, f"{prefix}z_to_initial_state")
         self.cells, input_dim = [], output_depth + z_dim + control_depth
-        for l, units in enumerate(sizes):
-            self.cells.append(LSTMCell(units, input_dim, f"{prefix}multi_rnn_cell/cell_{l}/lstm_cell"))
+        for i, units in enumerate(sizes):
+            self.cells.append(LSTMCell(units, input_dim, f"{prefix}multi_rnn_cell/cell_{i}/lstm_cell"))
             input_dim = units
         self.projection = dense(output_depth, input_dim, f"{prefix}output_projection")
         self.built = True
@@ -261,8 +262,8 @@ class Conductor(keras.layers.Layer):
         prefix = "decoder/hierarchical_level_0/"
         self.z_to_state = dense(2 * sum(sizes), z_dim, f"{prefix}initial_state")
         self.cells, input_dim = [], 1
-        for l, units in enumerate(sizes):
-            self.cells.append(LSTMCell(units, input_dim, f"{prefix}cell_{l}/lstm_cell"))
+        for i, units in enumerate(sizes):
+            self.cells.append(LSTMCell(units, input_dim, f"{prefix}cell_{i}/lstm_cell"))
             input_dim = units
         self.output_dim = input_dim
         self.built = True
@@ -284,6 +285,7 @@ class MusicVAENetwork(keras.Model):
         super().__init__(**kwargs)
         self.spec = spec
         self.encoder = Encoder(spec)
+        self.conductor: Conductor | None
         if spec.num_segments and spec.conductor_sizes:
             self.conductor = Conductor(spec.conductor_sizes, spec.z_size, spec.num_segments)
             core_z, prefix = self.conductor.output_dim, "core_decoder/decoder/"
