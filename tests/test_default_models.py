@@ -73,7 +73,7 @@ def test_default_melody_model_decodes_the_same_in_magenta_js(oracle, tmp_path):
 
 
 def test_main_job_uses_the_default_model(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "hmm_live.cli", "demo", "--out", str(tmp_path), "-n", "2",
+    done = subprocess.run([sys.executable, "-m", "hmm_live.cli", "sample", "--out", str(tmp_path), "-n", "2",
                            "--seed", "1"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "UNTRAINED" not in done.stderr
