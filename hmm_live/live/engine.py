@@ -35,7 +35,7 @@ import traceback
 import mido
 import numpy as np
 
-from hmm_live.errors import ConfigError
+from hmm_live.errors import ConfigError, SynthError
 from hmm_live.live import jack, ports
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus, Subscription
@@ -44,7 +44,7 @@ from hmm_live.live.clock import Clock
 from hmm_live.live.link import LinkClock
 from hmm_live.live.midi_clock import ClockFollower, clock_messages
 from hmm_live.live.player import Player
-from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth, SynthError
+from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes

@@ -24,17 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from hmm_live import limits
-from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
+from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError, TrainingBusyError
 from hmm_live.files import atomic_folder
 
 FORMAT = 1
 BATCHES_PER_EPOCH = 8  # with batch_size=None: small libraries get enough steps, large ones stay fast
 Callback = keras.callbacks.Callback | Callable[[int, dict], Any]
 Step = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]  # (x, y, seed) -> losses
-
-
-class TrainingBusyError(HmmLiveError):
-    """A fit was started while another is still running on the same model."""
 
 
 class Published:
