@@ -207,7 +207,7 @@ def score_answers(answer: Callable[[NoteSequence, int], NoteSequence], bars) -> 
 
 
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets: melody realism at 0.5, drum hits and kicks at 0.5, morphs, the default jam."""
+    """The music targets (docs/benchmarks.md): melody realism at 0.5, drum hits and kicks at 0.5, morphs, the default jam."""
     melody = report["melody"]
     default = melody["jam"]["modes"]["default"]
     rows = [target("melody.samples_t0.5.min_ratio_to_ceiling",

@@ -243,7 +243,8 @@ def bench_size(name: str, tmp: Path, reps: Reps, ceilings: dict) -> dict[str, An
 
 
 def targets(sizes: dict[str, dict]) -> list[dict[str, Any]]:
-    """The issue's targets, each with its measured value and meets_target."""
+    """MusicVAE's targets (decode and encode speed, the speed-up over magenta-js, memory),
+    each with its measured value and meets_target."""
     rows = []
 
     def check(name: str, value: float | None, op: str, limit: float) -> None:

@@ -41,7 +41,7 @@ def stats_ms(seconds: list[float]) -> dict[str, float]:
 
 
 def target(name: str, value: float | None, op: str, limit: float) -> dict[str, Any]:
-    """One of an issue's targets with its measured value and whether it is met."""
+    """A target (a measure, `op` and its limit) with its measured value and whether it is met."""
     ok = value is not None and bool(value <= limit if op == "<=" else value >= limit)
     return {"name": name, "value": value, "op": op, "limit": limit, "meets_target": ok}
 

@@ -3,7 +3,7 @@
 Speed: a 2-D Subspacer fit on 256 clips x 100 epochs, a Responder fit on the
 same clips (x 16 rotations) x 100 epochs, and the live path for one bar
 (Responder predict + Subspacer decode + MusicVAE greedy decode), p50/p99, for
-the issue's original Responder shape ("roll") and the default one.
+the first Responder design (shape "roll") and the default one.
 
 Quality: clips from two clearly different sources, O'Neill's 1850 folk tunes
 and the soprano lines of Bach's chorales (music21's corpus), split by tune.
@@ -49,7 +49,7 @@ from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, wind
 from hmm_live.training.sources import Piece, music21_to_sequence, read_pieces, split_of
 
 MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
-# responder variants scored side by side: the issue's original design (plain MSE), then each change alone
+# responder variants scored side by side: the first design ("roll", plain MSE), then each change alone
 VARIANTS = {"roll_mse": {"shape": "roll", "contrast": 0.0}, "roll": {"shape": "roll"},
             "pooled_mse": {"shape": "pooled", "contrast": 0.0}, "default": {}}
 
@@ -123,8 +123,8 @@ def edits(seq: NoteSequence, rng) -> list[NoteSequence]:
 def rank1(responder: Responder, library: ClipLibrary, rng) -> dict[str, float]:
     """How often a bar lands nearer its own clip's mean than any other clip's.
 
-    "rank1" scores what the issue asks for: transpositions and small edits of the
-    bars the responder trained on. "exact" is those bars unchanged, and
+    "rank1" scores what the responder is for: placing transpositions and small
+    edits of the bars it trained on where those bars are. "exact" is those bars unchanged, and
     "held_out_bars" the changed versions of the bars its validation split kept back.
     """
     means = responder.subspacer.encode(library)[0]
@@ -217,7 +217,7 @@ def main() -> None:
     report["responder_default_shape"] = default
     speed = report["responder_speed_by_shape"] = {}
     bar = library[0].bar(0)
-    for shape in dict.fromkeys(("roll", default)):  # the issue's original design and the default, side by side
+    for shape in dict.fromkeys(("roll", default)):  # the first design and the default, side by side
         responder = Responder(subspacer, shape=shape)
         responder.fit(ClipLibrary(2, [(c.name, c.sequence) for c in list(library)[:4]]), epochs=1)
         start = time.perf_counter()

@@ -13,22 +13,17 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
 
 from hmm_live.errors import (  # noqa: E402
-    CheckpointError,
-    ChordError,
-    ConfigError,
-    HmmLiveError,
-    MidiFileError,
-    SequenceError,
-    UnsupportedModelError,
+    CheckpointError, ChordError, ConfigError, HmmLiveError, MidiFileError, PortError, SequenceError,
+    SessionError, SynthError, TrainingBusyError, UnsupportedModelError,
 )
 
 __version__ = "0.1.0"
 _LAZY = {"MusicVAE": "hmm_live.models", "Subspacer": "hmm_live.models", "Responder": "hmm_live.models",
-         "TrainingBusyError": "hmm_live.models", "Clip": "hmm_live.music.clips",
-         "ClipLibrary": "hmm_live.music.clips"}
+         "Clip": "hmm_live.music.clips", "ClipLibrary": "hmm_live.music.clips"}
 __all__ = [
     "MusicVAE", "Subspacer", "Responder", "Clip", "ClipLibrary", "HmmLiveError", "TrainingBusyError",
     "CheckpointError", "UnsupportedModelError", "ConfigError", "MidiFileError", "SequenceError", "ChordError",
+    "SessionError", "PortError", "SynthError",
 ]
 
 

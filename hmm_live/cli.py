@@ -1,4 +1,4 @@
-"""The `hmm-live` command: lab, jam, demo, info, export, train-musicvae and eval."""
+"""The `hmm-live` command: lab, jam, sample, info, export, train-musicvae and eval."""
 from __future__ import annotations
 
 import argparse
@@ -19,15 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hmm-live", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="sample and interpolate, write MIDI files")
-    demo.add_argument("checkpoint", nargs="?", help=f"checkpoint (default: {DEFAULT_MODEL.name})")
-    demo.add_argument("--config", type=_config_name, help="Magenta config name, for TF checkpoints")
-    demo.add_argument("--out", default="hmm_live_demo", help="folder for the MIDI files")
-    demo.add_argument("-n", type=_ranged(int, 1), default=4, help="number of samples")
-    demo.add_argument("--temperature", type=_ranged(float, 0, above=True), default=0.5)
-    demo.add_argument("--interpolate", nargs=2, metavar="MIDI", help="two MIDI files to morph between")
-    demo.add_argument("--steps", type=_ranged(int, 2), default=5, help="interpolation steps, ends included")
-    demo.add_argument("--seed", type=int, default=None)
+    sample = sub.add_parser("sample", aliases=["demo"],
+                            help="sample and interpolate, write MIDI files (demo: its old name, deprecated)")
+    sample.add_argument("checkpoint", nargs="?", help=f"checkpoint (default: {DEFAULT_MODEL.name})")
+    sample.add_argument("--config", type=_config_name, help="Magenta config name, for TF checkpoints")
+    sample.add_argument("--out", default="hmm_live_samples", help="folder for the MIDI files")
+    sample.add_argument("-n", type=_ranged(int, 1), default=4, help="number of samples")
+    sample.add_argument("--temperature", type=_ranged(float, 0, above=True), default=0.5)
+    sample.add_argument("--interpolate", nargs=2, metavar="MIDI", help="two MIDI files to morph between")
+    sample.add_argument("--steps", type=_ranged(int, 2), default=5, help="interpolation steps, ends included")
+    sample.add_argument("--seed", type=int, default=None)
 
     info = sub.add_parser("info", help="describe a checkpoint")
     info.add_argument("checkpoint")
@@ -112,11 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--out", help="also write the JSON to this file")
 
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        print("hmm-live: warning: 'demo' is deprecated, use 'hmm-live sample' (the old name goes in the next release)",
+              file=sys.stderr)
+        args.command = "sample"
     if args.command == "jam":
         _check_jam(jam, args)
     from hmm_live.errors import HmmLiveError
 
-    commands = {"demo": _demo, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval,
+    commands = {"sample": _sample, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval,
                 "jam": _jam, "lab": _lab}
     try:
         return commands[args.command](args)
@@ -214,7 +219,7 @@ def _check_config(model, checkpoint: str, config: str) -> None:
                           f"leave --config out for folders, they name their own")
 
 
-def _demo(args) -> int:
+def _sample(args) -> int:
     from hmm_live.music import read_midi, slice_bars, write_midi
 
     model = _load(args.checkpoint, args.config)

@@ -32,3 +32,19 @@ class SequenceError(HmmLiveError):
 
 class ChordError(HmmLiveError):
     """Chord symbols are missing, unknown, unexpected or of the wrong count."""
+
+
+class TrainingBusyError(HmmLiveError):
+    """A fit was started while another is still running on the same model."""
+
+
+class SessionError(HmmLiveError):
+    """A session folder cannot be read (missing, half-written, from another version)."""
+
+
+class PortError(HmmLiveError):
+    """A MIDI port or API is missing or cannot be opened."""
+
+
+class SynthError(HmmLiveError):
+    """The built-in synth cannot start (no FluidSynth library, no SoundFont, or no audio system)."""

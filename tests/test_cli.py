@@ -43,7 +43,7 @@ def probe(*args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
     return done, json.loads(heavy.group(1))
 
 
-def test_export_then_demo(tmp_path):
+def test_export_then_sample(tmp_path):
     model = randomize(MusicVAE.create("cat-mel_2bar_small", 16, [32], [24, 24]), seed=3)
     prefix = write_tf1_checkpoint(tmp_path / "tf" / "model.ckpt-7", model.weights())
     done = hmm_live("export", str(prefix), str(tmp_path / "js"), "--config", "cat-mel_2bar_small")
@@ -53,7 +53,7 @@ def test_export_then_demo(tmp_path):
     a, b = model.sample(2, temperature=1.0, seed=2)
     write_midi(a, tmp_path / "a.mid")  # two clips to morph between
     write_midi(b, tmp_path / "b.mid")
-    done = hmm_live("demo", str(tmp_path / "js"), "--out", str(tmp_path / "out"), "-n", "2",
+    done = hmm_live("sample", str(tmp_path / "js"), "--out", str(tmp_path / "out"), "-n", "2",
                     "--interpolate", str(tmp_path / "a.mid"), str(tmp_path / "b.mid"), "--steps", "3")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # TensorFlow ran, and said nothing
@@ -71,7 +71,7 @@ def test_errors_are_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["info"], ["export"], ["train-musicvae"], ["jam"], ["lab"],
+@pytest.mark.parametrize("command", [[], ["sample"], ["info"], ["export"], ["train-musicvae"], ["jam"], ["lab"],
                                      ["eval"]])
 def test_help_loads_nothing_heavy(command):
     done, heavy = probe(*command, "--help")
@@ -88,9 +88,9 @@ def test_help_loads_nothing_heavy(command):
     (["jam", "--demo", "--bars", "0"], "argument --bars: must be >= 1, got 0"),
     (["jam", "--demo", "--session", "s", "--no-synth"], "--session, --no-synth: not with --demo"),
     (["jam", "--out", "x.mid"], "--out: only with --demo"),
-    (["demo", "-n", "0"], "argument -n: must be >= 1, got 0"),
-    (["demo", "--steps", "1"], "argument --steps: must be >= 2, got 1"),
-    (["demo", "--temperature", "-1"], "argument --temperature: must be > 0, got -1"),
+    (["sample", "-n", "0"], "argument -n: must be >= 1, got 0"),
+    (["sample", "--steps", "1"], "argument --steps: must be >= 2, got 1"),
+    (["sample", "--temperature", "-1"], "argument --temperature: must be > 0, got -1"),
     (["lab", "--port", "99999"], "argument --port: must be between 1 and 65535, got 99999"),
     (["lab", "--port", "eighty"], "argument --port: must be an integer between 1 and 65535, got 'eighty'"),
     (["train-musicvae", "x", "--out", "o", "--steps", "-5"], "argument --steps: must be >= 1, got -5"),
@@ -104,6 +104,18 @@ def test_bad_arguments_are_refused_before_anything_loads(args, message):
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"hmm-live {args[0]}: error: {message}")
     assert heavy == [] and "Traceback" not in done.stderr
+
+
+def test_demo_is_the_deprecated_name_of_sample(monkeypatch, capsys):
+    from hmm_live import cli
+
+    ran = []
+    monkeypatch.setattr(cli, "_sample", lambda args: ran.append(args.n) or 0)
+    assert cli.main(["demo", "-n", "3"]) == 0 and ran == [3]
+    assert capsys.readouterr().err == ("hmm-live: warning: 'demo' is deprecated, use 'hmm-live sample' "
+                                       "(the old name goes in the next release)\n")
+    assert cli.main(["sample", "-n", "2"]) == 0 and ran == [3, 2]
+    assert capsys.readouterr().err == ""
 
 
 def test_a_port_in_use_is_refused_before_jupyter_starts():

@@ -1,5 +1,5 @@
 """A session folder survives a save killed at any instant, a full disk, a read-only
-folder and a missing one (issue 14)."""
+folder and a missing one."""
 from __future__ import annotations
 
 import builtins

@@ -3,7 +3,8 @@
 Each group of cases runs in one child process (tests/hostile_child.py) under
 an address-space cap; each case is timed after the imports and must end
 within CASE_SECONDS, and the child's peak RSS must stay within MAX_RSS.
-The cases: the issue's reproduced files, every manifest/config field set to
+The cases: known hostile files (huge shapes, sizes and counts, paths out of the
+folder) beside good files that must still load, every manifest/config field set to
 wrong types and sizes, paths out of the folder and to special
 files, MIDI past each bound, and byte-fuzzed MIDI files.
 """
@@ -184,7 +185,7 @@ def checkpoint_cases(root: Path) -> Cases:
 
     outside = root / "outside-shard"
     shutil.copy(base / "group1-shard1of2", outside)
-    # The issue's reproduced files, and the shipped checkpoint as it is.
+    # Known hostile checkpoints (huge sizes and shapes, shards out of the folder), and the shipped one as it is.
     ckpt("reproduced", "ok")
     ckpt("reproduced", "ok", docs={"hmm_live.json": MISSING})
     q_manifest, q_shard = quantized_shards(base, manifest)
@@ -439,7 +440,7 @@ def midi_case(cases: Cases, cls: str, name: str, data: bytes, expect: str = "err
 
 def midi_cases(root: Path) -> Cases:
     cases = Cases(root)
-    # The issue's reproduced files.
+    # Known hostile MIDI files (a huge note, deltas and counts), and good ones that must still load.
     midi_case(cases, "reproduced", "long_note.mid", smf([note(0, length=2 ** 28 - 1)]), names=("ticks",))
     midi_case(cases, "reproduced", "huge_deltas.mid", smf([note(2 ** 27, p) for p in range(40, 56)]))
     midi_case(cases, "reproduced", "200k_notes.mid", smf([b"".join(note(0, 60, 1) for _ in range(200_000))]),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hmm_live import CheckpointError, ConfigError, HmmLiveError, MusicVAE, SequenceError
-from hmm_live.models.live_model import TrainingBusyError
+from hmm_live.models import TrainingBusyError
 from hmm_live.models.responder import Responder
 from hmm_live.models.subspacer import LAYOUT_EPOCHS, MAX_EPOCHS, Subspacer
 from hmm_live.music import from_notes, write_midi

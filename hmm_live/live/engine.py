@@ -35,6 +35,7 @@ import traceback
 import mido
 import numpy as np
 
+from hmm_live.errors import SynthError
 from hmm_live.live import jack, ports
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus, Subscription
@@ -42,7 +43,7 @@ from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock, first_step
 from hmm_live.live.messages import Answer, Point, Status
 from hmm_live.live.player import Player
-from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth, SynthError
+from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes

@@ -20,16 +20,12 @@ from typing import Callable, Iterator
 
 import mido
 
-from hmm_live.errors import HmmLiveError
+from hmm_live.errors import PortError
 
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 ALSA_SEQUENCER = "/dev/snd/seq"
 IN_PORT, OUT_PORT = "hmm_live in", "hmm_live out"
 log = logging.getLogger("hmm_live.live")
-
-
-class PortError(HmmLiveError):
-    """A MIDI port or API is missing or cannot be opened."""
 
 
 def backend(api: str | None = None) -> mido.Backend:

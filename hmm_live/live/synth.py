@@ -21,7 +21,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from hmm_live.errors import HmmLiveError
+from hmm_live.errors import SynthError
 from hmm_live.music.audio import SOUNDFONTS
 
 ANSWER_CHANNEL, ECHO_CHANNEL, DRUM_CHANNEL = 0, 1, 9
@@ -29,10 +29,6 @@ ANSWER_PROGRAM, ECHO_PROGRAM = 0, 11  # Acoustic Grand Piano answers; the perfor
 DRIVERS = {"linux": ("pipewire", "pulseaudio", "alsa", "jack"), "darwin": ("coreaudio", "jack"),
            "win32": ("wasapi", "dsound")}
 MAX_GAIN = 1.0  # at volume 1; FluidSynth's default (0.2) is too quiet next to a live instrument
-
-
-class SynthError(HmmLiveError):
-    """The built-in synth cannot start (no FluidSynth library, no SoundFont, or no audio system)."""
 
 
 def _library():

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from hmm_live import limits
-from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError
+from hmm_live.errors import CheckpointError, ConfigError, HmmLiveError, TrainingBusyError
 from hmm_live.files import atomic_folder
 
 FORMAT = 1
@@ -39,10 +39,6 @@ BATCHES_PER_EPOCH = 8  # with batch_size=None: small libraries get enough steps,
 Callback = keras.callbacks.Callback | Callable[[int, dict], Any]
 Step = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]  # (x, y, seed) -> losses
 History = dict[str, list[float]]  # Keras-style: each logged value, per epoch
-
-
-class TrainingBusyError(HmmLiveError):
-    """A fit was started while another is still running on the same model."""
 
 
 @dataclass(kw_only=True)

@@ -1,7 +1,7 @@
 """How an answer relates to the bar it answers: key, pitch classes, rhythm, echo.
 
-The measures of `../shared/notes/music-evaluation.md` (and of the issue that
-asked answers to listen), on quantised notes. The live engine uses them to
+The measures of `../shared/notes/music-evaluation.md` and of the "listen"
+answers (docs/answers.md), on quantised notes. The live engine uses them to
 pick the best of several decoded candidates, and `bench/music.py` to score
 answers; both read the same definitions from here.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from hmm_live.limits import real, whole
-from hmm_live.errors import ConfigError
+from hmm_live.errors import ConfigError, SessionError, TrainingBusyError
 from hmm_live.live.bus import Bus
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.clock import BPM_RANGE, Clock, first_step, in_bpm_range
@@ -23,12 +23,11 @@ from hmm_live.live.engine import Engine
 from hmm_live.live.link import LinkClock
 from hmm_live.live.messages import Settings, TrainingDone, TrainingProgress
 from hmm_live.live.midi_clock import ClockFollower, ClockSender
-from hmm_live.models import MusicVAE, Responder, Subspacer, TrainingBusyError
+from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.models.subspace_training import train_subspace
 from hmm_live.music.clips import ClipLibrary, clip_name
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 from hmm_live.session import store
-from hmm_live.session.store import SessionError
 from hmm_live.shipped import DEFAULT_MODEL
 
 # the "clock" setting -> the engine's clock, made at the session's bpm (out: send MIDI clock as

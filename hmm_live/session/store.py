@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hmm_live import limits
-from hmm_live.errors import HmmLiveError
+from hmm_live.errors import HmmLiveError, SessionError
 from hmm_live.files import atomic_folder, recover_folder, recoverable
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.clips import ClipLibrary
@@ -32,10 +32,6 @@ from hmm_live.shipped import CHECKPOINTS
 
 FORMAT = 1
 INDEX = "session.json"
-
-
-class SessionError(HmmLiveError):
-    """A session folder cannot be read (missing, half-written, from another version)."""
 
 
 @dataclass
