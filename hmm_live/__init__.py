@@ -13,8 +13,17 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
 
 from hmm_live.errors import (  # noqa: E402
-    CheckpointError, ChordError, ConfigError, HmmLiveError, MidiFileError, PortError, SequenceError,
-    SessionError, SynthError, TrainingBusyError, UnsupportedModelError,
+    CheckpointError,
+    ChordError,
+    ConfigError,
+    HmmLiveError,
+    MidiFileError,
+    PortError,
+    SequenceError,
+    SessionError,
+    SynthError,
+    TrainingBusyError,
+    UnsupportedModelError,
 )
 
 __version__ = "0.1.0"

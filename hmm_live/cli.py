@@ -5,8 +5,8 @@ import argparse
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.shipped import DEFAULT_MODEL, NOTEBOOKS

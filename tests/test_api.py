@@ -11,8 +11,7 @@ import pytest
 from conftest import note_triples, random_drums, random_melody, randomize
 
 import hmm_live
-from hmm_live import ChordError, ConfigError, HmmLiveError, MidiFileError, MusicVAE, SequenceError
-from hmm_live import errors
+from hmm_live import ChordError, ConfigError, HmmLiveError, MidiFileError, MusicVAE, SequenceError, errors
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.music import MelodyConverter, NoteSequence, from_notes, read_midi
 

@@ -24,7 +24,13 @@ from hmm_live.models.musicvae.model import slerp
 from hmm_live.music.converters import DataConverter
 from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.relatedness import (
-    Notes, echo_f1, key, notes_of, onset_jaccard, pitch_class_cosine, same_tonic,
+    Notes,
+    echo_f1,
+    key,
+    notes_of,
+    onset_jaccard,
+    pitch_class_cosine,
+    same_tonic,
 )
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 class Subscription:
     """A subscriber's queue on one stream; iterate it or call `get`."""
 
-    def __init__(self, bus: "Bus", stream: str, maxlen: int):
+    def __init__(self, bus: Bus, stream: str, maxlen: int):
         self.bus, self.stream = bus, stream
         self._items: collections.deque = collections.deque(maxlen=maxlen)
         self._ready = threading.Condition()

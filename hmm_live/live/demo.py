@@ -14,11 +14,12 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import mido
 
+from hmm_live.errors import PortError
 from hmm_live.live import ports
 from hmm_live.live.answers import check_settings
 from hmm_live.live.clock import first_step
@@ -94,7 +95,7 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
 def _jack(stack: contextlib.ExitStack, log: Callable[[str], None]) -> str | None:
     """'jack' if a JACK server runs or a private one starts; None (in-process) otherwise."""
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # probe, never let libjack start one itself
-    with contextlib.suppress(ports.PortError), _quiet_stderr():  # libjack complains on stderr when absent
+    with contextlib.suppress(PortError), _quiet_stderr():  # libjack complains on stderr when absent
         ports.open_output("hmm_live probe", virtual=True, api="jack").close()
         log("MIDI through the running JACK server")
         return "jack"

@@ -35,7 +35,7 @@ import traceback
 import mido
 import numpy as np
 
-from hmm_live.errors import SynthError
+from hmm_live.errors import PortError, SynthError
 from hmm_live.live import jack, ports
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus, Subscription
@@ -73,7 +73,7 @@ class Engine:
     """
 
     def __init__(self, musicvae: MusicVAE, subspacer: Subspacer, responder: Responder, *,
-                 input: str | None | bool = None, output: str | None | bool = None, api: str | None = None,
+                 input: str | bool | None = None, output: str | bool | None = None, api: str | None = None,
                  bpm: float = 120.0, channel: int | None = None, out_channel: int | None = None,
                  temperature: float | None = None, mode: str = "continuous", every: int = 1,
                  answers: str = "listen", lead: float = 0.5, clock: Clock | None = None,
@@ -128,7 +128,7 @@ class Engine:
         return make_answer(models or self.models, bar, self.answers, self.lead, self.temperature)
 
     # -- life cycle ----------------------------------------------------------------
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         if self.running:
             return self
         self._stop.clear()
@@ -169,7 +169,7 @@ class Engine:
         self._threads = []
         self.bus.publish("status", Status(**self.status()))
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -232,7 +232,7 @@ class Engine:
                     self._report(f"MIDI: {self.midi}", logging.INFO)  # a choice, not a fault: no red box
                     return
         if named:
-            raise ports.PortError(f"cannot open the MIDI port {named[0]!r}: {missing}")
+            raise PortError(f"cannot open the MIDI port {named[0]!r}: {missing}")
         self._input_spec = self._output_spec = False
         self.midi = f"none: {missing}; play in with feed() or the browser's Web MIDI"
         self._report(f"MIDI: {self.midi}")
@@ -298,7 +298,7 @@ class Engine:
         lost = set()
         try:
             watcher = ports.PortWatcher(self.api)
-        except ports.PortError as e:
+        except PortError as e:
             self._report(f"ports are not watched: {e}")
             return
         while not self._stop.wait(0.5):
@@ -313,7 +313,7 @@ class Engine:
                     old = self._in_port if kind == "input" else self._out_port
                     try:
                         self._open(kind)
-                    except ports.PortError as e:
+                    except PortError as e:
                         self._report(f"the MIDI {kind} {spec!r} is back but cannot be opened: {e}")
                         continue
                     if old is not None:
@@ -402,7 +402,7 @@ class Engine:
         self.bus.publish("status", Status(**self.status(), event=event))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _private_midi_problem(server: str) -> str | None:
     """Why rtmidi cannot make ports on this process's private JACK server (None: it can), checked
     once per server: the probe costs a JACK client, and Start should not wait for it twice."""

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 # JACK keeps at most 8 servers in its shared registry, and frees the slot of a server that
 # died without unregistering only when a server of the same name starts: so the names are

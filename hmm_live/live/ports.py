@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import mido
 

@@ -161,7 +161,7 @@ class Synth:
             fs.delete_fluid_settings(self._settings)
             self._settings = None
 
-    def __enter__(self) -> "Synth":
+    def __enter__(self) -> Synth:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,8 +17,9 @@ Two shapes (bench/subspace.py measures both):
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -215,7 +216,7 @@ class Responder(LiveModel):
                 "batch_size": self.batch_size, "validation_split": self.validation_split, "seed": self.seed}
 
     @classmethod
-    def load(cls, path: str | Path, subspacer: Subspacer) -> "Responder":
+    def load(cls, path: str | Path, subspacer: Subspacer) -> Responder:
         """A saved responder, checked to belong to this (trained) subspacer."""
         path = Path(path)
         meta, arrays = cls._read(path)

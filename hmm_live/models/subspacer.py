@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import keras
 import numpy as np
@@ -123,7 +123,7 @@ class Subspacer(LiveModel):
     # -- training ------------------------------------------------------------
     def fit(self, clips: Clips, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
             verbose: int = 0, names: Sequence[str] | None = None, time_budget: float = 10.0,
-            until: float = 0.95, align_to: "Subspacer | None" = None) -> History:
+            until: float = 0.95, align_to: Subspacer | None = None) -> History:
         """Learn the subspace from clips (or their codes); returns the history.
 
         epochs=None (the default) trains until `until` of the clips decode back
@@ -152,7 +152,7 @@ class Subspacer(LiveModel):
                            until=until, align_to=align_to)
 
     def _training(self, clips: Clips, epochs: int | None, *, names: Sequence[str] | None, time_budget: float,
-                  until: float, align_to: "Subspacer | None") -> _SubspaceTraining:
+                  until: float, align_to: Subspacer | None) -> _SubspaceTraining:
         started = time.monotonic()
         if not time_budget > 0:
             raise ConfigError(f"time_budget must be > 0 seconds, got {time_budget!r}")
@@ -205,7 +205,7 @@ class Subspacer(LiveModel):
         """[n] bool: which codes the networks being trained decode back to their reference labels."""
         return (self.musicvae.decode_labels(self._trainable(codes)) == reference).all(axis=1)
 
-    def _check_alignable(self, previous: "Subspacer | None") -> None:
+    def _check_alignable(self, previous: Subspacer | None) -> None:
         if previous is None:
             return
         if not isinstance(previous, Subspacer) or not previous.trained:
@@ -216,7 +216,7 @@ class Subspacer(LiveModel):
                               f"{list(self.encoder_sizes)}, decoder {list(self.decoder_sizes)}) over this "
                               f"MusicVAE, got {previous!r}")
 
-    def _align(self, names: list[str], mu: np.ndarray, previous: "Subspacer") -> int:
+    def _align(self, names: list[str], mu: np.ndarray, previous: Subspacer) -> int:
         """Turn (rotate or reflect) and shift the map onto `previous` on the clips both know, by
         name; returns how many. Orthogonal Procrustes, folded into the encoder's last layers and
         the decoder's first, so that the network itself works in the aligned coordinates. No
@@ -292,7 +292,7 @@ class Subspacer(LiveModel):
                 "batch_size": self.batch_size, "seed": self.seed, "musicvae": self.identity}
 
     @classmethod
-    def load(cls, path: str | Path, musicvae: MusicVAE) -> "Subspacer":
+    def load(cls, path: str | Path, musicvae: MusicVAE) -> Subspacer:
         """A saved subspacer, checked to belong to this MusicVAE."""
         path = Path(path)
         meta, arrays = cls._read(path)

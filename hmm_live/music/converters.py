@@ -12,7 +12,8 @@ any spec is read. A new encoding: subclass DataConverter, decorate it with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

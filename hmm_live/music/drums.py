@@ -12,7 +12,8 @@ in Python Magenta.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from hmm_live.errors import ConfigError, PortError, SessionError, TrainingBusyError
 from hmm_live.limits import real, whole
-from hmm_live.errors import ConfigError, SessionError, TrainingBusyError
-from hmm_live.live.bus import Bus
 from hmm_live.live.answers import Models, check_settings, make_answer
+from hmm_live.live.bus import Bus
 from hmm_live.live.clock import BPM_RANGE, Clock, first_step, in_bpm_range
 from hmm_live.live.engine import Engine
 from hmm_live.live.link import LinkClock
@@ -51,21 +51,21 @@ def _port(v: object) -> bool:
 RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "bpm": (lambda v: real(v) and in_bpm_range(v),
             f"a number from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g}"),
-    "temperature": (lambda v: v is None or real(v) and v > 0, "None (greedy) or a number > 0"),
+    "temperature": (lambda v: v is None or (real(v) and v > 0), "None (greedy) or a number > 0"),
     "latent_dims": (lambda v: whole(v) and v >= 1, "a whole number >= 1"),
     "beta": (lambda v: real(v) and v >= 0, "a number >= 0"),
-    "epochs": (lambda v: v is None or whole(v) and v >= 1, "None (until the clips decode back) or a whole "
+    "epochs": (lambda v: v is None or (whole(v) and v >= 1), "None (until the clips decode back) or a whole "
                                                              "number >= 1"),
     "clock": (lambda v: v in CLOCK_SOURCES, f"one of {', '.join(CLOCK_SOURCES)}"),
     "input": (_port, "None (a virtual port), False (none) or a port name"),
     "output": (_port, "None (a virtual port), False (none) or a port name"),
     "api": (lambda v: v is None or isinstance(v, str), "None or a MIDI system's name"),
-    "out_channel": (lambda v: v is None or whole(v) and 0 <= v <= 15, "None or a MIDI channel 0-15"),
+    "out_channel": (lambda v: v is None or (whole(v) and 0 <= v <= 15), "None or a MIDI channel 0-15"),
     "synth": (lambda v: isinstance(v, bool), "True or False"),
     "echo": (lambda v: isinstance(v, bool), "True or False"),
     "mute": (lambda v: isinstance(v, bool), "True or False"),
     "volume": (lambda v: real(v) and 0 <= v <= 1, "a number from 0 to 1"),
-    "instrument": (lambda v: v is None or whole(v) and 0 <= v <= 127, "None or a General MIDI program 0-127"),
+    "instrument": (lambda v: v is None or (whole(v) and 0 <= v <= 127), "None or a General MIDI program 0-127"),
 }
 
 
@@ -260,7 +260,7 @@ class Session:
         virtual_input = self.settings["input"] is None and self.engine.status()["ports"]["input"] is not None
         if virtual_input:  # one port for every call: JACK dislikes client churn
             if self._performer is None:
-                with contextlib.suppress(ports.PortError):  # another program's "hmm_live in" too: ours is unknown
+                with contextlib.suppress(PortError):  # another program's "hmm_live in" too: ours is unknown
                     self._performer = ports.open_output(ports.IN_PORT, api=self.engine.api)
             if self._performer is not None:
                 send = self._send_demo
@@ -311,7 +311,7 @@ class Session:
 
     # -- files ------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> "Session":
+    def open(cls, path: str | Path) -> Session:
         """Restore a saved session; SessionError names what is wrong and nothing is changed.
         A save a crash cut short is recovered first (`problem` then says so)."""
         path = Path(path)
@@ -331,7 +331,7 @@ class Session:
         return session
 
     @classmethod
-    def open_or_create(cls, path: str | Path, musicvae: MusicVAE | str | Path = DEFAULT_MODEL) -> "Session":
+    def open_or_create(cls, path: str | Path, musicvae: MusicVAE | str | Path = DEFAULT_MODEL) -> Session:
         """The session saved at `path`; a new one if there is none. If the folder cannot be
         read, whatever the damage, a new session starts with the reason in `problem`, and
         the folder is kept."""

@@ -7,6 +7,7 @@ from typing import Literal
 
 import ipywidgets as widgets
 
+from hmm_live.errors import PortError
 from hmm_live.live import ports
 from hmm_live.live.answers import ANSWERS, MODES
 from hmm_live.live.clock import BPM_RANGE
@@ -115,7 +116,7 @@ class PortPicker(Listening, widgets.VBox):
         try:
             if listing:
                 found = {"input": ports.list_inputs(self.api), "output": ports.list_outputs(self.api)}
-        except ports.PortError as e:
+        except PortError as e:
             self.message.error(f"no ports to list: {e}. Start still works: the engine finds a MIDI system "
                                f"or plays without ports (the line at the top says which)")
         ours = (ports.IN_PORT, ports.OUT_PORT)  # the engine's own virtual ports, under any client name
