@@ -28,14 +28,16 @@ one bar: `extract` keeps a piece's windows in order, one bar apart, so a run
 is consecutive bars of one tune (a dropped repeat ends it). Clip tunes come
 from one half of the held-out windows and the other tunes from the other half.
 `extract` caches its windows (~/.cache/hmm_live/examples); the first run on a
-machine parses the corpus once (minutes).
+machine parses the corpus once (minutes). `--windows FILE` reads them from a file
+tests/data/make_heldout.py wrote instead (the same windows, no corpus, no ../shared).
 
-    python bench/music.py [--quick] [--out FILE]
+    python bench/music.py [--quick] [--windows FILE] [--out FILE]
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -227,17 +229,29 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def held_out(model: MusicVAE, name: str, sources: list[str], windows: Path | None) -> np.ndarray:
+    """The test split's windows: from `windows` (checked to be this model's encoding) or extracted."""
+    if windows is None:
+        return extract(sources, model.data_converter, cache_dir("examples"))[0]["test"]
+    with np.load(windows, allow_pickle=False) as saved:
+        if str(saved[f"{name}.converter"]) != json.dumps(model.data_converter.spec(), sort_keys=True):
+            sys.exit(f"{windows} holds {name}'s windows for another data converter: run tests/data/make_heldout.py")
+        return saved[name]
+
+
 def main() -> None:
-    args = arguments(__doc__, "fewer windows, morphs and bars (CI)").parse_args()
+    parser = arguments(__doc__, "fewer windows, morphs and bars (CI)")
+    parser.add_argument("--windows", type=Path, help="the held-out windows from this .npz (tests/data/make_heldout.py)")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {"quick": args.quick}
     for kind, (checkpoint, sources) in MODELS.items():
-        if kind == "drums" and not GROOVE.exists():
+        if kind == "drums" and not GROOVE.exists() and not args.windows:
             report[kind] = {"skipped": f"the Groove MIDI Dataset is not at {GROOVE} (../shared is absent)"}
             continue
         model = MusicVAE.load(checkpoint)
         log(f"{kind}: held-out windows of {', '.join(sources)}")
-        labels = extract(sources, model.data_converter, cache_dir("examples"))[0]["test"]
+        labels = held_out(model, checkpoint.name, sources, args.windows)
         result = report[kind] = {"model": checkpoint.name, "sources": sources, "held_out_windows": len(labels)}
         log(f"{kind}: realism")
         sample = labels[::5] if args.quick else labels  # every 5th window keeps the collections' mix
