@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Literal, TypedDict, Unpack
 
 from hmm_live.errors import ConfigError, PortError, SessionError, TrainingBusyError
 from hmm_live.limits import real, whole
