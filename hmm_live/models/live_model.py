@@ -121,7 +121,7 @@ class LiveModel(Generic[TrainingT]):
 
     Subclasses build their networks, pass the keras.Model holding every
     variable to `_init_training`, and define `_io_shapes`, `_losses`,
-    `_training` and `_publication`.
+    `_training` and `_publication` (LiveModel[T]: T, the Training their `_training` plans).
     """
 
     kind = "live model"
