@@ -6,6 +6,7 @@ The models (and TensorFlow under them) load on first use of a name below, so
 import importlib
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's start-up chatter off stage
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -25,6 +26,10 @@ from hmm_live.errors import (  # noqa: E402
     TrainingBusyError,
     UnsupportedModelError,
 )
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
+    from hmm_live.models import MusicVAE, Responder, Subspacer
+    from hmm_live.music.clips import Clip, ClipLibrary
 
 __version__ = "0.1.0"
 _LAZY = {"MusicVAE": "hmm_live.models", "Subspacer": "hmm_live.models", "Responder": "hmm_live.models",

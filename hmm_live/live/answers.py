@@ -103,16 +103,17 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
     Score: pitch-class cosine + onset Jaccard + 0.5 for the same tonic, minus 4 x the
     echo F1 beyond ECHO_LIMIT (a copy loses to any fair variation), and a little for
     each place down the list (the blend itself is preferred to its variations)."""
-    melodic = isinstance(converter, MelodyConverter)
+    melody = converter if isinstance(converter, MelodyConverter) else None  # a drum kit has no key
     played_key = key(played)
     best, best_score = None, -np.inf
     for order, notes in enumerate(candidates):
-        if not len(notes):
+        notes_key = key(notes)
+        if notes_key is None:  # no notes
             continue
-        shifts = {0, (played_key[0] - key(notes)[0] + 6) % 12 - 6} if melodic and played_key else {0}
+        shifts = {0, (played_key[0] - notes_key[0] + 6) % 12 - 6} if melody and played_key else {0}
         for shift in shifts:
-            moved = notes + [_register(played, notes, shift, converter) if melodic else 0, 0, 0]
-            tonic = melodic and same_tonic(played, moved)  # a drum kit has no key
+            moved = notes + np.array([_register(played, notes, shift, melody) if melody else 0, 0, 0])
+            tonic = melody is not None and same_tonic(played, moved)
             echo = max(0.0, echo_f1(played, moved) - ECHO_LIMIT)
             score = (pitch_class_cosine(played, moved) + onset_jaccard(played, moved) + 0.5 * tonic
                      - 4.0 * echo - 0.02 * order)

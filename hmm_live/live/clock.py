@@ -66,7 +66,7 @@ class Clock:
     def __init__(self, bpm: float = 120.0):
         self._lock = threading.Lock()
         self._anchor_time = 0.0
-        self._anchor_step = 0
+        self._anchor_step: float = 0  # an external clock may lock it between steps
         self.bpm = check_bpm(bpm)
         self.running = False
 

@@ -65,7 +65,8 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
         engine = Engine(musicvae, subspacer, responder, input=None if api else False,
                         output=None if api else False, api=api, bpm=bpm, temperature=temperature,
                         answers=answers, lead=lead)
-        answers, points = engine.bus.subscribe("answers", maxlen=bars + 4), engine.bus.subscribe("points", maxlen=bars + 4)
+        answer_stream = engine.bus.subscribe("answers", maxlen=bars + 4)
+        point_stream = engine.bus.subscribe("points", maxlen=bars + 4)
         stack.enter_context(engine)
         if api:
             performer = stack.enter_context(contextlib.closing(ports.open_output(ports.IN_PORT, api=api)))
@@ -76,8 +77,8 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
         perform_in_thread(send, engine.clock, played, "hmm_live demo performer", jitter=JITTER).join()
         time.sleep(max(0.0, engine.clock.bar_time(bars + 1) - time.monotonic()) + 0.05)
         status = engine.status()
-    got: dict[int, Answer] = {a.bar: a for a in answers.drain()}
-    where = {p.bar: p.point for p in points.drain()}
+    got: dict[int, Answer] = {a.bar: a for a in answer_stream.drain()}
+    where = {p.bar: p.point for p in point_stream.drain()}
     for b in range(bars):
         answer = got.get(b + 1)
         point = where.get(b)

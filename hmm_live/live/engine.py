@@ -31,6 +31,7 @@ import os
 import threading
 import time
 import traceback
+from typing import Literal
 
 import mido
 import numpy as np
@@ -73,7 +74,8 @@ class Engine:
     """
 
     def __init__(self, musicvae: MusicVAE, subspacer: Subspacer, responder: Responder, *,
-                 input: str | bool | None = None, output: str | bool | None = None, api: str | None = None,
+                 input: str | Literal[False] | None = None, output: str | Literal[False] | None = None,
+                 api: str | None = None,
                  bpm: float = 120.0, channel: int | None = None, out_channel: int | None = None,
                  temperature: float | None = None, mode: str = "continuous", every: int = 1,
                  answers: str = "listen", lead: float = 0.5, clock: Clock | None = None,
@@ -88,7 +90,8 @@ class Engine:
         self.temperature, self.mode, self.every = temperature, mode, int(every)
         self.answers, self.lead = answers, float(lead)
         self._input_spec, self._output_spec, self.api = input, output, api
-        self._in_port = self._out_port = None
+        self._in_port: ports.Input | None = None
+        self._out_port: mido.ports.BaseOutput | None = None
         drums = isinstance(musicvae.data_converter, DrumsConverter)
         self._synth_channel = DRUM_CHANNEL if drums else ANSWER_CHANNEL
         self.player = Player(self.clock, channel=(DRUM_CHANNEL if drums else 0) if out_channel is None
@@ -142,9 +145,10 @@ class Engine:
             raise
         self._send_clock(0, 1)
         self.player.start()
-        self._bars = self.bus.subscribe("capture")
+        bars = self._bars = self.bus.subscribe("capture")
         self._threads = [threading.Thread(target=self._clock_loop, name="hmm_live clock", daemon=True),
-                         threading.Thread(target=self._responder_loop, name="hmm_live responder", daemon=True)]
+                         threading.Thread(target=self._responder_loop, args=(bars,), name="hmm_live responder",
+                                          daemon=True)]
         if isinstance(self._input_spec, str) or isinstance(self._output_spec, str):
             self._threads.append(threading.Thread(target=self._port_watch, name="hmm_live ports", daemon=True))
         for t in self._threads:
@@ -249,14 +253,14 @@ class Engine:
             self.sound = "off (the built-in synth is not used)"
             return
         try:
-            self.synth = Synth(volume=self.volume)
+            synth = self.synth = Synth(volume=self.volume)
             self.set_sound()
         except SynthError as e:
             self.sound = f"off: {e}"
             self._report(f"sound: {self.sound}")
             return
         channel = self._synth_channel
-        self.player.set_output("synth", lambda msg, synth=self.synth: synth.send(
+        self.player.set_output("synth", lambda msg: synth.send(
             msg.copy(channel=channel) if hasattr(msg, "channel") else msg))
 
     def set_sound(self, volume: float | None = None, mute: bool | None = None, echo: bool | None = None,
@@ -290,9 +294,9 @@ class Engine:
             self._in_port = ports.open_input(self._input_spec or ports.IN_PORT, callback=self.feed,
                                              virtual=self._input_spec is None, api=self.api)
         else:
-            self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
-                                               virtual=self._output_spec is None, api=self.api)
-            self.player.set_output("midi", self._out_port.send)
+            out_port = self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
+                                                          virtual=self._output_spec is None, api=self.api)
+            self.player.set_output("midi", out_port.send)
 
     def _port_watch(self) -> None:
         lost = set()
@@ -353,7 +357,7 @@ class Engine:
         if messages:
             self.player.send_at(messages)
 
-    def _responder_loop(self) -> None:
+    def _responder_loop(self, bars: Subscription) -> None:
         """Answer each closed bar; first a warm-up answer (well before the first bar closes), so
         Start returns at once and the first live bar traces no graph."""
         current = self.models
@@ -363,7 +367,7 @@ class Engine:
             self._error("warm-up answer", e)
         while not self._stop.is_set():
             try:
-                bar = self._bars.get(timeout=0.5)
+                bar = bars.get(timeout=0.5)
             except TimeoutError:
                 continue
             except EOFError:  # stop() closed it

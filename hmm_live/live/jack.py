@@ -40,6 +40,7 @@ def jack_server(period: int = 128) -> Iterator[str]:
         proc = subprocess.Popen(["sh", "-c", GUARD, "jack guard", jackd, "-n", name, "--no-realtime",
                                  "-t", str(CLIENT_TIMEOUT_MS), "-d", "dummy", "-r", "48000", "-p", str(period)],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=env)
+        assert proc.stdin is not None  # stdin=PIPE: closing it stops the guard, and jackd with it
         problem = _wait_until_running(name, proc, log)
         if problem is None:
             break

@@ -233,7 +233,7 @@ def open_input(name: str = IN_PORT, callback: Callable[[mido.Message, float], No
     return Input(name, callback, virtual, api)
 
 
-def open_output(name: str = OUT_PORT, virtual: bool = False, api: str | None = None):
+def open_output(name: str = OUT_PORT, virtual: bool = False, api: str | None = None) -> mido.ports.BaseOutput:
     """An output port (virtual, or an existing one by name/substring)."""
     b = backend(api)
     try:

@@ -55,6 +55,7 @@ class Synth:
             raise SynthError(f"no General MIDI SoundFont found (looked for {soundfont or ', '.join(map(str, SOUNDFONTS))}; "
                              "Debian: apt-get install fluid-soundfont-gm)")
         self._fs = fs
+        self._driver: int | None = None  # the audio driver's handle, once one opens
         self._settings = fs.new_fluid_settings()
         self._set("synth.sample-rate", float(sample_rate))
         self._set("audio.period-size", period)
@@ -151,7 +152,7 @@ class Synth:
 
     def _delete(self) -> None:
         fs = self._fs
-        if getattr(self, "_driver", None):
+        if self._driver:
             fs.delete_fluid_audio_driver(self._driver)
             self._driver = None
         if self._synth is not None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import keras
 import numpy as np
@@ -37,7 +37,7 @@ from hmm_live.files import atomic_folder
 
 FORMAT = 1
 BATCHES_PER_EPOCH = 8  # with batch_size=None: small libraries get enough steps, large ones stay fast
-Callback = keras.callbacks.Callback | Callable[[int, dict], Any]
+Callback: TypeAlias = keras.callbacks.Callback | Callable[[int, dict], Any]
 Step = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]  # (x, y, seed) -> losses
 History = dict[str, list[float]]  # Keras-style: each logged value, per epoch
 
@@ -54,6 +54,18 @@ class Training:
     start: Sequence[tf.Tensor] | None = None  # weights to start from instead of fresh seeded ones
     then: tuple[int, Step] | None = None  # (epoch, step): from that epoch on, train with that step
     callbacks: Sequence[keras.callbacks.Callback] = ()  # the model's own, run after the caller's
+
+
+TrainingT = TypeVar("TrainingT", bound=Training)  # what a subclass's `_training` plans
+
+
+class TrainingThread(threading.Thread):
+    """A `fit_in_background` thread: once it ends, `result` is the fit's history, or `error` what it raised."""
+
+    def __init__(self, target: Callable[[], None], name: str):
+        super().__init__(target=target, name=name, daemon=True)
+        self.result: History | None = None
+        self.error: BaseException | None = None
 
 
 class Published:
@@ -104,12 +116,12 @@ def _glorot(variables: Sequence[keras.Variable], seed: int) -> list[np.ndarray]:
     return out
 
 
-class LiveModel:
+class LiveModel(Generic[TrainingT]):
     """Base class: `fit` (locking, the training loop with Keras callbacks, publishing), save and load.
 
     Subclasses build their networks, pass the keras.Model holding every
     variable to `_init_training`, and define `_io_shapes`, `_losses`,
-    `_training` and `_publication`.
+    `_training` and `_publication` (LiveModel[T]: T, the Training their `_training` plans).
     """
 
     kind = "live model"
@@ -164,12 +176,12 @@ class LiveModel:
         """Scalar losses of a batch; "loss" is the one minimised (traced once, run every step)."""
         raise NotImplementedError
 
-    def _training(self, clips: Any, epochs: int | None, **options) -> Training:
-        """What `fit(clips, epochs, **options)` trains on, checked: the data and the schedule.
+    def _training(self, clips: Any, epochs: int | None) -> TrainingT:
+        """What `fit(clips, epochs)` trains on, checked: the data and the schedule.
         epochs is None or a whole number >= 1; None means the model's own default."""
         raise NotImplementedError
 
-    def _publication(self, training: Training, history: History) -> tuple[dict[str, np.ndarray], dict]:
+    def _publication(self, training: TrainingT, history: History) -> tuple[dict[str, np.ndarray], dict]:
         """Once trained: the arrays published with the weights and the fit's `info`. May adjust
         the variables first (they are read after it)."""
         raise NotImplementedError
@@ -201,7 +213,7 @@ class LiveModel:
 
     # -- training ------------------------------------------------------------
     def fit(self, clips: Any, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
-            verbose: int = 0, **options) -> History:
+            verbose: int = 0) -> History:
         """Train on clips, from fresh weights unless the subclass starts from others, and
         publish the result; returns the Keras-style history.
 
@@ -209,17 +221,22 @@ class LiveModel:
         `epochs` = None is the model's own default. Callbacks are Keras callbacks
         or `f(epoch, logs)`, called every epoch. The new weights are swapped in
         (one assignment) when training ends, so readers use the old model until
-        then, never a mix.
+        then, never a mix. A subclass with options of its own passes them on through `_fit`.
         """
+        return self._fit(epochs, callbacks, verbose, lambda: self._training(clips, epochs))
+
+    def _fit(self, epochs: int | None, callbacks: Sequence[Callback] | None, verbose: int,
+             plan: Callable[[], TrainingT]) -> History:
+        """`fit`, with the training planned by `plan` (a subclass's `_training`, with its options) under the lock."""
         with self._holding_lock():
             if epochs is not None and not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
                 raise ConfigError(f"epochs must be a whole number >= 1, got {epochs!r}")
-            training = self._training(clips, epochs, **options)
+            training = plan()
             history = self._train(training, callbacks, verbose)
             self._publish(*self._publication(training, history))
             return history
 
-    def fit_in_background(self, *args, **kwargs) -> threading.Thread:
+    def fit_in_background(self, *args: Any, **kwargs: Any) -> TrainingThread:
         """Run `fit(*args, **kwargs)` in a named daemon thread; readers keep the old weights until it ends.
 
         The lock is taken now: any fit started after this call raises
@@ -228,7 +245,7 @@ class LiveModel:
         """
         self._claim()
 
-        def run():
+        def run() -> None:
             try:
                 thread.result = self.fit(*args, **kwargs)
             except BaseException as e:  # reported on the thread, never lost in a traceback
@@ -238,8 +255,7 @@ class LiveModel:
                     self._handed_to = None
                     self._fit_lock.release()
 
-        thread = threading.Thread(target=run, name=f"hmm_live {self.kind} training", daemon=True)
-        thread.result, thread.error = None, None
+        thread = TrainingThread(run, f"hmm_live {self.kind} training")
         self._handed_to = thread
         thread.start()
         return thread
@@ -260,7 +276,7 @@ class LiveModel:
         if not self._fit_lock.acquire(blocking=False):
             raise TrainingBusyError(f"the {self.kind} is already training: wait for it to finish")
 
-    def _train(self, training: Training, callbacks: Sequence[Callback] | None, verbose: int) -> History:
+    def _train(self, training: TrainingT, callbacks: Sequence[Callback] | None, verbose: int) -> History:
         """Run the training loop from fresh (seeded) weights, or from `training.start`'s, with a fresh optimizer."""
         x, y, epochs, then = training.x, training.y, int(training.epochs), training.then
         for v, init in self._initial_state:
@@ -317,7 +333,8 @@ class LiveModel:
             meta = {"format": FORMAT, "kind": self.kind, "config": self._config(),
                     "fingerprint": published.fingerprint, "info": published.info}
             (tmp / "model.json").write_text(json.dumps(meta, indent=1))
-            np.savez(tmp / "weights.npz", **{f"weight_{i}": w.numpy() for i, w in enumerate(published.weights)},
+            np.savez(tmp / "weights.npz", allow_pickle=False,  # as loaded: numbers only
+                     **{f"weight_{i}": w.numpy() for i, w in enumerate(published.weights)},
                      **published.arrays)
         return Path(path)
 

@@ -77,7 +77,7 @@ def response_head(shape: Shape, latent_dims: int) -> keras.Model:
 DEFAULT_EPOCHS = 100  # fit(epochs=None)
 
 
-class Responder(LiveModel):
+class Responder(LiveModel[Training]):
     """`predict(bar) -> point` in its subspacer's space.
 
     `fit(clips, epochs=None, callbacks=None, verbose=0)` (LiveModel's) learns,
@@ -138,7 +138,7 @@ class Responder(LiveModel):
     def split(self, bars: int) -> tuple[np.ndarray, np.ndarray]:
         """(trained, held out) indices into `examples`' bars: the same in every fit with this seed."""
         order = np.random.default_rng(self.seed).permutation(bars)
-        held = int(round(bars * self.validation_split)) if bars > 1 else 0
+        held = round(bars * self.validation_split) if bars > 1 else 0
         return np.sort(order[held:]), np.sort(order[:held])
 
     def _training(self, clips: ClipLibrary, epochs: int | None) -> Training:
@@ -155,9 +155,11 @@ class Responder(LiveModel):
 
     def _publication(self, training: Training, history: History) -> tuple[dict[str, np.ndarray], dict]:
         """No arrays; the info records which subspacer it was trained for (see `stale`)."""
-        return {}, {"subspacer": self.subspacer.fingerprint(), "bars": len(training.x) + len(training.validation[0]),
+        held = 0 if training.validation is None else len(training.validation[0])
+        val_loss = history.get("val_loss")
+        return {}, {"subspacer": self.subspacer.fingerprint(), "bars": len(training.x) + held,
                     "epochs": len(history["loss"]), "loss": history["loss"][-1],
-                    "val_loss": (history.get("val_loss") or [None])[-1]}
+                    "val_loss": val_loss[-1] if val_loss else None}
 
     def _inputs(self, rolls: np.ndarray) -> np.ndarray:
         """Rolls [n, 128, 16] -> network inputs [n, 16, 128], centred if the shape is: moved so

@@ -40,6 +40,8 @@ LAYOUT_EPOCHS = 300  # MidiMe's training that places the clips; then the decoder
 SETTLE_LEARNING_RATE = 1e-2
 CHECK_EVERY = 25  # settling epochs between decode-back checks (one batched greedy decode each)
 MAX_EPOCHS = 10_000  # a fit with an unlimited time budget still ends
+TIME_BUDGET = 10.0  # fit(epochs=None)'s default seconds
+UNTIL = 0.95  # fit(epochs=None)'s default fraction of clips that must decode back
 
 
 def relu_stack(x, sizes: Sequence[int]):
@@ -62,7 +64,7 @@ def subspace_decoder(latent_dims: int, sizes: Sequence[int], z_size: int) -> ker
     return keras.Model(points, codes, name="subspace_decoder")
 
 
-class Subspacer(LiveModel):
+class Subspacer(LiveModel["_SubspaceTraining"]):
     """`encode` clips to subspace points, `decode` points to MusicVAE codes, `generate` music."""
 
     kind = "subspacer"
@@ -122,8 +124,8 @@ class Subspacer(LiveModel):
 
     # -- training ------------------------------------------------------------
     def fit(self, clips: Clips, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
-            verbose: int = 0, names: Sequence[str] | None = None, time_budget: float = 10.0,
-            until: float = 0.95, align_to: Subspacer | None = None) -> History:
+            verbose: int = 0, names: Sequence[str] | None = None, time_budget: float = TIME_BUDGET,
+            until: float = UNTIL, align_to: Subspacer | None = None) -> History:
         """Learn the subspace from clips (or their codes); returns the history.
 
         epochs=None (the default) trains until `until` of the clips decode back
@@ -148,11 +150,12 @@ class Subspacer(LiveModel):
         "callback") and how many clips the map was aligned on. The rest is
         LiveModel.fit's: the lock, callbacks, publishing when the fit ends.
         """
-        return super().fit(clips, epochs, callbacks, verbose, names=names, time_budget=time_budget,
-                           until=until, align_to=align_to)
+        return self._fit(epochs, callbacks, verbose, lambda: self._training(
+            clips, epochs, names=names, time_budget=time_budget, until=until, align_to=align_to))
 
-    def _training(self, clips: Clips, epochs: int | None, *, names: Sequence[str] | None, time_budget: float,
-                  until: float, align_to: Subspacer | None) -> _SubspaceTraining:
+    def _training(self, clips: Clips, epochs: int | None, *, names: Sequence[str] | None = None,
+                  time_budget: float = TIME_BUDGET, until: float = UNTIL,
+                  align_to: Subspacer | None = None) -> _SubspaceTraining:
         started = time.monotonic()
         if not time_budget > 0:
             raise ConfigError(f"time_budget must be > 0 seconds, got {time_budget!r}")
@@ -171,7 +174,7 @@ class Subspacer(LiveModel):
             layout = round(LAYOUT_EPOCHS * sum(name not in known for name in names) / len(names))
         watch = _DecodingBack(self, codes, until, started + time_budget if converge else math.inf,
                               layout if converge else math.inf)
-        return _SubspaceTraining(x=codes, y=codes, epochs=MAX_EPOCHS if converge else epochs,
+        return _SubspaceTraining(x=codes, y=codes, epochs=MAX_EPOCHS if epochs is None else epochs,
                                  then=(layout, self._settle) if converge else None,
                                  start=None if align_to is None else align_to._require().weights,
                                  callbacks=[watch], names=list(names), watch=watch, align_to=align_to)
@@ -327,7 +330,9 @@ class _DecodingBack(keras.callbacks.Callback):
         super().__init__()
         self.subspacer, self.codes, self.until, self.deadline, self.settle = subspacer, codes, until, deadline, settle
         self.reference = subspacer.musicvae.decode_labels(codes)
-        self.fraction, self.best, self.reason = 0.0, None, None
+        self.fraction = 0.0
+        self.best: tuple[float, list[np.ndarray]] | None = None  # (fraction, decoder weights) of the best check
+        self.reason: str | None = None  # why the fit stops, once it should
         self.epoch = self.checked = -1
 
     def check(self) -> None:
@@ -352,9 +357,10 @@ class _DecodingBack(keras.callbacks.Callback):
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.checked != self.epoch:
             self.check()
-        if self.best[0] > self.fraction:
-            self.fraction = self.best[0]
-            for v, w in zip(self.subspacer.decoder.trainable_variables, self.best[1]):
+        best = self.best  # set: check() ran at the last epoch
+        if best is not None and best[0] > self.fraction:
+            self.fraction = best[0]
+            for v, w in zip(self.subspacer.decoder.trainable_variables, best[1]):
                 v.assign(w)
 
 

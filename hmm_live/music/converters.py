@@ -78,7 +78,7 @@ class DataConverter(ABC):
         [n, num_steps] of every window starting on a bar line, one bar apart, for
         each track (see `_tracks`); windows without a note and repeats are dropped."""
         seq = self._quantized(sequence)
-        found = {}
+        found: dict[bytes, np.ndarray] = {}  # a window's bytes -> the window: repeats dropped
         for events in self._tracks(seq):
             for start in range(0, len(events) - self.num_steps + 1, STEPS_PER_BAR):
                 window = events[start:start + self.num_steps]
@@ -139,13 +139,12 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
     of_type(spec, dict, "dataConverter")
     kind = spec.get("type")
     args = of_type(spec.get("args") or {}, dict, "dataConverter field 'args'")
-    converter = _CONVERTERS.get(kind) if isinstance(kind, str) else None
-    if converter is None:
+    if not isinstance(kind, str) or kind not in _CONVERTERS:
         if isinstance(kind, str) and kind in _UNSUPPORTED:
             raise UnsupportedModelError(f"{kind} models ({_UNSUPPORTED[kind]}) are not supported by hmm_live")
         raise ConfigError(f"unknown dataConverter type {kind!r:.60}")
     try:
-        return converter.from_args(kind, args)
+        return _CONVERTERS[kind].from_args(kind, args)
     except KeyError as e:
         raise ConfigError(f"dataConverter {kind!r} lacks the argument {e.args[0]!r}") from None
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, TypedDict, Unpack
 
 from hmm_live.errors import ConfigError, PortError, SessionError, TrainingBusyError
 from hmm_live.limits import real, whole
@@ -35,7 +36,34 @@ from hmm_live.shipped import DEFAULT_MODEL
 CLOCKS: dict[str, Callable[[float], Clock]] = {"internal": Clock, "midi clock in": ClockFollower,
                                                "midi clock out": ClockSender, "ableton link": LinkClock}
 CLOCK_SOURCES = tuple(CLOCKS)
-DEFAULTS = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": None,
+
+
+class SessionSettings(TypedDict, total=False):
+    """The session's settings by name (what each may be: RULES). A session's `settings` holds
+    them all (DEFAULTS); `configure` takes any of them, hence total=False."""
+
+    bpm: float
+    temperature: float | None  # None: greedy
+    latent_dims: int
+    beta: float
+    epochs: int | None  # None: until the clips decode back
+    mode: str
+    every: int
+    clock: str  # one of CLOCK_SOURCES
+    input: str | Literal[False] | None  # a port name, False for none, None for a virtual port
+    output: str | Literal[False] | None
+    api: str | None
+    out_channel: int | None
+    answers: str
+    lead: float
+    synth: bool
+    echo: bool
+    volume: float
+    mute: bool
+    instrument: int | None
+
+
+DEFAULTS: SessionSettings = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": None,
             "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
             "api": None, "out_channel": None, "answers": "listen", "lead": 0.5,
             "synth": True, "echo": False, "volume": 0.8, "mute": False, "instrument": None}
@@ -85,7 +113,8 @@ class Session:
     """
 
     def __init__(self, musicvae: MusicVAE | str | Path = DEFAULT_MODEL, path: str | Path | None = None,
-                 bars: int = 2, **settings):
+                 bars: int = 2, **settings: Unpack[SessionSettings]):
+        self.musicvae_ref: str | None
         if not isinstance(musicvae, MusicVAE):
             self.musicvae_ref = store.model_ref(musicvae)
             musicvae = MusicVAE.load(musicvae)
@@ -99,7 +128,7 @@ class Session:
         self.responder: Responder | None = None
         self.bus = Bus()
         self.engine: Engine | None = None
-        self.settings = dict(DEFAULTS)
+        self.settings = DEFAULTS.copy()
         self.configure(**settings)
         self.problem: str | None = None  # why the folder could not be opened, for the panel
         self._keep_aside = False  # the folder at `path` failed to load: never write over it
@@ -109,11 +138,11 @@ class Session:
         self._performer_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        state = f"trained {self.subspacer.latent_dims}-D" if self.trained else "untrained"
+        state = f"trained {self.subspacer.latent_dims}-D" if self.trained and self.subspacer else "untrained"
         return f"Session({len(self.clips)} clips, {state}, {'playing' if self.playing else 'stopped'}, {self.path})"
 
     # -- settings --------------------------------------------------------------
-    def configure(self, **settings) -> None:
+    def configure(self, **settings: Unpack[SessionSettings]) -> None:
         """Change settings (see DEFAULTS); the engine picks up bpm, temperature, answers and lead at once."""
         unknown = set(settings) - set(DEFAULTS)
         if unknown:
@@ -121,7 +150,8 @@ class Session:
         for name, value in settings.items():
             if name in RULES and not RULES[name][0](value):
                 raise ConfigError(f"{name} must be {RULES[name][1]}, got {value!r}")
-        check_settings(*(settings.get(name, self.settings[name]) for name in ("answers", "lead", "mode", "every")))
+        new: SessionSettings = {**self.settings, **settings}
+        check_settings(new["answers"], new["lead"], new["mode"], new["every"])
         self.settings.update(settings)
         self.bus.publish("settings", Settings(dict(self.settings)))  # for views that follow them (the browser's sound)
         engine = self.engine
@@ -132,7 +162,8 @@ class Session:
                 engine.temperature = settings["temperature"]
             engine.answers, engine.lead = self.settings["answers"], float(self.settings["lead"])
             if any(k in settings for k in SOUND):
-                engine.set_sound(**{k: self.settings[k] for k in SOUND})
+                s = self.settings
+                engine.set_sound(volume=s["volume"], mute=s["mute"], echo=s["echo"], instrument=s["instrument"])
 
     # -- training ----------------------------------------------------------------
     @property
@@ -160,17 +191,21 @@ class Session:
         In the background by default (returns the thread; the engine keeps playing).
         A second call while one runs raises TrainingBusyError.
         """
-        settings = {k: v for k, v in (("epochs", epochs), ("beta", beta), ("latent_dims", latent_dims))
-                    if v is not None}
         library = self.training_library()
         if len(library) < 2:
             raise ConfigError(f"training needs at least 2 clips, {len(library)} picked: record or load some")
         if self.training:
             raise TrainingBusyError("the session is already training: wait for it to finish")
-        self.settings.update(settings)
         s = self.settings
+        if epochs is not None:
+            s["epochs"] = epochs
+        if beta is not None:
+            s["beta"] = beta
+        if latent_dims is not None:
+            s["latent_dims"] = latent_dims
         if not background:
-            return self._train(library, s["epochs"], s["beta"], s["latent_dims"], raise_errors=True)
+            self._train(library, s["epochs"], s["beta"], s["latent_dims"], raise_errors=True)
+            return None
         self._training = threading.Thread(target=self._train, args=(library, s["epochs"], s["beta"],
                                                                      s["latent_dims"]),
                                           name="hmm_live session training", daemon=True)
@@ -209,15 +244,15 @@ class Session:
     def playing(self) -> bool:
         return self.engine is not None and self.engine.running
 
-    def start(self, **settings) -> Engine:
+    def start(self, **settings: Unpack[SessionSettings]) -> Engine:
         """Start the live engine with the session's models and settings (ports, clock, mode...)."""
         if settings:
             self.configure(**settings)
-        self._require_trained()
-        if self.playing:
+        subspacer, responder = self._models()
+        if self.engine is not None and self.engine.running:
             return self.engine
         s = self.settings
-        engine = Engine(self.musicvae, self.subspacer, self.responder, input=s["input"], output=s["output"],
+        engine = Engine(self.musicvae, subspacer, responder, input=s["input"], output=s["output"],
                         api=s["api"], out_channel=s["out_channel"],
                         temperature=s["temperature"], mode=s["mode"], every=int(s["every"]),
                         answers=s["answers"], lead=float(s["lead"]), clock=CLOCKS[s["clock"]](float(s["bpm"])),
@@ -227,9 +262,17 @@ class Session:
         self.engine = engine
         return engine
 
-    def _require_trained(self) -> None:
-        if not self.trained:
+    def _models(self) -> tuple[Subspacer, Responder]:
+        """The trained subspacer and responder; ConfigError if the session has none yet."""
+        if self.subspacer is None or self.responder is None:
             raise ConfigError("the session has no trained subspace yet: add clips and call train() first")
+        return self.subspacer, self.responder
+
+    def _running_engine(self, problem: str) -> Engine:
+        """The running engine; ConfigError(`problem`) if none runs."""
+        if self.engine is None or not self.engine.running:
+            raise ConfigError(problem)
+        return self.engine
 
     def stop(self) -> None:
         if self._performer is not None:
@@ -241,9 +284,7 @@ class Session:
 
     def play(self, sequence: NoteSequence, bar: int | None = None) -> None:
         """Play a sequence on the running engine's output from bar `bar` (default: the next one)."""
-        if not self.playing:
-            raise ConfigError("start() the engine first: it owns the output port and the clock")
-        engine = self.engine
+        engine = self._running_engine("start() the engine first: it owns the output port and the clock")
         if bar is None:
             bar = engine.clock.next_bar()
         engine.player.play(sequence, first_step(bar))
@@ -254,26 +295,25 @@ class Session:
         only one of that name (else straight into its capture). Returns the thread."""
         from hmm_live.live import demo, ports
 
-        if not self.playing:
-            raise ConfigError("start() the engine first")
+        engine = self._running_engine("start() the engine first")
         send = None
-        virtual_input = self.settings["input"] is None and self.engine.status()["ports"]["input"] is not None
+        virtual_input = self.settings["input"] is None and engine.status()["ports"]["input"] is not None
         if virtual_input:  # one port for every call: JACK dislikes client churn
             if self._performer is None:
                 with contextlib.suppress(PortError):  # another program's "hmm_live in" too: ours is unknown
-                    self._performer = ports.open_output(ports.IN_PORT, api=self.engine.api)
+                    self._performer = ports.open_output(ports.IN_PORT, api=engine.api)
             if self._performer is not None:
                 send = self._send_demo
-        return demo.play(self.engine, self.clips, bars, send)
+        return demo.play(engine, self.clips, bars, send)
 
     def answer(self, bar: NoteSequence, seed: int | None = None) -> NoteSequence:
         """The answer the engine would play to this one-bar NoteSequence (16 quantised steps),
         with the session's models and settings, without the timing. A rest gets silence."""
-        self._require_trained()
+        subspacer, responder = self._models()
         if not bar.notes:
             return from_notes([], STEPS_PER_BAR)
         s = self.settings
-        models = Models(self.musicvae, self.subspacer, self.responder)
+        models = Models(self.musicvae, subspacer, responder)
         return make_answer(models, bar, s["answers"], float(s["lead"]), s["temperature"], seed)[1]
 
     def _send_demo(self, message) -> None:
@@ -285,9 +325,7 @@ class Session:
     # -- clips -----------------------------------------------------------------------
     def record(self) -> None:
         """Collect the bars the performer plays from now on (needs the engine running)."""
-        if not self.playing:
-            raise ConfigError("start() the engine first: recording listens to its capture")
-        self.engine.capture.record()
+        self._running_engine("start() the engine first: recording listens to its capture").capture.record()
 
     def stop_recording(self) -> list[str]:
         """Cut what was recorded into clips (from the first bar played) and add them; returns their names."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ class Contents:
     """Everything a session folder holds, loaded."""
     musicvae: MusicVAE
     musicvae_ref: str
-    settings: dict
+    settings: Mapping[str, Any]  # a session's SessionSettings; as read, unchecked (Session.open checks)
     clips: ClipLibrary
     training_clips: list[str] | None
     subspacer: Subspacer | None

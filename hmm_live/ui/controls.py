@@ -12,7 +12,7 @@ from hmm_live.live import ports
 from hmm_live.live.answers import ANSWERS, MODES
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.live.messages import Answer, CapturedBar, Status, TrainingDone, TrainingProgress
-from hmm_live.session import CLOCK_SOURCES, Session
+from hmm_live.session import CLOCK_SOURCES, Session, SessionSettings
 from hmm_live.ui.live_roll import clock_bar
 from hmm_live.ui.message import Message
 from hmm_live.ui.monitor import Listening
@@ -120,8 +120,10 @@ class PortPicker(Listening, widgets.VBox):
             self.message.error(f"no ports to list: {e}. Start still works: the engine finds a MIDI system "
                                f"or plays without ports (the line at the top says which)")
         ours = (ports.IN_PORT, ports.OUT_PORT)  # the engine's own virtual ports, under any client name
-        for kind, dropdown in (("input", self.input), ("output", self.output)):
-            current = self._label(self.session.settings[kind])
+        settings = self.session.settings
+        for kind, setting, dropdown in (("input", settings["input"], self.input),
+                                        ("output", settings["output"], self.output)):
+            current = self._label(setting)
             options = [VIRTUAL, NONE] + [p for p in found[kind] if not any(name in p for name in ours)]
             dropdown.options = options if current in options else options + [current]
             dropdown.value = current
@@ -129,14 +131,15 @@ class PortPicker(Listening, widgets.VBox):
     def _label(self, setting: str | Literal[False] | None) -> str:
         return VIRTUAL if setting is None else NONE if setting is False else setting
 
-    def _pick(self, kind: str, label: str) -> None:
-        setting = None if label == VIRTUAL else False if label == NONE else label
+    def _pick(self, kind: Literal["input", "output"], label: str) -> None:
+        setting: str | Literal[False] | None = None if label == VIRTUAL else False if label == NONE else label
         if isinstance(setting, str):
             present = ports.list_inputs(self.api) if kind == "input" else ports.list_outputs(self.api)
             if setting not in present:
                 self.message.error(f"the MIDI {kind} {setting!r} has vanished; pick another or refresh")
                 return
-        self.session.configure(**{kind: setting})
+        change: SessionSettings = {"input": setting} if kind == "input" else {"output": setting}
+        self.session.configure(**change)
         self.message.info(f"MIDI {kind}: {label}" + (" (from the next start)" if self.session.playing else ""))
 
     def _opened(self, status: Status | None) -> None:
