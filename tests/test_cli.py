@@ -15,11 +15,11 @@ from pathlib import Path
 
 import mido
 import pytest
-from conftest import randomize
-from tf1_checkpoint import write_tf1_checkpoint
 
 from hmm_live import MusicVAE
 from hmm_live.music import from_notes, read_midi, write_midi
+from tests.support import randomize
+from tests.tf1_checkpoint import write_tf1_checkpoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 HEAVY = ("tensorflow", "keras", "jupyterlab", "rtmidi", "hmm_live.models", "hmm_live.session")

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "musicvae.py"
+from tests.support import REPO
+
+BENCH = REPO / "bench" / "musicvae.py"
 
 
 def test_musicvae_bench_quick(oracle, tmp_path):

@@ -6,11 +6,11 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import random_melody, randomize
-from tf1_checkpoint import write_tf1_checkpoint
 
 from hmm_live import CheckpointError, ConfigError, MusicVAE, UnsupportedModelError
 from hmm_live.models.musicvae import checkpoints
+from tests.support import random_melody, randomize
+from tests.tf1_checkpoint import write_tf1_checkpoint
 
 
 @pytest.fixture(scope="module")

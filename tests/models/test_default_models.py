@@ -11,8 +11,8 @@ import pytest
 
 from hmm_live import MusicVAE
 from hmm_live.training import evaluate
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 HELDOUT = REPO / "tests" / "data" / "heldout.npz"  # the test split's windows, made by tests/data/make_heldout.py
 MODELS = {  # folder -> (training sources as the card's command gives them, the accuracy it keeps)
     "mel_2bar_folk": (["oneills1850", "ryansMammoth", "airdsAirs"], 0.90),  # the target: met

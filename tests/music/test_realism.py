@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.music import DrumsConverter, MelodyConverter
@@ -19,6 +18,7 @@ from hmm_live.music.realism import (
     windows_of,
 )
 from hmm_live.training.evaluate import sample_labels, sampling_realism
+from tests.support import random_melody, randomize
 
 # C D E G over two bars: C 0-4, D 4-6, E 8-16 (a rest at 6-8), G 16-20, then silence
 MELODY = np.array([[60, 0, 4], [62, 4, 6], [64, 8, 16], [67, 16, 20]])

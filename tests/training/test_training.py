@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_drums, random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.errors import CheckpointError, ConfigError, UnsupportedModelError
@@ -26,6 +25,7 @@ from hmm_live.training.objective import encoder_inputs
 from hmm_live.training.pipeline import training_dataset
 from hmm_live.training.sources import music21_to_sequence
 from hmm_live.training.train import _uninterrupted
+from tests.support import random_drums, random_melody, randomize
 
 TINY = dict(z_size=8, encoder_sizes=[16], decoder_sizes=[16, 16], batch_size=8, log=lambda _: None,
             verbose=0)

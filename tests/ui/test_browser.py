@@ -4,16 +4,17 @@ Screenshots of failures go to $HMM_LIVE_ARTIFACTS (default: the test's tmp folde
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from hmm_live.shipped import NOTEBOOKS
 from hmm_live.testing.lab import CHROMIUM, add_cell, chromium, in_kernel, jupyter_lab, run_all
+from tests import support
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
@@ -54,16 +55,7 @@ def shown_state(page) -> dict:
     return {"running": state.get_attribute("data-running") == "true", "bar": state.get_attribute("data-bar"),
             "button": button.inner_text().strip()}
 
-
-def wait_until(check, timeout: float, what: str):
-    """Poll `check()` until it returns something true; generous deadlines, no timing asserts."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {timeout} s")
+wait_until = functools.partial(support.wait_until, poll=0.25)  # the page is asked 4 times a second at most
 
 
 @pytest.fixture(scope="module")
