@@ -22,9 +22,11 @@ def test_engine_answers_each_bar_in_process(models):
         assert [a.bar for a in got] == [1, 2, 3]
         assert all(a.sequence.total_quantized_steps == 16 for a in got)
         assert points.get(timeout=1).point.shape == (2,)
-        assert engine.status()["running"] and engine.status()["last_error"] is None
+        assert engine.status()["running"]
+        assert engine.status()["last_error"] is None
         started = time.monotonic()
-    assert time.monotonic() - started < 1.5 and not engine.running
+    assert time.monotonic() - started < 1.5
+    assert not engine.running
     assert not [t for t in threading.enumerate() if t.name.startswith("hmm_live")]
 
 
@@ -93,6 +95,7 @@ def test_call_and_response_answers_a_phrase_after_it(models):
             play(engine.feed, engine.clock, bar, melody_bar(bar))
         got = [answers.get(timeout=2).bar for _ in range(2)]
         time.sleep(engine.clock.time_of(5 * 16) - time.monotonic())
-        assert got == [2, 3] and not answers.drain()
+        assert got == [2, 3]
+        assert not answers.drain()
     with pytest.raises(ConfigError, match="mode must be one of"):
         Engine(*models, input=False, output=False, mode="solo")

@@ -23,4 +23,5 @@ def test_the_built_in_synth_sounds_every_answer_and_falls_silent_at_stop(models,
     missed = [i for i, e in enumerate(errors) if e is None]
     assert len(missed) <= len(errors) // 10, f"answer notes not heard: {missed} of {len(errors)}"
     assert heard["level_after_stop"] < 1e-4
-    assert engine.synth is None and engine.status()["last_error"] is None
+    assert engine.synth is None
+    assert engine.status()["last_error"] is None

@@ -42,7 +42,8 @@ def test_shipped_model_is_small_documented_and_loads(name):
     card = (path / "README.md").read_text()
     result = json.loads((path / "eval.json").read_text())
     assert f"{result['reconstruction_accuracy']:.1%}" in card  # the card quotes the measured numbers
-    assert "licen" in card.lower() and "hmm-live train-musicvae" in card
+    assert "licen" in card.lower()
+    assert "hmm-live train-musicvae" in card
     model = MusicVAE.load(path)
     assert len(model.sample(2, temperature=0.5, seed=0)) == 2
 

@@ -36,9 +36,11 @@ def test_default_melody_responder_hears_a_bar_as_a_transposable_loop(responder, 
 def test_responder_split_holds_out_the_same_bars_every_fit(subspacer):
     r = Responder(subspacer, validation_split=0.25, seed=4)
     trained, held = r.split(40)
-    assert len(held) == 10 and sorted([*trained, *held]) == list(range(40))
+    assert len(held) == 10
+    assert sorted([*trained, *held]) == list(range(40))
     again = Responder(subspacer, validation_split=0.25, seed=4).split(40)
-    assert (again[0] == trained).all() and (again[1] == held).all()
+    assert (again[0] == trained).all()
+    assert (again[1] == held).all()
     assert len(Responder(subspacer, validation_split=0.0).split(40)[1]) == 0
 
 

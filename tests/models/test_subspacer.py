@@ -38,7 +38,8 @@ def test_subspacer_rejects_bad_input(musicvae, subspacer):
 
 def test_subspacer_separates_two_kinds_of_clips(subspacer, library):
     mu, sigma = subspacer.encode(library)
-    assert mu.shape == sigma.shape == (len(library), 2) and (sigma > 0).all()
+    assert mu.shape == sigma.shape == (len(library), 2)
+    assert (sigma > 0).all()
     kinds = np.array([name.startswith("long") for name in library.names])
     # the two kinds lie apart: a line through the midpoint of their centres splits them
     a, b = mu[kinds].mean(0), mu[~kinds].mean(0)
@@ -49,7 +50,8 @@ def test_subspacer_separates_two_kinds_of_clips(subspacer, library):
 
 def test_subspacer_decodes_to_music(subspacer, musicvae, library):
     z = subspacer.decode(subspacer.clip_mu[:2])
-    assert z.shape == (2, musicvae.z_size) and np.isfinite(z).all()
+    assert z.shape == (2, musicvae.z_size)
+    assert np.isfinite(z).all()
     out = subspacer.generate(subspacer.clip_mu[:2])  # an "eighths" clip and a "long" one
     assert [len(seq.notes) for seq in out] == [16, 8]
     again = subspacer.generate(subspacer.clip_mu[:2], temperature=0.5, seed=4)
@@ -62,7 +64,8 @@ def test_fit_is_deterministic_and_takes_callbacks(musicvae, library):
     runs = [Subspacer(musicvae, 4, seed=7) for _ in range(2)]
     histories = [s.fit(library, epochs=3, callbacks=[lambda epoch, logs: seen.append((epoch, logs["loss"]))])
                  for s in runs]
-    assert histories[0]["loss"] == histories[1]["loss"] and len(seen) == 6
+    assert histories[0]["loss"] == histories[1]["loss"]
+    assert len(seen) == 6
     np.testing.assert_array_equal(runs[0].clip_mu, runs[1].clip_mu)
     assert runs[0].clip_mu.shape == (len(library), 4)
 
@@ -117,15 +120,18 @@ def test_background_fit_swaps_weights_atomically(musicvae, library):
     finally:
         stop.set()
         t.join()
-    assert thread.error is None and len(thread.result["loss"]) == 40
+    assert thread.error is None
+    assert len(thread.result["loss"]) == 40
     expected_new = sub.decode([[0.1, 0.2]])
-    assert sub.fingerprint() != old and len(seen) > 1
+    assert sub.fingerprint() != old
+    assert len(seen) > 1
     for z in seen:  # every read is exactly the old model's or the new one's, never a mix
         assert (z == expected_old).all() or (z == expected_new).all()
     for bad in ({"epoch": 3}, {"epochs": 0}):  # refused in the thread: the lock is released all the same
         thread = sub.fit_in_background(library, **bad)
         thread.join(60)
-        assert isinstance(thread.error, (TypeError, ConfigError)) and not sub.training
+        assert isinstance(thread.error, (TypeError, ConfigError))
+        assert not sub.training
     assert len(sub.fit(library, epochs=1)["loss"]) == 1  # and the next fit runs
 
 

@@ -17,7 +17,8 @@ def test_triad_chord_encoder_matches_note_seq():
     for chord, index in [("C", 1), ("Em", 1 + 12 + 4), ("Abaug", 1 + 24 + 8), ("Fdim", 1 + 36 + 5),
                          ("C#", 2), ("Bbm", 1 + 12 + 10), (NO_CHORD, 0)]:
         vec = enc.encode(chord)
-        assert vec.dtype == np.float32 and vec.sum() == 1.0
+        assert vec.dtype == np.float32
+        assert vec.sum() == 1.0
         assert int(vec.argmax()) == index == ref.encode_event(chord), chord
     for chord in ["G7", "Bbmaj7", "Am7b5", "E/G#", "F#m9", "Dbaug7", "Bdim7", "C13", "Cm(maj7)"]:
         assert int(enc.encode(chord).argmax()) == ref.encode_event(chord), chord
@@ -27,7 +28,8 @@ def test_pitch_chord_encoder_layout():
     enc = ChordEncoder("PitchChordEncoder")
     assert enc.depth == 37
     nc = enc.encode(NO_CHORD)
-    assert nc[0] == 1.0 and nc.sum() == 1.0
+    assert nc[0] == 1.0
+    assert nc.sum() == 1.0
     for chord in ["Am7", "C", "F#dim", "Ebmaj7", "C/E"]:
         vec = enc.encode(chord)
         root = chord_symbols_lib.chord_symbol_root(chord)
@@ -44,10 +46,12 @@ def test_chord_progression_spreading():
     enc = ChordEncoder("TriadChordEncoder")
     chords = ["C", "F", "G"]
     prog = enc.encode_progression(chords, 32)
-    assert prog.shape == (32, 49) and prog.dtype == np.float32
+    assert prog.shape == (32, 49)
+    assert prog.dtype == np.float32
     expected = [enc.encode(chords[s * 3 // 32]).argmax() for s in range(32)]
     assert prog.argmax(axis=1).tolist() == expected
-    assert expected[10] == expected[0] != expected[11] and expected[21] != expected[22]
+    assert expected[10] == expected[0] != expected[11]
+    assert expected[21] != expected[22]
     assert prog.argmax(axis=1).tolist() == [1] * 11 + [6] * 11 + [8] * 10
     one = enc.encode_progression(["Am"], 32)
     assert (one.argmax(axis=1) == 1 + 12 + 9).all()

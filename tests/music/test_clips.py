@@ -18,7 +18,8 @@ def test_clip_library_checks_clips(tmp_path):
     lib.add("a", from_notes([(60, 0, 4)], 32))
     with pytest.raises(SequenceError, match="already a clip named 'a'"):
         lib.add("a", from_notes([(62, 0, 4)], 32))
-    assert lib["a"].rolls().shape == (2, 128, 16) and lib.names == ["a"]
+    assert lib["a"].rolls().shape == (2, 128, 16)
+    assert lib.names == ["a"]
     with pytest.raises(SequenceError, match="1 to 16 bars"):
         ClipLibrary(0)
 
@@ -35,7 +36,9 @@ def test_clips_from_midi_cuts_long_files(tmp_path):
 def test_to_roll_accepts_three_forms():
     seq = from_notes([(60, 0, 2), (64, 4, 5)], 16)
     roll = to_roll(seq)
-    assert roll[60, :2].tolist() == [1, 1] and roll[64, 4] == 1 and roll.sum() == 3
+    assert roll[60, :2].tolist() == [1, 1]
+    assert roll[64, 4] == 1
+    assert roll.sum() == 3
     assert (to_roll([(0, 60), (1, 60), (4, 64)]) == roll).all()
     assert (to_roll(roll) == roll).all()
     with pytest.raises(SequenceError, match="step 16, pitch 60"):

@@ -27,7 +27,8 @@ def test_drum_table_is_python_magentas():
     conv = DrumsConverter(32)
     assert conv.pitch_classes == PYTHON_DRUM_TABLE
     assert conv.pitch_classes == [list(c) for c in DEFAULT_DRUM_TYPE_PITCHES]
-    assert conv.output_depth == 512 and conv.input_depth == 10
+    assert conv.output_depth == 512
+    assert conv.input_depth == 10
     labels = conv.to_labels(from_notes([(22, 0, 1), (26, 1, 2), (43, 2, 3), (52, 3, 4)], 32, is_drum=True))
     assert labels[:4].tolist() == [1 << 2, 1 << 3, 1 << 4, 1 << 7]  # closed hat, open hat, low tom, crash
 
@@ -59,7 +60,8 @@ def test_drum_roll_input_no_hit_column_on_the_same_step():
     conv = DrumsConverter(32)
     seq = from_notes([(36, 0, 1), (42, 2, 3), (38, 3, 4), (42, 3, 4)], 32, is_drum=True)
     inputs = conv.to_inputs(seq)
-    assert inputs.shape == (32, 10) and inputs.dtype == np.float32
+    assert inputs.shape == (32, 10)
+    assert inputs.dtype == np.float32
     assert inputs[:5, 9].tolist() == [0, 1, 0, 0, 1]  # not one row early (magenta-js 1.23.1's bug)
     assert inputs[0, :9].tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 0]
     assert inputs[3, :9].tolist() == [0, 1, 1, 0, 0, 0, 0, 0, 0]

@@ -49,12 +49,16 @@ def test_melody_classes():
     assert conv.input_depth == conv.output_depth == 90
     seq = from_notes([(21, 0, 2), (108, 4, 6), (60, 8, 32)], 32)
     labels = conv.to_labels(seq)
-    assert labels.shape == (32,) and labels.dtype.kind == "i"
-    assert labels[0] == 2 and labels[4] == 89 and labels[8] == 60 - 21 + 2
+    assert labels.shape == (32,)
+    assert labels.dtype.kind == "i"
+    assert labels[0] == 2
+    assert labels[4] == 89
+    assert labels[8] == 60 - 21 + 2
     assert labels[2] == labels[6] == NOTE_OFF
     assert set(labels[[1, 3, 5, 7]].tolist() + labels[9:].tolist()) == {NO_EVENT}
     inputs = conv.to_inputs(seq)
-    assert inputs.shape == (32, 90) and inputs.dtype == np.float32
+    assert inputs.shape == (32, 90)
+    assert inputs.dtype == np.float32
     np.testing.assert_array_equal(inputs, np.eye(90, dtype=np.float32)[labels])
 
 
@@ -63,7 +67,8 @@ def test_melody_same_onset_keeps_highest_pitch():
     chord = from_notes([(60, 0, 4), (67, 0, 4), (64, 0, 8)], 32)
     labels = conv.to_labels(chord)
     assert labels[0] == 67 - 21 + 2
-    assert labels[4] == NOTE_OFF and labels[8] == NO_EVENT  # the dropped 64's end leaves no trace
+    assert labels[4] == NOTE_OFF
+    assert labels[8] == NO_EVENT  # the dropped 64's end leaves no trace
 
 
 def test_melody_overlap_follows_python_magenta():
@@ -102,7 +107,8 @@ def test_melody_round_trip():
         seq = random_melody(rng, low=21, high=109)
         back = conv.from_labels(conv.to_labels(seq))
         assert note_triples(back) == note_triples(seq)
-        assert back.total_quantized_steps == 32 and is_quantized(back)
+        assert back.total_quantized_steps == 32
+        assert is_quantized(back)
         assert all(n.velocity > 0 and not n.is_drum for n in back.notes)
 
 

@@ -26,7 +26,8 @@ def test_midi_round_trip_quantized(tmp_path):
     seq = from_notes([(60, 0, 4), (64, 4, 6), (67, 6, 16), (72, 20, 32), (48, 0, 32)], 32, qpm=100.0)
     path = write_midi(seq, tmp_path / "out.mid")
     back = read_midi(path)
-    assert back.filename == str(path) and not is_quantized(back)
+    assert back.filename == str(path)
+    assert not is_quantized(back)
     assert back.tempos[0].qpm == pytest.approx(100.0)
     assert (back.time_signatures[0].numerator, back.time_signatures[0].denominator) == (4, 4)
     assert sorted(note_triples(quantize(back))) == sorted(note_triples(seq))
@@ -71,7 +72,8 @@ def test_slice_bars():
     seq = four_bars()
     part = slice_bars(seq, 1, 2)  # bars 1-2 = steps 16..47
     assert note_triples(part) == [[64, 0, 2], [65, 14, 24], [67, 24, 32]]
-    assert part.total_quantized_steps == 32 and is_quantized(part)
+    assert part.total_quantized_steps == 32
+    assert is_quantized(part)
     step = 60.0 / 120.0 / 4
     assert [(n.start_time, n.end_time) for n in part.notes] == [(0.0, 2 * step), (14 * step, 24 * step),
                                                                 (24 * step, 32 * step)]
@@ -103,7 +105,8 @@ def test_unquantized_windows():
     seq.total_time = 64 * step
     got = list(windows(seq, 2, 1))
     assert len(got) == 3
-    assert note_triples(got[1]) == [[62, 24, 28]] and note_triples(got[2]) == [[62, 8, 12]]
+    assert note_triples(got[1]) == [[62, 24, 28]]
+    assert note_triples(got[2]) == [[62, 8, 12]]
 
 
 def test_non_4_4_is_rejected():

@@ -20,8 +20,10 @@ from hmm_live.ui import Panel
 
 def test_a_saved_session_comes_back_whole(saved):
     again = Session.open(saved.path)
-    assert again.clips.names == saved.clips.names and again.training_clips == saved.clips.names[:12]
-    assert again.settings["bpm"] == 100.0 and again.settings["epochs"] == 20
+    assert again.clips.names == saved.clips.names
+    assert again.training_clips == saved.clips.names[:12]
+    assert again.settings["bpm"] == 100.0
+    assert again.settings["epochs"] == 20
     bar = saved.clips[0].bar(0)
     np.testing.assert_allclose(again.responder.predict(bar), saved.responder.predict(bar), atol=1e-6)
     for a, b in zip(again.clips, saved.clips):
@@ -32,10 +34,12 @@ def test_a_saved_session_comes_back_whole(saved):
 def test_an_export_is_self_contained(saved, tmp_path):
     saved.export(tmp_path / "export")
     index = json.loads((tmp_path / "export" / "session.json").read_text())
-    assert index["musicvae"]["ref"] == "musicvae" and (tmp_path / "export" / "musicvae").is_dir()
+    assert index["musicvae"]["ref"] == "musicvae"
+    assert (tmp_path / "export" / "musicvae").is_dir()
     shutil.move(tmp_path / "export", tmp_path / "moved")
     again = Session.open(tmp_path / "moved")
-    assert again.trained and again.musicvae.identity() == saved.musicvae.identity()
+    assert again.trained
+    assert again.musicvae.identity() == saved.musicvae.identity()
 
 
 def _edit(file: str, change):
@@ -92,13 +96,16 @@ def test_damaged_sessions_are_named_and_never_written_over(saved, tmp_path, dama
     with pytest.raises(SessionError, match=words):
         Session.open(folder)
     fresh = Session.open_or_create(folder)
-    assert fresh.problem and words in fresh.problem and not fresh.trained
+    assert fresh.problem
+    assert words in fresh.problem
+    assert not fresh.trained
     assert "Started a new session" in Panel(fresh).problem.value
     before = sorted(p.name for p in folder.iterdir())
     fresh.clips = ClipLibrary.from_midi(DEMO_CLIPS)
     fresh.save()
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("session.unreadable-")]
-    assert len(kept) == 1 and sorted(p.name for p in kept[0].iterdir()) == before
+    assert len(kept) == 1
+    assert sorted(p.name for p in kept[0].iterdir()) == before
     assert len(Session.open(folder).clips) == 16
 
 
@@ -126,7 +133,8 @@ def test_retraining_while_playing_swaps_models_without_losing_bars(saved):
         session.wait()
         performer.join()
         time.sleep(1.2)
-        assert session.engine.models is not old and session.engine.models.responder is session.responder
+        assert session.engine.models is not old
+        assert session.engine.models.responder is session.responder
         assert session.engine.last_error is None
         assert len(answers.drain()) >= 9  # every bar played is answered (the first may fall before the start)
     finally:
@@ -140,7 +148,8 @@ def test_the_clock_setting_picks_the_engines_clock(saved, monkeypatch):
     for source, kind in (("internal", Clock), ("midi clock in", ClockFollower), ("midi clock out", ClockSender)):
         engine = session.start(clock=source, input=False, output=False, synth=False)
         try:
-            assert type(engine.clock) is kind and engine.clock.bpm == 100.0
+            assert type(engine.clock) is kind
+            assert engine.clock.bpm == 100.0
             session.configure(bpm=90.0)  # the performer's tempo, which a follower leaves to the master
             assert engine.clock.bpm == (100.0 if source == "midi clock in" else 90.0)
         finally:
@@ -179,7 +188,8 @@ def test_the_demo_plays_into_this_engine_beside_another_hmm_live(saved, jack):
     try:
         session.play_demo(bars=3).join()
         time.sleep(1.2)
-        assert len(answers.drain()) >= 2 and session.engine.last_error is None
+        assert len(answers.drain()) >= 2
+        assert session.engine.last_error is None
         assert not list(other.iter_pending())  # nothing went to the other program
     finally:
         session.stop()

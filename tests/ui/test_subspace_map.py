@@ -24,7 +24,8 @@ def test_the_map_batches_a_flood_of_points(saved):
             time.sleep(0.001)
         time.sleep(0.3)
         seconds = time.monotonic() - start
-        assert panel.map.streamed == 300 and len(panel.map.trail.data["d0"]) == TRAIL
+        assert panel.map.streamed == 300
+        assert len(panel.map.trail.data["d0"]) == TRAIL
         assert panel.map.trail.data["d0"][-1] == pytest.approx(2.99)
         assert panel.map.batches <= seconds * 20 + 2  # at most 20 browser updates a second
     finally:
@@ -39,7 +40,8 @@ def test_a_4d_map_shows_every_pair_of_dimensions(musicvae):
     try:
         assert len(view.view._model.children) == 6  # (1,2) (1,3) (1,4) (2,3) (2,4) (3,4)
         view._tap(1, 3, 0.5, -0.25)
-        assert view.cursor.data["d1"] == [0.5] and view.cursor.data["d3"] == [-0.25]
+        assert view.cursor.data["d1"] == [0.5]
+        assert view.cursor.data["d3"] == [-0.25]
         assert view.cursor.data["d0"] == [0.0]
     finally:
         view.close()
