@@ -90,7 +90,7 @@ def peak_rss_mib() -> float:
 
 
 def random_melody(rng: np.random.Generator, steps: int = 32, low: int = 48, high: int = 84):
-    """A monophonic 2-bar melody with rests (as tests/conftest.py makes them)."""
+    """A monophonic 2-bar melody with rests (as tests/support.py makes them)."""
     notes, t = [], int(rng.integers(0, 3))
     while t < steps - 1:
         end = min(t + int(rng.integers(1, 6)), steps)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import mido
 import pytest
-from conftest import randomize
-from tf1_checkpoint import write_tf1_checkpoint
 
 from hmm_live import MusicVAE
 from hmm_live.music import from_notes, read_midi, write_midi
+from tests.support import randomize
+from tests.tf1_checkpoint import write_tf1_checkpoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 HEAVY = ("tensorflow", "keras", "jupyterlab", "rtmidi", "hmm_live.models", "hmm_live.session")
@@ -77,7 +77,8 @@ def test_help_loads_nothing_heavy(command):
     done, heavy = probe(*command, "--help")
     assert done.returncode == 0, done.stderr
     assert "usage: hmm-live" in done.stdout
-    assert heavy == [] and done.stderr == ""
+    assert heavy == []
+    assert done.stderr == ""
 
 
 @pytest.mark.parametrize("args, message", [
@@ -103,7 +104,8 @@ def test_bad_arguments_are_refused_before_anything_loads(args, message):
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"hmm-live {args[0]}: error: {message}")
-    assert heavy == [] and "Traceback" not in done.stderr
+    assert heavy == []
+    assert "Traceback" not in done.stderr
 
 
 def test_demo_is_the_deprecated_name_of_sample(monkeypatch, capsys):
@@ -111,10 +113,12 @@ def test_demo_is_the_deprecated_name_of_sample(monkeypatch, capsys):
 
     ran = []
     monkeypatch.setattr(cli, "_sample", lambda args: ran.append(args.n) or 0)
-    assert cli.main(["demo", "-n", "3"]) == 0 and ran == [3]
+    assert cli.main(["demo", "-n", "3"]) == 0
+    assert ran == [3]
     assert capsys.readouterr().err == ("hmm-live: warning: 'demo' is deprecated, use 'hmm-live sample' "
                                        "(the old name goes in the next release)\n")
-    assert cli.main(["sample", "-n", "2"]) == 0 and ran == [3, 2]
+    assert cli.main(["sample", "-n", "2"]) == 0
+    assert ran == [3, 2]
     assert capsys.readouterr().err == ""
 
 
@@ -133,7 +137,8 @@ def test_a_wrong_config_is_named_never_ignored(tmp_path):
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]  # about the name: the checkpoint was not even looked for
     assert last.startswith("hmm-live info: error: argument --config: unknown MusicVAE config 'cat-mel_2bar_smal'; "
-                           "known: ") and "cat-mel_2bar_small" in last
+                           "known: ")
+    assert "cat-mel_2bar_small" in last
 
     done = hmm_live("info", str(SHIPPED), "--config", "cat-mel_2bar_big")  # a folder names its own config
     assert done.returncode == 2
@@ -141,7 +146,8 @@ def test_a_wrong_config_is_named_never_ignored(tmp_path):
                                    f"holds a cat-mel_2bar_small model: leave --config out for folders, they name "
                                    f"their own")
     done = hmm_live("info", str(SHIPPED), "--config", "cat-mel_2bar_small")
-    assert done.returncode == 0 and "cat-mel_2bar_small" in done.stdout
+    assert done.returncode == 0
+    assert "cat-mel_2bar_small" in done.stdout
 
 
 def test_lab_serves_the_notebooks_on_the_port_asked_behind_a_token(tmp_path):
@@ -274,9 +280,11 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, output
-    assert "Traceback" not in output and "stopping: all notes off" in output
+    assert "Traceback" not in output
+    assert "stopping: all notes off" in output
     shown = [int(n) for n in re.findall(r"^bar +(\d+) \|", output, re.M)]
-    assert shown[0] >= 1 and shown == list(range(shown[0], shown[0] + len(shown)))
+    assert shown[0] >= 1
+    assert shown == list(range(shown[0], shown[0] + len(shown)))
     played = re.findall(r"^bar +\d+ \| you: \d+ notes?: ([A-G#0-9 ]+) \|", output, re.M)
     assert sorted({name for names in played for name in names.split()}) == ["B4", "E4", "G4"]
     assert sum(len(names.split()) for names in played) == 6, output
@@ -290,7 +298,8 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
         elif message.type in ("note_on", "note_off"):
             sounding.discard(message.note)
     synth.close()
-    assert answered_notes > 0 and sounding == set()  # the answers came out, and none is left stuck
+    assert answered_notes > 0  # the answers came out
+    assert sounding == set()  # and none is left stuck
 
 
 def test_the_clock_the_cli_checks_tempi_with_is_light():

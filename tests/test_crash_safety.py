@@ -137,7 +137,8 @@ def test_a_save_killed_at_any_step_leaves_the_last_or_the_previous_session(tmp_p
         assert got, f"killed at step {step}, the folder is neither the old session nor the new one"
         left = sorted(os.listdir(folder.parent))
         if left == [".jam.old", "jam"]:  # killed after the swap: the old one stays until the next save
-            assert got == ["new"] and _tree(folder.parent / ".jam.old") == trees["old"]
+            assert got == ["new"]
+            assert _tree(folder.parent / ".jam.old") == trees["old"]
         else:
             assert left == ["jam"], f"killed at step {step}, temp folders stayed: {left}"
         assert note is None or "the last save was interrupted" in note
@@ -147,7 +148,8 @@ def test_a_save_killed_at_any_step_leaves_the_last_or_the_previous_session(tmp_p
         shutil.rmtree(folder.parent)
         shutil.copytree(pristine, folder.parent)
     print(f"{'trained' if trained else 'untrained'}: {step} steps, {dict(outcomes)}")
-    assert outcomes["new", "in place"] >= 1 and outcomes["old", "recovered"] == 1  # killed mid-swap once
+    assert outcomes["new", "in place"] >= 1
+    assert outcomes["old", "recovered"] == 1  # killed mid-swap once
     assert _state(Session.open(folder)) == _state(new)
 
 
@@ -159,11 +161,14 @@ def test_a_killed_swap_is_recovered_not_replaced_by_an_empty_session(tmp_path):
     folder.rename(tmp_path / ".jam.old")
     (tmp_path / ".jam.abcd1234.tmp").mkdir()  # a killed save's temp folder
     session = Session.open_or_create(folder)
-    assert len(session.clips) == 3 and session.settings["bpm"] == 90.0
-    assert "interrupted" in session.problem and sorted(os.listdir(tmp_path)) == ["jam"]
+    assert len(session.clips) == 3
+    assert session.settings["bpm"] == 90.0
+    assert "interrupted" in session.problem
+    assert sorted(os.listdir(tmp_path)) == ["jam"]
     session.save()
     session.save()
-    assert len(Session.open(folder).clips) == 3 and sorted(os.listdir(tmp_path)) == ["jam"]
+    assert len(Session.open(folder).clips) == 3
+    assert sorted(os.listdir(tmp_path)) == ["jam"]
 
 
 class _FullFile:
@@ -222,7 +227,8 @@ def test_a_full_disk_or_a_read_only_folder_loses_nothing(tmp_path, monkeypatch, 
     with pytest.raises(SessionError, match=f"cannot save the session to {folder}.*{words}"):
         session.export(folder) if export else session.save()
     monkeypatch.undo()
-    assert _tree(folder) == before and os.listdir(tmp_path) == ["jam"]
+    assert _tree(folder) == before
+    assert os.listdir(tmp_path) == ["jam"]
     assert Session.open(folder).settings["bpm"] == 100.0
 
 
@@ -271,7 +277,9 @@ def test_open_or_create_survives_any_failure_but_an_interrupt(tmp_path, monkeypa
         monkeypatch.setattr(store, "read", read)
     fail(RecursionError("deep"))
     session = Session.open_or_create(folder)
-    assert "RecursionError: deep" in session.problem and str(folder) in session.problem and not session.clips
+    assert "RecursionError: deep" in session.problem
+    assert str(folder) in session.problem
+    assert not session.clips
     fail(KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         Session.open_or_create(folder)

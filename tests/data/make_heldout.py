@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-
-from test_default_models import HELDOUT, MODELS  # noqa: E402
+sys.path.insert(0, str(REPO))
 
 from hmm_live import MusicVAE  # noqa: E402
 from hmm_live.files import atomic_write, cache_dir  # noqa: E402
 from hmm_live.training import extract  # noqa: E402
+from tests.models.test_default_models import MODELS  # noqa: E402
+from tests.support import HELDOUT  # noqa: E402
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_drums, random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.errors import CheckpointError, ConfigError, UnsupportedModelError
@@ -26,6 +25,7 @@ from hmm_live.training.objective import encoder_inputs
 from hmm_live.training.pipeline import training_dataset
 from hmm_live.training.sources import music21_to_sequence
 from hmm_live.training.train import _uninterrupted
+from tests.support import random_drums, random_melody, randomize
 
 TINY = dict(z_size=8, encoder_sizes=[16], decoder_sizes=[16, 16], batch_size=8, log=lambda _: None,
             verbose=0)
@@ -65,8 +65,10 @@ def test_windows_follow_magenta_slicing():
     windows = conv.training_windows(seq)
     # Bars 0-1, 1-2 and 2-3 all hold an onset; a bar-aligned hop of 16 steps.
     assert len(windows) == 3
-    assert windows[0][0] == 60 - 21 + 2 and windows[0][16] == 62 - 21 + 2
-    assert windows[1][0] == 62 - 21 + 2 and windows[2][16] == 64 - 21 + 2
+    assert windows[0][0] == 60 - 21 + 2
+    assert windows[0][16] == 62 - 21 + 2
+    assert windows[1][0] == 62 - 21 + 2
+    assert windows[2][16] == 64 - 21 + 2
     repeated = from_notes([(60, s, s + 2) for s in range(0, 64, 4)], 64)
     assert len(conv.training_windows(repeated)) == 1  # identical windows count once per piece
     for n in seq.notes:  # a second instrument gives its own melody
@@ -98,12 +100,15 @@ def slice_first_bars(seq):
 
 def test_extraction_report_counts_every_bad_file(midi_folder):
     splits, report = extract([midi_folder], MelodyConverter())
-    assert report.pieces == 12 and report.used == 8
+    assert report.pieces == 12
+    assert report.used == 8
     assert report.skipped == {"unparsable": 1, "only percussion": 1, "no 4/4 bars": 1, "no notes": 1}
-    assert "12 pieces, 8 used" in report.summary() and "broken.mid" in report.summary()
+    assert "12 pieces, 8 used" in report.summary()
+    assert "broken.mid" in report.summary()
     assert sum(len(v) for v in splits.values()) == sum(report.windows.values()) > 0
     _, drums = extract([midi_folder], DrumsConverter())
-    assert drums.used == 1 and drums.skipped["no percussion"] == 9
+    assert drums.used == 1
+    assert drums.skipped["no percussion"] == 9
 
 
 def test_music21_tunes_keep_whole_bars_on_the_grid():
@@ -116,7 +121,8 @@ def test_music21_tunes_keep_whole_bars_on_the_grid():
     # The pickup is dropped: d on the first downbeat, f# a quarter later. (The second
     # window is bar 2 and the bar holding only its last note-off.)
     assert len(windows) == 2
-    assert windows[0][0] == 74 - 21 + 2 and windows[0][4] == 78 - 21 + 2
+    assert windows[0][0] == 74 - 21 + 2
+    assert windows[0][4] == 78 - 21 + 2
     jig = converter.parse("X:2\nT:Jig\nM:6/8\nL:1/8\nK:G\nGAB cde|dBG AFD|]\n", format="abc")
     with pytest.raises(ConfigError, match="no whole 4/4 bars"):
         music21_to_sequence(jig, "jig")
@@ -130,13 +136,15 @@ def test_pipeline_is_a_function_of_the_step():
     for key in ("labels", "eps", "noise"):
         np.testing.assert_array_equal(batches[7][key].numpy(), resumed[key].numpy())
     seen = np.concatenate([b["labels"].numpy() for b in batches[:6]])  # 48 of 50 rows: pass 0
-    assert seen.min() >= 2 and seen.max() <= 89
+    assert seen.min() >= 2
+    assert seen.max() <= 89
     # Each row is a training row transposed as a whole, and no row comes twice in a pass.
     intervals = {tuple(r - r[0]) for r in labels.astype(np.int64)}
     assert all(tuple(r - r[0]) in intervals for r in seen.astype(np.int64))
     shifts = {int(r[0] - labels[i][0]) for r in seen for i in range(50) if tuple(r - r[0]) == tuple(
         labels[i].astype(np.int64) - labels[i][0])}
-    assert len(shifts) > 3 and max(map(abs, shifts)) <= 5
+    assert len(shifts) > 3
+    assert max(map(abs, shifts)) <= 5
     assert len({tuple(r - r[0]) for r in seen.astype(np.int64)}) == 48
 
 
@@ -156,7 +164,8 @@ def test_training_learns_saves_and_resumes_exactly(midi_folder, tmp_path):
     assert history[-1]["loss"] < history[0]["loss"]
     assert not (tmp_path / "a" / "training" / "state.npz").exists()  # removed once complete
     card = json.loads((tmp_path / "a" / "training.json").read_text())
-    assert card["steps"] == 40 and card["data"]["used"] == 8
+    assert card["steps"] == 40
+    assert card["data"]["used"] == 8
 
     train_musicvae([midi_folder], tmp_path / "b", steps=20, save_every=20, seed=3, keep_state=True,
                    learning_rate=3e-3, **TINY)
@@ -214,7 +223,8 @@ def test_bad_training_requests(midi_folder, tmp_path):
 
 def test_exactly_the_steps_asked_are_trained(midi_folder, tmp_path):
     run = train_musicvae([midi_folder], tmp_path / "o", steps=3, **TINY)  # fewer than one save interval
-    assert run.steps == 3 and json.loads((tmp_path / "o" / "training.json").read_text())["steps"] == 3
+    assert run.steps == 3
+    assert json.loads((tmp_path / "o" / "training.json").read_text())["steps"] == 3
 
 
 def test_evaluate_reports_the_decoder_it_uses():
@@ -226,7 +236,8 @@ def test_evaluate_reports_the_decoder_it_uses():
     mu = model.encode_tensors(np.eye(90, dtype=np.float32)[labels])[0]
     expected = (model.decode_labels(mu) == labels).mean()
     assert result["reconstruction_accuracy"] == pytest.approx(expected, abs=1e-4)
-    assert result["examples"] == 6 and result["kl_bits"] > 0
+    assert result["examples"] == 6
+    assert result["kl_bits"] > 0
     with pytest.raises(ConfigError, match="labels"):
         evaluate(model, labels[:, :16])
 
@@ -256,7 +267,8 @@ def test_killed_run_resumes_from_its_last_save(midi_folder, tmp_path):
     assert proc.returncode == 130, output
     assert "run the same command again to resume" in output
     saved = json.loads((out / "training.json").read_text())["steps"]
-    assert saved >= 10 and saved % 10 == 0
+    assert saved >= 10
+    assert saved % 10 == 0
     proc = cli(*args, "--steps", saved + 10, env={**os.environ})
     output = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, output
@@ -271,11 +283,12 @@ def test_eval_cli_writes_json(midi_folder, tmp_path):
     output = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, output
     result = json.loads((tmp_path / "e.json").read_text())
-    assert result["split"] == "train" and 0 <= result["reconstruction_accuracy"] <= 1
+    assert result["split"] == "train"
+    assert 0 <= result["reconstruction_accuracy"] <= 1
     assert set(result) >= {"teacher_forced_accuracy", "kl_bits", "r_loss_nats", "examples"}
     realism = result["realism"]  # samples at 0.5 against the split, next to the split against itself
-    assert realism["temperature"] == 0.5 and set(realism["samples"]["similarity"]) == set(
-        realism["ceiling"]["similarity"])
+    assert realism["temperature"] == 0.5
+    assert set(realism["samples"]["similarity"]) == set(realism["ceiling"]["similarity"])
 
 
 def _weights(folder: Path) -> dict[str, np.ndarray]:
@@ -300,7 +313,8 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(midi_folder, tmp_path):
 def test_multi_worker_over_tf_config_matches_one_device(midi_folder, tmp_path):
     common = [midi_folder, "--steps", "4", "--save-every", "2", "--seed", "1", *TINY_CLI]
     proc = cli("train-musicvae", *common, "--out", tmp_path / "single", env={**os.environ})
-    assert proc.communicate(timeout=300)[0] is not None and proc.returncode == 0
+    assert proc.communicate(timeout=300)[0] is not None
+    assert proc.returncode == 0
     cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     workers = []
     for index in range(2):

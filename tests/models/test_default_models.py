@@ -11,9 +11,8 @@ import pytest
 
 from hmm_live import MusicVAE
 from hmm_live.training import evaluate
+from tests.support import HELDOUT, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-HELDOUT = REPO / "tests" / "data" / "heldout.npz"  # the test split's windows, made by tests/data/make_heldout.py
 MODELS = {  # folder -> (training sources as the card's command gives them, the accuracy it keeps)
     "mel_2bar_folk": (["oneills1850", "ryansMammoth", "airdsAirs"], 0.90),  # the target: met
     "drums_2bar_groove": (["../shared/data/groove"], 0.70),  # what it reached; the target 0.85 is not met
@@ -42,7 +41,8 @@ def test_shipped_model_is_small_documented_and_loads(name):
     card = (path / "README.md").read_text()
     result = json.loads((path / "eval.json").read_text())
     assert f"{result['reconstruction_accuracy']:.1%}" in card  # the card quotes the measured numbers
-    assert "licen" in card.lower() and "hmm-live train-musicvae" in card
+    assert "licen" in card.lower()
+    assert "hmm-live train-musicvae" in card
     model = MusicVAE.load(path)
     assert len(model.sample(2, temperature=0.5, seed=0)) == 2
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import js_sequence, note_triples, random_drums, random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.models.musicvae.network import NetworkSpec
 from hmm_live.music import ChordEncoder, MelodyConverter
+from tests.support import js_sequence, note_triples, random_drums, random_melody, randomize
 
 pytestmark = pytest.mark.timeout(1200)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "musicvae.py"
-HELDOUT = BENCH.parents[1] / "tests" / "data" / "heldout.npz"  # the test split's windows: no corpus parse, no ../shared
+from tests.support import HELDOUT, REPO
+
+BENCH = REPO / "bench" / "musicvae.py"
 
 
 def test_musicvae_bench_quick(oracle, tmp_path):
@@ -34,7 +34,8 @@ def test_bench_subspace_quick(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report["subspacer_fit_s"] > 0 and report["bar_to_answer"]["p99_ms"] > 0
+    assert report["subspacer_fit_s"] > 0
+    assert report["bar_to_answer"]["p99_ms"] > 0
     assert 0.0 <= report["separation"]["accuracy_2d"] <= 1.0
     assert {t["name"] for t in report["targets"]} >= {"subspacer_fit_s", "responder_rank1_16_clips"}
     convergence = report["convergence"]
@@ -55,7 +56,8 @@ def test_bench_live_quick_soak(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report["soak"]["missed_bars"] == 0 and report["soak"]["stuck_notes"] == []
+    assert report["soak"]["missed_bars"] == 0
+    assert report["soak"]["stuck_notes"] == []
     assert 0.0 < report["capture"]["on_intended_step"] <= 1.0  # 100% is the target; 180 BPM leaves 12 ms
     assert report["output"]["received_late"]["n"] > 0
 
@@ -75,7 +77,8 @@ def test_bench_sound_quick(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     for side in ("synth", "browser"):
-        assert report[side]["scheduled_notes"] > 0 and 0.0 <= report[side]["heard_share"] <= 1.0
+        assert report[side]["scheduled_notes"] > 0
+        assert 0.0 <= report[side]["heard_share"] <= 1.0
     assert report["synth"]["level_after_stop"] <= 1e-4
     assert {t["name"] for t in report["targets"]} >= {"synth_onset_p99_beyond_one_period_ms", "browser_onset_p99_ms"}
 
@@ -117,11 +120,14 @@ def test_bench_music_quick_melody_and_jam(music_report):
     assert realism["sets"]["random_pitches"]["similarity"]["note_count"] == realism["ceiling"]["similarity"]["note_count"]
     assert 0.0 < melody["interpolation"]["largest_step_share"] <= 1.0
     jam = melody["jam"]
-    assert jam["clips"] == 16 and jam["bars"]["clip_tunes"] > 0 and jam["bars"]["other_tunes"] > 0
+    assert jam["clips"] == 16
+    assert jam["bars"]["clip_tunes"] > 0
+    assert jam["bars"]["other_tunes"] > 0
     assert set(jam["modes"]) == {"responder", "default", "random_point", "spherical_blend_0.5"} | {
         f"listen_lead_{lead}" for lead in (0.0, 0.25, 0.5, 0.75, 1.0)}
     for mode in jam["modes"].values():
-        assert 0.0 <= mode["all"]["pitch_class_cosine"] <= 1.0 and mode["bar_to_answer"]["p99_ms"] > 0
+        assert 0.0 <= mode["all"]["pitch_class_cosine"] <= 1.0
+        assert mode["bar_to_answer"]["p99_ms"] > 0
     assert {t["name"] for t in music_report["targets"]} >= {"melody.samples_t0.5.min_ratio_to_ceiling",
                                                              "jam.default.echo_f1"}
 

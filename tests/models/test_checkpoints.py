@@ -6,11 +6,11 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import random_melody, randomize
-from tf1_checkpoint import write_tf1_checkpoint
 
 from hmm_live import CheckpointError, ConfigError, MusicVAE, UnsupportedModelError
 from hmm_live.models.musicvae import checkpoints
+from tests.support import random_melody, randomize
+from tests.tf1_checkpoint import write_tf1_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def test_tf1_checkpoint_matches_magenta_js_export(oracle, small, melodies, tmp_p
     small.export(tmp_path / "js")
     from_tf = MusicVAE.load(prefix, config="cat-mel_2bar_small")
     from_js = MusicVAE.load(tmp_path / "js")
-    assert from_tf.config == "cat-mel_2bar_small" and from_tf.spec == small.spec
+    assert from_tf.config == "cat-mel_2bar_small"
+    assert from_tf.spec == small.spec
     same_outputs(from_tf, from_js, melodies)
     inputs = np.stack([from_tf.data_converter.to_inputs(m) for m in melodies])
     mu, _ = from_tf.encode_tensors(inputs)
@@ -127,7 +128,8 @@ def test_manifest_shape_mismatch_names_variables(small, tmp_path):
     checkpoints.write_js(tmp_path / "m", weights, small.js_config())
     with pytest.raises(CheckpointError) as err:
         MusicVAE.load(tmp_path / "m")
-    assert "encoder/sigma/bias" in str(err.value) and name in str(err.value)
+    assert "encoder/sigma/bias" in str(err.value)
+    assert name in str(err.value)
 
 
 def test_wrong_config_for_weights(small, tmp_path):

@@ -4,16 +4,17 @@ Screenshots of failures go to $HMM_LIVE_ARTIFACTS (default: the test's tmp folde
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from hmm_live.shipped import NOTEBOOKS
 from hmm_live.testing.lab import CHROMIUM, add_cell, chromium, in_kernel, jupyter_lab, run_all
+from tests import support
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
@@ -54,16 +55,7 @@ def shown_state(page) -> dict:
     return {"running": state.get_attribute("data-running") == "true", "bar": state.get_attribute("data-bar"),
             "button": button.inner_text().strip()}
 
-
-def wait_until(check, timeout: float, what: str):
-    """Poll `check()` until it returns something true; generous deadlines, no timing asserts."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {timeout} s")
+wait_until = functools.partial(support.wait_until, poll=0.25)  # the page is asked 4 times a second at most
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +106,11 @@ def test_subspace_notebook_sliders_and_map(lab, page):
                                       'float(sliders.point[0]), "cursor": subspace_map.cursor.data["d0"]}))'))
         and abs(k["x"] - readout) < 0.006 and k, 60, "the kernel decodes the slider's last value")
     cursor = page.evaluate(f"({BROWSER_ROWS})('hmm_cursor')")
-    assert after["decoded"] > before["decoded"] and after["x"] > before["x"]
+    assert after["decoded"] > before["decoded"]
+    assert after["x"] > before["x"]
     assert after["x"] == pytest.approx(readout, abs=0.006)
-    assert after["cursor"][0] == pytest.approx(after["x"]) and cursor["d0"][0] == pytest.approx(after["x"])
+    assert after["cursor"][0] == pytest.approx(after["x"])
+    assert cursor["d0"][0] == pytest.approx(after["x"])
     # no engine runs here: the decoded point is heard in the page
     wait_until(lambda: (page.locator(".hmm-latent-sliders audio").get_attribute("src") or "").startswith("blob:"),
                30, "the decoded point is given to the page's audio player")
@@ -131,7 +125,8 @@ def test_subspace_notebook_sliders_and_map(lab, page):
                              '"streamed": subspace_map.streamed}))')
     browser = page.evaluate(f"({BROWSER_ROWS})('hmm_trail')")
     assert kernel["rows"] == kernel["streamed"] == 20
-    assert browser["rows"] == 20 and browser["d0"] == pytest.approx([i / 10 for i in range(20)])
+    assert browser["rows"] == 20
+    assert browser["d0"] == pytest.approx([i / 10 for i in range(20)])
     assert (root / "sessions" / "subspace" / "session.json").exists()
 
 
@@ -145,7 +140,8 @@ def test_jam_panel_follows_the_engine_and_survives_a_reload(lab, page):
                "the panel shows the engine started from code")
     roll = wait_until(lambda: (r := page.evaluate(BROWSER_ROLL)) and r["rows"]["played"] and r["rows"]["answered"]
                       and r, 120, "the roll shows what was played and answered")
-    assert roll["labels"] and all(re.fullmatch(r"[A-G]#?-?\d", label) for label in roll["labels"]), roll
+    assert roll["labels"], roll
+    assert all(re.fullmatch(r"[A-G]#?-?\d", label) for label in roll["labels"]), roll
     for _ in range(20):  # the bar counter is the engine's bar (counted from 1): poll past bar lines
         kernel, shown = in_kernel(page, KERNEL_STATE), shown_state(page)
         if kernel["running"] == shown["running"] and str(kernel["bar"]) == shown["bar"]:
@@ -167,7 +163,8 @@ def test_jam_panel_follows_the_engine_and_survives_a_reload(lab, page):
                "Start acted while a cell ran")
     assert page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").count() == 1  # still sleeping
     kernel = in_kernel(page, KERNEL_STATE, timeout=120)  # runs after the sleep: nothing was queued
-    assert kernel["running"] and shown_state(page)["running"]
+    assert kernel["running"]
+    assert shown_state(page)["running"]
     ports = page.locator(".hmm-port-picker .hmm-port")
     status = in_kernel(page, 'print("KERNEL:" + json.dumps(session.engine.status()["ports"]))')
     assert [ports.nth(i).inner_text() for i in range(ports.count())] == [status["input"], status["output"]]

@@ -50,13 +50,15 @@ def run(tmp_path, monkeypatch, jack):
 
 def test_quickstart(run, tmp_path):
     text = run("quickstart.ipynb")
-    assert "MusicVAE(config='cat-mel_2bar_small'" in text and "Audio(value=" in text
+    assert "MusicVAE(config='cat-mel_2bar_small'" in text
+    assert "Audio(value=" in text
     assert (tmp_path / "exports" / "morph_middle.mid").stat().st_size > 0
 
 
 def test_subspace_saves_exports_and_is_restored(run, tmp_path):
     first = run("subspace.ipynb")
-    assert "Session(16 clips, untrained" in first and "decoded in" in first
+    assert "Session(16 clips, untrained" in first
+    assert "decoded in" in first
     assert Session.open(tmp_path / "exports" / "subspace").trained
     second = run("subspace.ipynb")
     assert re.search(r"Session\(16 clips, (\w+)", second).group(1) == "trained"  # restored before training
@@ -66,6 +68,8 @@ def test_jam_answers_the_demo_and_retrains(run, tmp_path):
     text = run("jam.ipynb", JAM_WAIT)
     assert "Traceback" not in text
     status = ast.literal_eval(text.strip().splitlines()[-1])  # the test's last cell prints the engine's status
-    assert status["answered"] >= 11 and status["last_error"] is None
+    assert status["answered"] >= 11
+    assert status["last_error"] is None
     session = Session.open(tmp_path / "sessions" / "jam")
-    assert session.trained and session.settings["epochs"] is None  # trained until the clips decode back
+    assert session.trained
+    assert session.settings["epochs"] is None  # trained until the clips decode back

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_melody, randomize
 
 from hmm_live import MusicVAE
 from hmm_live.music import DrumsConverter, MelodyConverter
@@ -19,6 +18,7 @@ from hmm_live.music.realism import (
     windows_of,
 )
 from hmm_live.training.evaluate import sample_labels, sampling_realism
+from tests.support import random_melody, randomize
 
 # C D E G over two bars: C 0-4, D 4-6, E 8-16 (a rest at 6-8), G 16-20, then silence
 MELODY = np.array([[60, 0, 4], [62, 4, 6], [64, 8, 16], [67, 16, 20]])
@@ -27,7 +27,9 @@ MELODY = np.array([[60, 0, 4], [62, 4, 6], [64, 8, 16], [67, 16, 20]])
 def test_melody_features_of_a_hand_made_window():
     f = melody_features([MELODY], 32)
     s = {name: values[0] for name, values in f.scalars.items()}
-    assert s["pitch_count"] == 4 and s["pitch_range"] == 7 and s["note_count"] == 4
+    assert s["pitch_count"] == 4
+    assert s["pitch_range"] == 7
+    assert s["note_count"] == 4
     assert s["mean_ioi"] == pytest.approx(16 / 3)  # onsets 0, 4, 8, 16
     assert s["silent_steps"] == pytest.approx(14 / 32)  # steps 6-7 and 20-31
     assert s["scale_fit"] == 1.0  # C major
@@ -42,11 +44,15 @@ def test_melody_features_of_a_hand_made_window():
 def test_melody_features_bin_edges_and_empty_windows():
     long_notes = np.array([[60, 0, 9], [61, 9, 21], [74, 21, 32]])  # lengths 9, 12, 11; leap of +13
     f = melody_features([long_notes, np.zeros((0, 3), int)], 32)
-    assert f.histograms["note_length"][8] == 2 and f.histograms["note_length"][9] == 1  # 9-11, 12
-    assert f.histograms["interval"][0] == 0 and f.histograms["interval"][-1] == 1  # +13 clipped to +12
+    assert f.histograms["note_length"][8] == 2
+    assert f.histograms["note_length"][9] == 1  # 9-11, 12
+    assert f.histograms["interval"][0] == 0
+    assert f.histograms["interval"][-1] == 1  # +13 clipped to +12
     assert f.scalars["scale_fit"][0] == pytest.approx(2 / 3)  # C, C# and D: no scale holds all three
-    assert np.isnan(f.scalars["pitch_range"][1]) and np.isnan(f.scalars["mean_ioi"][1])
-    assert f.scalars["note_count"][1] == 0 and f.scalars["silent_steps"][1] == 1.0
+    assert np.isnan(f.scalars["pitch_range"][1])
+    assert np.isnan(f.scalars["mean_ioi"][1])
+    assert f.scalars["note_count"][1] == 0
+    assert f.scalars["silent_steps"][1] == 1.0
 
 
 def test_drum_features_count_hits_kicks_and_backbeats():
@@ -68,7 +74,8 @@ def test_identical_sets_overlap_fully_and_disjoint_ones_not_at_all():
     assert 0.2 < overlapping_area(a, a + 1.5) < 0.6  # two unit normals 1.5 apart share 45%
     assert overlapping_area(np.full(50, 3.0), np.full(80, 3.0)) == 1.0
     assert overlapping_area(np.full(50, 3.0), np.full(80, 4.0)) < 0.01
-    assert overlapping_area([np.nan], [np.nan]) is None and overlapping_area([1.0], []) == 0.0
+    assert overlapping_area([np.nan], [np.nan]) is None
+    assert overlapping_area([1.0], []) == 0.0
     h = np.array([3, 0, 1, 5])
     assert histogram_intersection(h, 2 * h) == pytest.approx(1.0)
     assert histogram_intersection([1, 0], [0, 1]) == 0.0
@@ -81,13 +88,16 @@ def test_reference_scores_the_data_against_itself_near_its_ceiling():
     rng = np.random.default_rng(1)
     labels = np.stack([converter.to_labels(random_melody(rng, low=60, high=72)) for _ in range(200)])
     reference = Reference(converter, labels)
-    assert reference.size == 100 and len(reference.other) == 100
+    assert reference.size == 100
+    assert len(reference.other) == 100
     half = windows_of(converter, reference.half)
     same = reference.score(half)
-    assert same["similarity"] == reference.ceiling["similarity"] and same["min_ratio_to_ceiling"] == 1.0
+    assert same["similarity"] == reference.ceiling["similarity"]
+    assert same["min_ratio_to_ceiling"] == 1.0
     scored = reference.score(random_pitches(half, range(30, 100), rng))
     assert scored["similarity"]["note_count"] == reference.ceiling["similarity"]["note_count"]  # rhythm kept
-    assert scored["ratio_to_ceiling"]["pitch_range"] < 0.5 and scored["min_ratio_to_ceiling"] < 0.5
+    assert scored["ratio_to_ceiling"]["pitch_range"] < 0.5
+    assert scored["min_ratio_to_ceiling"] < 0.5
 
 
 def test_morph_smoothness_shares():
@@ -99,7 +109,8 @@ def test_morph_smoothness_shares():
 def test_sampling_realism_of_a_random_model_has_every_metric():
     model = randomize(MusicVAE.create("cat-drums_2bar_small", 8, [16], [16, 16]), seed=3)
     labels = sample_labels(model, 12, temperature=1.0, seed=1)
-    assert labels.shape == (12, 32) and (labels == sample_labels(model, 12, 1.0, seed=1)).all()
+    assert labels.shape == (12, 32)
+    assert (labels == sample_labels(model, 12, 1.0, seed=1)).all()
     result = sampling_realism(model, labels)
     assert result["windows_per_set"] == 6
     assert set(result["samples"]["similarity"]) == set(result["ceiling"]["similarity"])

@@ -1,0 +1,91 @@
+"""Helpers shared by the tests: random models and music, the magenta-js forms, playing in real time, polling.
+
+Fixtures live in the conftest.py files; what is here is plain functions, imported as
+`from tests.support import ...`.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import note_seq
+import numpy as np
+
+from hmm_live import MusicVAE
+from hmm_live.live import Clock
+from hmm_live.live.performer import perform
+from hmm_live.music import NoteSequence, from_notes
+
+T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[1]  # the repository root: checkpoints/, bench/, tests/data/
+HELDOUT = REPO / "tests" / "data" / "heldout.npz"  # the test split\'s windows (tests/data/make_heldout.py)
+
+
+def randomize(model: MusicVAE, seed: int, scale: float = 0.15) -> MusicVAE:
+    """Give every weight (biases too) random values, so no path goes untested."""
+    rng = np.random.default_rng(seed)
+    for var in model.network.magenta_weights().values():
+        var.assign(rng.normal(0.0, scale, var.shape).astype(np.float32))
+    return model
+
+
+def random_melody(rng: np.random.Generator, steps: int = 32, low: int = 48, high: int = 84):
+    """A monophonic melody with rests and no overlapping notes."""
+    notes, t = [], int(rng.integers(0, 3))
+    while t < steps - 1:
+        length = int(rng.integers(1, 6))
+        end = min(t + length, steps)
+        notes.append((int(rng.integers(low, high)), t, end))
+        t = end + int(rng.integers(0, 3))
+    return from_notes(notes, steps)
+
+
+def random_drums(rng: np.random.Generator, steps: int = 32):
+    pitches = [36, 38, 42, 46, 45, 48, 50, 49, 51, 22, 26, 40]
+    notes = [(int(p), s, s + 1) for s in range(steps) for p in pitches if rng.random() < 0.12]
+    return from_notes(notes, steps, is_drum=True)
+
+
+def unquantized(notes, qpm: float = 120.0, is_drum: bool = False) -> NoteSequence:
+    """An unquantised 4/4 sequence from (pitch, start_s, end_s[, velocity]) tuples."""
+    seq = NoteSequence(ticks_per_quarter=note_seq.STANDARD_PPQ)
+    seq.tempos.add(qpm=qpm)
+    seq.time_signatures.add(numerator=4, denominator=4)
+    for pitch, start, end, *velocity in notes:
+        seq.notes.add(pitch=pitch, start_time=start, end_time=end, is_drum=is_drum,
+                      velocity=velocity[0] if velocity else 90)
+    seq.total_time = max((n.end_time for n in seq.notes), default=0.0)
+    return seq
+
+
+def js_sequence(seq) -> dict:
+    return {"notes": [[n.pitch, n.quantized_start_step, n.quantized_end_step, n.is_drum] for n in seq.notes],
+            "totalQuantizedSteps": seq.total_quantized_steps}
+
+
+def note_triples(seq) -> list[list[int]]:
+    return [[n.pitch, n.quantized_start_step, n.quantized_end_step] for n in seq.notes]
+
+
+def melody_bar(offset: int = 0) -> list[tuple[int, int, int]]:
+    """(pitch, step, length) of a bar of eighth notes."""
+    return [(64 + offset + (s % 3) * 2, 2 * s, 2) for s in range(8)]
+
+
+def play(send, clock: Clock, bar: int, notes, rng=None, jitter: float = 0.0) -> None:
+    """Send (pitch, step, length) notes at their times in `bar` (real time), with uniform random timing jitter."""
+    sequence = from_notes([(pitch, step, step + length) for pitch, step, length in notes], 16)
+    perform(send, clock, [sequence], first_bar=bar, jitter=jitter, rng=rng, velocity=90)
+
+
+def wait_until(condition: Callable[[], T], timeout: float, what: str, poll: float = 0.05) -> T:
+    """Poll `condition()` until it returns something true, and return that; fail after a
+    generous deadline. What runs in another thread is waited for this way, never timed."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(poll)
+    return result
