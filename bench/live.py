@@ -21,6 +21,7 @@ one clock for both processes). It measures the phase error (the clock's place
 in the bar against the peer's Link phase, quantum 4), and how long a tempo
 change takes to reach the other side, both ways. Default 60 s.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -46,7 +47,7 @@ from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
 
 PERIOD = 128
 JITTER = 0.03
-LINK_PEER = '''
+LINK_PEER = """
 import asyncio, sys, time
 from aalink import Link
 
@@ -66,7 +67,7 @@ async def main():
         print((before + after) / 2, after - before, phase, link.tempo, link.num_peers, flush=True)
 
 asyncio.run(main())
-'''
+"""
 
 
 def rss_mib() -> float:
@@ -78,8 +79,13 @@ def rss_mib() -> float:
 
 def performance(bars: int, rng: np.random.Generator) -> list[NoteSequence]:
     """A 16th note on ~70% of the 16ths of each bar, random pitches."""
-    return [from_notes([(int(rng.integers(60, 80)), step, step + 1) for step in range(STEPS_PER_BAR)
-                        if rng.random() <= 0.7], STEPS_PER_BAR) for _ in range(bars)]
+    return [
+        from_notes(
+            [(int(rng.integers(60, 80)), step, step + 1) for step in range(STEPS_PER_BAR) if rng.random() <= 0.7],
+            STEPS_PER_BAR,
+        )
+        for _ in range(bars)
+    ]
 
 
 def link_report(seconds: float) -> dict:
@@ -128,9 +134,15 @@ def link_report(seconds: float) -> dict:
         clock.stop()
         peer.stdin.close()
         peer.wait(5)
-    report = {"seconds": seconds, "peer": "aalink 0.2.3 in another process, same machine",
-              "discovery_s": discovered, "phase_error": stats_ms(errors), "phase_error_max_ms": max(errors) * 1e3,
-              "tempo_change_peer_to_clock": stats_ms(to_clock), "tempo_change_clock_to_peer": stats_ms(to_peer)}
+    report = {
+        "seconds": seconds,
+        "peer": "aalink 0.2.3 in another process, same machine",
+        "discovery_s": discovered,
+        "phase_error": stats_ms(errors),
+        "phase_error_max_ms": max(errors) * 1e3,
+        "tempo_change_peer_to_clock": stats_ms(to_clock),
+        "tempo_change_clock_to_peer": stats_ms(to_peer),
+    }
     report["targets"] = [target("link_phase_error_p99_ms", report["phase_error"]["p99_ms"], "<=", 1.0)]
     return report
 
@@ -151,18 +163,26 @@ def main() -> None:
     received: list[tuple[float, mido.Message]] = []
     rng = np.random.default_rng(0)
     played = performance(bars, rng)
-    intended = [(first_step(b) + n.quantized_start_step, n.pitch)  # (absolute step, pitch) of each note
-                for b, bar in enumerate(played) for n in bar.notes]
+    intended = [
+        (first_step(b) + n.quantized_start_step, n.pitch)  # (absolute step, pitch) of each note
+        for b, bar in enumerate(played)
+        for n in bar.notes
+    ]
     with jack_server(PERIOD) as server:
         log(f"JACK server {server}, period {PERIOD}; {bars} bars at {args.bpm} BPM")
-        listener = ports.open_input("bench listener", virtual=True, api="jack",
-                                    callback=lambda m, t: received.append((t, m)))
+        listener = ports.open_input(
+            "bench listener", virtual=True, api="jack", callback=lambda m, t: received.append((t, m))
+        )
         engine = Engine(musicvae, subspacer, responder, output="bench listener", api="jack", bpm=args.bpm)
-        answers, closed = engine.bus.subscribe("answers", maxlen=bars + 8), engine.bus.subscribe("capture", maxlen=bars + 8)
+        answers, closed = (
+            engine.bus.subscribe("answers", maxlen=bars + 8),
+            engine.bus.subscribe("capture", maxlen=bars + 8),
+        )
         engine.start()
         sender = ports.open_output(ports.IN_PORT, api="jack")
-        play = perform_in_thread(sender.send, engine.clock, played, "bench performer", jitter=JITTER, rng=rng,
-                                 velocity=90, release=0.01)
+        play = perform_in_thread(
+            sender.send, engine.clock, played, "bench performer", jitter=JITTER, rng=rng, velocity=90, release=0.01
+        )
         rss = []
         while play.is_alive():
             play.join(5.0)
@@ -200,15 +220,28 @@ def main() -> None:
     missed = sorted(b for b in played_bars if b + 1 not in ready)
     after_first_minute = [r for t, r in rss if t - rss[0][0] >= 60] or [r for _, r in rss]
     report = {
-        "bpm": args.bpm, "seconds": seconds, "bars": bars, "jack_period_frames": PERIOD, "quick": args.quick,
+        "bpm": args.bpm,
+        "seconds": seconds,
+        "bars": bars,
+        "jack_period_frames": PERIOD,
+        "quick": args.quick,
         "capture": {"notes": len(intended), "on_intended_step": on_step, "jitter_ms": JITTER * 1e3},
         "compute": {"answer_ms": stats_ms(list(engine.compute_s))},
-        "output": {"send_late": stats_ms(np.array(late_ms) / 1e3), "received_late": stats_ms(arrival),
-                   "matched_note_ons": len(arrival), "scheduled_note_ons": len(expected)},
-        "soak": {"bars_played": len(played_bars), "answers": len(ready), "missed_bars": len(missed),
-                 "stuck_notes": sorted(sounding), "rss_mib_start": after_first_minute[0],
-                 "rss_mib_end": after_first_minute[-1],
-                 "rss_growth": after_first_minute[-1] / after_first_minute[0] - 1.0},
+        "output": {
+            "send_late": stats_ms(np.array(late_ms) / 1e3),
+            "received_late": stats_ms(arrival),
+            "matched_note_ons": len(arrival),
+            "scheduled_note_ons": len(expected),
+        },
+        "soak": {
+            "bars_played": len(played_bars),
+            "answers": len(ready),
+            "missed_bars": len(missed),
+            "stuck_notes": sorted(sounding),
+            "rss_mib_start": after_first_minute[0],
+            "rss_mib_end": after_first_minute[-1],
+            "rss_growth": after_first_minute[-1] / after_first_minute[0] - 1.0,
+        },
         "status": engine.status(),
     }
     report["targets"] = [

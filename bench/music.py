@@ -35,6 +35,7 @@ tests/data/make_heldout.py wrote instead (the same windows, no corpus, no ../sha
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,8 +81,9 @@ RELATEDNESS = ("pitch_class_cosine", "onset_jaccard", "same_tonic", "echo_f1")
 def realism(model: MusicVAE, reference: Reference, rng: np.random.Generator) -> dict[str, Any]:
     """Samples, baselines and ceiling, each scored against the same half of the held-out windows."""
     converter, n = model.data_converter, reference.size
-    random_model = MusicVAE.create(model.config, model.z_size, model.spec.encoder_sizes,
-                                   model.spec.decoder_sizes, seed=0)
+    random_model = MusicVAE.create(
+        model.config, model.z_size, model.spec.encoder_sizes, model.spec.decoder_sizes, seed=0
+    )
     sets = {}
     for t in TEMPERATURES:
         sets[f"samples_t{t}"] = windows_of(converter, sample_labels(model, n, t, seed=1))
@@ -95,8 +97,12 @@ def realism(model: MusicVAE, reference: Reference, rng: np.random.Generator) -> 
         played = np.concatenate(real)[:, 0]
         pitches = list(range(played.min(), played.max() + 1))
     sets["random_pitches"] = random_pitches(real, pitches, rng)
-    return {"windows_per_set": n, "reference_windows": len(reference.other), "ceiling": reference.ceiling,
-            "sets": {name: reference.score(windows) for name, windows in sets.items()}}
+    return {
+        "windows_per_set": n,
+        "reference_windows": len(reference.other),
+        "ceiling": reference.ceiling,
+        "sets": {name: reference.score(windows) for name, windows in sets.items()},
+    }
 
 
 def interpolation(model: MusicVAE, labels: np.ndarray, pairs: int, rng: np.random.Generator) -> dict[str, Any]:
@@ -108,10 +114,15 @@ def interpolation(model: MusicVAE, labels: np.ndarray, pairs: int, rng: np.rando
         changes.append(steps)
         if share is not None:
             shares.append(share)
-    return {"pairs": pairs, "steps": MORPH_STEPS - 1, "notes_changed_per_step": float(np.mean(changes)),
-            "notes_changed_per_morph": float(np.sum(changes, axis=1).mean()),
-            "largest_step_share": float(np.mean(shares)), "largest_step_share_p90": float(np.percentile(shares, 90)),
-            "morphs_without_change": pairs - len(shares)}
+    return {
+        "pairs": pairs,
+        "steps": MORPH_STEPS - 1,
+        "notes_changed_per_step": float(np.mean(changes)),
+        "notes_changed_per_morph": float(np.sum(changes, axis=1).mean()),
+        "largest_step_share": float(np.mean(shares)),
+        "largest_step_share_p90": float(np.percentile(shares, 90)),
+        "morphs_without_change": pairs - len(shares),
+    }
 
 
 def passages(labels: np.ndarray) -> list[np.ndarray]:
@@ -124,8 +135,7 @@ def passages(labels: np.ndarray) -> list[np.ndarray]:
             runs.append(run)
             run = [window]
     runs.append(run)
-    return [np.concatenate([r[0].reshape(-1, STEPS_PER_BAR)] + [w[None, -STEPS_PER_BAR:] for w in r[1:]])
-            for r in runs]
+    return [np.concatenate([r[0].reshape(-1, STEPS_PER_BAR)] + [w[None, -STEPS_PER_BAR:] for w in r[1:]]) for r in runs]
 
 
 def spread(items: list, n: int) -> list:
@@ -133,18 +143,23 @@ def spread(items: list, n: int) -> list:
     return [items[i] for i in np.linspace(0, len(items) - 1, min(n, len(items))).round().astype(int)]
 
 
-def jam_material(model: MusicVAE, labels: np.ndarray,
-                 bars_per_tune: int) -> tuple[ClipLibrary, list[tuple[str, NoteSequence]]]:
+def jam_material(
+    model: MusicVAE, labels: np.ndarray, bars_per_tune: int
+) -> tuple[ClipLibrary, list[tuple[str, NoteSequence]]]:
     """16 clips (the first 2 bars of held-out tunes) and the bars to answer: later bars of
     those tunes ("clip_tunes") and bars of other held-out tunes ("other_tunes")."""
     to_sequence = model.data_converter.from_labels
     clip_bars = model.num_steps // STEPS_PER_BAR
     clip_half, other_half = halves(labels)
-    tunes = [p for p in passages(clip_half) if len(p) >= clip_bars + 2
-             and len(to_sequence(p[:clip_bars].reshape(-1)).notes) >= 6]
+    tunes = [
+        p
+        for p in passages(clip_half)
+        if len(p) >= clip_bars + 2 and len(to_sequence(p[:clip_bars].reshape(-1)).notes) >= 6
+    ]
     tunes = spread(tunes, CLIPS)
-    library = ClipLibrary(clip_bars, [(f"tune {i}", to_sequence(p[:clip_bars].reshape(-1)))
-                                      for i, p in enumerate(tunes)])
+    library = ClipLibrary(
+        clip_bars, [(f"tune {i}", to_sequence(p[:clip_bars].reshape(-1))) for i, p in enumerate(tunes)]
+    )
     others = spread([p for p in passages(other_half) if len(p) >= 2], CLIPS)
     bars = []
     for group, runs in (("clip_tunes", [p[clip_bars:] for p in tunes]), ("other_tunes", others)):
@@ -163,12 +178,17 @@ def jam(model: MusicVAE, labels: np.ndarray, bars_per_tune: int, rng: np.random.
     session.clips = library
     start = time.perf_counter()
     session.train(background=False)
-    out: dict[str, Any] = {"clips": len(library), "train_s": time.perf_counter() - start,
-                           "bars": {g: sum(1 for group, _ in bars if group == g) for g in ("clip_tunes", "other_tunes")},
-                           "default_settings": {"answers": DEFAULTS["answers"], "lead": DEFAULTS["lead"]}}
-    settings = {"responder": {"answers": "responder"},
-                **{f"listen_lead_{lead}": {"answers": "listen", "lead": lead} for lead in LEADS},
-                "default": out["default_settings"]}
+    out: dict[str, Any] = {
+        "clips": len(library),
+        "train_s": time.perf_counter() - start,
+        "bars": {g: sum(1 for group, _ in bars if group == g) for g in ("clip_tunes", "other_tunes")},
+        "default_settings": {"answers": DEFAULTS["answers"], "lead": DEFAULTS["lead"]},
+    }
+    settings = {
+        "responder": {"answers": "responder"},
+        **{f"listen_lead_{lead}": {"answers": "listen", "lead": lead} for lead in LEADS},
+        "default": out["default_settings"],
+    }
     out["modes"] = {}
     for name, s in settings.items():
         session.configure(**s)
@@ -185,8 +205,10 @@ def jam(model: MusicVAE, labels: np.ndarray, bars_per_tune: int, rng: np.random.
         z_map = subspacer.decode(responder.predict(bar))[0]
         return musicvae.decode(slerp(z_bar, z_map, 0.5)[None], length=STEPS_PER_BAR)[0]
 
-    out["modes"] |= {"random_point": score_answers(random_point, bars),
-                     "spherical_blend_0.5": score_answers(spherical_blend, bars)}
+    out["modes"] |= {
+        "random_point": score_answers(random_point, bars),
+        "spherical_blend_0.5": score_answers(spherical_blend, bars),
+    }
     return out
 
 
@@ -212,20 +234,31 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The music targets (docs/benchmarks.md): melody realism at 0.5, drum hits and kicks at 0.5, morphs, the default jam."""
     melody = report["melody"]
     default = melody["jam"]["modes"]["default"]
-    rows = [target("melody.samples_t0.5.min_ratio_to_ceiling",
-                   melody["realism"]["sets"]["samples_t0.5"]["min_ratio_to_ceiling"], ">=", 0.7),
-            target("melody.interpolation.largest_step_share", melody["interpolation"]["largest_step_share"],
-                   "<=", 0.35),
-            target("jam.default.pitch_class_cosine", default["all"]["pitch_class_cosine"], ">=", 0.75),
-            target("jam.default.onset_jaccard", default["all"]["onset_jaccard"], ">=", 0.7),
-            target("jam.default.same_tonic", default["all"]["same_tonic"], ">=", 0.7),
-            target("jam.default.echo_f1", default["all"]["echo_f1"], "<=", 0.5),
-            target("jam.default.bar_to_answer_p99_ms", default["bar_to_answer"]["p99_ms"], "<=", 20.0)]
+    rows = [
+        target(
+            "melody.samples_t0.5.min_ratio_to_ceiling",
+            melody["realism"]["sets"]["samples_t0.5"]["min_ratio_to_ceiling"],
+            ">=",
+            0.7,
+        ),
+        target("melody.interpolation.largest_step_share", melody["interpolation"]["largest_step_share"], "<=", 0.35),
+        target("jam.default.pitch_class_cosine", default["all"]["pitch_class_cosine"], ">=", 0.75),
+        target("jam.default.onset_jaccard", default["all"]["onset_jaccard"], ">=", 0.7),
+        target("jam.default.same_tonic", default["all"]["same_tonic"], ">=", 0.7),
+        target("jam.default.echo_f1", default["all"]["echo_f1"], "<=", 0.5),
+        target("jam.default.bar_to_answer_p99_ms", default["bar_to_answer"]["p99_ms"], "<=", 20.0),
+    ]
     if "realism" in report["drums"]:
         drums = report["drums"]["realism"]["sets"]["samples_t0.5"]
-        rows += [target("drums.samples_t0.5.hits_per_bar_overlap", drums["similarity"]["hits_per_bar"], ">=", 0.8),
-                 target("drums.samples_t0.5.kick_on_downbeats_difference",
-                        abs(drums["rates"]["kick_on_downbeats"]["difference"]), "<=", 0.1)]
+        rows += [
+            target("drums.samples_t0.5.hits_per_bar_overlap", drums["similarity"]["hits_per_bar"], ">=", 0.8),
+            target(
+                "drums.samples_t0.5.kick_on_downbeats_difference",
+                abs(drums["rates"]["kick_on_downbeats"]["difference"]),
+                "<=",
+                0.1,
+            ),
+        ]
     return rows
 
 

@@ -12,6 +12,7 @@ magenta-js on the same exported checkpoints in the same run.
 Prints one JSON object on stdout; progress goes to stderr. --quick (CI smoke
 run) measures the small size only, with fewer repetitions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,6 +53,7 @@ JS_PROBE_LIMIT_S = 60.0  # skip further magenta-js timing when one decode takes 
 @dataclass(frozen=True)
 class Reps:
     """Repetitions per measurement."""
+
     decode: int  # decode_labels calls per series
     decode_seq: int  # decode (NoteSequence) calls per series
     encode: int  # batches of 64, tensor path
@@ -114,10 +116,18 @@ def machine(quick: bool) -> dict[str, Any]:
     info = Path("/proc/cpuinfo")
     lines = info.read_text().splitlines() if info.exists() else []
     cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.machine())
-    return {"cpu_count": os.cpu_count(), "cpu": cpu, "loadavg_1min_at_start": os.getloadavg()[0],
-            "python": platform.python_version(), "tensorflow": tf.__version__, "numpy": np.__version__,
-            "node": node, "magenta_js": magenta_js.VERSION,
-            "matmul_2048_gflops": 2 * 2048**3 / mm_s / 1e9, "matvec_4096x8192_gbps": 4096 * 8192 * 4 / mv_s / 1e9}
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu": cpu,
+        "loadavg_1min_at_start": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "node": node,
+        "magenta_js": magenta_js.VERSION,
+        "matmul_2048_gflops": 2 * 2048**3 / mm_s / 1e9,
+        "matvec_4096x8192_gbps": 4096 * 8192 * 4 / mv_s / 1e9,
+    }
 
 
 def flops(model: MusicVAE) -> dict[str, float]:
@@ -128,15 +138,19 @@ def flops(model: MusicVAE) -> dict[str, float]:
         enc, d_in = enc + 2 * 2 * s.num_steps * (d_in + h) * 4 * h, 2 * h
     dec = s.decoder_sizes  # layer 0's input part is a row lookup + a per-call term
     weights = dec[0] * 4 * dec[0] + sum((a + b) * 4 * b for a, b in pairwise(dec)) + dec[-1] * s.output_depth
-    return {"encode_gflop_per_melody": enc / 1e9, "decode_mflop_per_step": 2 * weights / 1e6,
-            "decode_weight_mib_per_step": 4 * weights / 2**20}
+    return {
+        "encode_gflop_per_melody": enc / 1e9,
+        "decode_mflop_per_step": 2 * weights / 1e6,
+        "decode_weight_mib_per_step": 4 * weights / 2**20,
+    }
 
 
 def fresh_process_rss(folder: Path) -> dict[str, float]:
     """Peak RSS (MiB) of a fresh process that imports hmm_live, loads `folder` and calls
     encode (batch 64) and decode (greedy, temperature) once: see rss_child."""
-    proc = subprocess.run([sys.executable, __file__, "--rss-of", str(folder)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--rss-of", str(folder)], capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -148,8 +162,11 @@ def rss_child(folder: Path) -> None:
     model.encode([random_melody(rng) for _ in range(BATCH)])
     z = rng.standard_normal((1, model.z_size))
     model.decode(z), model.decode(z, TEMPERATURE, seed=0)
-    print(json.dumps({"after_import": after_import, "after_load": after_load,
-                      "after_load_and_first_calls": peak_rss_mib()}))
+    print(
+        json.dumps(
+            {"after_import": after_import, "after_load": after_load, "after_load_and_first_calls": peak_rss_mib()}
+        )
+    )
 
 
 def encode(model: MusicVAE, reps: Reps, rng: np.random.Generator) -> dict[str, Any]:
@@ -159,8 +176,13 @@ def encode(model: MusicVAE, reps: Reps, rng: np.random.Generator) -> dict[str, A
     t_tensor = np.median(timed(lambda i: model.encode_tensors(inputs), reps.encode))
     t_seq = np.median(timed(lambda i: model.encode(seqs, seed=i), reps.encode_seq, warmup=1))
     gflop = flops(model)["encode_gflop_per_melody"] * BATCH
-    return {"batch": BATCH, "tensors_per_s": BATCH / t_tensor, "sequences_per_s": BATCH / t_seq,
-            "tensors_gflops": gflop / t_tensor, "inputs": inputs}
+    return {
+        "batch": BATCH,
+        "tensors_per_s": BATCH / t_tensor,
+        "sequences_per_s": BATCH / t_seq,
+        "tensors_gflops": gflop / t_tensor,
+        "inputs": inputs,
+    }
 
 
 def decode(model: MusicVAE, reps: Reps, z: np.ndarray) -> dict[str, Any]:
@@ -185,11 +207,18 @@ def breakdown(model: MusicVAE, reps: Reps, z: np.ndarray, dec: dict, ceilings: d
     step_ms = (full - one) / (steps - 1)
     f = flops(model)
     gbps = f["decode_weight_mib_per_step"] * 2**20 / (step_ms / 1e3) / 1e9
-    return {"length_1_p50_ms": one, "length_32_p50_ms": full, "per_step_ms": step_ms,
-            "steps_total_ms": steps * step_ms, "fixed_ms": full - steps * step_ms,
-            "to_notesequence_ms": convert, **f,
-            "step_gflops": f["decode_mflop_per_step"] / step_ms, "step_weight_gbps": gbps,
-            "fraction_of_matvec_gbps": gbps / ceilings["matvec_4096x8192_gbps"]}
+    return {
+        "length_1_p50_ms": one,
+        "length_32_p50_ms": full,
+        "per_step_ms": step_ms,
+        "steps_total_ms": steps * step_ms,
+        "fixed_ms": full - steps * step_ms,
+        "to_notesequence_ms": convert,
+        **f,
+        "step_gflops": f["decode_mflop_per_step"] / step_ms,
+        "step_weight_gbps": gbps,
+        "fraction_of_matvec_gbps": gbps / ceilings["matvec_4096x8192_gbps"],
+    }
 
 
 def magenta(folder: Path, size: str, reps: Reps, inputs: np.ndarray) -> dict[str, Any]:
@@ -206,8 +235,12 @@ def magenta(folder: Path, size: str, reps: Reps, inputs: np.ndarray) -> dict[str
         return {"skipped": str(e)}
     except subprocess.TimeoutExpired as e:
         return {"skipped": f"timed out after {e.timeout:.0f} s"}
-    return {"load_s": out["load_ms"] / 1e3, "decode_greedy": stats_ms([ms / 1e3 for ms in out["decode_ms"]]),
-            "encode_batch": len(batch), "encode_per_s": len(batch) / out["encode_s"]}
+    return {
+        "load_s": out["load_ms"] / 1e3,
+        "decode_greedy": stats_ms([ms / 1e3 for ms in out["decode_ms"]]),
+        "encode_batch": len(batch),
+        "encode_per_s": len(batch) / out["encode_s"],
+    }
 
 
 def bench_size(name: str, tmp: Path, reps: Reps, ceilings: dict) -> dict[str, Any]:
@@ -217,14 +250,22 @@ def bench_size(name: str, tmp: Path, reps: Reps, ceilings: dict) -> dict[str, An
     folder = MusicVAE.create(sz["config"], sz["z"], sz["encoder"], sz["decoder"], seed=0).export(tmp / name)
     t0 = time.perf_counter()
     model = MusicVAE.load(folder)
-    out: dict[str, Any] = {"config": sz["config"], "z": sz["z"], "encoder": sz["encoder"], "decoder": sz["decoder"],
-                           "checkpoint_mib": sum(f.stat().st_size for f in folder.iterdir()) / 2**20,
-                           "load_s": time.perf_counter() - t0}
+    out: dict[str, Any] = {
+        "config": sz["config"],
+        "z": sz["z"],
+        "encoder": sz["encoder"],
+        "decoder": sz["decoder"],
+        "checkpoint_mib": sum(f.stat().st_size for f in folder.iterdir()) / 2**20,
+        "load_s": time.perf_counter() - t0,
+    }
     rng = np.random.default_rng(0)
     z = rng.standard_normal((1, model.z_size)).astype(np.float32)
     x = np.stack([model.data_converter.to_inputs(random_melody(rng)) for _ in range(BATCH)])
-    first = {"encode": lambda: model.encode_tensors(x), "decode_greedy": lambda: model.decode_labels(z),
-             "decode_temperature": lambda: model.decode_labels(z, TEMPERATURE, seed=0)}
+    first = {
+        "encode": lambda: model.encode_tensors(x),
+        "decode_greedy": lambda: model.decode_labels(z),
+        "decode_temperature": lambda: model.decode_labels(z, TEMPERATURE, seed=0),
+    }
     out["first_call_ms"] = {k: timed(lambda i, fn=fn: fn(), 1, warmup=0)[0] * 1e3 for k, fn in first.items()}
     out["peak_rss_mib"] = fresh_process_rss(folder)
     log(f"{name}: loaded in {out['load_s']:.2f} s; timing encode")
@@ -238,7 +279,8 @@ def bench_size(name: str, tmp: Path, reps: Reps, ceilings: dict) -> dict[str, An
     if "decode_greedy" in js:
         out["speedup_vs_magenta_js"] = {
             "decode_p50": js["decode_greedy"]["p50_ms"] / out["decode"]["labels_greedy"]["p50_ms"],
-            "encode": out["encode"]["tensors_per_s"] / js["encode_per_s"]}
+            "encode": out["encode"]["tensors_per_s"] / js["encode_per_s"],
+        }
     return out
 
 
@@ -254,8 +296,7 @@ def targets(sizes: dict[str, dict]) -> list[dict[str, Any]]:
         for kind in ("greedy", "temperature"):
             check(f"small.decode_{kind}_p50_ms", s["decode"][f"labels_{kind}"]["p50_ms"], "<=", 5)
             check(f"small.decode_{kind}_p99_ms", s["decode"][f"labels_{kind}"]["p99_ms"], "<=", 10)
-        check("small.speedup_vs_magenta_js.decode_p50",
-              s.get("speedup_vs_magenta_js", {}).get("decode_p50"), ">=", 10)
+        check("small.speedup_vs_magenta_js.decode_p50", s.get("speedup_vs_magenta_js", {}).get("decode_p50"), ">=", 10)
         check("small.encode_tensors_per_s", s["encode"]["tensors_per_s"], ">=", 2000)
         check("small.encode_sequences_per_s", s["encode"]["sequences_per_s"], ">=", 2000)
         check("small.peak_rss_mib", s["peak_rss_mib"]["after_load_and_first_calls"], "<=", 1024)
@@ -278,10 +319,18 @@ def main() -> None:
         ceilings = machine(args.quick)
         sizes: dict[str, dict] = {}
         sizes["small"] = bench_size("small", Path(tmp), REPS["quick" if args.quick else "small"], ceilings)
-        sizes["big"] = ({"skipped": "--quick"} if args.quick
-                        else bench_size("big", Path(tmp), REPS["big"], ceilings))
-    emit({"benchmark": "musicvae", "quick": args.quick, "machine": ceilings, "sizes": sizes,
-          "targets": targets(sizes), "wall_s": time.perf_counter() - started}, args.out)
+        sizes["big"] = {"skipped": "--quick"} if args.quick else bench_size("big", Path(tmp), REPS["big"], ceilings)
+    emit(
+        {
+            "benchmark": "musicvae",
+            "quick": args.quick,
+            "machine": ceilings,
+            "sizes": sizes,
+            "targets": targets(sizes),
+            "wall_s": time.perf_counter() - started,
+        },
+        args.out,
+    )
 
 
 if __name__ == "__main__":

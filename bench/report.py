@@ -1,4 +1,5 @@
 """What every benchmark shares: options, progress logging, timing statistics, target rows, JSON output."""
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ def log(msg: str) -> None:
 
 def stats_ms(seconds: list[float]) -> dict[str, float]:
     ms = np.asarray(seconds) * 1e3
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "mean_ms": float(ms.mean()), "n": len(ms)}
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "mean_ms": float(ms.mean()),
+        "n": len(ms),
+    }
 
 
 def target(name: str, value: float | None, op: str, limit: float) -> dict[str, Any]:
@@ -49,8 +54,12 @@ def target(name: str, value: float | None, op: str, limit: float) -> dict[str, A
 def emit(report: dict[str, Any], out: str | os.PathLike | None) -> None:
     """Print the report as JSON (and write it atomically to `out`), with the load at the end."""
     rows = report.get("targets", [])
-    report = {**report, "all_targets_met": all(r["meets_target"] for r in rows),
-              "cpu_count": os.cpu_count(), "loadavg_1min_at_end": os.getloadavg()[0]}
+    report = {
+        **report,
+        "all_targets_met": all(r["meets_target"] for r in rows),
+        "cpu_count": os.cpu_count(),
+        "loadavg_1min_at_end": os.getloadavg()[0],
+    }
     text = json.dumps(rounded(report), indent=2)
     if out:
         with atomic_write(Path(out), "w") as f:

@@ -14,6 +14,7 @@ Both play the demo performance at 150 BPM with the answers on a xylophone (clean
 
 --quick: 8 bars each (CI); default 32.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,10 +34,19 @@ BPM = 150.0
 
 def onset_report(errors: list[float | None], scheduled: int) -> dict:
     heard = np.array([abs(e) for e in errors if e is not None]) * 1e3
-    return {"scheduled_notes": scheduled, "heard": len(heard), "heard_share": len(heard) / max(1, scheduled),
-            "onset_error_ms": {"p50": float(np.percentile(heard, 50)), "p99": float(np.percentile(heard, 99)),
-                               "max": float(heard.max()), "mean_signed": float(np.mean(
-                                   [e for e in errors if e is not None]) * 1e3)} if len(heard) else None}
+    return {
+        "scheduled_notes": scheduled,
+        "heard": len(heard),
+        "heard_share": len(heard) / max(1, scheduled),
+        "onset_error_ms": {
+            "p50": float(np.percentile(heard, 50)),
+            "p99": float(np.percentile(heard, 99)),
+            "max": float(heard.max()),
+            "mean_signed": float(np.mean([e for e in errors if e is not None]) * 1e3),
+        }
+        if len(heard)
+        else None,
+    }
 
 
 def synth_run(bars: int) -> dict:
@@ -53,15 +63,21 @@ def synth_run(bars: int) -> dict:
     clips = ClipLibrary.from_midi(DEMO_CLIPS, bars=2)
     subspacer, responder = train_subspace(musicvae, clips)
     with jack_server(128):
-        engine = Engine(musicvae, subspacer, responder, input=False, output=False, bpm=BPM, synth=True,
-                        instrument=13).start()
+        engine = Engine(
+            musicvae, subspacer, responder, input=False, output=False, bpm=BPM, synth=True, instrument=13
+        ).start()
         sound = engine.status()["sound"]
-        heard = hear_answers(engine, lambda: perform(engine.feed, engine.clock, demo.performance(clips, bars),
-                                                     jitter=demo.JITTER))
+        heard = hear_answers(
+            engine, lambda: perform(engine.feed, engine.clock, demo.performance(clips, bars), jitter=demo.JITTER)
+        )
     report = onset_report(heard["errors"], len(heard["errors"]))
-    return {**report, "sound": sound, "period_ms": heard["period_s"] * 1e3,
-            "level_after_stop": heard["level_after_stop"], "compute_ms_p99": float(
-                np.percentile(np.array(engine.compute_s) * 1e3, 99)) if engine.compute_s else None}
+    return {
+        **report,
+        "sound": sound,
+        "period_ms": heard["period_s"] * 1e3,
+        "level_after_stop": heard["level_after_stop"],
+        "compute_ms_p99": float(np.percentile(np.array(engine.compute_s) * 1e3, 99)) if engine.compute_s else None,
+    }
 
 
 def browser_run(bars: int) -> dict:
@@ -77,8 +93,12 @@ def browser_run(bars: int) -> dict:
             open_with_sound(lab, page)
             heard = answers_heard(page, bars)
     # a note that reached the page after its time was played late: it counts as not heard on time
-    return {**onset_report(heard["errors"], len(heard["expected"]) + len(heard["late"])),
-            "late_notes": len(heard["late"]), "midi": heard["status"]["midi"], "browser_status": heard["browser_status"]}
+    return {
+        **onset_report(heard["errors"], len(heard["expected"]) + len(heard["late"])),
+        "late_notes": len(heard["late"]),
+        "midi": heard["status"]["midi"],
+        "browser_status": heard["browser_status"],
+    }
 
 
 def main() -> None:
@@ -92,12 +112,19 @@ def main() -> None:
     browser = browser_run(bars)
     p99 = lambda r: r["onset_error_ms"]["p99"] if r["onset_error_ms"] else None  # noqa: E731
     beyond = None if p99(synth) is None else p99(synth) - synth["period_ms"]
-    report = {"bpm": BPM, "bars": bars, "synth": synth, "browser": browser, "targets": [
-        target("synth_onset_p99_beyond_one_period_ms", beyond, "<=", 5.0),
-        target("synth_heard_share", synth["heard_share"], ">=", 0.95),
-        target("synth_level_after_stop", synth["level_after_stop"], "<=", 1e-4),
-        target("browser_onset_p99_ms", p99(browser), "<=", 15.0),
-        target("browser_heard_share", browser["heard_share"], ">=", 0.95)]}
+    report = {
+        "bpm": BPM,
+        "bars": bars,
+        "synth": synth,
+        "browser": browser,
+        "targets": [
+            target("synth_onset_p99_beyond_one_period_ms", beyond, "<=", 5.0),
+            target("synth_heard_share", synth["heard_share"], ">=", 0.95),
+            target("synth_level_after_stop", synth["level_after_stop"], "<=", 1e-4),
+            target("browser_onset_p99_ms", p99(browser), "<=", 15.0),
+            target("browser_heard_share", browser["heard_share"], ">=", 0.95),
+        ],
+    }
     emit(report, args.out)
 
 

@@ -30,6 +30,7 @@ from their centroid).
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
+
 from __future__ import annotations
 
 import sys
@@ -50,8 +51,12 @@ from hmm_live.training.sources import Piece, music21_to_sequence, read_pieces, s
 
 MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 # responder variants scored side by side: the first design ("roll", plain MSE), then each change alone
-VARIANTS = {"roll_mse": {"shape": "roll", "contrast": 0.0}, "roll": {"shape": "roll"},
-            "pooled_mse": {"shape": "pooled", "contrast": 0.0}, "default": {}}
+VARIANTS = {
+    "roll_mse": {"shape": "roll", "contrast": 0.0},
+    "roll": {"shape": "roll"},
+    "pooled_mse": {"shape": "pooled", "contrast": 0.0},
+    "default": {},
+}
 
 
 def tune_clips(pieces, per_tune: int) -> list[tuple[str, str, NoteSequence]]:
@@ -162,8 +167,10 @@ def movement(old: Subspacer, new: Subspacer) -> float:
 def timed_fit(sub: Subspacer, library: ClipLibrary, **options) -> dict:
     start = time.perf_counter()
     sub.fit(library, **options)
-    return {"fit_s": time.perf_counter() - start,
-            **{k: sub.info[k] for k in ("decodes_back", "epochs", "stopped", "aligned_on")}}
+    return {
+        "fit_s": time.perf_counter() - start,
+        **{k: sub.info[k] for k in ("decodes_back", "epochs", "stopped", "aligned_on")},
+    }
 
 
 def convergence(model: MusicVAE, pool: list[NoteSequence], rng, quick: bool) -> dict:
@@ -173,13 +180,19 @@ def convergence(model: MusicVAE, pool: list[NoteSequence], rng, quick: bool) -> 
     for size in (16, 64):
         runs: dict[str, list[dict]] = {"default": [], "100_epochs": []}
         for _ in range(1 if quick else 3):
-            lib = ClipLibrary(2, [(f"clip {i}", pool[int(j)]) for i, j in
-                                  enumerate(rng.choice(len(pool), size, replace=False))])
+            lib = ClipLibrary(
+                2, [(f"clip {i}", pool[int(j)]) for i, j in enumerate(rng.choice(len(pool), size, replace=False))]
+            )
             runs["default"].append(timed_fit(sub, lib))
             runs["100_epochs"].append(timed_fit(sub, lib, epochs=100))
-        out[f"{size}_clips"] = {name: {"decodes_back": float(np.mean([r["decodes_back"] for r in rows])),
-                                       "fit_s": float(np.mean([r["fit_s"] for r in rows])), "runs": rows}
-                                for name, rows in runs.items()}
+        out[f"{size}_clips"] = {
+            name: {
+                "decodes_back": float(np.mean([r["decodes_back"] for r in rows])),
+                "fit_s": float(np.mean([r["fit_s"] for r in rows])),
+                "runs": rows,
+            }
+            for name, rows in runs.items()
+        }
     picked = [pool[int(j)] for j in rng.choice(len(pool), 64, replace=False)]
     lib = {n: ClipLibrary(2, [(f"clip {i}", seq) for i, seq in enumerate(picked[:n])]) for n in (60, 61, 64)}
     old = Subspacer(model, latent_dims=2)
@@ -187,8 +200,11 @@ def convergence(model: MusicVAE, pool: list[NoteSequence], rng, quick: bool) -> 
     for case, n in (("same_clips", 60), ("one_added", 61), ("four_added", 64)):
         aligned, fresh = Subspacer(model, latent_dims=2), Subspacer(model, latent_dims=2, seed=1)
         fits = {"aligned": timed_fit(aligned, lib[n], align_to=old), "fresh": timed_fit(fresh, lib[n])}
-        out[f"retrain_{case}"] = {"movement_aligned": movement(old, aligned), "movement_fresh": movement(old, fresh),
-                                  **fits}
+        out[f"retrain_{case}"] = {
+            "movement_aligned": movement(old, aligned),
+            "movement_fresh": movement(old, fresh),
+            **fits,
+        }
     return out
 
 
@@ -199,13 +215,13 @@ def main() -> None:
     tunes = 24 if args.quick else 80
     log(f"reading {tunes} folk tunes and {tunes} chorales")
     clips = {"folk": tune_clips(folk(tunes), 4), "chorale": tune_clips(chorales(tunes), 4)}
-    report: dict = {"model": MODEL.name, "quick": args.quick,
-                    "clips": {k: len(v) for k, v in clips.items()}}
+    report: dict = {"model": MODEL.name, "quick": args.quick, "clips": {k: len(v) for k, v in clips.items()}}
 
     # speed: 256 clips of both sources (repeated if there are fewer)
     pool = [c for v in clips.values() for c in v]
-    library = ClipLibrary(2, [(f"{i}:{name}", seq) for i, (name, _, seq) in
-                              enumerate(pool[j % len(pool)] for j in range(256))])
+    library = ClipLibrary(
+        2, [(f"{i}:{name}", seq) for i, (name, _, seq) in enumerate(pool[j % len(pool)] for j in range(256))]
+    )
     epochs = 20 if args.quick else 100
     subspacer = Subspacer(model, latent_dims=2)
     codes = subspacer.codes(library)
@@ -229,7 +245,10 @@ def main() -> None:
             model.decode_labels(subspacer.decode(responder.predict(bar)), length=STEPS_PER_BAR)
             times.append(time.perf_counter() - start)
         speed[shape] = {"responder_fit_s": fit_s, "bar_to_answer": stats_ms(times[10:])}
-    report["responder_fit_s"], report["bar_to_answer"] = speed[default]["responder_fit_s"], speed[default]["bar_to_answer"]
+    report["responder_fit_s"], report["bar_to_answer"] = (
+        speed[default]["responder_fit_s"],
+        speed[default]["bar_to_answer"],
+    )
     report["fit_epochs"] = epochs
 
     # quality: separation on held-out tunes
@@ -246,9 +265,12 @@ def main() -> None:
         sub.fit(codes_train, epochs=100)
         accuracy.append(fisher_accuracy(sub.encode(codes_train)[0], y_train, sub.encode(codes_held)[0], y_held))
     report["separation"] = {
-        "train_clips": len(train), "held_out_clips": len(held), "accuracy_2d_per_seed": accuracy,
+        "train_clips": len(train),
+        "held_out_clips": len(held),
+        "accuracy_2d_per_seed": accuracy,
         "accuracy_2d": float(np.mean(accuracy)),
-        "accuracy_musicvae_codes": fisher_accuracy(codes_train, y_train, codes_held, y_held)}
+        "accuracy_musicvae_codes": fisher_accuracy(codes_train, y_train, codes_held, y_held),
+    }
 
     # quality: responder rank-1 on edited bars, per library size and shape, averaged over libraries
     log("responder rank-1")
@@ -263,13 +285,18 @@ def main() -> None:
             for name, options in VARIANTS.items():
                 responder = Responder(sub, **options)
                 history = responder.fit(lib, epochs=100)
-                runs[name].append({**rank1(responder, lib, np.random.default_rng(1)),
-                                   "val_loss": history["val_loss"][-1]})
+                runs[name].append(
+                    {**rank1(responder, lib, np.random.default_rng(1)), "val_loss": history["val_loss"][-1]}
+                )
         for name, rows in runs.items():
             report["responder_rank1"][f"{size}_clips_{name}"] = {
-                **{k: float(np.mean([r[k] for r in rows if r[k] is not None])) for k in rows[0]
-                   if any(r[k] is not None for r in rows)},
-                "rank1_per_library": [r["rank1"] for r in rows]}
+                **{
+                    k: float(np.mean([r[k] for r in rows if r[k] is not None]))
+                    for k in rows[0]
+                    if any(r[k] is not None for r in rows)
+                },
+                "rank1_per_library": [r["rank1"] for r in rows],
+            }
     log("convergence and retraining")
     conv = report["convergence"] = convergence(model, [seq for _, seq in train], rng, args.quick)
     report["targets"] = [

@@ -1,21 +1,22 @@
 """Notebook UI benchmark: slider release -> new notes shown, and the map under a flood of points.
 
- - kernel: a slider's new value -> Subspacer + MusicVAE decode -> piano roll
-   redrawn, measured in the kernel over many releases (the observer path);
- - browser: in a real JupyterLab in Chromium, a key released on a latent
-   slider -> the new piano roll drawn in the page (MutationObserver), which
-   adds the widget messages both ways; side by side with the same round trip
-   through a bare slider and a text widget, the floor of the widget stack
-   here (skipped without chromium);
- - map: 1000 responder points a second for 3 s -> browser updates a second
-   (the UI thread batches them) and points delivered;
- - transport: in the browser, the jam panel's Start/Stop clicked while another
-   cell keeps the kernel busy -> the panel's state line shows the engine
-   started / stopped (the kernel acted and said so); the first Start, which
-   also starts a MIDI system where the machine has none, apart.
+- kernel: a slider's new value -> Subspacer + MusicVAE decode -> piano roll
+  redrawn, measured in the kernel over many releases (the observer path);
+- browser: in a real JupyterLab in Chromium, a key released on a latent
+  slider -> the new piano roll drawn in the page (MutationObserver), which
+  adds the widget messages both ways; side by side with the same round trip
+  through a bare slider and a text widget, the floor of the widget stack
+  here (skipped without chromium);
+- map: 1000 responder points a second for 3 s -> browser updates a second
+  (the UI thread batches them) and points delivered;
+- transport: in the browser, the jam panel's Start/Stop clicked while another
+  cell keeps the kernel busy -> the panel's state line shows the engine
+  started / stopped (the kernel acted and said so); the first Start, which
+  also starts a MIDI system where the machine has none, apart.
 
-    python bench/ui.py [--quick] [--out FILE]
+   python bench/ui.py [--quick] [--out FILE]
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -111,8 +112,12 @@ def map_flood(session: Session, seconds: float = 3.0, rate: float = 1000.0) -> d
         time.sleep(1.0 / rate)
     time.sleep(0.3)
     view.close()
-    return {"points_published": i, "points_delivered": view.streamed, "seconds": seconds,
-            "browser_updates_per_s": view.batches / seconds}
+    return {
+        "points_published": i,
+        "points_delivered": view.streamed,
+        "seconds": seconds,
+        "browser_updates_per_s": view.batches / seconds,
+    }
 
 
 @contextlib.contextmanager
@@ -130,9 +135,10 @@ def notebook_page(cells: list[str], height: int, until: str) -> Iterator:
 def browser_latency(n: int) -> dict:
     with notebook_page([SETUP, BASELINE], 1400, ".hmm-bare-slider .noUi-handle") as page:
         out = {}
-        for name, slider, shown in (("latent_slider_to_roll", ".hmm-latent-sliders",
-                                     ".hmm-latent-sliders .hmm-piano-roll"),
-                                    ("bare_slider_to_text", ".hmm-bare-slider", ".hmm-bare-shown")):
+        for name, slider, shown in (
+            ("latent_slider_to_roll", ".hmm-latent-sliders", ".hmm-latent-sliders .hmm-piano-roll"),
+            ("bare_slider_to_text", ".hmm-bare-slider", ".hmm-bare-shown"),
+        ):
             handle = page.locator(f"{slider} .noUi-handle").first
             handle.scroll_into_view_if_needed()
             times, missed = [], 0
@@ -163,8 +169,14 @@ def transport_latency(n: int) -> dict:
                 else:
                     times.append(ms / 1000)
         busy = page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").count() == 1
-    return {"first_start_ms": first_start, "start": stats_ms(starts), "stop": stats_ms(stops),
-            "clicks": 2 * n, "not_shown_within_10_s": missed, "kernel_busy_throughout": busy}
+    return {
+        "first_start_ms": first_start,
+        "start": stats_ms(starts),
+        "stop": stats_ms(stops),
+        "clicks": 2 * n,
+        "not_shown_within_10_s": missed,
+        "kernel_busy_throughout": busy,
+    }
 
 
 def main() -> None:

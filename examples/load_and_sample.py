@@ -7,6 +7,7 @@ written as a MIDI file into a folder (default: examples_out/).
 
 Run: .venv/bin/python examples/load_and_sample.py [OUT_FOLDER]
 """
+
 import sys
 from pathlib import Path
 

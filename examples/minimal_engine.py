@@ -7,6 +7,7 @@ so when there is no audio system), prints each answer and stops.
 
 Run: .venv/bin/python examples/minimal_engine.py
 """
+
 import time
 
 from hmm_live.live import Engine
@@ -28,6 +29,8 @@ with engine:  # start(); stop() on the way out: all notes off, every thread join
     play(engine, clips, BARS).join()  # the performance, with human timing, from the next bar
     time.sleep(2 * engine.clock.bar_seconds)  # the last bar's answer sounds
     for answer in answers.drain():
-        print(f"bar {answer.answering + 1}, {len(answer.input.notes)} notes, answered on bar "
-              f"{answer.bar + 1}: {[n.pitch for n in answer.sequence.notes]}")
+        print(
+            f"bar {answer.answering + 1}, {len(answer.input.notes)} notes, answered on bar "
+            f"{answer.bar + 1}: {[n.pitch for n in answer.sequence.notes]}"
+        )
 print(engine.status()["answered"], "bars answered")

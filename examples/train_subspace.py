@@ -7,6 +7,7 @@ decoded to a melody and written as MIDI (default: examples_out/point.mid).
 
 Run: .venv/bin/python examples/train_subspace.py [OUT_FOLDER]
 """
+
 import sys
 from pathlib import Path
 

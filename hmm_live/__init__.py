@@ -3,6 +3,7 @@
 The models (and TensorFlow under them) load on first use of a name below, so
 `hmm-live --help` and the CLI's argument checks answer at once.
 """
+
 import importlib
 import os
 import warnings
@@ -32,12 +33,30 @@ if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from hmm_live.music.clips import Clip, ClipLibrary
 
 __version__ = "0.1.0"
-_LAZY = {"MusicVAE": "hmm_live.models", "Subspacer": "hmm_live.models", "Responder": "hmm_live.models",
-         "Clip": "hmm_live.music.clips", "ClipLibrary": "hmm_live.music.clips"}
+_LAZY = {
+    "MusicVAE": "hmm_live.models",
+    "Subspacer": "hmm_live.models",
+    "Responder": "hmm_live.models",
+    "Clip": "hmm_live.music.clips",
+    "ClipLibrary": "hmm_live.music.clips",
+}
 __all__ = [
-    "MusicVAE", "Subspacer", "Responder", "Clip", "ClipLibrary", "HmmLiveError", "TrainingBusyError",
-    "CheckpointError", "UnsupportedModelError", "ConfigError", "MidiFileError", "SequenceError", "ChordError",
-    "SessionError", "PortError", "SynthError",
+    "MusicVAE",
+    "Subspacer",
+    "Responder",
+    "Clip",
+    "ClipLibrary",
+    "HmmLiveError",
+    "TrainingBusyError",
+    "CheckpointError",
+    "UnsupportedModelError",
+    "ConfigError",
+    "MidiFileError",
+    "SequenceError",
+    "ChordError",
+    "SessionError",
+    "PortError",
+    "SynthError",
 ]
 
 

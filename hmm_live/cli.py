@@ -1,4 +1,5 @@
 """The `hmm-live` command: lab, jam, sample, info, export, train-musicvae and eval."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hmm-live", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sample = sub.add_parser("sample", aliases=["demo"],
-                            help="sample and interpolate, write MIDI files (demo: its old name, deprecated)")
+    sample = sub.add_parser(
+        "sample", aliases=["demo"], help="sample and interpolate, write MIDI files (demo: its old name, deprecated)"
+    )
     sample.add_argument("checkpoint", nargs="?", help=f"checkpoint (default: {DEFAULT_MODEL.name})")
     sample.add_argument("--config", type=_config_name, help="Magenta config name, for TF checkpoints")
     sample.add_argument("--out", default="hmm_live_samples", help="folder for the MIDI files")
@@ -41,12 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--format", choices=["magenta-js", "hmm_live"], default="magenta-js")
     export.add_argument("--quantization", choices=["uint8", "uint16"])
 
-    train = sub.add_parser("train-musicvae", help="train a 2-bar MusicVAE on MIDI or a music21 collection",
-                           description="Resumes from OUT when it holds an unfinished run of the same setup.")
+    train = sub.add_parser(
+        "train-musicvae",
+        help="train a 2-bar MusicVAE on MIDI or a music21 collection",
+        description="Resumes from OUT when it holds an unfinished run of the same setup.",
+    )
     train.add_argument("sources", nargs="+", help="MIDI files, folders (recursive) or music21 corpus names")
     train.add_argument("--out", required=True, help="checkpoint folder to write (and resume from)")
-    train.add_argument("--config", type=_config_name, default="cat-mel_2bar_small",
-                       help="cat-mel_2bar_small (default), cat-drums_2bar_small, or their _big sizes")
+    train.add_argument(
+        "--config",
+        type=_config_name,
+        default="cat-mel_2bar_small",
+        help="cat-mel_2bar_small (default), cat-drums_2bar_small, or their _big sizes",
+    )
     train.add_argument("--z-size", type=_ranged(int, 1))
     train.add_argument("--encoder-sizes", type=_sizes, help="e.g. 512")
     train.add_argument("--decoder-sizes", type=_sizes, help="e.g. 256,256")
@@ -57,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--free-bits", type=_ranged(float, 0))
     train.add_argument("--max-beta", type=_ranged(float, 0))
     train.add_argument("--beta-rate", type=_ranged(float, 0, 1))
-    train.add_argument("--sampling-rate", type=_ranged(float, 0),
-                       help="scheduled sampling rate, 0 = teacher forcing")
+    train.add_argument("--sampling-rate", type=_ranged(float, 0), help="scheduled sampling rate, 0 = teacher forcing")
     train.add_argument("--transpose", type=int, nargs=2, metavar=("LO", "HI"), help="melody augmentation")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"], default="default")
@@ -67,43 +75,70 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--keep-state", action="store_true", help="keep the resume state when done")
     train.add_argument("--init-from", help="start from this trained model's weights (same config and sizes)")
 
-    jam = sub.add_parser("jam", help="jam from the terminal: play into a MIDI input, each bar shown as it passes",
-                         description="Play into a MIDI input; the machine answers every bar on the next one, "
-                                     "through the built-in synth and/or a MIDI output. Ctrl-C stops (all notes off). "
-                                     "--demo plays a built-in performance instead and writes the duet to a MIDI file.")
-    jam.add_argument("--input", metavar="PORT",
-                     help="MIDI input to play into, by name or part of it (default: a new port 'hmm_live in')")
+    jam = sub.add_parser(
+        "jam",
+        help="jam from the terminal: play into a MIDI input, each bar shown as it passes",
+        description="Play into a MIDI input; the machine answers every bar on the next one, "
+        "through the built-in synth and/or a MIDI output. Ctrl-C stops (all notes off). "
+        "--demo plays a built-in performance instead and writes the duet to a MIDI file.",
+    )
+    jam.add_argument(
+        "--input",
+        metavar="PORT",
+        help="MIDI input to play into, by name or part of it (default: a new port 'hmm_live in')",
+    )
     jam.add_argument("--output", metavar="PORT", help="also send the answers to this MIDI output (default: none)")
-    jam.add_argument("--synth", action=argparse.BooleanOptionalAction,
-                     help="hear the answers through the built-in synth (default: on)")
-    jam.add_argument("--session", metavar="FOLDER",
-                     help="jam with this saved session (made and trained on the shipped clips if new; "
-                          "default: the shipped model and clips, in memory)")
+    jam.add_argument(
+        "--synth",
+        action=argparse.BooleanOptionalAction,
+        help="hear the answers through the built-in synth (default: on)",
+    )
+    jam.add_argument(
+        "--session",
+        metavar="FOLDER",
+        help="jam with this saved session (made and trained on the shipped clips if new; "
+        "default: the shipped model and clips, in memory)",
+    )
     jam.add_argument("--bpm", type=_ranged(float, *BPM_RANGE), help="tempo (default: the session's, 120)")
-    jam.add_argument("--temperature", type=_ranged(float, 0, above=True),
-                     help="sampling temperature (default: greedy)")
-    jam.add_argument("--answers", help="listen (default): from the bar played and the subspace; "
-                                       "responder: from the subspace point only")
-    jam.add_argument("--lead", type=_ranged(float, 0, 1),
-                     help="0: answer with a variation of what was played .. 1: with the subspace's own idea "
-                          "(default 0.5)")
+    jam.add_argument("--temperature", type=_ranged(float, 0, above=True), help="sampling temperature (default: greedy)")
+    jam.add_argument(
+        "--answers",
+        help="listen (default): from the bar played and the subspace; responder: from the subspace point only",
+    )
+    jam.add_argument(
+        "--lead",
+        type=_ranged(float, 0, 1),
+        help="0: answer with a variation of what was played .. 1: with the subspace's own idea (default 0.5)",
+    )
     jam.add_argument("--demo", action="store_true", help="play the built-in performance instead of a keyboard")
     jam.add_argument("--bars", type=_ranged(int, 1), help="with --demo: bars to play (default 16)")
-    jam.add_argument("--out", help="with --demo: MIDI file for the performance and the answers "
-                                   "(default hmm_live_jam.mid)")
-    jam.add_argument("--no-ports", action="store_true",
-                     help="with --demo: play in-process even where JACK is available")
+    jam.add_argument(
+        "--out", help="with --demo: MIDI file for the performance and the answers (default hmm_live_jam.mid)"
+    )
+    jam.add_argument(
+        "--no-ports", action="store_true", help="with --demo: play in-process even where JACK is available"
+    )
 
-    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (the jam notebook first)",
-                         description="Serves only this machine (127.0.0.1), always behind a new random token, "
-                                     "unless --ip says otherwise; terminals are off unless --terminals.")
-    lab.add_argument("--port", type=_ranged(int, 1, 65535), default=8888,
-                     help="port to serve on, exactly (default: 8888); a busy port is an error")
+    lab = sub.add_parser(
+        "lab",
+        help="open JupyterLab on the notebooks (the jam notebook first)",
+        description="Serves only this machine (127.0.0.1), always behind a new random token, "
+        "unless --ip says otherwise; terminals are off unless --terminals.",
+    )
+    lab.add_argument(
+        "--port",
+        type=_ranged(int, 1, 65535),
+        default=8888,
+        help="port to serve on, exactly (default: 8888); a busy port is an error",
+    )
     lab.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     lab.add_argument("--ip", default="127.0.0.1", help="address to serve on (0.0.0.0 opens it to the network)")
     lab.add_argument("--notebook", default="jam.ipynb", help="notebook to open first")
-    lab.add_argument("--terminals", action="store_true",
-                     help="allow JupyterLab's terminals (a shell for anyone with the token; off by default)")
+    lab.add_argument(
+        "--terminals",
+        action="store_true",
+        help="allow JupyterLab's terminals (a shell for anyone with the token; off by default)",
+    )
 
     ev = sub.add_parser("eval", help="held-out metrics of a checkpoint (reconstruction, sampling realism), as JSON")
     ev.add_argument("checkpoint")
@@ -114,15 +149,24 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "demo":
-        print("hmm-live: warning: 'demo' is deprecated, use 'hmm-live sample' (the old name goes in the next release)",
-              file=sys.stderr)
+        print(
+            "hmm-live: warning: 'demo' is deprecated, use 'hmm-live sample' (the old name goes in the next release)",
+            file=sys.stderr,
+        )
         args.command = "sample"
     if args.command == "jam":
         _check_jam(jam, args)
     from hmm_live.errors import HmmLiveError
 
-    commands = {"sample": _sample, "info": _info, "export": _export, "train-musicvae": _train, "eval": _eval,
-                "jam": _jam, "lab": _lab}
+    commands = {
+        "sample": _sample,
+        "info": _info,
+        "export": _export,
+        "train-musicvae": _train,
+        "eval": _eval,
+        "jam": _jam,
+        "lab": _lab,
+    }
     try:
         return commands[args.command](args)
     except HmmLiveError as e:
@@ -130,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _ranged(kind: type[int] | type[float], low: float, high: float | None = None,
-            above: bool = False) -> Callable[[str], float]:
+def _ranged(
+    kind: type[int] | type[float], low: float, high: float | None = None, above: bool = False
+) -> Callable[[str], float]:
     """An argparse type: a `kind` from `low` (excluded if `above`) to `high`, else an error that gives the range."""
     if high is not None:
         allowed = f"between {low:g} and {high:g}"
@@ -181,8 +226,9 @@ def _check_jam(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     live_only = [f"--{n}" for n in ("input", "output", "session") if getattr(args, n) is not None]
     live_only += [] if args.synth is None else ["--synth" if args.synth else "--no-synth"]
     if args.demo and live_only:
-        parser.error(f"{', '.join(live_only)}: not with --demo (it plays the built-in performance to the "
-                     f"shipped models)")
+        parser.error(
+            f"{', '.join(live_only)}: not with --demo (it plays the built-in performance to the shipped models)"
+        )
     if not args.demo and demo_only:
         parser.error(f"{', '.join(demo_only)}: only with --demo")
 
@@ -195,8 +241,11 @@ def _load(checkpoint: str | None, config: str | None):
     elif DEFAULT_MODEL.exists():
         checkpoint, model = str(DEFAULT_MODEL), MusicVAE.load(DEFAULT_MODEL)
     else:
-        print("hmm-live: no default model is shipped yet and no checkpoint was given: using an "
-              "UNTRAINED cat-mel_2bar_small network, so expect noise", file=sys.stderr)
+        print(
+            "hmm-live: no default model is shipped yet and no checkpoint was given: using an "
+            "UNTRAINED cat-mel_2bar_small network, so expect noise",
+            file=sys.stderr,
+        )
         return MusicVAE.create(config or "cat-mel_2bar_small", seed=0)
     if config is not None:
         _check_config(model, checkpoint, config)
@@ -211,12 +260,13 @@ def _check_config(model, checkpoint: str, config: str) -> None:
 
     expected = get_config(config).data_converter
     spec = model.data_converter.spec()
-    same_data = spec["type"] == expected["type"] and all(
-        spec["args"].get(k) == v for k, v in expected["args"].items())
+    same_data = spec["type"] == expected["type"] and all(spec["args"].get(k) == v for k, v in expected["args"].items())
     if model.config != config or not same_data:
         held = model.config if model.config != config else f"{spec['type']} {spec['args']}"
-        raise ConfigError(f"--config {config!r} does not match {checkpoint}, which holds a {held} model: "
-                          f"leave --config out for folders, they name their own")
+        raise ConfigError(
+            f"--config {config!r} does not match {checkpoint}, which holds a {held} model: "
+            f"leave --config out for folders, they name their own"
+        )
 
 
 def _sample(args) -> int:
@@ -261,15 +311,28 @@ def _train(args) -> int:
     if "transpose" in hparams:
         hparams["transpose"] = tuple(hparams["transpose"])
     try:
-        run = train_musicvae(args.sources, args.out, args.config, z_size=args.z_size,
-                             encoder_sizes=args.encoder_sizes, decoder_sizes=args.decoder_sizes,
-                             steps=args.steps, save_every=args.save_every, seed=args.seed,
-                             strategy=args.strategy, cpu_devices=args.cpu_devices,
-                             quantization=args.quantization, keep_state=args.keep_state,
-                             init_from=args.init_from, **hparams)
+        run = train_musicvae(
+            args.sources,
+            args.out,
+            args.config,
+            z_size=args.z_size,
+            encoder_sizes=args.encoder_sizes,
+            decoder_sizes=args.decoder_sizes,
+            steps=args.steps,
+            save_every=args.save_every,
+            seed=args.seed,
+            strategy=args.strategy,
+            cpu_devices=args.cpu_devices,
+            quantization=args.quantization,
+            keep_state=args.keep_state,
+            init_from=args.init_from,
+            **hparams,
+        )
     except KeyboardInterrupt:
-        print(f"\nhmm-live: interrupted; run the same command again to resume from the last save "
-              f"in {args.out}", file=sys.stderr)
+        print(
+            f"\nhmm-live: interrupted; run the same command again to resume from the last save in {args.out}",
+            file=sys.stderr,
+        )
         return 130
     print(f"data: {run.report.summary()}")
     print(f"trained {run.model} for {run.steps} steps: {args.out}")
@@ -282,8 +345,16 @@ def _jam(args) -> int:
 
     if args.answers is not None and args.answers not in ANSWERS:  # before any model loads
         raise ConfigError(f"--answers must be one of {', '.join(ANSWERS)}, got {args.answers!r}")
-    music = {k: v for k, v in (("bpm", args.bpm), ("temperature", args.temperature), ("answers", args.answers),
-                               ("lead", args.lead)) if v is not None}
+    music = {
+        k: v
+        for k, v in (
+            ("bpm", args.bpm),
+            ("temperature", args.temperature),
+            ("answers", args.answers),
+            ("lead", args.lead),
+        )
+        if v is not None
+    }
     if args.demo:
         return _jam_demo(args, music)
     from hmm_live import jam_terminal
@@ -313,14 +384,22 @@ def _lab(args) -> int:
 
     _check_port_free(args.ip, args.port)  # that port or a clear error, never another one
     if not _is_loopback(args.ip):
-        print(f"hmm-live lab: WARNING: serving on {args.ip}, not only this machine: anyone who can reach it and "
-              f"has the token runs code as {os.environ.get('USER', 'this user')}. Prefer an SSH tunnel "
-              f"(docs/sound.md: 'Jamming with a kernel on another machine').", file=sys.stderr)
+        print(
+            f"hmm-live lab: WARNING: serving on {args.ip}, not only this machine: anyone who can reach it and "
+            f"has the token runs code as {os.environ.get('USER', 'this user')}. Prefer an SSH tunnel "
+            f"(docs/sound.md: 'Jamming with a kernel on another machine').",
+            file=sys.stderr,
+        )
     token = secrets.token_hex(24)  # ours, on the command line: a Jupyter config that empties it cannot win
-    argv = [f"--ServerApp.root_dir={NOTEBOOKS}", f"--ServerApp.ip={args.ip}",
-            f"--LabApp.default_url=/lab/tree/{args.notebook}",
-            f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}", f"--ServerApp.terminals_enabled={args.terminals}"]
+    argv = [
+        f"--ServerApp.root_dir={NOTEBOOKS}",
+        f"--ServerApp.ip={args.ip}",
+        f"--LabApp.default_url=/lab/tree/{args.notebook}",
+        f"--ServerApp.port={args.port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.terminals_enabled={args.terminals}",
+    ]
     host = "127.0.0.1" if args.ip in ("0.0.0.0", "::") else args.ip
     print(f"hmm-live lab: open http://{host}:{args.port}/lab/tree/{args.notebook}?token={token}", flush=True)
     if args.no_browser:
@@ -370,8 +449,12 @@ def _eval(args) -> int:
         print(f"hmm-live: error: the {args.split} split of {', '.join(args.sources)} is empty", file=sys.stderr)
         return 2
     labels = splits[args.split]
-    result = {"checkpoint": args.checkpoint, "split": args.split, **evaluate(model, labels),
-              "realism": sampling_realism(model, labels)}
+    result = {
+        "checkpoint": args.checkpoint,
+        "split": args.split,
+        **evaluate(model, labels),
+        "realism": sampling_realism(model, labels),
+    }
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

@@ -3,6 +3,7 @@
 Every message names the file, variable, port or value at fault, so a
 performer can fix the input instead of reading a traceback.
 """
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Atomic file and folder writes: a crash or a full disk never leaves a half-written one."""
+
 from __future__ import annotations
 
 import contextlib

@@ -3,5 +3,6 @@
 A module of its own, importing nothing, so the live clock (and the CLI that
 checks tempi against it) need not load the music package and note_seq.
 """
+
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16

@@ -5,6 +5,7 @@ as in the jam notebook, and each bar is printed as it passes, with what was
 played in it and what the machine played in it (its answer to the bar
 before). Bar numbers count from 1, as everywhere people read them.
 """
+
 from __future__ import annotations
 
 import signal
@@ -91,10 +92,12 @@ def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
 
 def where(status: Status) -> list[str]:
     """Where MIDI comes from and goes, and where the answers are heard."""
-    return [f"MIDI: {status.midi}",
-            f"  play into: {status.ports.get('input') or 'no input port'}",
-            f"  answers out: {status.ports.get('output') or 'no output port'}",
-            f"sound: {status.sound}"]
+    return [
+        f"MIDI: {status.midi}",
+        f"  play into: {status.ports.get('input') or 'no input port'}",
+        f"  answers out: {status.ports.get('output') or 'no output port'}",
+        f"sound: {status.sound}",
+    ]
 
 
 def bar_line(bar: CapturedBar, answer: Answer | None) -> str:

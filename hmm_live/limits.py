@@ -10,6 +10,7 @@ Network bounds come from Magenta's published MusicVAE models (the biggest:
 MIDI bounds keep the worst case parse (mido and pretty_midi are pure
 Python, about 10 us per event here) to a few seconds and well under 1 GiB.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,7 @@ MAX_DRUM_CLASSES = 12  # 2 ** classes outputs must stay within MAX_DEPTH [9]
 
 # Checkpoint files.
 MAX_JSON_BYTES = 16 * 1024 * 1024  # config.json, hmm_live.json, weights_manifest.json [~40 KB]
-MAX_WEIGHT_BYTES = 2 * 1024 ** 3  # all variables of a checkpoint [cat-mel_2bar_big: ~0.6 GB]
+MAX_WEIGHT_BYTES = 2 * 1024**3  # all variables of a checkpoint [cat-mel_2bar_big: ~0.6 GB]
 MAX_VARIABLES = 4096  # manifest entries [~60]
 MAX_SHARDS = 4096  # shard files [~150 of 4 MiB], and files in a checkpoint .tar
 MAX_TAR_BYTES = 3 * MAX_WEIGHT_BYTES  # unpacked to disk: TF checkpoints keep Adam's two slots per weight
@@ -47,7 +48,7 @@ MAX_MIDI_TRACKS = 256
 MAX_MIDI_EVENTS = 200_000  # messages of all tracks
 MAX_MIDI_NOTES = 100_000  # note-ons
 MAX_MIDI_CHANGES = 1000  # tempo, time and key signature events
-MAX_MIDI_TICKS = 2 ** 24  # pretty_midi allocates 8 bytes per tick of the longest track
+MAX_MIDI_TICKS = 2**24  # pretty_midi allocates 8 bytes per tick of the longest track
 MAX_MIDI_BEATS = 65536  # quarter notes: 16384 bars, the number of slices a file gives
 MAX_MIDI_SECONDS = 3600.0  # an hour at the file's own tempo
 
@@ -74,8 +75,9 @@ def int_field(value: object, field: str, lo: int, hi: int, error: type[HmmLiveEr
     return int(value)
 
 
-def int_list(value: object, field: str, lo: int, hi: int, max_len: int, min_len: int = 1,
-             error: type[HmmLiveError] = ConfigError) -> tuple[int, ...]:
+def int_list(
+    value: object, field: str, lo: int, hi: int, max_len: int, min_len: int = 1, error: type[HmmLiveError] = ConfigError
+) -> tuple[int, ...]:
     """A list of min_len..max_len integers lo..hi."""
     if not isinstance(value, (list, tuple)) or not min_len <= len(value) <= max_len:
         raise error(f"{field} must be a list of {min_len}..{max_len} integers, got {value!r:.60}")
@@ -96,8 +98,9 @@ T = TypeVar("T")
 def of_type(value: object, kind: type[T], field: str, error: type[HmmLiveError] = ...) -> T: ...
 @overload
 def of_type(value: object, kind: tuple[type, ...], field: str, error: type[HmmLiveError] = ...) -> Any: ...
-def of_type(value: object, kind: type | tuple[type, ...], field: str,
-            error: type[HmmLiveError] = ConfigError) -> object:
+def of_type(
+    value: object, kind: type | tuple[type, ...], field: str, error: type[HmmLiveError] = ConfigError
+) -> object:
     """value itself, if it is a `kind` (a JSON object, list or string where one is expected)."""
     if not isinstance(value, kind):
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))

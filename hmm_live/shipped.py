@@ -1,4 +1,5 @@
 """What the project ships in `checkpoints/`: the default models and the demo clips."""
+
 from pathlib import Path
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"

@@ -1,5 +1,6 @@
 """Fixtures for every test folder: the magenta-js reference, a JACK server, the shipped melody model
 and a trained session saved in a folder. Plain helpers are in tests/support.py."""
+
 from __future__ import annotations
 
 import pytest

@@ -8,6 +8,7 @@ and the process's peak RSS so far. Each case is timed after the imports.
 Peak RSS is /proc/self/status's VmHWM: getrusage's ru_maxrss (and wait4's)
 carry the RSS of the pytest process this child was forked from.
 """
+
 from __future__ import annotations
 
 import functools
@@ -64,6 +65,7 @@ def main(cases_path: str, address_space: int) -> None:
     if any(c["kind"] != "midi" for c in cases):
         import hmm_live.models.musicvae.model
     import hmm_live.music.clips  # noqa: F401
+
     _report(ready=True, peak_rss_kb=_peak_rss_kb())
     for case in cases:
         _report(start=case["id"])
@@ -75,9 +77,13 @@ def main(cases_path: str, address_space: int) -> None:
             outcome, message = "error", f"{type(e).__name__}: {e}"
         except Exception as e:  # what the test is looking for: reported, not raised
             outcome, message = "crash", f"{type(e).__name__}: {e}"
-        _report(id=case["id"], outcome=outcome, message=message[:2000],
-                seconds=time.perf_counter() - start,
-                peak_rss_kb=_peak_rss_kb())
+        _report(
+            id=case["id"],
+            outcome=outcome,
+            message=message[:2000],
+            seconds=time.perf_counter() - start,
+            peak_rss_kb=_peak_rss_kb(),
+        )
 
 
 if __name__ == "__main__":

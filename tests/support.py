@@ -3,6 +3,7 @@
 Fixtures live in the conftest.py files; what is here is plain functions, imported as
 `from tests.support import ...`.
 """
+
 from __future__ import annotations
 
 import time
@@ -55,15 +56,18 @@ def unquantized(notes, qpm: float = 120.0, is_drum: bool = False) -> NoteSequenc
     seq.tempos.add(qpm=qpm)
     seq.time_signatures.add(numerator=4, denominator=4)
     for pitch, start, end, *velocity in notes:
-        seq.notes.add(pitch=pitch, start_time=start, end_time=end, is_drum=is_drum,
-                      velocity=velocity[0] if velocity else 90)
+        seq.notes.add(
+            pitch=pitch, start_time=start, end_time=end, is_drum=is_drum, velocity=velocity[0] if velocity else 90
+        )
     seq.total_time = max((n.end_time for n in seq.notes), default=0.0)
     return seq
 
 
 def js_sequence(seq) -> dict:
-    return {"notes": [[n.pitch, n.quantized_start_step, n.quantized_end_step, n.is_drum] for n in seq.notes],
-            "totalQuantizedSteps": seq.total_quantized_steps}
+    return {
+        "notes": [[n.pitch, n.quantized_start_step, n.quantized_end_step, n.is_drum] for n in seq.notes],
+        "totalQuantizedSteps": seq.total_quantized_steps,
+    }
 
 
 def note_triples(seq) -> list[list[int]]:

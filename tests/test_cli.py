@@ -1,4 +1,5 @@
 """The hmm-live command as a user runs it."""
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,18 @@ from tests.tf1_checkpoint import write_tf1_checkpoint
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
 HEAVY = ("tensorflow", "keras", "jupyterlab", "rtmidi", "hmm_live.models", "hmm_live.session")
 # runs the CLI in a fresh interpreter and reports, at exit, which heavy modules it imported
-PROBE = ("import atexit, json, sys\n"
-         f"atexit.register(lambda: print('HEAVY', json.dumps([m for m in {HEAVY!r} if m in sys.modules])))\n"
-         "from hmm_live.cli import main\n"
-         "sys.exit(main(sys.argv[1:]))\n")
+PROBE = (
+    "import atexit, json, sys\n"
+    f"atexit.register(lambda: print('HEAVY', json.dumps([m for m in {HEAVY!r} if m in sys.modules])))\n"
+    "from hmm_live.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def hmm_live(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hmm_live.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hmm_live.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def probe(*args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
@@ -53,13 +57,29 @@ def test_export_then_sample(tmp_path):
     a, b = model.sample(2, temperature=1.0, seed=2)
     write_midi(a, tmp_path / "a.mid")  # two clips to morph between
     write_midi(b, tmp_path / "b.mid")
-    done = hmm_live("sample", str(tmp_path / "js"), "--out", str(tmp_path / "out"), "-n", "2",
-                    "--interpolate", str(tmp_path / "a.mid"), str(tmp_path / "b.mid"), "--steps", "3")
+    done = hmm_live(
+        "sample",
+        str(tmp_path / "js"),
+        "--out",
+        str(tmp_path / "out"),
+        "-n",
+        "2",
+        "--interpolate",
+        str(tmp_path / "a.mid"),
+        str(tmp_path / "b.mid"),
+        "--steps",
+        "3",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # TensorFlow ran, and said nothing
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == ["interpolation_0.mid", "interpolation_1.mid", "interpolation_2.mid",
-                       "sample_0.mid", "sample_1.mid"]
+    assert written == [
+        "interpolation_0.mid",
+        "interpolation_1.mid",
+        "interpolation_2.mid",
+        "sample_0.mid",
+        "sample_1.mid",
+    ]
     ends = [read_midi(tmp_path / "out" / f"interpolation_{i}.mid") for i in (0, 2)]
     assert [len(s.notes) for s in ends] == [len(s.notes) for s in model.decode(model.encode([a, b])[1])]
 
@@ -71,8 +91,9 @@ def test_errors_are_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["sample"], ["info"], ["export"], ["train-musicvae"], ["jam"], ["lab"],
-                                     ["eval"]])
+@pytest.mark.parametrize(
+    "command", [[], ["sample"], ["info"], ["export"], ["train-musicvae"], ["jam"], ["lab"], ["eval"]]
+)
 def test_help_loads_nothing_heavy(command):
     done, heavy = probe(*command, "--help")
     assert done.returncode == 0, done.stderr
@@ -81,24 +102,29 @@ def test_help_loads_nothing_heavy(command):
     assert done.stderr == ""
 
 
-@pytest.mark.parametrize("args, message", [
-    (["jam", "--bpm", "0"], "argument --bpm: must be between 20 and 400, got 0"),
-    (["jam", "--bpm", "nan"], "argument --bpm: must be between 20 and 400, got nan"),
-    (["jam", "--lead", "1.5"], "argument --lead: must be between 0 and 1, got 1.5"),
-    (["jam", "--temperature", "0"], "argument --temperature: must be > 0, got 0"),
-    (["jam", "--demo", "--bars", "0"], "argument --bars: must be >= 1, got 0"),
-    (["jam", "--demo", "--session", "s", "--no-synth"], "--session, --no-synth: not with --demo"),
-    (["jam", "--out", "x.mid"], "--out: only with --demo"),
-    (["sample", "-n", "0"], "argument -n: must be >= 1, got 0"),
-    (["sample", "--steps", "1"], "argument --steps: must be >= 2, got 1"),
-    (["sample", "--temperature", "-1"], "argument --temperature: must be > 0, got -1"),
-    (["lab", "--port", "99999"], "argument --port: must be between 1 and 65535, got 99999"),
-    (["lab", "--port", "eighty"], "argument --port: must be an integer between 1 and 65535, got 'eighty'"),
-    (["train-musicvae", "x", "--out", "o", "--steps", "-5"], "argument --steps: must be >= 1, got -5"),
-    (["train-musicvae", "x", "--out", "o", "--decoder-sizes", "256,0"],
-     "argument --decoder-sizes: sizes are comma-separated positive integers, got '256,0'"),
-    (["train-musicvae", "x", "--out", "o", "--learning-rate", "0"], "argument --learning-rate: must be > 0, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["jam", "--bpm", "0"], "argument --bpm: must be between 20 and 400, got 0"),
+        (["jam", "--bpm", "nan"], "argument --bpm: must be between 20 and 400, got nan"),
+        (["jam", "--lead", "1.5"], "argument --lead: must be between 0 and 1, got 1.5"),
+        (["jam", "--temperature", "0"], "argument --temperature: must be > 0, got 0"),
+        (["jam", "--demo", "--bars", "0"], "argument --bars: must be >= 1, got 0"),
+        (["jam", "--demo", "--session", "s", "--no-synth"], "--session, --no-synth: not with --demo"),
+        (["jam", "--out", "x.mid"], "--out: only with --demo"),
+        (["sample", "-n", "0"], "argument -n: must be >= 1, got 0"),
+        (["sample", "--steps", "1"], "argument --steps: must be >= 2, got 1"),
+        (["sample", "--temperature", "-1"], "argument --temperature: must be > 0, got -1"),
+        (["lab", "--port", "99999"], "argument --port: must be between 1 and 65535, got 99999"),
+        (["lab", "--port", "eighty"], "argument --port: must be an integer between 1 and 65535, got 'eighty'"),
+        (["train-musicvae", "x", "--out", "o", "--steps", "-5"], "argument --steps: must be >= 1, got -5"),
+        (
+            ["train-musicvae", "x", "--out", "o", "--decoder-sizes", "256,0"],
+            "argument --decoder-sizes: sizes are comma-separated positive integers, got '256,0'",
+        ),
+        (["train-musicvae", "x", "--out", "o", "--learning-rate", "0"], "argument --learning-rate: must be > 0, got 0"),
+    ],
+)
 def test_bad_arguments_are_refused_before_anything_loads(args, message):
     done, heavy = probe(*args)
     assert done.returncode == 2
@@ -115,8 +141,9 @@ def test_demo_is_the_deprecated_name_of_sample(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_sample", lambda args: ran.append(args.n) or 0)
     assert cli.main(["demo", "-n", "3"]) == 0
     assert ran == [3]
-    assert capsys.readouterr().err == ("hmm-live: warning: 'demo' is deprecated, use 'hmm-live sample' "
-                                       "(the old name goes in the next release)\n")
+    assert capsys.readouterr().err == (
+        "hmm-live: warning: 'demo' is deprecated, use 'hmm-live sample' (the old name goes in the next release)\n"
+    )
     assert cli.main(["sample", "-n", "2"]) == 0
     assert ran == [3, 2]
     assert capsys.readouterr().err == ""
@@ -127,8 +154,10 @@ def test_a_port_in_use_is_refused_before_jupyter_starts():
         port = taken.getsockname()[1]
         done, heavy = probe("lab", "--no-browser", "--port", str(port))
     assert done.returncode == 2
-    assert done.stderr.strip() == f"hmm-live: error: port {port} on 127.0.0.1 is in use (another Jupyter?): " \
-                                  f"choose another --port"
+    assert (
+        done.stderr.strip() == f"hmm-live: error: port {port} on 127.0.0.1 is in use (another Jupyter?): "
+        f"choose another --port"
+    )
     assert heavy == []
 
 
@@ -136,15 +165,18 @@ def test_a_wrong_config_is_named_never_ignored(tmp_path):
     done = hmm_live("info", str(tmp_path / "missing"), "--config", "cat-mel_2bar_smal")
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]  # about the name: the checkpoint was not even looked for
-    assert last.startswith("hmm-live info: error: argument --config: unknown MusicVAE config 'cat-mel_2bar_smal'; "
-                           "known: ")
+    assert last.startswith(
+        "hmm-live info: error: argument --config: unknown MusicVAE config 'cat-mel_2bar_smal'; known: "
+    )
     assert "cat-mel_2bar_small" in last
 
     done = hmm_live("info", str(SHIPPED), "--config", "cat-mel_2bar_big")  # a folder names its own config
     assert done.returncode == 2
-    assert done.stderr.strip() == (f"hmm-live: error: --config 'cat-mel_2bar_big' does not match {SHIPPED}, which "
-                                   f"holds a cat-mel_2bar_small model: leave --config out for folders, they name "
-                                   f"their own")
+    assert done.stderr.strip() == (
+        f"hmm-live: error: --config 'cat-mel_2bar_big' does not match {SHIPPED}, which "
+        f"holds a cat-mel_2bar_small model: leave --config out for folders, they name "
+        f"their own"
+    )
     done = hmm_live("info", str(SHIPPED), "--config", "cat-mel_2bar_small")
     assert done.returncode == 0
     assert "cat-mel_2bar_small" in done.stdout
@@ -162,9 +194,13 @@ def test_lab_serves_the_notebooks_on_the_port_asked_behind_a_token(tmp_path):
     config.mkdir()
     (config / "jupyter_server_config.py").write_text('c.ServerApp.token = ""\nc.IdentityProvider.token = ""\n')
     port = free_port()
-    lab = subprocess.Popen([sys.executable, "-m", "hmm_live.cli", "lab", "--no-browser", "--port", str(port),
-                            "--ip", "0.0.0.0"], env={**os.environ, "JUPYTER_CONFIG_DIR": str(config)},
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "hmm_live.cli", "lab", "--no-browser", "--port", str(port), "--ip", "0.0.0.0"],
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(config)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         log = ""
         deadline = time.monotonic() + 90
@@ -205,10 +241,13 @@ def test_pitch_names_and_bar_lines():
 
     assert [pitch_name(p) for p in (21, 60, 61, 64, 127)] == ["A0", "C4", "C#4", "E4", "G9"]
     played = from_notes([(67, 4, 8), (64, 0, 4)], 16)
-    answer = Answer(bar=3, answering=2, sequence=from_notes([(72, 0, 16)], 16), input=played, time=6.0,
-                    step_seconds=0.125)
-    assert bar_line(CapturedBar(bar=3, sequence=played, time=4.0, closed_at=5.9), answer) == \
-        "bar    4 | you: 2 notes: E4 G4 | machine: 1 note: C5 (answering bar 3)"
+    answer = Answer(
+        bar=3, answering=2, sequence=from_notes([(72, 0, 16)], 16), input=played, time=6.0, step_seconds=0.125
+    )
+    assert (
+        bar_line(CapturedBar(bar=3, sequence=played, time=4.0, closed_at=5.9), answer)
+        == "bar    4 | you: 2 notes: E4 G4 | machine: 1 note: C5 (answering bar 3)"
+    )
     rest = CapturedBar(bar=0, sequence=from_notes([], 16), time=0.0, closed_at=1.9)
     assert bar_line(rest, None) == "bar    1 | you: rest | machine: rest"
 
@@ -246,10 +285,14 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
     from hmm_live.live import ports
 
     synth = ports.open_input("cli test synth", virtual=True, api="jack")
-    proc = subprocess.Popen([sys.executable, "-m", "hmm_live.cli", "jam", "--bpm", "240", "--no-synth",
-                             "--output", "cli test synth"], env={**os.environ, "HMM_LIVE_MIDI_API": "jack"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # Ctrl-C as in a terminal
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hmm_live.cli", "jam", "--bpm", "240", "--no-synth", "--output", "cli test synth"],
+        env={**os.environ, "HMM_LIVE_MIDI_API": "jack"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # Ctrl-C as in a terminal
     try:
         lines = Lines(proc)
         assert "hmm_live in" in lines.wait_for(r"^  play into: ", 300).string
@@ -266,7 +309,8 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
             time.sleep(0.25)
         keyboard.close()
         answered = lines.wait_for(
-            r"^bar +(\d+) \| you: .* \| machine: \d+ notes?: [A-G#0-9 ]+ \(answering bar (\d+)\)$", 20)
+            r"^bar +(\d+) \| you: .* \| machine: \d+ notes?: [A-G#0-9 ]+ \(answering bar (\d+)\)$", 20
+        )
         assert int(answered.group(2)) == int(answered.group(1)) - 1
         lines.wait_for(r"^bar +\d+ \| you: rest \|", 20)  # the phrase may span three bars: all of them shown
         proc.send_signal(signal.SIGINT)
@@ -305,7 +349,10 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
 def test_the_clock_the_cli_checks_tempi_with_is_light():
     """The CLI imports the clock's BPM_RANGE at once: that must load neither the models nor note_seq."""
     heavy = (*HEAVY, "note_seq", "hmm_live.music", "hmm_live.live.engine")
-    done = subprocess.run([sys.executable, "-c", f"import sys, hmm_live.live.clock\n"
-                           f"print([m for m in {heavy!r} if m in sys.modules])"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys, hmm_live.live.clock\nprint([m for m in {heavy!r} if m in sys.modules])"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr

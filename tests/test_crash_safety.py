@@ -1,5 +1,6 @@
 """A session folder survives a save killed at any instant, a full disk, a read-only
 folder and a missing one."""
+
 from __future__ import annotations
 
 import builtins
@@ -32,8 +33,7 @@ def _session(folder: Path, first: int, count: int, trained: bool = False, **sett
     forked child runs no TensorFlow op (TensorFlow is not fork-safe), only file writes."""
     session = Session(DEFAULT_MODEL, folder, **settings)
     library = ClipLibrary.from_midi(DEMO_CLIPS)
-    session.clips = ClipLibrary(library.bars, [(n, library[n].sequence)
-                                               for n in library.names[first:first + count]])
+    session.clips = ClipLibrary(library.bars, [(n, library[n].sequence) for n in library.names[first : first + count]])
     if trained:
         session.train(epochs=2, background=False)
     identity = session.musicvae.identity()
@@ -66,6 +66,7 @@ def _kill_at(step: int) -> None:
         def run(*args, **kwargs):
             tick()
             return call(*args, **kwargs)
+
         return run
 
     def counted_open(*args, **kwargs):
@@ -204,17 +205,22 @@ def _break_disk(monkeypatch, error: int, after: int) -> None:
 
     def broken_mkdir(path, *args, **kwargs):
         raise OSError(error, os.strerror(error), str(path))
+
     monkeypatch.setattr(io, "open", broken_open)
     monkeypatch.setattr(builtins, "open", broken_open)
     if error != errno.ENOSPC:
         monkeypatch.setattr(os, "mkdir", broken_mkdir)
 
 
-@pytest.mark.parametrize("error, after, words", [
-    (errno.ENOSPC, 2, "No space left on device"),  # the 3rd file: some clips are written, the index is not
-    (errno.ENOSPC, 4, "No space left on device"),  # the index
-    (errno.EROFS, 0, "Read-only file system"),
-    (errno.EACCES, 0, "Permission denied")])
+@pytest.mark.parametrize(
+    "error, after, words",
+    [
+        (errno.ENOSPC, 2, "No space left on device"),  # the 3rd file: some clips are written, the index is not
+        (errno.ENOSPC, 4, "No space left on device"),  # the index
+        (errno.EROFS, 0, "Read-only file system"),
+        (errno.EACCES, 0, "Permission denied"),
+    ],
+)
 @pytest.mark.parametrize("export", [False, True], ids=["save", "export"])
 def test_a_full_disk_or_a_read_only_folder_loses_nothing(tmp_path, monkeypatch, error, after, words, export):
     """Tests run as root, where chmod does not stop writes: the failures are simulated."""
@@ -274,7 +280,9 @@ def test_open_or_create_survives_any_failure_but_an_interrupt(tmp_path, monkeypa
     def fail(error):
         def read(*args, **kwargs):
             raise error
+
         monkeypatch.setattr(store, "read", read)
+
     fail(RecursionError("deep"))
     session = Session.open_or_create(folder)
     assert "RecursionError: deep" in session.problem

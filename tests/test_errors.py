@@ -1,4 +1,5 @@
 """errors.py: the one place that names what hmm_live raises."""
+
 from __future__ import annotations
 
 import ast

@@ -8,6 +8,7 @@ folder) beside good files that must still load, every manifest/config field set 
 wrong types and sizes, paths out of the folder and to special
 files, MIDI past each bound, and byte-fuzzed MIDI files.
 """
+
 from __future__ import annotations
 
 import collections
@@ -35,9 +36,9 @@ SHIPPED = ROOT / "checkpoints" / "mel_2bar_folk"
 FOLK_MIDI = [ROOT / "checkpoints" / "jam_folk" / n for n in ("clips.mid", "unseen.mid")]
 GROOVE = ROOT.parent / "shared" / "data" / "groove"
 CASE_SECONDS = 10.0
-MAX_RSS = 1024 ** 3
-TF_ADDRESS_SPACE = 3 * 1024 ** 3  # TensorFlow maps ~1.3 GiB of address space to import
-MIDI_ADDRESS_SPACE = 1536 * 1024 ** 2
+MAX_RSS = 1024**3
+TF_ADDRESS_SPACE = 3 * 1024**3  # TensorFlow maps ~1.3 GiB of address space to import
+MIDI_ADDRESS_SPACE = 1536 * 1024**2
 MISSING = object()  # a field removed
 CKPT_FILES = ("config.json", "hmm_live.json", "weights_manifest.json", "group1-shard1of2", "group1-shard2of2")
 
@@ -50,8 +51,9 @@ class Cases:
 
     def add(self, cls: str, kind: str, path: Path, expect: str = "error", names: tuple[str, ...] = ()):
         names = (Path(path).name, *names)  # every message names the file or folder at fault
-        self.items.append({"id": len(self.items), "cls": cls, "kind": kind, "path": str(path),
-                           "expect": expect, "names": names})
+        self.items.append(
+            {"id": len(self.items), "cls": cls, "kind": kind, "path": str(path), "expect": expect, "names": names}
+        )
 
 
 def run_child(cases: Cases, address_space: int, timeout: float) -> tuple[list[dict], int]:
@@ -70,8 +72,10 @@ def run_child(cases: Cases, address_space: int, timeout: float) -> tuple[list[di
     if code or len(done) != len(cases.items):
         started = [r["start"] for r in lines if "start" in r]
         last = cases.items[started[-1]] if started else None
-        pytest.fail(f"child exited {code} after {len(done)} of {len(cases.items)} cases; "
-                    f"last started {last}; stderr: {err[-3000:]}")
+        pytest.fail(
+            f"child exited {code} after {len(done)} of {len(cases.items)} cases; "
+            f"last started {last}; stderr: {err[-3000:]}"
+        )
     return [done[c["id"]] for c in cases.items], max(r["peak_rss_kb"] for r in lines if "peak_rss_kb" in r) * 1024
 
 
@@ -113,12 +117,14 @@ def _problem(case: dict, got: dict) -> str | None:
 
 # -- checkpoints ---------------------------------------------------------------
 
+
 def _docs(folder: Path) -> dict[str, object]:
     return {n: json.loads((folder / n).read_text()) for n in CKPT_FILES if n.endswith(".json")}
 
 
-def make_checkpoint(base: Path, folder: Path, docs: dict[str, object] | None = None,
-                    shards: dict[str, bytes] | None = None) -> Path:
+def make_checkpoint(
+    base: Path, folder: Path, docs: dict[str, object] | None = None, shards: dict[str, bytes] | None = None
+) -> Path:
     """A copy of `base` (shards hard-linked) with some JSON documents and shards replaced;
     a document set to MISSING is left out."""
     folder.mkdir(parents=True)
@@ -165,7 +171,7 @@ def quantized_shards(base: Path, manifest: list) -> tuple[list, bytes]:
     return [{"paths": ["group1-shard1of1"], "weights": entries}], bytes(out)
 
 
-WRONG = ["x", -1, 10 ** 12, None, [], {}, 1.5, True, MISSING]
+WRONG = ["x", -1, 10**12, None, [], {}, 1.5, True, MISSING]
 
 
 def checkpoint_cases(root: Path) -> Cases:
@@ -173,7 +179,7 @@ def checkpoint_cases(root: Path) -> Cases:
     base = make_checkpoint(SHIPPED, root / "base")
     docs = _docs(base)
     own, js, manifest = docs["hmm_live.json"], docs["config.json"], docs["weights_manifest.json"]
-    n = iter(range(10 ** 6))
+    n = iter(range(10**6))
 
     def ckpt(cls: str, expect: str = "error", names: tuple[str, ...] = (), **kwargs) -> Path:
         folder = make_checkpoint(base, root / f"ckpt{next(n):04d}", **kwargs)
@@ -192,24 +198,44 @@ def checkpoint_cases(root: Path) -> Cases:
     ckpt("reproduced", "ok", docs={"weights_manifest.json": q_manifest}, shards={"group1-shard1of1": q_shard})
     for path in ("../outside-shard", str(outside), "/etc/passwd", "/dev/zero"):
         shard_path(path, "reproduced")
-    ckpt("reproduced", names=("hmm_live.json", "num_steps"),
-         docs={"hmm_live.json": mutated(own, ("network", "num_steps"), 10 ** 9)})
-    ckpt("reproduced", names=("config.json", "numSteps"),
-         docs={"hmm_live.json": MISSING,
-               "config.json": mutated(js, ("dataConverter", "args", "numSteps"), 1.6e9)})
-    ckpt("reproduced", names=("hmm_live.json", "encoder_sizes"),
-         docs={"hmm_live.json": mutated(own, ("network", "encoder_sizes"), [100000])})
-    for shape in ([-512, 128], [2 ** 62, 2 ** 62], ["512", 128]):
-        ckpt("reproduced", names=("weights_manifest.json", "shape"),
-             docs={"weights_manifest.json": mutated(manifest, (0, "weights", 0, "shape"), shape)})
-    ckpt("reproduced", names=("weights_manifest.json", "quantization"),
-         docs={"weights_manifest.json": mutated(manifest, (0, "weights", 0, "quantization"), "uint8")})
+    ckpt(
+        "reproduced",
+        names=("hmm_live.json", "num_steps"),
+        docs={"hmm_live.json": mutated(own, ("network", "num_steps"), 10**9)},
+    )
+    ckpt(
+        "reproduced",
+        names=("config.json", "numSteps"),
+        docs={"hmm_live.json": MISSING, "config.json": mutated(js, ("dataConverter", "args", "numSteps"), 1.6e9)},
+    )
+    ckpt(
+        "reproduced",
+        names=("hmm_live.json", "encoder_sizes"),
+        docs={"hmm_live.json": mutated(own, ("network", "encoder_sizes"), [100000])},
+    )
+    for shape in ([-512, 128], [2**62, 2**62], ["512", 128]):
+        ckpt(
+            "reproduced",
+            names=("weights_manifest.json", "shape"),
+            docs={"weights_manifest.json": mutated(manifest, (0, "weights", 0, "shape"), shape)},
+        )
+    ckpt(
+        "reproduced",
+        names=("weights_manifest.json", "quantization"),
+        docs={"weights_manifest.json": mutated(manifest, (0, "weights", 0, "quantization"), "uint8")},
+    )
     for segments in ("2", 0):
-        ckpt("reproduced", names=("config.json", "numSegments"),
-             docs={"config.json": mutated(js, ("dataConverter", "args", "numSegments"), segments)})
+        ckpt(
+            "reproduced",
+            names=("config.json", "numSegments"),
+            docs={"config.json": mutated(js, ("dataConverter", "args", "numSegments"), segments)},
+        )
     ckpt("reproduced", names=("hmm_live.json", "network"), docs={"hmm_live.json": mutated(own, ("network",), [])})
-    ckpt("reproduced", names=("hmm_live.json", "config"),
-         docs={"hmm_live.json": mutated(own, ("config",), "cat-mel_3bar")})
+    ckpt(
+        "reproduced",
+        names=("hmm_live.json", "config"),
+        docs={"hmm_live.json": mutated(own, ("config",), "cat-mel_3bar")},
+    )
     shard = bytearray((base / "group1-shard1of2").read_bytes())
     shard[:4] = struct.pack("<f", float("nan"))
     ckpt("reproduced", names=("encoder/sigma/kernel", "NaN"), shards={"group1-shard1of2": bytes(shard)})
@@ -220,13 +246,19 @@ def checkpoint_cases(root: Path) -> Cases:
         for value in WRONG:
             valid = (value is MISSING and field in defaults) or (field == "conductor_sizes" and value == [])
             expect = "any" if valid else "error"
-            ckpt("hmm_live.json fields", expect, ("hmm_live.json",),
-                 docs={"hmm_live.json": mutated(own, ("network", field), value)})
-    for keys, values in (((("format",)), [2, "1", None, MISSING]), (("config",), [5, [], "nope"]),
-                         (("network",), [MISSING, "x", 5, {}])):
+            ckpt(
+                "hmm_live.json fields",
+                expect,
+                ("hmm_live.json",),
+                docs={"hmm_live.json": mutated(own, ("network", field), value)},
+            )
+    for keys, values in (
+        ((("format",)), [2, "1", None, MISSING]),
+        (("config",), [5, [], "nope"]),
+        (("network",), [MISSING, "x", 5, {}]),
+    ):
         for value in values:
-            ckpt("hmm_live.json fields", names=("hmm_live.json",),
-                 docs={"hmm_live.json": mutated(own, keys, value)})
+            ckpt("hmm_live.json fields", names=("hmm_live.json",), docs={"hmm_live.json": mutated(own, keys, value)})
     for value in (None, MISSING):
         ckpt("hmm_live.json fields", "ok", docs={"hmm_live.json": mutated(own, ("config",), value)})
     for doc in ("[", "[" * 100000, '"x"', "5", "null"):
@@ -237,29 +269,43 @@ def checkpoint_cases(root: Path) -> Cases:
 
     # config.json: every field wrong.
     args = ("dataConverter", "args")
-    for keys, values in ((("type",), [5, "Other", MISSING]), (("dataConverter",), ["x", [], MISSING, None]),
-                         (("dataConverter", "type"), [5, "Nope", None, []]), (args, ["x", [], 5]),
-                         (args + ("numSteps",), ["32", -16, 0, 33, 10 ** 12, 32.5, None, MISSING, True, 48]),
-                         (args + ("minPitch",), ["x", -1, 500, None, 1.5]),
-                         (args + ("maxPitch",), ["x", -1, 500, None, 1.5]),
-                         (args + ("numSegments",), ["2", 0, -1, 3, 10 ** 9, 2, 1.5]),
-                         (("chordEncoder",), [5, [], "Nope", "TriadChordEncoder"])):
+    for keys, values in (
+        (("type",), [5, "Other", MISSING]),
+        (("dataConverter",), ["x", [], MISSING, None]),
+        (("dataConverter", "type"), [5, "Nope", None, []]),
+        (args, ["x", [], 5]),
+        (args + ("numSteps",), ["32", -16, 0, 33, 10**12, 32.5, None, MISSING, True, 48]),
+        (args + ("minPitch",), ["x", -1, 500, None, 1.5]),
+        (args + ("maxPitch",), ["x", -1, 500, None, 1.5]),
+        (args + ("numSegments",), ["2", 0, -1, 3, 10**9, 2, 1.5]),
+        (("chordEncoder",), [5, [], "Nope", "TriadChordEncoder"]),
+    ):
         for value in values:
             ckpt("config.json fields", docs={"config.json": mutated(js, keys, value)})
 
     # weights_manifest.json: every field wrong.
     entry = (0, "weights", 0)
     nan = float("nan")
-    for keys, values in (((0,), ["x", 5, None]), ((0, "paths"), ["x", [5], [], MISSING, None]),
-                         ((0, "weights"), ["x", [5], MISSING, []]),
-                         (entry + ("name",), [5, MISSING, manifest[0]["weights"][1]["name"]]),
-                         (entry + ("shape",), ["x", [-1], [2 ** 40, 2 ** 40], [1] * 10, [512.5, 128], MISSING,
-                                               [], [0, 128], [513, 128]]),
-                         (entry + ("dtype",), ["float64", 5, "int32"]),
-                         (entry + ("quantization",), [5, [], {"dtype": "int4"}, {"dtype": "uint8"},
-                                                      {"dtype": "uint8", "scale": "x", "min": 0},
-                                                      {"dtype": "uint8", "scale": nan, "min": 0},
-                                                      {"dtype": "uint16", "scale": 1.0, "min": float("inf")}])):
+    for keys, values in (
+        ((0,), ["x", 5, None]),
+        ((0, "paths"), ["x", [5], [], MISSING, None]),
+        ((0, "weights"), ["x", [5], MISSING, []]),
+        (entry + ("name",), [5, MISSING, manifest[0]["weights"][1]["name"]]),
+        (entry + ("shape",), ["x", [-1], [2**40, 2**40], [1] * 10, [512.5, 128], MISSING, [], [0, 128], [513, 128]]),
+        (entry + ("dtype",), ["float64", 5, "int32"]),
+        (
+            entry + ("quantization",),
+            [
+                5,
+                [],
+                {"dtype": "int4"},
+                {"dtype": "uint8"},
+                {"dtype": "uint8", "scale": "x", "min": 0},
+                {"dtype": "uint8", "scale": nan, "min": 0},
+                {"dtype": "uint16", "scale": 1.0, "min": float("inf")},
+            ],
+        ),
+    ):
         for value in values:
             ckpt("manifest fields", docs={"weights_manifest.json": mutated(manifest, keys, value)})
     for doc in ({}, "x", [], None):
@@ -296,13 +342,15 @@ def checkpoint_cases(root: Path) -> Cases:
 def tar_cases(cases: Cases, root: Path, base: Path) -> None:
     """Checkpoint .tars: a member declaring 7 GiB, members written outside the folder."""
     huge = tarfile.TarInfo("model.ckpt-1.data-00000-of-00001")
-    huge.size = 7 * 1024 ** 3
+    huge.size = 7 * 1024**3
     with open(root / "huge.tar", "wb") as f:  # a sparse file: the 7 GiB of zeros take no disk
         f.write(huge.tobuf(tarfile.GNU_FORMAT))
         f.truncate(f.tell() + huge.size + 1024)
     cases.add("path escapes", "checkpoint", root / "huge.tar", names=("bytes",))
-    for name, info in (("dotdot.tar", tarfile.TarInfo("../escaped.json")),
-                       ("link.tar", tarfile.TarInfo("weights_manifest.json"))):
+    for name, info in (
+        ("dotdot.tar", tarfile.TarInfo("../escaped.json")),
+        ("link.tar", tarfile.TarInfo("weights_manifest.json")),
+    ):
         info.size = len(b"[]")
         if name == "link.tar":
             info.type, info.linkname, info.size = tarfile.SYMTYPE, "/etc/passwd", 0
@@ -322,7 +370,7 @@ def shipped_identity(base: Path, own: dict, manifest: list) -> dict:
     h = hashlib.sha256()
     for name, (start, size) in sorted(offsets.items()):
         h.update(name.encode())
-        h.update(blob[start:start + size])
+        h.update(blob[start : start + size])
     return {"config": own["config"], "z_size": own["network"]["z_size"], "weights_sha256": h.hexdigest()[:16]}
 
 
@@ -336,22 +384,36 @@ def npy_header(shape: tuple, descr: str = "<f4") -> bytes:
 def live_model_cases(cases: Cases, root: Path) -> None:
     """Saved subspacers: model.json and weights.npz wrong, special files, huge declared arrays and sizes."""
     docs = _docs(SHIPPED)
-    meta = {"format": 1, "kind": "subspacer", "fingerprint": "x", "info": {},
-            "config": {"latent_dims": 2, "musicvae": shipped_identity(SHIPPED, docs["hmm_live.json"],
-                                                                      docs["weights_manifest.json"])}}
+    meta = {
+        "format": 1,
+        "kind": "subspacer",
+        "fingerprint": "x",
+        "info": {},
+        "config": {
+            "latent_dims": 2,
+            "musicvae": shipped_identity(SHIPPED, docs["hmm_live.json"], docs["weights_manifest.json"]),
+        },
+    }
     small = io.BytesIO()
     np.savez(small, weight_0=np.zeros(3, np.float32))
     npz = {"valid": small.getvalue()}
-    for name, data in (("huge", npy_header((2 ** 40,))), ("object", npy_header((3,), "|O") + b"\0" * 24),
-                       ("format9", b"\x93NUMPY\x09\x00" + b"\0" * 64)):
+    for name, data in (
+        ("huge", npy_header((2**40,))),
+        ("object", npy_header((3,), "|O") + b"\0" * 24),
+        ("format9", b"\x93NUMPY\x09\x00" + b"\0" * 64),
+    ):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as z:
             z.writestr("weight_0.npy", data)
         npz[name] = buffer.getvalue()
-    configs = {"huge encoder": {"encoder_sizes": [10 ** 6]}, "string sizes": {"decoder_sizes": "x"},
-               "many layers": {"encoder_sizes": [8] * 100}, "unknown field": {"units": 5},
-               "latent": {"latent_dims": 10 ** 9}}
-    n = iter(range(10 ** 6))
+    configs = {
+        "huge encoder": {"encoder_sizes": [10**6]},
+        "string sizes": {"decoder_sizes": "x"},
+        "many layers": {"encoder_sizes": [8] * 100},
+        "unknown field": {"units": 5},
+        "latent": {"latent_dims": 10**9},
+    }
+    n = iter(range(10**6))
 
     def folder(model_json: bytes | None, weights: bytes | None, names: tuple[str, ...] = ()) -> Path:
         path = root / f"live{next(n):03d}"
@@ -387,6 +449,7 @@ def test_hostile_checkpoints(tmp_path):
 
 # -- MIDI ----------------------------------------------------------------------
 
+
 def varlen(n: int) -> bytes:
     out = [n & 0x7F]
     while n > 0x7F:
@@ -420,7 +483,7 @@ def fuzzed(data: bytes, rng: random.Random) -> bytes:
     elif kind == 1:
         data[pos] = rng.choice([0x00, 0x7F, 0x80, 0xFF])
     elif kind == 2:
-        data[pos:pos + 4] = b"\x8f\xff\xff\x7f"
+        data[pos : pos + 4] = b"\x8f\xff\xff\x7f"
     elif kind == 3:
         del data[pos:]
     elif kind == 4:
@@ -431,8 +494,9 @@ def fuzzed(data: bytes, rng: random.Random) -> bytes:
     return bytes(data)
 
 
-def midi_case(cases: Cases, cls: str, name: str, data: bytes, expect: str = "error",
-              names: tuple[str, ...] = ()) -> None:
+def midi_case(
+    cases: Cases, cls: str, name: str, data: bytes, expect: str = "error", names: tuple[str, ...] = ()
+) -> None:
     path = cases.root / name
     path.write_bytes(data)
     cases.add(cls, "midi", path, expect, names)
@@ -441,13 +505,14 @@ def midi_case(cases: Cases, cls: str, name: str, data: bytes, expect: str = "err
 def midi_cases(root: Path) -> Cases:
     cases = Cases(root)
     # Known hostile MIDI files (a huge note, deltas and counts), and good ones that must still load.
-    midi_case(cases, "reproduced", "long_note.mid", smf([note(0, length=2 ** 28 - 1)]), names=("ticks",))
-    midi_case(cases, "reproduced", "huge_deltas.mid", smf([note(2 ** 27, p) for p in range(40, 56)]))
-    midi_case(cases, "reproduced", "200k_notes.mid", smf([b"".join(note(0, 60, 1) for _ in range(200_000))]),
-              names=("bytes",))
+    midi_case(cases, "reproduced", "long_note.mid", smf([note(0, length=2**28 - 1)]), names=("ticks",))
+    midi_case(cases, "reproduced", "huge_deltas.mid", smf([note(2**27, p) for p in range(40, 56)]))
+    midi_case(
+        cases, "reproduced", "200k_notes.mid", smf([b"".join(note(0, 60, 1) for _ in range(200_000))]), names=("bytes",)
+    )
     running = b"\x00\x90\x3c\x50" + b"\x00\x3c\x50" * 250_000  # running status: 3 bytes an event
     midi_case(cases, "reproduced", "250k_events.mid", smf([running]), names=("events",))
-    midi_case(cases, "reproduced", "150k_notes.mid", smf([running[:4 + 3 * 150_000]]), names=("notes",))
+    midi_case(cases, "reproduced", "150k_notes.mid", smf([running[: 4 + 3 * 150_000]]), names=("notes",))
     steady = b"".join(note(0, 48 + i % 24, 120) for i in range(40_000))
     midi_case(cases, "reproduced", "40k_notes.mid", smf([tempo(0, 300_000) + steady]), "ok")
     for path in FOLK_MIDI:
@@ -458,9 +523,9 @@ def midi_cases(root: Path) -> Cases:
         "smpte.mid": smf([note(0)], division=0xE728),
         "tracks.mid": smf([note(0)] * 300),
         "tempo_changes.mid": smf([b"".join(tempo(1, 500_000) for _ in range(1001)) + note(0)]),
-        "beats.mid": smf([tempo(0, 1) + note(2 ** 23, length=1)], division=96),
+        "beats.mid": smf([tempo(0, 1) + note(2**23, length=1)], division=96),
         "hour.mid": smf([tempo(0, 0xFFFFFF) + note(300 * 480)]),
-        "big.mid": smf([note(0)]) + b"XFIH" + struct.pack(">I", 2 ** 20) + b"\0" * 2 ** 20,
+        "big.mid": smf([note(0)]) + b"XFIH" + struct.pack(">I", 2**20) + b"\0" * 2**20,
         "sysex.mid": smf([b"\x00\xf0" + varlen(500_000) + b"\x01" * 500_000 + note(0)]),
         "key.mid": smf([b"\x00\xff\x59\x02\x40\x05" + note(0)]),
         "metre.mid": smf([b"\x00\xff\x58\x04\x04\xff\x18\x08" + note(0)]),
@@ -478,8 +543,14 @@ def midi_cases(root: Path) -> Cases:
     (escapes / "folder.mid").mkdir()
     (escapes / "zero.mid").symlink_to("/dev/zero")
     (escapes / "empty_folder").mkdir()
-    for path in (escapes / "fifo.mid", escapes / "folder.mid", escapes / "zero.mid", escapes / "empty_folder",
-                 Path("/dev/zero"), escapes / "missing.mid"):
+    for path in (
+        escapes / "fifo.mid",
+        escapes / "folder.mid",
+        escapes / "zero.mid",
+        escapes / "empty_folder",
+        Path("/dev/zero"),
+        escapes / "missing.mid",
+    ):
         cases.add("MIDI path escapes", "midi", path)
     fuzz_cases(cases, FOLK_MIDI, 80)
     return cases

@@ -3,6 +3,7 @@
 Function-level imports count too (they are how a cycle hides). The layers, bottom up, are
 the ones docs/architecture.md draws.
 """
+
 import ast
 from pathlib import Path
 
@@ -46,7 +47,13 @@ def test_every_part_has_a_layer():
 
 
 def test_imports_point_down_the_layers():
-    upward = [f"{a} imports {b}" for a, b in imports()
-              if "." in a and b.count(".") and b.split(".")[1] in RANK
-              and part_of(a) != part_of(b) and RANK[part_of(b)] >= RANK[part_of(a)]]
+    upward = [
+        f"{a} imports {b}"
+        for a, b in imports()
+        if "." in a
+        and b.count(".")
+        and b.split(".")[1] in RANK
+        and part_of(a) != part_of(b)
+        and RANK[part_of(b)] >= RANK[part_of(a)]
+    ]
     assert upward == []

@@ -1,4 +1,5 @@
 """Write Magenta-style TF1 checkpoints with TensorFlow's own checkpoint writer."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,6 +20,10 @@ def write_tf1_checkpoint(prefix: Path, weights: dict[str, np.ndarray]) -> Path:
     tensors["beta1_power"] = np.array(0.9, np.float32)
     names = sorted(tensors)
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[tf.constant(tensors[n]) for n in names])
+    tf.raw_ops.SaveV2(
+        prefix=str(prefix),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(tensors[n]) for n in names],
+    )
     return prefix

@@ -11,6 +11,7 @@ Two designs, selectable (`ANSWERS`):
   Subspacer -> MusicVAE decode; the answer knows only where the bar lands
   on the map. "listen" with `lead=1` answers the same way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ ECHO_LIMIT = 0.5  # above this share of (onset, pitch) pairs in common an answer
 @dataclass(frozen=True)
 class Models:
     """What an answer is made with (swapped as a whole by the engine)."""
+
     musicvae: MusicVAE
     subspacer: Subspacer
     responder: Responder
@@ -61,8 +63,14 @@ def check_settings(answers: str = "listen", lead: float = 0.5, mode: str = "cont
         raise ConfigError(f"every must be a whole number of bars >= 1, got {every!r}")
 
 
-def make_answer(models: Models, bar: NoteSequence, answers: str = "listen", lead: float = 0.5,
-                temperature: float | None = None, seed: int | None = None) -> tuple[np.ndarray, NoteSequence]:
+def make_answer(
+    models: Models,
+    bar: NoteSequence,
+    answers: str = "listen",
+    lead: float = 0.5,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> tuple[np.ndarray, NoteSequence]:
     """One played bar (16 quantised steps) -> (its subspace point, a one-bar answer).
 
     An empty bar has nothing to listen to: it gets the subspace's idea."""
@@ -79,8 +87,7 @@ def make_answer(models: Models, bar: NoteSequence, answers: str = "listen", lead
     return point, choose(played, candidates, musicvae.data_converter)
 
 
-def candidate_codes(mu: np.ndarray, sigma: np.ndarray, z_map: np.ndarray, lead: float,
-                    seed: int | None) -> np.ndarray:
+def candidate_codes(mu: np.ndarray, sigma: np.ndarray, z_map: np.ndarray, lead: float, seed: int | None) -> np.ndarray:
     """The blend of the bar's code and its map point, then variations of the bar drawn from its
     own posterior, blended the same way: [CANDIDATES, z_size]."""
     eps = np.random.default_rng(seed).standard_normal((CANDIDATES, mu.size)).astype(np.float32)
@@ -115,8 +122,13 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
             moved = notes + np.array([_register(played, notes, shift, melody) if melody else 0, 0, 0])
             tonic = melody is not None and same_tonic(played, moved)
             echo = max(0.0, echo_f1(played, moved) - ECHO_LIMIT)
-            score = (pitch_class_cosine(played, moved) + onset_jaccard(played, moved) + 0.5 * tonic
-                     - 4.0 * echo - 0.02 * order)
+            score = (
+                pitch_class_cosine(played, moved)
+                + onset_jaccard(played, moved)
+                + 0.5 * tonic
+                - 4.0 * echo
+                - 0.02 * order
+            )
             if score > best_score:
                 best, best_score = moved, score
     return from_notes([] if best is None else best.tolist(), STEPS_PER_BAR)

@@ -4,6 +4,7 @@ Publishing never blocks: each subscriber has its own bounded queue, and a
 subscriber that falls behind loses its oldest items (counted in `dropped`),
 so a slow notebook cell can never stall the capture or the responder.
 """
+
 from __future__ import annotations
 
 import collections

@@ -12,6 +12,7 @@ Rules (what a performer can rely on):
   clock and controller messages are ignored; with `channel` set, other
   channels are ignored. Each ignored kind is counted in `ignored`.
 """
+
 from __future__ import annotations
 
 import collections
@@ -35,8 +36,7 @@ class Capture:
     training clips. `ignored` counts what was ignored, by kind.
     """
 
-    def __init__(self, clock: Clock, bus: Bus, stream: str = "capture", channel: int | None = None,
-                 history: int = 64):
+    def __init__(self, clock: Clock, bus: Bus, stream: str = "capture", channel: int | None = None, history: int = 64):
         self.clock, self.bus, self.stream, self.channel = clock, bus, stream, channel
         self.history: collections.deque = collections.deque(maxlen=history)
         self.ignored: collections.Counter = collections.Counter()
@@ -97,8 +97,9 @@ class Capture:
                     del self._sounding[pitch]
                     self._cut.add(pitch)
         mine.sort(key=lambda n: (n[1], n[0]))
-        sequence = from_notes([(p, s - first, min(e, end) - first) for p, s, e, _ in mine], STEPS_PER_BAR,
-                              qpm=self.clock.bpm)
+        sequence = from_notes(
+            [(p, s - first, min(e, end) - first) for p, s, e, _ in mine], STEPS_PER_BAR, qpm=self.clock.bpm
+        )
         for note, (_, _, _, velocity) in zip(sequence.notes, mine):
             note.velocity = velocity
         item = CapturedBar(bar, sequence, self.clock.bar_time(bar), time.monotonic())

@@ -12,6 +12,7 @@ in midi_clock.py, `LinkClock` (Ableton Link) in link.py.
 Light on purpose (no music package, no models): the CLI checks `--bpm`
 against BPM_RANGE at once.
 """
+
 from __future__ import annotations
 
 import threading

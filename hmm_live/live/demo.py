@@ -7,6 +7,7 @@ be started (a private one with the dummy backend), else straight into the
 capture. The answers are written to a MIDI file (performance on track 1,
 answers on track 2) and logged bar by bar.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,18 +42,32 @@ def performance(clips: ClipLibrary, bars: int) -> list[NoteSequence]:
     return [clips[(b // clips.bars) % len(clips)].bar(b % clips.bars) for b in range(bars)]
 
 
-def play(engine: Engine, clips: ClipLibrary, bars: int,
-         send: Callable[[mido.Message], None] | None = None) -> threading.Thread:
+def play(
+    engine: Engine, clips: ClipLibrary, bars: int, send: Callable[[mido.Message], None] | None = None
+) -> threading.Thread:
     """Play the clips' bars into a running engine from its next bar, in a named thread:
     through `send` (a port's, to the engine's input) when given, else into its capture."""
     first = engine.clock.next_bar()
-    return perform_in_thread(send or engine.feed, engine.clock, performance(clips, bars), "hmm_live demo performer",
-                             first_bar=first, jitter=JITTER)
+    return perform_in_thread(
+        send or engine.feed,
+        engine.clock,
+        performance(clips, bars),
+        "hmm_live demo performer",
+        first_bar=first,
+        jitter=JITTER,
+    )
 
 
-def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, temperature: float | None = None,
-        use_ports: bool = True, answers: str = "listen", lead: float = 0.5,
-        log: Callable[[str], None] = print) -> dict:
+def run(
+    bars: int = 16,
+    out: str | Path | None = None,
+    bpm: float = 120.0,
+    temperature: float | None = None,
+    use_ports: bool = True,
+    answers: str = "listen",
+    lead: float = 0.5,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Play the demo performance to the engine; returns a summary (and writes `out`)."""
     check_settings(answers, lead)  # before anything slow starts
     musicvae = MusicVAE.load(DEFAULT_MODEL)
@@ -62,9 +77,18 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
     log(f"trained a 2-D subspace and a responder on {len(clips)} clips in {time.monotonic() - started:.1f} s")
     with contextlib.ExitStack() as stack:
         api = _jack(stack, log) if use_ports else None
-        engine = Engine(musicvae, subspacer, responder, input=None if api else False,
-                        output=None if api else False, api=api, bpm=bpm, temperature=temperature,
-                        answers=answers, lead=lead)
+        engine = Engine(
+            musicvae,
+            subspacer,
+            responder,
+            input=None if api else False,
+            output=None if api else False,
+            api=api,
+            bpm=bpm,
+            temperature=temperature,
+            answers=answers,
+            lead=lead,
+        )
         answer_stream = engine.bus.subscribe("answers", maxlen=bars + 4)
         point_stream = engine.bus.subscribe("points", maxlen=bars + 4)
         stack.enter_context(engine)
@@ -82,10 +106,20 @@ def run(bars: int = 16, out: str | Path | None = None, bpm: float = 120.0, tempe
     for b in range(bars):
         answer = got.get(b + 1)
         point = where.get(b)
-        log(f"bar {b + 1:3d}: played {len(played[b].notes):2d} notes -> "
-            + (f"point ({', '.join(f'{x:+.2f}' for x in point)}) -> answered {len(answer.sequence.notes)} notes"
-               if answer is not None and point is not None else "no answer"))
-    summary = {"bars": bars, "answered": sum(b + 1 in got for b in range(bars)), "ports": api or "in-process", "last_error": status["last_error"]}
+        log(
+            f"bar {b + 1:3d}: played {len(played[b].notes):2d} notes -> "
+            + (
+                f"point ({', '.join(f'{x:+.2f}' for x in point)}) -> answered {len(answer.sequence.notes)} notes"
+                if answer is not None and point is not None
+                else "no answer"
+            )
+        )
+    summary = {
+        "bars": bars,
+        "answered": sum(b + 1 in got for b in range(bars)),
+        "ports": api or "in-process",
+        "last_error": status["last_error"],
+    }
     if out:
         write_midi(_duet(played, got, bpm), out)
         summary["out"] = str(out)
@@ -128,10 +162,12 @@ def _quiet_stderr():
 def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float) -> NoteSequence:
     """One sequence: the performance (instrument 0) and the answers (instrument 1) at their bars."""
     bars = len(played) + 1
+
     def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int]]:
         first = first_step(bar)
-        return [(n.pitch, first + n.quantized_start_step, first + n.quantized_end_step, instrument)
-                for n in sequence.notes]
+        return [
+            (n.pitch, first + n.quantized_start_step, first + n.quantized_end_step, instrument) for n in sequence.notes
+        ]
 
     notes = [n for b, bar in enumerate(played) for n in placed(bar, b, 0)]
     notes += [n for b, a in sorted(answers.items()) for n in placed(a.sequence, b, 1)]

@@ -22,6 +22,7 @@ process, else the engine runs without ports (fed by `feed()`, e.g. from the
 browser); `status()["midi"]` says which. With `synth=True` the answers (and,
 with `echo`, what the performer plays) sound through the built-in FluidSynth.
 """
+
 from __future__ import annotations
 
 import collections
@@ -73,15 +74,31 @@ class Engine:
     `out_channel` None: 9 (General MIDI drums) for drum models, else 0.
     """
 
-    def __init__(self, musicvae: MusicVAE, subspacer: Subspacer, responder: Responder, *,
-                 input: str | Literal[False] | None = None, output: str | Literal[False] | None = None,
-                 api: str | None = None,
-                 bpm: float = 120.0, channel: int | None = None, out_channel: int | None = None,
-                 temperature: float | None = None, mode: str = "continuous", every: int = 1,
-                 answers: str = "listen", lead: float = 0.5, clock: Clock | None = None,
-                 synth: bool = False, echo: bool = False, volume: float = 0.8, mute: bool = False,
-                 instrument: int | None = None,
-                 bus: Bus | None = None):
+    def __init__(
+        self,
+        musicvae: MusicVAE,
+        subspacer: Subspacer,
+        responder: Responder,
+        *,
+        input: str | Literal[False] | None = None,
+        output: str | Literal[False] | None = None,
+        api: str | None = None,
+        bpm: float = 120.0,
+        channel: int | None = None,
+        out_channel: int | None = None,
+        temperature: float | None = None,
+        mode: str = "continuous",
+        every: int = 1,
+        answers: str = "listen",
+        lead: float = 0.5,
+        clock: Clock | None = None,
+        synth: bool = False,
+        echo: bool = False,
+        volume: float = 0.8,
+        mute: bool = False,
+        instrument: int | None = None,
+        bus: Bus | None = None,
+    ):
         check_settings(answers, lead, mode, every)
         self.models = Models(musicvae, subspacer, responder)
         self.bus = bus or Bus()
@@ -94,8 +111,7 @@ class Engine:
         self._out_port: mido.ports.BaseOutput | None = None
         drums = isinstance(musicvae.data_converter, DrumsConverter)
         self._synth_channel = DRUM_CHANNEL if drums else ANSWER_CHANNEL
-        self.player = Player(self.clock, channel=(DRUM_CHANNEL if drums else 0) if out_channel is None
-                             else out_channel)
+        self.player = Player(self.clock, channel=(DRUM_CHANNEL if drums else 0) if out_channel is None else out_channel)
         self.use_synth, self.echo, self.instrument = synth, echo, instrument
         self.volume, self.mute = float(volume), mute
         self.synth: Synth | None = None
@@ -110,8 +126,9 @@ class Engine:
         self.compute_s: collections.deque = collections.deque(maxlen=10000)  # bar closed -> answer scheduled
 
     # -- models ----------------------------------------------------------------
-    def set_models(self, musicvae: MusicVAE | None = None, subspacer: Subspacer | None = None,
-                   responder: Responder | None = None) -> None:
+    def set_models(
+        self, musicvae: MusicVAE | None = None, subspacer: Subspacer | None = None, responder: Responder | None = None
+    ) -> None:
         """Swap in retrained models; the responder thread picks them up at the next bar.
 
         The new models answer a test bar first: if they cannot, this raises and
@@ -146,9 +163,10 @@ class Engine:
         self._send_clock(0, 1)
         self.player.start()
         bars = self._bars = self.bus.subscribe("capture")
-        self._threads = [threading.Thread(target=self._clock_loop, name="hmm_live clock", daemon=True),
-                         threading.Thread(target=self._responder_loop, args=(bars,), name="hmm_live responder",
-                                          daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._clock_loop, name="hmm_live clock", daemon=True),
+            threading.Thread(target=self._responder_loop, args=(bars,), name="hmm_live responder", daemon=True),
+        ]
         if isinstance(self._input_spec, str) or isinstance(self._output_spec, str):
             self._threads.append(threading.Thread(target=self._port_watch, name="hmm_live ports", daemon=True))
         for t in self._threads:
@@ -185,11 +203,21 @@ class Engine:
 
     def status(self) -> dict:
         """The engine's state, JSON-ready: the fields of `messages.Status`, the "status" stream's items."""
-        return {"running": self.running, "bar": self.last_bar, "answered": self.answered,
-                "last_error": self.last_error, "last_event": self.events[-1] if self.events else None,
-                "bpm": self.clock.bpm, "ignored": dict(self.capture.ignored), "midi": self.midi,
-                "sound": self.sound, "ports": {"input": self._in_port.name if self._in_port else None,
-                                              "output": self._out_port.name if self._out_port else None}}
+        return {
+            "running": self.running,
+            "bar": self.last_bar,
+            "answered": self.answered,
+            "last_error": self.last_error,
+            "last_event": self.events[-1] if self.events else None,
+            "bpm": self.clock.bpm,
+            "ignored": dict(self.capture.ignored),
+            "midi": self.midi,
+            "sound": self.sound,
+            "ports": {
+                "input": self._in_port.name if self._in_port else None,
+                "output": self._out_port.name if self._out_port else None,
+            },
+        }
 
     def feed(self, message: mido.Message, t: float | None = None) -> None:
         """What the input port receives: what the clock takes (MIDI clock) goes to it, the rest to the capture."""
@@ -260,11 +288,17 @@ class Engine:
             self._report(f"sound: {self.sound}")
             return
         channel = self._synth_channel
-        self.player.set_output("synth", lambda msg: synth.send(
-            msg.copy(channel=channel) if hasattr(msg, "channel") else msg))
+        self.player.set_output(
+            "synth", lambda msg: synth.send(msg.copy(channel=channel) if hasattr(msg, "channel") else msg)
+        )
 
-    def set_sound(self, volume: float | None = None, mute: bool | None = None, echo: bool | None = None,
-                  instrument: int | None = None) -> None:
+    def set_sound(
+        self,
+        volume: float | None = None,
+        mute: bool | None = None,
+        echo: bool | None = None,
+        instrument: int | None = None,
+    ) -> None:
         """Change the built-in synth's volume (0..1), mute, echo or answer instrument, at once."""
         self.volume = self.volume if volume is None else float(volume)
         self.mute = self.mute if mute is None else bool(mute)
@@ -291,11 +325,13 @@ class Engine:
 
     def _open(self, kind: str) -> None:
         if kind == "input":
-            self._in_port = ports.open_input(self._input_spec or ports.IN_PORT, callback=self.feed,
-                                             virtual=self._input_spec is None, api=self.api)
+            self._in_port = ports.open_input(
+                self._input_spec or ports.IN_PORT, callback=self.feed, virtual=self._input_spec is None, api=self.api
+            )
         else:
-            out_port = self._out_port = ports.open_output(self._output_spec or ports.OUT_PORT,
-                                                          virtual=self._output_spec is None, api=self.api)
+            out_port = self._out_port = ports.open_output(
+                self._output_spec or ports.OUT_PORT, virtual=self._output_spec is None, api=self.api
+            )
             self.player.set_output("midi", out_port.send)
 
     def _port_watch(self) -> None:
@@ -392,8 +428,9 @@ class Engine:
             self.compute_s.append(time.monotonic() - bar.closed_at)
             self.answered += 1
             self.bus.publish("points", Point(n, np.asarray(point)))
-            self.bus.publish("answers", Answer(target, n, answer, bar.sequence,
-                                               self.clock.bar_time(target), self.clock.step_seconds))
+            self.bus.publish(
+                "answers", Answer(target, n, answer, bar.sequence, self.clock.bar_time(target), self.clock.step_seconds)
+            )
 
     def _error(self, where: str, error: Exception) -> None:
         self.last_error = f"{where}: {type(error).__name__}: {error}"

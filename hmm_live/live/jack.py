@@ -1,4 +1,5 @@
 """A private JACK server with the dummy backend: real MIDI ports on machines with no sound card."""
+
 from __future__ import annotations
 
 import atexit
@@ -37,9 +38,30 @@ def jack_server(period: int = 128) -> Iterator[str]:
         # its messages go to a file: a pipe nobody reads fills up, and jackd then blocks on a
         # write (every client with it: seen after a few hundred "Process error" lines under load)
         log = tempfile.TemporaryFile()
-        proc = subprocess.Popen(["sh", "-c", GUARD, "jack guard", jackd, "-n", name, "--no-realtime",
-                                 "-t", str(CLIENT_TIMEOUT_MS), "-d", "dummy", "-r", "48000", "-p", str(period)],
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=env)
+        proc = subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                GUARD,
+                "jack guard",
+                jackd,
+                "-n",
+                name,
+                "--no-realtime",
+                "-t",
+                str(CLIENT_TIMEOUT_MS),
+                "-d",
+                "dummy",
+                "-r",
+                "48000",
+                "-p",
+                str(period),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
         assert proc.stdin is not None  # stdin=PIPE: closing it stops the guard, and jackd with it
         problem = _wait_until_running(name, proc, log)
         if problem is None:

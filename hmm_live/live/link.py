@@ -13,6 +13,7 @@ follows it once the session has it.
 Joining a session can move the beat by up to a bar (Link keeps the phase,
 not the beat count), and answers already scheduled keep the times they had.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -110,8 +111,9 @@ class LinkClock(Clock):
             return
         if not in_bpm_range(tempo):
             if tempo != self._refused:
-                log.warning("the Link session's tempo %.1f BPM is outside %g..%g: keeping %.1f",
-                            tempo, *BPM_RANGE, self.bpm)
+                log.warning(
+                    "the Link session's tempo %.1f BPM is outside %g..%g: keeping %.1f", tempo, *BPM_RANGE, self.bpm
+                )
             self._refused = tempo
             return
         t, step = (before + after) / 2, beat * STEPS_PER_QUARTER

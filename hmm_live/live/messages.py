@@ -11,6 +11,7 @@ benchmarks read them, by attribute. Stream by stream:
 
 Times are on the engine's clock (`time.monotonic()` seconds).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ tempo is the least-squares slope over the last `window` ticks, which smooths
 the jitter of a clock that arrives through a MIDI server; every tick then
 locks the clock's phase to it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -89,6 +90,8 @@ class ClockSender(Clock):
     def to_send(self, bar: int) -> list[tuple[float, mido.Message]]:
         """The 96 ticks of one bar (with Start before bar 0), timed on this clock."""
         first = first_step(bar) * TICKS_PER_STEP
-        ticks = [(self.time_of((first + i) / TICKS_PER_STEP), mido.Message("clock"))
-                 for i in range(STEPS_PER_BAR * TICKS_PER_STEP)]
+        ticks = [
+            (self.time_of((first + i) / TICKS_PER_STEP), mido.Message("clock"))
+            for i in range(STEPS_PER_BAR * TICKS_PER_STEP)
+        ]
         return ([(ticks[0][0] - 0.001, mido.Message("start"))] if bar == 0 else []) + ticks

@@ -5,6 +5,7 @@ every output (a MIDI port, the built-in synth). It remembers which notes sound,
 so `all_notes_off()` (called on stop, on a model swap and on errors) can end
 every one of them: no stuck notes.
 """
+
 from __future__ import annotations
 
 import collections
@@ -67,8 +68,10 @@ class Player:
             velocity = self.velocity or n.velocity or 100
             on = self.clock.time_of(start_step + n.quantized_start_step)
             off = self.clock.time_of(start_step + n.quantized_end_step) - 0.001  # before a repeat's note-on
-            events += [(on, mido.Message("note_on", channel=self.channel, note=pitch, velocity=velocity)),
-                       (off, mido.Message("note_off", channel=self.channel, note=pitch, velocity=0))]
+            events += [
+                (on, mido.Message("note_on", channel=self.channel, note=pitch, velocity=velocity)),
+                (off, mido.Message("note_off", channel=self.channel, note=pitch, velocity=0)),
+            ]
         self.send_at(events)
 
     def send_at(self, events: list[tuple[float, mido.Message]]) -> None:

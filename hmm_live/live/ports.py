@@ -9,6 +9,7 @@ on JACK's process thread, and a message arriving while another thread held the
 GIL inside a JACK call that waits for a process cycle (opening or closing any
 client or port) deadlocked the whole process.
 """
+
 from __future__ import annotations
 
 import collections
@@ -87,8 +88,10 @@ class PortWatcher:
 
         rt_api = _rtmidi_api(api)
         try:
-            self._clients = {"input": rtmidi.MidiIn(rt_api, "hmm_live watch"),
-                             "output": rtmidi.MidiOut(rt_api, "hmm_live watch")}
+            self._clients = {
+                "input": rtmidi.MidiIn(rt_api, "hmm_live watch"),
+                "output": rtmidi.MidiOut(rt_api, "hmm_live watch"),
+            }
         except Exception as e:
             raise PortError(f"cannot watch MIDI ports with the {api or 'default'} API: {e}") from None
 
@@ -161,8 +164,13 @@ class Input:
     POLL_S = 0.001
     DRIFT = 1e-5
 
-    def __init__(self, name: str, callback: Callable[[mido.Message, float], None] | None = None,
-                 virtual: bool = False, api: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        callback: Callable[[mido.Message, float], None] | None = None,
+        virtual: bool = False,
+        api: str | None = None,
+    ):
         import rtmidi
 
         try:
@@ -227,8 +235,12 @@ class Input:
         self._rt.delete()
 
 
-def open_input(name: str = IN_PORT, callback: Callable[[mido.Message, float], None] | None = None,
-               virtual: bool = False, api: str | None = None) -> Input:
+def open_input(
+    name: str = IN_PORT,
+    callback: Callable[[mido.Message, float], None] | None = None,
+    virtual: bool = False,
+    api: str | None = None,
+) -> Input:
     """An input port (a virtual one others can send to, or an existing one by name/substring)."""
     return Input(name, callback, virtual, api)
 

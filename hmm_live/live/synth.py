@@ -7,6 +7,7 @@ PulseAudio, ALSA, JACK, CoreAudio, Windows). Channel 0 plays the answers,
 channel 1 the echo of what the performer plays (another instrument), channel 9
 is General MIDI's drum kit.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,11 @@ from hmm_live.music.audio import SOUNDFONTS
 
 ANSWER_CHANNEL, ECHO_CHANNEL, DRUM_CHANNEL = 0, 1, 9
 ANSWER_PROGRAM, ECHO_PROGRAM = 0, 11  # Acoustic Grand Piano answers; the performer's echo is a Vibraphone
-DRIVERS = {"linux": ("pipewire", "pulseaudio", "alsa", "jack"), "darwin": ("coreaudio", "jack"),
-           "win32": ("wasapi", "dsound")}
+DRIVERS = {
+    "linux": ("pipewire", "pulseaudio", "alsa", "jack"),
+    "darwin": ("coreaudio", "jack"),
+    "win32": ("wasapi", "dsound"),
+}
 MAX_GAIN = 1.0  # at volume 1; FluidSynth's default (0.2) is too quiet next to a live instrument
 
 
@@ -47,13 +51,21 @@ class Synth:
     order (JACK only where a server runs). `volume` (0..1) and `mute` act at once.
     """
 
-    def __init__(self, soundfont: str | Path | None = None, driver: str | None = None, volume: float = 0.8,
-                 sample_rate: int = 48000, period: int = 256):
+    def __init__(
+        self,
+        soundfont: str | Path | None = None,
+        driver: str | None = None,
+        volume: float = 0.8,
+        sample_rate: int = 48000,
+        period: int = 256,
+    ):
         fs = _library()
         path = Path(soundfont) if soundfont else next((p for p in SOUNDFONTS if p.exists()), None)
         if path is None or not path.exists():
-            raise SynthError(f"no General MIDI SoundFont found (looked for {soundfont or ', '.join(map(str, SOUNDFONTS))}; "
-                             "Debian: apt-get install fluid-soundfont-gm)")
+            raise SynthError(
+                f"no General MIDI SoundFont found (looked for {soundfont or ', '.join(map(str, SOUNDFONTS))}; "
+                "Debian: apt-get install fluid-soundfont-gm)"
+            )
         self._fs = fs
         self._driver: int | None = None  # the audio driver's handle, once one opens
         self._settings = fs.new_fluid_settings()
@@ -96,8 +108,10 @@ class Synth:
                 if handle:
                     return name, handle
         self._delete()
-        raise SynthError(f"no audio output works here (tried {', '.join(candidates)}): "
-                         "no sound card or sound server; the browser can play the answers instead")
+        raise SynthError(
+            f"no audio output works here (tried {', '.join(candidates)}): "
+            "no sound card or sound server; the browser can play the answers instead"
+        )
 
     @property
     def description(self) -> str:
@@ -174,15 +188,21 @@ _LOG_LEVELS = range(4)  # FluidSynth's panic, error, warning and info
 
 
 # alsa-lib prints its own errors ("ALSA lib pcm.c ... Unknown PCM default") unless given a handler
-_ALSA_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-                                 ctypes.c_char_p)(lambda *args: None)
+_ALSA_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)(
+    lambda *args: None
+)
 
 
 @contextlib.contextmanager
 def _quiet(fs):
     """FluidSynth's log (a NULL log function discards a level's messages) and alsa-lib's off for a while."""
-    set_log = fs.cfunc("fluid_set_log_function", ctypes.c_void_p, ("level", ctypes.c_int, 1),
-                       ("fun", ctypes.c_void_p, 1), ("data", ctypes.c_void_p, 1))
+    set_log = fs.cfunc(
+        "fluid_set_log_function",
+        ctypes.c_void_p,
+        ("level", ctypes.c_int, 1),
+        ("fun", ctypes.c_void_p, 1),
+        ("data", ctypes.c_void_p, 1),
+    )
     old = [set_log(level, None, None) for level in _LOG_LEVELS]
     alsa = _alsa()
     if alsa is not None:
@@ -216,8 +236,14 @@ def _jack_running() -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def render_notes(pitches: tuple[int, ...], program: int = ANSWER_PROGRAM, drums: bool = False,
-                 seconds: float = 1.0, sample_rate: int = 22050, soundfont: str | None = None) -> dict[int, np.ndarray]:
+def render_notes(
+    pitches: tuple[int, ...],
+    program: int = ANSWER_PROGRAM,
+    drums: bool = False,
+    seconds: float = 1.0,
+    sample_rate: int = 22050,
+    soundfont: str | None = None,
+) -> dict[int, np.ndarray]:
     """One mono int16 recording per pitch (held `seconds`, velocity 100, with its release; all
     scaled by one factor to a 0.8 peak), rendered offline by FluidSynth: the samples the
     browser plays the answers with. Cached: the same set is rendered once per process."""

@@ -13,6 +13,7 @@ swapped in by one assignment when a fit ends, so a reader sees the old model
 or the new one, never a mix. Saved as `model.json` + `weights.npz` (no pickle),
 written atomically.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,12 +90,15 @@ class StatelessNet:
     def __init__(self, model: keras.Model, all_variables: Sequence[keras.Variable]):
         positions = {id(v): i for i, v in enumerate(all_variables)}
         self._index = [positions[id(v)] for v in model.trainable_variables]
-        sig = [[tf.TensorSpec(v.shape, v.dtype) for v in model.trainable_variables],
-               tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+        sig = [
+            [tf.TensorSpec(v.shape, v.dtype) for v in model.trainable_variables],
+            tf.TensorSpec((None, *model.input_shape[1:]), tf.float32),
+        ]
         fixed = list(model.non_trainable_variables)  # never trained, so never changing
         # a concrete function: called with flat tensors it skips tf.function's dispatch (~0.5 ms)
-        self._run = tf.function(lambda w, x: model.stateless_call(w, fixed, x)[0],
-                                input_signature=sig, autograph=False).get_concrete_function()
+        self._run = tf.function(
+            lambda w, x: model.stateless_call(w, fixed, x)[0], input_signature=sig, autograph=False
+        ).get_concrete_function()
 
     def __call__(self, published: Published, x: np.ndarray):
         out = self._run([published.weights[i] for i in self._index], tf.constant(x, tf.float32))
@@ -130,9 +134,11 @@ class LiveModel(Generic[TrainingT]):
         if not limits.real(learning_rate) or not learning_rate > 0:
             raise ConfigError(f"learning_rate must be a number > 0, got {learning_rate!r}")
         if batch_size is not None and not (limits.whole(batch_size) and batch_size >= 1):
-            raise ConfigError(f"batch_size must be a whole number >= 1 (or None: {BATCHES_PER_EPOCH} batches "
-                              f"an epoch), got {batch_size!r}")
-        if not limits.whole(seed) or not 0 <= seed < 2 ** 63:
+            raise ConfigError(
+                f"batch_size must be a whole number >= 1 (or None: {BATCHES_PER_EPOCH} batches "
+                f"an epoch), got {batch_size!r}"
+            )
+        if not limits.whole(seed) or not 0 <= seed < 2**63:
             raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
         self.batch_size = None if batch_size is None else int(batch_size)
         self.learning_rate, self.seed = float(learning_rate), int(seed)
@@ -145,10 +151,14 @@ class LiveModel(Generic[TrainingT]):
         self._trainable = trainable
         self._variables = list(trainable.trainable_variables)
         self._initial_state = list(zip(self._variables, _glorot(self._variables, self.seed)))
-        self._step = self._traced_step(lambda x, y, seed: self._losses(x, y, seed, training=True),
-                                       self._variables, self.learning_rate)
-        self._eval = tf.function(lambda x, y, seed: self._losses(x, y, seed, training=False),
-                                 autograph=False, input_signature=self._signature())
+        self._step = self._traced_step(
+            lambda x, y, seed: self._losses(x, y, seed, training=True), self._variables, self.learning_rate
+        )
+        self._eval = tf.function(
+            lambda x, y, seed: self._losses(x, y, seed, training=False),
+            autograph=False,
+            input_signature=self._signature(),
+        )
 
     def _signature(self) -> list[tf.TensorSpec]:
         return [*(tf.TensorSpec((None, *s), tf.float32) for s in self._io_shapes()), tf.TensorSpec([2], tf.int32)]
@@ -165,6 +175,7 @@ class LiveModel(Generic[TrainingT]):
                 out = losses(x, y, seed)
             optimizer.apply(tape.gradient(out["loss"], variables), variables)
             return out
+
         return tf.function(step, autograph=False, input_signature=self._signature())
 
     # -- subclass interface ------------------------------------------------
@@ -212,8 +223,9 @@ class LiveModel(Generic[TrainingT]):
         return published
 
     # -- training ------------------------------------------------------------
-    def fit(self, clips: Any, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
-            verbose: int = 0) -> History:
+    def fit(
+        self, clips: Any, epochs: int | None = None, callbacks: Sequence[Callback] | None = None, verbose: int = 0
+    ) -> History:
         """Train on clips, from fresh weights unless the subclass starts from others, and
         publish the result; returns the Keras-style history.
 
@@ -225,8 +237,9 @@ class LiveModel(Generic[TrainingT]):
         """
         return self._fit(epochs, callbacks, verbose, lambda: self._training(clips, epochs))
 
-    def _fit(self, epochs: int | None, callbacks: Sequence[Callback] | None, verbose: int,
-             plan: Callable[[], TrainingT]) -> History:
+    def _fit(
+        self, epochs: int | None, callbacks: Sequence[Callback] | None, verbose: int, plan: Callable[[], TrainingT]
+    ) -> History:
         """`fit`, with the training planned by `plan` (a subclass's `_training`, with its options) under the lock."""
         with self._holding_lock():
             if epochs is not None and not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
@@ -284,10 +297,20 @@ class LiveModel(Generic[TrainingT]):
         for v, w in zip(self._variables, training.start or ()):
             v.assign(w)
         cbs = keras.callbacks.CallbackList(
-            [*(c if isinstance(c, keras.callbacks.Callback) else keras.callbacks.LambdaCallback(on_epoch_end=c)
-               for c in callbacks or ()), *training.callbacks],
-            add_history=True, add_progbar=verbose > 0, model=self._trainable,
-            verbose=verbose, epochs=epochs, steps=self._batches(len(x)))
+            [
+                *(
+                    c if isinstance(c, keras.callbacks.Callback) else keras.callbacks.LambdaCallback(on_epoch_end=c)
+                    for c in callbacks or ()
+                ),
+                *training.callbacks,
+            ],
+            add_history=True,
+            add_progbar=verbose > 0,
+            model=self._trainable,
+            verbose=verbose,
+            epochs=epochs,
+            steps=self._batches(len(x)),
+        )
         self._trainable.stop_training = False
         rng = np.random.default_rng(self.seed)
         step = 0
@@ -306,8 +329,10 @@ class LiveModel(Generic[TrainingT]):
                 logs.update({f"val_{k}": float(v) for k, v in val.items()})
             bad = [k for k, v in logs.items() if not np.isfinite(v)]
             if bad:
-                raise HmmLiveError(f"the {self.kind}'s training diverged at epoch {epoch + 1} "
-                                   f"({bad[0]} = {logs[bad[0]]}): lower learning_rate or check the data")
+                raise HmmLiveError(
+                    f"the {self.kind}'s training diverged at epoch {epoch + 1} "
+                    f"({bad[0]} = {logs[bad[0]]}): lower learning_rate or check the data"
+                )
             cbs.on_epoch_end(epoch, logs)
             if self._trainable.stop_training:
                 break
@@ -330,12 +355,20 @@ class LiveModel(Generic[TrainingT]):
         """Write `path/model.json` and `path/weights.npz` atomically (a folder)."""
         published = self._require()
         with atomic_folder(path) as tmp:
-            meta = {"format": FORMAT, "kind": self.kind, "config": self._config(),
-                    "fingerprint": published.fingerprint, "info": published.info}
+            meta = {
+                "format": FORMAT,
+                "kind": self.kind,
+                "config": self._config(),
+                "fingerprint": published.fingerprint,
+                "info": published.info,
+            }
             (tmp / "model.json").write_text(json.dumps(meta, indent=1))
-            np.savez(tmp / "weights.npz", allow_pickle=False,  # as loaded: numbers only
-                     **{f"weight_{i}": w.numpy() for i, w in enumerate(published.weights)},
-                     **published.arrays)
+            np.savez(
+                tmp / "weights.npz",
+                allow_pickle=False,  # as loaded: numbers only
+                **{f"weight_{i}": w.numpy() for i, w in enumerate(published.weights)},
+                **published.arrays,
+            )
         return Path(path)
 
     @classmethod
@@ -352,15 +385,19 @@ class LiveModel(Generic[TrainingT]):
         except (ValueError, RecursionError, EOFError, zipfile.BadZipFile) as e:  # bad JSON, truncated npz
             raise CheckpointError(f"{path} holds a damaged {cls.kind} ({e})") from None
         if not isinstance(meta, dict) or meta.get("kind") != cls.kind:
-            raise CheckpointError(f"{path / 'model.json'} is not a saved {cls.kind} "
-                                  f"(kind {meta.get('kind') if isinstance(meta, dict) else None!r})")
+            raise CheckpointError(
+                f"{path / 'model.json'} is not a saved {cls.kind} "
+                f"(kind {meta.get('kind') if isinstance(meta, dict) else None!r})"
+            )
         if meta.get("format") != FORMAT:
-            raise CheckpointError(f"{path / 'model.json'} has format {meta.get('format')!r}; "
-                                  f"this hmm_live reads format {FORMAT}")
+            raise CheckpointError(
+                f"{path / 'model.json'} has format {meta.get('format')!r}; this hmm_live reads format {FORMAT}"
+            )
         for key in ("config", "info"):
             if not isinstance(meta.get(key), dict):
-                raise CheckpointError(f"{path / 'model.json'}: {key!r} must be an object, got "
-                                      f"{type(meta.get(key)).__name__}")
+                raise CheckpointError(
+                    f"{path / 'model.json'}: {key!r} must be an object, got {type(meta.get(key)).__name__}"
+                )
         return meta, arrays
 
     def _restore(self, path: Path, meta: dict, arrays: dict[str, np.ndarray], array_names: Sequence[str]) -> None:
@@ -369,16 +406,20 @@ class LiveModel(Generic[TrainingT]):
         for i, v in enumerate(self._variables):
             w = arrays.get(f"weight_{i}")
             if w is None or tuple(w.shape) != tuple(v.shape) or not np.isfinite(w).all():
-                raise CheckpointError(f"{path / 'weights.npz'}: weight {i} is missing, non-finite or not "
-                                      f"of shape {tuple(v.shape)}: the file does not match its model.json")
+                raise CheckpointError(
+                    f"{path / 'weights.npz'}: weight {i} is missing, non-finite or not "
+                    f"of shape {tuple(v.shape)}: the file does not match its model.json"
+                )
             weights.append(w)
         missing = [n for n in array_names if n not in arrays]
         if missing:
             raise CheckpointError(f"{path / 'weights.npz'} lacks {', '.join(missing)}")
         published = Published(weights, {n: arrays[n] for n in array_names}, meta.get("info") or {})
         if published.fingerprint != meta.get("fingerprint"):
-            raise CheckpointError(f"{path / 'weights.npz'} does not match the fingerprint in its model.json: "
-                                  f"the files are from different saves")
+            raise CheckpointError(
+                f"{path / 'weights.npz'} does not match the fingerprint in its model.json: "
+                f"the files are from different saves"
+            )
         self._published = published
 
 
@@ -389,8 +430,7 @@ def _read_npz(data: bytes) -> dict[str, np.ndarray]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = archive.infolist()
         if len(members) > limits.MAX_VARIABLES or sum(m.file_size for m in members) > limits.MAX_WEIGHT_BYTES:
-            raise ValueError(f"weights.npz holds over {limits.MAX_VARIABLES} arrays or "
-                             f"{limits.MAX_WEIGHT_BYTES} bytes")
+            raise ValueError(f"weights.npz holds over {limits.MAX_VARIABLES} arrays or {limits.MAX_WEIGHT_BYTES} bytes")
         for member in members:
             with archive.open(member) as f:
                 version = np.lib.format.read_magic(f)
@@ -398,7 +438,9 @@ def _read_npz(data: bytes) -> dict[str, np.ndarray]:
                     raise ValueError(f"weights.npz member {member.filename} has .npy format {version}")
                 shape, _, dtype = headers[version](f)
             if dtype.hasobject or math.prod(shape) * dtype.itemsize > member.file_size:
-                raise ValueError(f"weights.npz member {member.filename} declares a {dtype} array of "
-                                 f"shape {shape}: not plain numbers, or more than its {member.file_size} bytes")
+                raise ValueError(
+                    f"weights.npz member {member.filename} declares a {dtype} array of "
+                    f"shape {shape}: not plain numbers, or more than its {member.file_size} bytes"
+                )
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         return {k: npz[k] for k in npz.files}

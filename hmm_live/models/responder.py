@@ -15,6 +15,7 @@ Two shapes (bench/subspace.py measures both):
    makes it blind to rotation by construction (no rotations to train on), and
    a small dense layer.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,8 +43,10 @@ class Shape(NamedTuple):
     pooled: bool  # pool over the whole bar (rotation-blind) instead of in pairs of steps
 
 
-SHAPES = {"roll": Shape(centred=False, filters=16, width=5, filters2=8, pooled=False),
-          "pooled": Shape(centred=True, filters=128, width=5, filters2=128, pooled=True)}
+SHAPES = {
+    "roll": Shape(centred=False, filters=16, width=5, filters2=8, pooled=False),
+    "pooled": Shape(centred=True, filters=128, width=5, filters2=128, pooled=True),
+}
 
 
 def wrap(x, pad: int):
@@ -89,9 +92,16 @@ class Responder(LiveModel[Training]):
 
     kind = "responder"
 
-    def __init__(self, subspacer: Subspacer, shape: str | None = None, contrast: float = 1.0,
-                 learning_rate: float = 3e-3, batch_size: int | None = None, validation_split: float = 0.1,
-                 seed: int = 0):
+    def __init__(
+        self,
+        subspacer: Subspacer,
+        shape: str | None = None,
+        contrast: float = 1.0,
+        learning_rate: float = 3e-3,
+        batch_size: int | None = None,
+        validation_split: float = 0.1,
+        seed: int = 0,
+    ):
         """`shape` (one of SHAPES) defaults to "pooled" for melody models (it measured
         best on transposed and edited bars) and "roll" for drums, whose pitches are
         instruments. The loss is the squared distance to the bar's clip mean plus
@@ -114,8 +124,11 @@ class Responder(LiveModel[Training]):
         self.features = bar_features(SHAPES[shape])
         self.head = response_head(SHAPES[shape], subspacer.latent_dims)
         # the clip means the contrast term compares with, and their typical squared spacing; set per fit
-        self._means = tf.Variable(np.zeros((1, subspacer.latent_dims), np.float32), trainable=False,
-                                  shape=tf.TensorShape([None, subspacer.latent_dims]))
+        self._means = tf.Variable(
+            np.zeros((1, subspacer.latent_dims), np.float32),
+            trainable=False,
+            shape=tf.TensorShape([None, subspacer.latent_dims]),
+        )
         self._spacing = tf.Variable(1.0, trainable=False)
         bars = keras.Input((STEPS_PER_BAR, PITCHES))
         self._init_training(keras.Model(bars, self.head(self.features(bars)), name="responder"))
@@ -150,16 +163,21 @@ class Responder(LiveModel[Training]):
         self._means.assign(means)
         self._spacing.assign(float(np.median(gaps.min(1))) if len(means) > 1 else 1.0)
         train, val = self.split(len(x))
-        return Training(x=x[train], y=y[train], epochs=DEFAULT_EPOCHS if epochs is None else epochs,
-                        validation=(x[val], y[val]))
+        return Training(
+            x=x[train], y=y[train], epochs=DEFAULT_EPOCHS if epochs is None else epochs, validation=(x[val], y[val])
+        )
 
     def _publication(self, training: Training, history: History) -> tuple[dict[str, np.ndarray], dict]:
         """No arrays; the info records which subspacer it was trained for (see `stale`)."""
         held = 0 if training.validation is None else len(training.validation[0])
         val_loss = history.get("val_loss")
-        return {}, {"subspacer": self.subspacer.fingerprint(), "bars": len(training.x) + held,
-                    "epochs": len(history["loss"]), "loss": history["loss"][-1],
-                    "val_loss": val_loss[-1] if val_loss else None}
+        return {}, {
+            "subspacer": self.subspacer.fingerprint(),
+            "bars": len(training.x) + held,
+            "epochs": len(history["loss"]),
+            "loss": history["loss"][-1],
+            "val_loss": val_loss[-1] if val_loss else None,
+        }
 
     def _inputs(self, rolls: np.ndarray) -> np.ndarray:
         """Rolls [n, 128, 16] -> network inputs [n, 16, 128], centred if the shape is: moved so
@@ -188,7 +206,8 @@ class Responder(LiveModel[Training]):
         if self.contrast:
             every = tf.reduce_sum(tf.square(predicted[:, None] - self._means[None]), axis=-1)
             nearest = (own - tf.reduce_min(every, axis=1)) / self._spacing + tf.reduce_logsumexp(
-                (tf.reduce_min(every, axis=1, keepdims=True) - every) / self._spacing, axis=1)
+                (tf.reduce_min(every, axis=1, keepdims=True) - every) / self._spacing, axis=1
+            )
             losses["nearest"] = tf.reduce_mean(nearest)
         losses["loss"] = losses["mse"] + self.contrast * losses.get("nearest", 0.0)
         return losses
@@ -201,7 +220,8 @@ class Responder(LiveModel[Training]):
         """
         published = self._require()
         many = (isinstance(bar, np.ndarray) and bar.ndim == 3) or (
-            isinstance(bar, (list, tuple)) and len(bar) > 0 and isinstance(bar[0], NoteSequence))
+            isinstance(bar, (list, tuple)) and len(bar) > 0 and isinstance(bar[0], NoteSequence)
+        )
         rolls = self._inputs(np.stack([to_roll(b) for b in (bar if many else [bar])]))
         points = self._predict(published, rolls)
         return points if many else points[0]
@@ -209,13 +229,22 @@ class Responder(LiveModel[Training]):
     @property
     def stale(self) -> bool:
         """True when the subspacer was retrained after this responder: refit it."""
-        return self.trained and self.subspacer.trained and (
-            self._require().info.get("subspacer") != self.subspacer.fingerprint())
+        return (
+            self.trained
+            and self.subspacer.trained
+            and (self._require().info.get("subspacer") != self.subspacer.fingerprint())
+        )
 
     # -- saving ----------------------------------------------------------------
     def _config(self) -> dict:
-        return {"shape": self.shape, "contrast": self.contrast, "learning_rate": self.learning_rate,
-                "batch_size": self.batch_size, "validation_split": self.validation_split, "seed": self.seed}
+        return {
+            "shape": self.shape,
+            "contrast": self.contrast,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "validation_split": self.validation_split,
+            "seed": self.seed,
+        }
 
     @classmethod
     def load(cls, path: str | Path, subspacer: Subspacer) -> Responder:
@@ -225,8 +254,10 @@ class Responder(LiveModel[Training]):
         expected = (meta.get("info") or {}).get("subspacer")
         if not subspacer.trained or expected != subspacer.fingerprint():
             have = subspacer.fingerprint() if subspacer.trained else "an untrained one"
-            raise CheckpointError(f"{path} was trained for subspacer {expected}, not {have}: "
-                                  f"load the subspacer saved with it, or refit the responder")
+            raise CheckpointError(
+                f"{path} was trained for subspacer {expected}, not {have}: "
+                f"load the subspacer saved with it, or refit the responder"
+            )
         try:
             model = cls(subspacer, **(meta.get("config") or {}))
         except (TypeError, ConfigError) as e:

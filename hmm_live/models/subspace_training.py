@@ -2,6 +2,7 @@
 
 (MusicVAE's own training is hmm_live/training/.)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,9 +18,15 @@ Progress = Callable[[str, int, int | None, dict], None]
 RESPONDER_EPOCHS = 100  # when the subspacer trains until it converges
 
 
-def train_subspace(musicvae: MusicVAE, clips: ClipLibrary, latent_dims: int = 2, beta: float = 1.0,
-                   epochs: int | None = None, progress: Progress | None = None,
-                   previous: Subspacer | None = None) -> tuple[Subspacer, Responder]:
+def train_subspace(
+    musicvae: MusicVAE,
+    clips: ClipLibrary,
+    latent_dims: int = 2,
+    beta: float = 1.0,
+    epochs: int | None = None,
+    progress: Progress | None = None,
+    previous: Subspacer | None = None,
+) -> tuple[Subspacer, Responder]:
     """A new Subspacer and Responder trained on the clips (seconds).
 
     New models, not retrained old ones: whoever uses the old pair (the live
@@ -28,6 +35,7 @@ def train_subspace(musicvae: MusicVAE, clips: ClipLibrary, latent_dims: int = 2,
     `Subspacer.fit`) and the responder for RESPONDER_EPOCHS. `previous`, the
     subspacer being replaced, keeps its clips near their places on the map.
     """
+
     def report(stage: str, total: int | None):
         return [lambda epoch, logs: progress(stage, epoch + 1, total, logs)] if progress else None
 

@@ -11,6 +11,7 @@ MusicVAE keeps. (Comparing with the clip itself would also count what
 MusicVAE loses, which no subspace can give back, and needs the clips, where a
 fit may be given only codes.)
 """
+
 from __future__ import annotations
 
 import math
@@ -70,9 +71,17 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
     kind = "subspacer"
     _arrays = ("clip_mu", "clip_sigma")
 
-    def __init__(self, musicvae: MusicVAE, latent_dims: int = 2, beta: float = 1.0,
-                 encoder_sizes: Sequence[int] = (1024, 256, 64), decoder_sizes: Sequence[int] = (64, 256, 1024),
-                 learning_rate: float = 1e-3, batch_size: int | None = 256, seed: int = 0):
+    def __init__(
+        self,
+        musicvae: MusicVAE,
+        latent_dims: int = 2,
+        beta: float = 1.0,
+        encoder_sizes: Sequence[int] = (1024, 256, 64),
+        decoder_sizes: Sequence[int] = (64, 256, 1024),
+        learning_rate: float = 1e-3,
+        batch_size: int | None = 256,
+        seed: int = 0,
+    ):
         """MidiMe's shape and optimiser; like MidiMe, each epoch is one batch of the whole set
         (up to `batch_size` clips), which measured both fastest and best (bench/subspace.py)."""
         super().__init__(learning_rate, batch_size, seed)
@@ -80,11 +89,14 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
             raise ConfigError(f"Subspacer needs a MusicVAE, got {type(musicvae).__name__}")
         encoder_sizes, decoder_sizes = (  # bounded before any layer allocates them
             int_list(sizes, name, 1, limits.MAX_LAYER_SIZE, limits.MAX_LAYERS, min_len=0)
-            for name, sizes in (("encoder_sizes", encoder_sizes), ("decoder_sizes", decoder_sizes)))
+            for name, sizes in (("encoder_sizes", encoder_sizes), ("decoder_sizes", decoder_sizes))
+        )
         limit = min(list(encoder_sizes)[-1:] or [musicvae.z_size])
         if not isinstance(latent_dims, (int, np.integer)) or not 1 <= latent_dims < min(limit, musicvae.z_size):
-            raise ConfigError(f"latent_dims must be a whole number from 1 to {min(limit, musicvae.z_size) - 1} "
-                              f"(smaller than the encoder's last layer and MusicVAE's z), got {latent_dims!r}")
+            raise ConfigError(
+                f"latent_dims must be a whole number from 1 to {min(limit, musicvae.z_size) - 1} "
+                f"(smaller than the encoder's last layer and MusicVAE's z), got {latent_dims!r}"
+            )
         if not beta >= 0:
             raise ConfigError(f"beta must be >= 0, got {beta}")
         self.musicvae, self.latent_dims, self.beta = musicvae, int(latent_dims), float(beta)
@@ -94,8 +106,11 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         self.decoder = subspace_decoder(self.latent_dims, self.decoder_sizes, musicvae.z_size)
         codes = keras.Input((musicvae.z_size,))
         self._init_training(keras.Model(codes, self.decoder(self.encoder(codes)[0]), name="subspace_vae"))
-        self._settle = self._traced_step(lambda x, y, seed: self._losses(x, y, seed, training=True, noise=False),
-                                         self.decoder.trainable_variables, SETTLE_LEARNING_RATE)
+        self._settle = self._traced_step(
+            lambda x, y, seed: self._losses(x, y, seed, training=True, noise=False),
+            self.decoder.trainable_variables,
+            SETTLE_LEARNING_RATE,
+        )
         self._encode = StatelessNet(self.encoder, self._variables)
         self._decode = StatelessNet(self.decoder, self._variables)
 
@@ -123,9 +138,17 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         return codes
 
     # -- training ------------------------------------------------------------
-    def fit(self, clips: Clips, epochs: int | None = None, callbacks: Sequence[Callback] | None = None,
-            verbose: int = 0, names: Sequence[str] | None = None, time_budget: float = TIME_BUDGET,
-            until: float = UNTIL, align_to: Subspacer | None = None) -> History:
+    def fit(
+        self,
+        clips: Clips,
+        epochs: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+        verbose: int = 0,
+        names: Sequence[str] | None = None,
+        time_budget: float = TIME_BUDGET,
+        until: float = UNTIL,
+        align_to: Subspacer | None = None,
+    ) -> History:
         """Learn the subspace from clips (or their codes); returns the history.
 
         epochs=None (the default) trains until `until` of the clips decode back
@@ -150,12 +173,23 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         "callback") and how many clips the map was aligned on. The rest is
         LiveModel.fit's: the lock, callbacks, publishing when the fit ends.
         """
-        return self._fit(epochs, callbacks, verbose, lambda: self._training(
-            clips, epochs, names=names, time_budget=time_budget, until=until, align_to=align_to))
+        return self._fit(
+            epochs,
+            callbacks,
+            verbose,
+            lambda: self._training(clips, epochs, names=names, time_budget=time_budget, until=until, align_to=align_to),
+        )
 
-    def _training(self, clips: Clips, epochs: int | None, *, names: Sequence[str] | None = None,
-                  time_budget: float = TIME_BUDGET, until: float = UNTIL,
-                  align_to: Subspacer | None = None) -> _SubspaceTraining:
+    def _training(
+        self,
+        clips: Clips,
+        epochs: int | None,
+        *,
+        names: Sequence[str] | None = None,
+        time_budget: float = TIME_BUDGET,
+        until: float = UNTIL,
+        align_to: Subspacer | None = None,
+    ) -> _SubspaceTraining:
         started = time.monotonic()
         if not time_budget > 0:
             raise ConfigError(f"time_budget must be > 0 seconds, got {time_budget!r}")
@@ -172,24 +206,43 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         if align_to is not None:  # only as much as the clips are new: any epoch of MidiMe moves every clip
             known = set(align_to.clip_names)
             layout = round(LAYOUT_EPOCHS * sum(name not in known for name in names) / len(names))
-        watch = _DecodingBack(self, codes, until, started + time_budget if converge else math.inf,
-                              layout if converge else math.inf)
-        return _SubspaceTraining(x=codes, y=codes, epochs=MAX_EPOCHS if epochs is None else epochs,
-                                 then=(layout, self._settle) if converge else None,
-                                 start=None if align_to is None else align_to._require().weights,
-                                 callbacks=[watch], names=list(names), watch=watch, align_to=align_to)
+        watch = _DecodingBack(
+            self, codes, until, started + time_budget if converge else math.inf, layout if converge else math.inf
+        )
+        return _SubspaceTraining(
+            x=codes,
+            y=codes,
+            epochs=MAX_EPOCHS if epochs is None else epochs,
+            then=(layout, self._settle) if converge else None,
+            start=None if align_to is None else align_to._require().weights,
+            callbacks=[watch],
+            names=list(names),
+            watch=watch,
+            align_to=align_to,
+        )
 
     def _publication(self, training: _SubspaceTraining, history: History) -> tuple[dict[str, np.ndarray], dict]:
         """The clips' places on the map (turned onto `align_to`'s first) and how the fit went."""
         codes, names = training.x, training.names
-        aligned_on = 0 if training.align_to is None else self._align(names, np.asarray(self.encoder(codes)[0]),
-                                                                     training.align_to)
+        aligned_on = (
+            0
+            if training.align_to is None
+            else self._align(names, np.asarray(self.encoder(codes)[0]), training.align_to)
+        )
         mu, sigma = self.encoder(codes)
         ran = len(history["loss"])
         stopped = training.watch.reason or ("epochs" if ran == training.epochs else "callback")
-        return ({"clip_mu": np.asarray(mu), "clip_sigma": np.asarray(sigma)},
-                {"clips": list(map(str, names)), "epochs": ran, "loss": history["loss"][-1],
-                 "decodes_back": training.watch.fraction, "stopped": stopped, "aligned_on": aligned_on})
+        return (
+            {"clip_mu": np.asarray(mu), "clip_sigma": np.asarray(sigma)},
+            {
+                "clips": list(map(str, names)),
+                "epochs": ran,
+                "loss": history["loss"][-1],
+                "decodes_back": training.watch.fraction,
+                "stopped": stopped,
+                "aligned_on": aligned_on,
+            },
+        )
 
     def _io_shapes(self):
         return (self.musicvae.z_size,), (self.musicvae.z_size,)
@@ -200,8 +253,9 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         mu, sigma = self.encoder(x)
         z = mu + sigma * tf.random.stateless_normal(tf.shape(mu), seed) if noise else mu
         se = tf.reduce_mean(tf.reduce_sum(tf.square(y - self.decoder(z)) / 2.0, -1))
-        kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + tf.math.log(tf.square(sigma) + 1e-8)
-                                                 - tf.square(mu) - tf.square(sigma), -1))
+        kl = tf.reduce_mean(
+            -0.5 * tf.reduce_sum(1.0 + tf.math.log(tf.square(sigma) + 1e-8) - tf.square(mu) - tf.square(sigma), -1)
+        )
         return {"loss": se + self.beta * kl, "reconstruction": se, "kl": kl}
 
     def _decoding_back(self, codes: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -215,9 +269,11 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
             raise ConfigError(f"align_to must be a trained Subspacer, got {previous!r}")
         shapes = [tuple(v.shape) for v in self._variables]
         if previous.identity != self.identity or [tuple(w.shape) for w in previous._require().weights] != shapes:
-            raise ConfigError(f"align_to must be a subspacer of this shape ({self.latent_dims}-D, encoder "
-                              f"{list(self.encoder_sizes)}, decoder {list(self.decoder_sizes)}) over this "
-                              f"MusicVAE, got {previous!r}")
+            raise ConfigError(
+                f"align_to must be a subspacer of this shape ({self.latent_dims}-D, encoder "
+                f"{list(self.encoder_sizes)}, decoder {list(self.decoder_sizes)}) over this "
+                f"MusicVAE, got {previous!r}"
+            )
 
     def _align(self, names: list[str], mu: np.ndarray, previous: Subspacer) -> int:
         """Turn (rotate or reflect) and shift the map onto `previous` on the clips both know, by
@@ -237,8 +293,8 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         mean, sigma = self.encoder.get_layer("mu"), self.encoder.get_layer("sigma")
         mean.kernel.assign(mean.kernel.numpy() @ turn)
         mean.bias.assign(mean.bias.numpy() @ turn + shift)
-        sigma.kernel.assign(sigma.kernel.numpy() @ turn ** 2)
-        sigma.bias.assign(sigma.bias.numpy() @ turn ** 2)
+        sigma.kernel.assign(sigma.kernel.numpy() @ turn**2)
+        sigma.bias.assign(sigma.bias.numpy() @ turn**2)
         # the decoder undoes it: points @ kernel == (points' - shift) @ turn.T @ kernel
         first = next(layer for layer in self.decoder.layers if isinstance(layer, layers.Dense))
         kernel = turn.T @ first.kernel.numpy()
@@ -263,8 +319,9 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
     def decodes_back(self, clips: Clips) -> np.ndarray:
         """[n] bool: which clips decode back from their own points (see the module's docstring)."""
         codes = self.codes(clips)
-        return (self.musicvae.decode_labels(self.decode(self.encode(codes)[0]))
-                == self.musicvae.decode_labels(codes)).all(axis=1)
+        return (
+            self.musicvae.decode_labels(self.decode(self.encode(codes)[0])) == self.musicvae.decode_labels(codes)
+        ).all(axis=1)
 
     # -- Magenta-style API -----------------------------------------------------
     def encode(self, clips: Clips) -> tuple[np.ndarray, np.ndarray]:
@@ -279,20 +336,34 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         if points.ndim == 1:
             points = points[np.newaxis]
         if points.ndim != 2 or points.shape[1] != self.latent_dims or not np.isfinite(points).all():
-            raise ConfigError(f"points must be finite with shape [n, {self.latent_dims}], got "
-                              f"{list(points.shape)}{'' if np.isfinite(points).all() else ' with NaNs'}")
+            raise ConfigError(
+                f"points must be finite with shape [n, {self.latent_dims}], got "
+                f"{list(points.shape)}{'' if np.isfinite(points).all() else ' with NaNs'}"
+            )
         return self._decode(published, points)
 
-    def generate(self, points: np.ndarray | Sequence[float], temperature: float | None = None,
-                 chords: Sequence[str] | None = None, seed: int | None = None) -> list[NoteSequence]:
+    def generate(
+        self,
+        points: np.ndarray | Sequence[float],
+        temperature: float | None = None,
+        chords: Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> list[NoteSequence]:
         """Subspace points -> NoteSequences through MusicVAE (greedy when temperature is None)."""
         return self.musicvae.decode(self.decode(points), temperature, chords, seed=seed)
 
     # -- saving ------------------------------------------------------------------
     def _config(self) -> dict:
-        return {"latent_dims": self.latent_dims, "beta": self.beta, "encoder_sizes": self.encoder_sizes,
-                "decoder_sizes": self.decoder_sizes, "learning_rate": self.learning_rate,
-                "batch_size": self.batch_size, "seed": self.seed, "musicvae": self.identity}
+        return {
+            "latent_dims": self.latent_dims,
+            "beta": self.beta,
+            "encoder_sizes": self.encoder_sizes,
+            "decoder_sizes": self.decoder_sizes,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "musicvae": self.identity,
+        }
 
     @classmethod
     def load(cls, path: str | Path, musicvae: MusicVAE) -> Subspacer:
@@ -304,7 +375,8 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         if saved != musicvae.identity():
             raise CheckpointError(
                 f"{path} was trained on another MusicVAE ({_describe(saved)}) than the one given "
-                f"({_describe(musicvae.identity())}): load its MusicVAE, or retrain the subspace")
+                f"({_describe(musicvae.identity())}): load its MusicVAE, or retrain the subspace"
+            )
         try:
             model = cls(musicvae, **config)
         except (TypeError, ConfigError) as e:

@@ -1,4 +1,5 @@
 """Music data: NoteSequences, MIDI files, and Magenta's event encodings."""
+
 import contextlib
 import io
 
@@ -24,7 +25,24 @@ from hmm_live.music.sequences import (
 )
 
 __all__ = [
-    "NO_CHORD", "ChordEncoder", "Clip", "ClipLibrary", "to_roll", "DataConverter", "converter_from_spec", "DrumsConverter",
-    "MelodyConverter", "STEPS_PER_BAR", "STEPS_PER_QUARTER", "NoteSequence", "from_notes",
-    "is_quantized", "num_bars", "quantize", "read_midi", "slice_bars", "windows", "write_midi",
+    "NO_CHORD",
+    "ChordEncoder",
+    "Clip",
+    "ClipLibrary",
+    "to_roll",
+    "DataConverter",
+    "converter_from_spec",
+    "DrumsConverter",
+    "MelodyConverter",
+    "STEPS_PER_BAR",
+    "STEPS_PER_QUARTER",
+    "NoteSequence",
+    "from_notes",
+    "is_quantized",
+    "num_bars",
+    "quantize",
+    "read_midi",
+    "slice_bars",
+    "windows",
+    "write_midi",
 ]

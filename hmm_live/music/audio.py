@@ -2,6 +2,7 @@
 installed (Debian: `apt-get install fluidsynth fluid-soundfont-gm`), else
 pretty_midi's simple sine synth, so a preview always sounds.
 """
+
 from __future__ import annotations
 
 import io
@@ -54,8 +55,23 @@ def _soundfont() -> Path | None:
 
 
 def _fluidsynth(midi: Path, out: Path, sample_rate: int) -> np.ndarray:
-    cmd = ["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(sample_rate), "-O", "s16", "-T", "wav",
-           "-F", str(out), str(_soundfont()), str(midi)]
+    cmd = [
+        "fluidsynth",
+        "-ni",
+        "-q",
+        "-g",
+        "0.8",
+        "-r",
+        str(sample_rate),
+        "-O",
+        "s16",
+        "-T",
+        "wav",
+        "-F",
+        str(out),
+        str(_soundfont()),
+        str(midi),
+    ]
     done = subprocess.run(cmd, capture_output=True, timeout=60)
     if done.returncode != 0 or not out.exists():
         raise HmmLiveError(f"fluidsynth could not render {midi.name}: {done.stderr.decode(errors='replace')[-300:]}")

@@ -8,6 +8,7 @@ Two encodings, named as in magenta-js configs:
 `MajorMinorChordEncoder` (25) is also accepted. A progression of n chords
 over T steps gives step s the chord floor(s * n / T).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -23,16 +24,19 @@ NO_CHORD = note_seq.NO_CHORD  # "N.C."
 
 class ChordEncoder:
     def __init__(self, name: str):
-        one_hots = {"TriadChordEncoder": note_seq.TriadChordOneHotEncoding,
-                    "MajorMinorChordEncoder": note_seq.MajorMinorChordOneHotEncoding}
+        one_hots = {
+            "TriadChordEncoder": note_seq.TriadChordOneHotEncoding,
+            "MajorMinorChordEncoder": note_seq.MajorMinorChordOneHotEncoding,
+        }
         if name == "PitchChordEncoder":
             self._one_hot, self.depth = None, 37
         elif name in one_hots:
             self._one_hot = one_hots[name]()
             self.depth = self._one_hot.num_classes
         else:
-            raise ConfigError(f"unknown chordEncoder {name!r}; known: PitchChordEncoder, "
-                              f"TriadChordEncoder, MajorMinorChordEncoder")
+            raise ConfigError(
+                f"unknown chordEncoder {name!r}; known: PitchChordEncoder, TriadChordEncoder, MajorMinorChordEncoder"
+            )
         self.name = name
 
     def encode(self, chord: str) -> np.ndarray:

@@ -4,6 +4,7 @@ A clip is a named, quantised NoteSequence of a fixed number of 4/4 bars, like
 a clip in a DAW's session view. A ClipLibrary holds clips of one length; it is
 filled from MIDI files now and from the live capture later.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,12 @@ class ClipLibrary:
                 sequence, midi = read_midi_events(path)
                 slicer, sections = BarSlicer(sequence), markers(midi)
                 for start in slicer.occupied(bars):
-                    library.add(path.stem if slicer.num_bars <= bars and not sections else
-                                clip_name(sections, path.stem, start, bars), slicer.slice(start, bars))
+                    library.add(
+                        path.stem
+                        if slicer.num_bars <= bars and not sections
+                        else clip_name(sections, path.stem, start, bars),
+                        slicer.slice(start, bars),
+                    )
         if not library:
             raise SequenceError(f"no clip with notes in {', '.join(map(str, files or folders))}")
         return library
@@ -96,8 +101,10 @@ class ClipLibrary:
             raise SequenceError(f"clip {name!r} is not in 4/4")
         last = max(n.quantized_start_step for n in seq.notes)
         if last >= self.bars * STEPS_PER_BAR:
-            raise SequenceError(f"clip {name!r} has notes up to bar {last // STEPS_PER_BAR + 1}, "
-                                f"the library holds {self.bars}-bar clips")
+            raise SequenceError(
+                f"clip {name!r} has notes up to bar {last // STEPS_PER_BAR + 1}, "
+                f"the library holds {self.bars}-bar clips"
+            )
         clip = Clip(name, slice_bars(seq, 0, self.bars), self.bars)
         clip.sequence.id = clip.sequence.id or name  # so errors about the sequence name the clip
         self._clips[name] = clip
@@ -162,8 +169,10 @@ def to_roll(bar: Bar) -> np.ndarray:
         roll = np.zeros((PITCHES, STEPS_PER_BAR), np.float32)
         for n in quantize(bar).notes:
             if 0 <= n.quantized_start_step < STEPS_PER_BAR:
-                roll[n.pitch, n.quantized_start_step:max(min(n.quantized_end_step, STEPS_PER_BAR),
-                                                         n.quantized_start_step + 1)] = 1.0
+                roll[
+                    n.pitch,
+                    n.quantized_start_step : max(min(n.quantized_end_step, STEPS_PER_BAR), n.quantized_start_step + 1),
+                ] = 1.0
         return roll
     arr = np.asarray(bar, np.float32)
     if arr.shape == (PITCHES, STEPS_PER_BAR):
@@ -174,9 +183,13 @@ def to_roll(bar: Bar) -> np.ndarray:
         roll = np.zeros((PITCHES, STEPS_PER_BAR), np.float32)
         for step, pitch in arr.reshape(-1, 2).astype(int):
             if not (0 <= step < STEPS_PER_BAR and 0 <= pitch < PITCHES):
-                raise SequenceError(f"hit (step {step}, pitch {pitch}) is outside a bar "
-                                    f"(steps 0..{STEPS_PER_BAR - 1}, pitches 0..{PITCHES - 1})")
+                raise SequenceError(
+                    f"hit (step {step}, pitch {pitch}) is outside a bar "
+                    f"(steps 0..{STEPS_PER_BAR - 1}, pitches 0..{PITCHES - 1})"
+                )
             roll[pitch, step] = 1.0
         return roll
-    raise SequenceError(f"a bar is a NoteSequence, a [{PITCHES}, {STEPS_PER_BAR}] roll or a list of "
-                        f"(step, pitch) hits; got an array of shape {list(arr.shape)}")
+    raise SequenceError(
+        f"a bar is a NoteSequence, a [{PITCHES}, {STEPS_PER_BAR}] roll or a list of "
+        f"(step, pitch) hits; got an array of shape {list(arr.shape)}"
+    )

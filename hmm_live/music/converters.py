@@ -9,6 +9,7 @@ one; `hmm_live/music/__init__.py` imports them, so they are registered before
 any spec is read. A new encoding: subclass DataConverter, decorate it with
 `@handles`, import its module there.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -58,15 +59,18 @@ class DataConverter(ABC):
         name = seq.filename or seq.id or "the NoteSequence"
         for n in seq.notes:
             if n.quantized_start_step < 0 or n.quantized_end_step < n.quantized_start_step:
-                raise SequenceError(f"{name}: note {n.pitch} has bad steps {n.quantized_start_step}.."
-                                    f"{n.quantized_end_step} (a note must start at step 0 or later "
-                                    f"and not end before it starts)")
+                raise SequenceError(
+                    f"{name}: note {n.pitch} has bad steps {n.quantized_start_step}.."
+                    f"{n.quantized_end_step} (a note must start at step 0 or later "
+                    f"and not end before it starts)"
+                )
         last = max((n.quantized_start_step for n in seq.notes), default=-1)
         if last >= self.num_steps:
             raise SequenceError(
                 f"{name} has notes up to step {last}, longer than the model's "
                 f"{self.num_steps} steps ({self.num_bars} bars): slice it with "
-                f"hmm_live.music.slice_bars or windows first")
+                f"hmm_live.music.slice_bars or windows first"
+            )
         return seq
 
     @abstractmethod
@@ -81,7 +85,7 @@ class DataConverter(ABC):
         found: dict[bytes, np.ndarray] = {}  # a window's bytes -> the window: repeats dropped
         for events in self._tracks(seq):
             for start in range(0, len(events) - self.num_steps + 1, STEPS_PER_BAR):
-                window = events[start:start + self.num_steps]
+                window = events[start : start + self.num_steps]
                 if self._has_onset(window) and window.min() >= 0:  # -1 marks an unusable step
                     found.setdefault(window.tobytes(), window)
         return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps)
@@ -127,10 +131,12 @@ _CONVERTERS: dict[str, type[DataConverter]] = {}  # dataConverter type name -> t
 
 def handles(*kinds: str) -> Callable[[type[DataConverter]], type[DataConverter]]:
     """Class decorator: `converter_from_spec` builds this class for specs of these type names."""
+
     def register(cls: type[DataConverter]) -> type[DataConverter]:
         for kind in kinds:
             _CONVERTERS[kind] = cls
         return cls
+
     return register
 
 

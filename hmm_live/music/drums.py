@@ -10,6 +10,7 @@ Dataset) to hi-hats; the first pitch of a class is written on output.
 Only `is_drum` notes count, and pitches outside the table are ignored, as
 in Python Magenta.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,15 +27,20 @@ from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 @handles("DrumsConverter", "DrumsOneHotConverter")
 class DrumsConverter(DataConverter):
-    def __init__(self, num_steps: int = 32, pitch_classes: Sequence[Sequence[int]] | None = None,
-                 roll_input: bool = True, num_segments: int | None = None):
+    def __init__(
+        self,
+        num_steps: int = 32,
+        pitch_classes: Sequence[Sequence[int]] | None = None,
+        roll_input: bool = True,
+        num_segments: int | None = None,
+    ):
         super().__init__(num_steps, num_segments)
         classes = DEFAULT_DRUM_TYPE_PITCHES if pitch_classes is None else pitch_classes
         if not isinstance(classes, (list, tuple)) or not 1 <= len(classes) <= MAX_DRUM_CLASSES:
-            raise ConfigError(f"drum pitchClasses must be 1..{MAX_DRUM_CLASSES} non-empty lists of "
-                              f"pitches, got {classes!r:.60}")
-        self.pitch_classes = [list(int_list(c, f"drum pitchClasses[{i}]", 0, 127, 128))
-                              for i, c in enumerate(classes)]
+            raise ConfigError(
+                f"drum pitchClasses must be 1..{MAX_DRUM_CLASSES} non-empty lists of pitches, got {classes!r:.60}"
+            )
+        self.pitch_classes = [list(int_list(c, f"drum pitchClasses[{i}]", 0, 127, 128)) for i, c in enumerate(classes)]
         self.class_of = {p: c for c, ps in enumerate(self.pitch_classes) for p in ps}
         self.roll_input = roll_input
         self.js_type = "DrumsConverter" if roll_input else "DrumsOneHotConverter"
@@ -52,7 +58,8 @@ class DrumsConverter(DataConverter):
         if seq.notes and not drums:
             raise SequenceError(
                 f"{seq.filename or 'the drum sequence'} has {len(seq.notes)} notes but none "
-                f"marked is_drum (MIDI channel 10)")
+                f"marked is_drum (MIDI channel 10)"
+            )
         roll = np.zeros((steps or self.num_steps, len(self.pitch_classes)), np.float32)
         for n in drums:
             c = self.class_of.get(n.pitch)
@@ -83,9 +90,12 @@ class DrumsConverter(DataConverter):
         return np.concatenate([roll, silent], axis=1)
 
     def from_labels(self, labels: np.ndarray) -> NoteSequence:
-        notes = [(pitches[0], step, step + 1)
-                 for step, label in enumerate(np.asarray(labels).tolist())
-                 for c, pitches in enumerate(self.pitch_classes) if label >> c & 1]
+        notes = [
+            (pitches[0], step, step + 1)
+            for step, label in enumerate(np.asarray(labels).tolist())
+            for c, pitches in enumerate(self.pitch_classes)
+            if label >> c & 1
+        ]
         return from_notes(notes, len(labels), is_drum=True)
 
     def args(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ would keep the OFF at step 8). Drum notes are ignored; all other
 instruments are merged. Unlike note_seq, velocity-0 notes are kept: protos
 built by hand often leave velocity at its default of 0.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,13 @@ MIN_PITCH, MAX_PITCH = 21, 108  # Magenta's default range: the piano's keys
 class MelodyConverter(DataConverter):
     js_type = "MelodyConverter"
 
-    def __init__(self, num_steps: int = 32, min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH,
-                 num_segments: int | None = None):
+    def __init__(
+        self,
+        num_steps: int = 32,
+        min_pitch: int = MIN_PITCH,
+        max_pitch: int = MAX_PITCH,
+        num_segments: int | None = None,
+    ):
         super().__init__(num_steps, num_segments)
         min_pitch = int_field(min_pitch, "dataConverter field 'minPitch'", 0, 127)
         max_pitch = int_field(max_pitch, "dataConverter field 'maxPitch'", 0, 127)
@@ -40,12 +46,13 @@ class MelodyConverter(DataConverter):
 
     @classmethod
     def from_args(cls, kind: str, args: dict[str, Any]) -> MelodyConverter:
-        return cls(args["numSteps"], args.get("minPitch", MIN_PITCH), args.get("maxPitch", MAX_PITCH),
-                   args.get("numSegments"))
+        return cls(
+            args["numSteps"], args.get("minPitch", MIN_PITCH), args.get("maxPitch", MAX_PITCH), args.get("numSegments")
+        )
 
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
         seq = self.prepare(sequence)
-        return self._events([n for n in seq.notes if not n.is_drum], seq.filename)[:self.num_steps]
+        return self._events([n for n in seq.notes if not n.is_drum], seq.filename)[: self.num_steps]
 
     def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:
         """One melody per instrument (Magenta extracts melodies per instrument)."""
@@ -74,10 +81,11 @@ class MelodyConverter(DataConverter):
                 if out_of_range is None:
                     raise SequenceError(
                         f"{name or 'the melody'}: pitch {n.pitch} at step {start} is outside "
-                        f"the model's range {self.min_pitch}..{self.max_pitch}")
+                        f"the model's range {self.min_pitch}..{self.max_pitch}"
+                    )
                 label = out_of_range
             events[start] = label
-            events[start + 1:] = NO_EVENT  # drop the tail of an earlier, longer note, as note_seq does
+            events[start + 1 :] = NO_EVENT  # drop the tail of an earlier, longer note, as note_seq does
             events[end] = NOTE_OFF
             last_on = start
         return events

@@ -15,6 +15,7 @@ ratio to that ceiling. `hmm-live eval` and `bench/music.py` both use this.
 Windows are notes arrays `[n, 3]` (pitch, start step, end step), as in
 `relatedness.py`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,8 +33,14 @@ from hmm_live.music.sequences import STEPS_PER_BAR
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
 # rows: the 12 major then the 12 harmonic-minor scales, as pitch-class masks
-_SCALES = np.array([[(pc - root) % 12 in scale for pc in range(12)]
-                    for scale in (MAJOR_SCALE, HARMONIC_MINOR_SCALE) for root in range(12)], np.float64)
+_SCALES = np.array(
+    [
+        [(pc - root) % 12 in scale for pc in range(12)]
+        for scale in (MAJOR_SCALE, HARMONIC_MINOR_SCALE)
+        for root in range(12)
+    ],
+    np.float64,
+)
 MAX_INTERVAL = 12  # intervals are clipped to -12..12
 # note lengths in 16th steps: 1..8 one bin each, then 9-11, 12, 13-15, 16, 17+ (bins start at these)
 LENGTH_BINS = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17])
@@ -63,21 +70,31 @@ def melody_features(windows: Sequence[Notes], steps: int) -> Features:
         counts = np.bincount(pitch % 12, minlength=12)
         sounding = np.zeros(steps, bool)
         for s, e in zip(start, end):
-            sounding[s:max(e, s + 1)] = True
+            sounding[s : max(e, s + 1)] = True
         empty = not len(notes)
         onsets = np.unique(start)
-        rows.append((len(np.unique(pitch)), np.nan if empty else np.ptp(pitch), len(notes),
-                     np.diff(onsets).mean() if len(onsets) > 1 else np.nan, 1.0 - sounding.mean(),
-                     np.nan if empty else (_SCALES @ counts).max() / len(notes)))
+        rows.append(
+            (
+                len(np.unique(pitch)),
+                np.nan if empty else np.ptp(pitch),
+                len(notes),
+                np.diff(onsets).mean() if len(onsets) > 1 else np.nan,
+                1.0 - sounding.mean(),
+                np.nan if empty else (_SCALES @ counts).max() / len(notes),
+            )
+        )
         pitch_classes += counts
-        intervals += np.bincount(np.clip(np.diff(pitch), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL,
-                                 minlength=len(intervals))
-        lengths += np.bincount(np.searchsorted(LENGTH_BINS, np.maximum(end - start, 1), side="right") - 1,
-                               minlength=len(lengths))
+        intervals += np.bincount(
+            np.clip(np.diff(pitch), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL, minlength=len(intervals)
+        )
+        lengths += np.bincount(
+            np.searchsorted(LENGTH_BINS, np.maximum(end - start, 1), side="right") - 1, minlength=len(lengths)
+        )
     names = ("pitch_count", "pitch_range", "note_count", "mean_ioi", "silent_steps", "scale_fit")
     columns = np.array(rows, np.float64).reshape(-1, len(names)).T
-    return Features(dict(zip(names, columns)),
-                    {"pitch_class": pitch_classes, "interval": intervals, "note_length": lengths}, {})
+    return Features(
+        dict(zip(names, columns)), {"pitch_class": pitch_classes, "interval": intervals, "note_length": lengths}, {}
+    )
 
 
 def drum_features(windows: Sequence[Notes], steps: int, class_of: dict[int, int]) -> Features:
@@ -91,10 +108,11 @@ def drum_features(windows: Sequence[Notes], steps: int, class_of: dict[int, int]
                 grids[i, start // STEPS_PER_BAR, start % STEPS_PER_BAR, class_of[pitch]] = True
     per_bar = grids.reshape(-1, STEPS_PER_BAR, len(DRUM_CLASSES))  # [bars, steps, classes]
     hits = per_bar.sum(axis=1).astype(np.float64)  # [bars, classes]
-    scalars = {"hits_per_bar": hits.sum(axis=1),
-               **{f"hits_per_bar_{name}": hits[:, c] for c, name in enumerate(DRUM_CLASSES)}}
-    rates = {"kick_on_downbeats": _mean(per_bar[:, 0, KICK]),
-             "snare_on_backbeats": _mean(per_bar[:, BACKBEATS, SNARE])}
+    scalars = {
+        "hits_per_bar": hits.sum(axis=1),
+        **{f"hits_per_bar_{name}": hits[:, c] for c, name in enumerate(DRUM_CLASSES)},
+    }
+    rates = {"kick_on_downbeats": _mean(per_bar[:, 0, KICK]), "snare_on_backbeats": _mean(per_bar[:, BACKBEATS, SNARE])}
     return Features(scalars, {}, rates)
 
 
@@ -142,14 +160,17 @@ def compare(generated: Features, reference: Features) -> dict[str, Any]:
     """A generated set against a reference: under "similarity" each scalar's overlapping area and
     each histogram's intersection (0..1); under "rates" (drums) the generated set's rates and their
     difference from the reference's."""
-    similarity = {name: overlapping_area(values, reference.scalars[name])
-                  for name, values in generated.scalars.items()}
-    similarity |= {f"{name}_histogram": histogram_intersection(counts, reference.histograms[name])
-                   for name, counts in generated.histograms.items()}
+    similarity = {name: overlapping_area(values, reference.scalars[name]) for name, values in generated.scalars.items()}
+    similarity |= {
+        f"{name}_histogram": histogram_intersection(counts, reference.histograms[name])
+        for name, counts in generated.histograms.items()
+    }
     out: dict[str, Any] = {"similarity": similarity}
     if generated.rates:
-        out["rates"] = {name: {"value": value, "difference": _difference(value, reference.rates[name])}
-                        for name, value in generated.rates.items()}
+        out["rates"] = {
+            name: {"value": value, "difference": _difference(value, reference.rates[name])}
+            for name, value in generated.rates.items()
+        }
     return out
 
 
@@ -185,8 +206,11 @@ class Reference:
         """compare() of generated windows, with each similarity's ratio to the ceiling and the lowest ratio."""
         result = compare(features(self.converter, windows), self.features)
         ceiling = self.ceiling["similarity"]
-        ratios = {name: value / ceiling[name] for name, value in result["similarity"].items()
-                  if value is not None and ceiling[name]}
+        ratios = {
+            name: value / ceiling[name]
+            for name, value in result["similarity"].items()
+            if value is not None and ceiling[name]
+        }
         return {**result, "ratio_to_ceiling": ratios, "min_ratio_to_ceiling": min(ratios.values(), default=None)}
 
 

@@ -8,6 +8,7 @@ answers; both read the same definitions from here.
 A bar is a NoteSequence or an array of notes `[n, 3]` (pitch, start step,
 end step): the live path converts once and then scores arrays, which is fast.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,9 @@ def notes_of(bar: NoteSequence | np.ndarray) -> Notes:
     """A quantised NoteSequence (or notes already) -> int array [n, 3] of (pitch, start, end)."""
     if isinstance(bar, np.ndarray):
         return bar.reshape(-1, 3).astype(np.int64)
-    return np.array([(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in bar.notes],
-                    np.int64).reshape(-1, 3)
+    return np.array([(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in bar.notes], np.int64).reshape(
+        -1, 3
+    )
 
 
 def pitch_class_histogram(notes: Notes) -> np.ndarray:
@@ -73,8 +75,12 @@ def same_tonic(a: Notes, b: Notes) -> bool:
 def relatedness(played: NoteSequence | Notes, answer: NoteSequence | Notes) -> dict[str, float]:
     """The four measures of an answer against the bar played."""
     a, b = notes_of(played), notes_of(answer)
-    return {"pitch_class_cosine": pitch_class_cosine(a, b), "onset_jaccard": onset_jaccard(a, b),
-            "same_tonic": float(same_tonic(a, b)), "echo_f1": echo_f1(a, b)}
+    return {
+        "pitch_class_cosine": pitch_class_cosine(a, b),
+        "onset_jaccard": onset_jaccard(a, b),
+        "same_tonic": float(same_tonic(a, b)),
+        "echo_f1": echo_f1(a, b),
+    }
 
 
 def _centred(histogram: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 hmm_live works on note_seq's NoteSequence protos, quantised to 16th notes
 (4 steps per quarter, 16 steps per 4/4 bar), as Magenta's MusicVAE does.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,9 +27,20 @@ OUTPUT_VELOCITY = 100  # what Magenta's converters write on decoded notes
 _DEFAULT_TEMPO = 500_000  # microseconds per quarter note: MIDI's 120 bpm
 
 __all__ = [
-    "NoteSequence", "STEPS_PER_QUARTER", "STEPS_PER_BAR", "read_midi", "read_midi_events", "write_midi",
+    "NoteSequence",
+    "STEPS_PER_QUARTER",
+    "STEPS_PER_BAR",
+    "read_midi",
+    "read_midi_events",
+    "write_midi",
     "checked_midi",
-    "quantize", "is_quantized", "slice_bars", "windows", "num_bars", "from_notes", "BarSlicer",
+    "quantize",
+    "is_quantized",
+    "slice_bars",
+    "windows",
+    "num_bars",
+    "from_notes",
+    "BarSlicer",
 ]
 
 
@@ -73,8 +85,9 @@ def _check_midi(midi: mido.MidiFile, path: Path) -> None:
             raise MidiFileError(f"{path} has {value:,.0f} {what}, over hmm_live's limit of {limit:,.0f}")
 
     if not 1 <= midi.ticks_per_beat <= 32767:  # 0, or an SMPTE time division
-        raise MidiFileError(f"{path} has an unsupported time division {midi.ticks_per_beat} "
-                            f"(ticks per quarter note must be 1..32767)")
+        raise MidiFileError(
+            f"{path} has an unsupported time division {midi.ticks_per_beat} (ticks per quarter note must be 1..32767)"
+        )
     bound("tracks", len(midi.tracks), limits.MAX_MIDI_TRACKS)
     bound("events", sum(len(t) for t in midi.tracks), limits.MAX_MIDI_EVENTS)
     notes, changes, tempos, end = 0, 0, [], 0
@@ -132,8 +145,8 @@ def quantize(sequence: NoteSequence, steps_per_quarter: int = STEPS_PER_QUARTER)
         have = sequence.quantization_info.steps_per_quarter
         if have != steps_per_quarter:
             raise SequenceError(
-                f"{_name(sequence)} is quantised to {have} steps per quarter, "
-                f"the model needs {steps_per_quarter}")
+                f"{_name(sequence)} is quantised to {have} steps per quarter, the model needs {steps_per_quarter}"
+            )
         return sequence
     try:
         return sequences_lib.quantize_note_sequence(sequence, steps_per_quarter)
@@ -149,9 +162,11 @@ def steps_per_bar(sequence: NoteSequence) -> int:
     """
     metres = {(ts.numerator, ts.denominator) for ts in sequence.time_signatures} or {(4, 4)}
     if len(metres) > 1:
-        raise SequenceError(f"{_name(sequence)} changes time signature "
-                            f"({', '.join(f'{n}/{d}' for n, d in sorted(metres))}): split it first")
-    (numerator, denominator), = metres
+        raise SequenceError(
+            f"{_name(sequence)} changes time signature "
+            f"({', '.join(f'{n}/{d}' for n, d in sorted(metres))}): split it first"
+        )
+    ((numerator, denominator),) = metres
     if numerator <= 0 or denominator <= 0:
         raise SequenceError(f"{_name(sequence)} has an invalid time signature {numerator}/{denominator}")
     spb = sequence.quantization_info.steps_per_quarter * 4.0 / denominator * numerator
@@ -211,7 +226,7 @@ class BarSlicer:
         start, end = start_bar * self.steps_per_bar, (start_bar + bars) * self.steps_per_bar
         out = NoteSequence()
         out.CopyFrom(self._header)
-        for note in self._notes[bisect_left(self._starts, start):bisect_left(self._starts, end)]:
+        for note in self._notes[bisect_left(self._starts, start) : bisect_left(self._starts, end)]:
             n = out.notes.add()
             n.CopyFrom(note)
             n.quantized_start_step -= start
@@ -220,16 +235,22 @@ class BarSlicer:
         return _set_times(out)
 
 
-def from_notes(notes: Iterable[Sequence[int]], total_steps: int, *, is_drum: bool = False,
-               qpm: float = DEFAULT_QPM) -> NoteSequence:
+def from_notes(
+    notes: Iterable[Sequence[int]], total_steps: int, *, is_drum: bool = False, qpm: float = DEFAULT_QPM
+) -> NoteSequence:
     """A quantised 4/4 NoteSequence from (pitch, start_step, end_step) triples."""
     seq = NoteSequence(ticks_per_quarter=note_seq.STANDARD_PPQ)
     seq.tempos.add(qpm=qpm)
     seq.time_signatures.add(numerator=4, denominator=4)
     seq.quantization_info.steps_per_quarter = STEPS_PER_QUARTER
     for pitch, start, end in notes:
-        seq.notes.add(pitch=int(pitch), velocity=OUTPUT_VELOCITY, is_drum=is_drum,
-                      quantized_start_step=int(start), quantized_end_step=int(end))
+        seq.notes.add(
+            pitch=int(pitch),
+            velocity=OUTPUT_VELOCITY,
+            is_drum=is_drum,
+            quantized_start_step=int(start),
+            quantized_end_step=int(end),
+        )
     seq.total_quantized_steps = total_steps
     return _set_times(seq)
 

@@ -6,6 +6,7 @@ background thread on new models, swapped into the running engine when both
 are ready, so the music never stops for it. Saved to (and restored from) a
 session folder (`store.py`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,12 @@ from hmm_live.shipped import DEFAULT_MODEL
 
 # the "clock" setting -> the engine's clock, made at the session's bpm (out: send MIDI clock as
 # master; ableton link needs the `link` extra)
-CLOCKS: dict[str, Callable[[float], Clock]] = {"internal": Clock, "midi clock in": ClockFollower,
-                                               "midi clock out": ClockSender, "ableton link": LinkClock}
+CLOCKS: dict[str, Callable[[float], Clock]] = {
+    "internal": Clock,
+    "midi clock in": ClockFollower,
+    "midi clock out": ClockSender,
+    "ableton link": LinkClock,
+}
 CLOCK_SOURCES = tuple(CLOCKS)
 
 
@@ -63,10 +68,27 @@ class SessionSettings(TypedDict, total=False):
     instrument: int | None
 
 
-DEFAULTS: SessionSettings = {"bpm": 120.0, "temperature": None, "latent_dims": 2, "beta": 1.0, "epochs": None,
-            "mode": "continuous", "every": 1, "clock": "internal", "input": None, "output": None,
-            "api": None, "out_channel": None, "answers": "listen", "lead": 0.5,
-            "synth": True, "echo": False, "volume": 0.8, "mute": False, "instrument": None}
+DEFAULTS: SessionSettings = {
+    "bpm": 120.0,
+    "temperature": None,
+    "latent_dims": 2,
+    "beta": 1.0,
+    "epochs": None,
+    "mode": "continuous",
+    "every": 1,
+    "clock": "internal",
+    "input": None,
+    "output": None,
+    "api": None,
+    "out_channel": None,
+    "answers": "listen",
+    "lead": 0.5,
+    "synth": True,
+    "echo": False,
+    "volume": 0.8,
+    "mute": False,
+    "instrument": None,
+}
 SOUND = ("volume", "mute", "echo", "instrument")  # the built-in synth's settings, live
 
 
@@ -77,13 +99,14 @@ def _port(v: object) -> bool:
 # what each setting may be, as configure checks it (answers, lead, mode and every: check_settings), so
 # a saved session's settings are checked by the same rules when it opens; never a raw error at start()
 RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "bpm": (lambda v: real(v) and in_bpm_range(v),
-            f"a number from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g}"),
+    "bpm": (lambda v: real(v) and in_bpm_range(v), f"a number from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g}"),
     "temperature": (lambda v: v is None or (real(v) and v > 0), "None (greedy) or a number > 0"),
     "latent_dims": (lambda v: whole(v) and v >= 1, "a whole number >= 1"),
     "beta": (lambda v: real(v) and v >= 0, "a number >= 0"),
-    "epochs": (lambda v: v is None or (whole(v) and v >= 1), "None (until the clips decode back) or a whole "
-                                                             "number >= 1"),
+    "epochs": (
+        lambda v: v is None or (whole(v) and v >= 1),
+        "None (until the clips decode back) or a whole number >= 1",
+    ),
     "clock": (lambda v: v in CLOCK_SOURCES, f"one of {', '.join(CLOCK_SOURCES)}"),
     "input": (_port, "None (a virtual port), False (none) or a port name"),
     "output": (_port, "None (a virtual port), False (none) or a port name"),
@@ -112,8 +135,13 @@ class Session:
     TrainingProgress per epoch, then a TrainingDone) and "settings".
     """
 
-    def __init__(self, musicvae: MusicVAE | str | Path = DEFAULT_MODEL, path: str | Path | None = None,
-                 bars: int = 2, **settings: Unpack[SessionSettings]):
+    def __init__(
+        self,
+        musicvae: MusicVAE | str | Path = DEFAULT_MODEL,
+        path: str | Path | None = None,
+        bars: int = 2,
+        **settings: Unpack[SessionSettings],
+    ):
         self.musicvae_ref: str | None
         if not isinstance(musicvae, MusicVAE):
             self.musicvae_ref = store.model_ref(musicvae)
@@ -176,12 +204,20 @@ class Session:
 
     def training_library(self) -> ClipLibrary:
         """The clips picked for training (all of them unless `training_clips` names some)."""
-        names = self.clips.names if self.training_clips is None else [n for n in self.training_clips
-                                                                      if n in self.clips.names]
+        names = (
+            self.clips.names
+            if self.training_clips is None
+            else [n for n in self.training_clips if n in self.clips.names]
+        )
         return ClipLibrary(self.clips.bars, [(n, self.clips[n].sequence) for n in names])
 
-    def train(self, epochs: int | None = None, beta: float | None = None, latent_dims: int | None = None,
-              background: bool = True) -> threading.Thread | None:
+    def train(
+        self,
+        epochs: int | None = None,
+        beta: float | None = None,
+        latent_dims: int | None = None,
+        background: bool = True,
+    ) -> threading.Thread | None:
         """Train a new subspace and responder on the picked clips; a running engine swaps them in.
 
         Arguments left None keep the session's settings; the "epochs" setting None
@@ -206,14 +242,18 @@ class Session:
         if not background:
             self._train(library, s["epochs"], s["beta"], s["latent_dims"], raise_errors=True)
             return None
-        self._training = threading.Thread(target=self._train, args=(library, s["epochs"], s["beta"],
-                                                                     s["latent_dims"]),
-                                          name="hmm_live session training", daemon=True)
+        self._training = threading.Thread(
+            target=self._train,
+            args=(library, s["epochs"], s["beta"], s["latent_dims"]),
+            name="hmm_live session training",
+            daemon=True,
+        )
         self._training.start()
         return self._training
 
-    def _train(self, library: ClipLibrary, epochs: int | None, beta: float, latent_dims: int,
-               raise_errors: bool = False) -> None:
+    def _train(
+        self, library: ClipLibrary, epochs: int | None, beta: float, latent_dims: int, raise_errors: bool = False
+    ) -> None:
         def progress(stage: str, epoch: int, total: int | None, logs: dict) -> None:
             self.bus.publish("training", TrainingProgress(stage, epoch, total, dict(logs)))
 
@@ -221,8 +261,9 @@ class Session:
         same = old is not None and (old.latent_dims, old.beta, old.musicvae) == (latent_dims, beta, self.musicvae)
         started = time.monotonic()
         try:
-            subspacer, responder = train_subspace(self.musicvae, library, latent_dims, beta, epochs, progress,
-                                                  previous=old if same else None)
+            subspacer, responder = train_subspace(
+                self.musicvae, library, latent_dims, beta, epochs, progress, previous=old if same else None
+            )
             warm_up(subspacer)
             if self.engine is not None:
                 self.engine.set_models(subspacer=subspacer, responder=responder)
@@ -252,12 +293,27 @@ class Session:
         if self.engine is not None and self.engine.running:
             return self.engine
         s = self.settings
-        engine = Engine(self.musicvae, subspacer, responder, input=s["input"], output=s["output"],
-                        api=s["api"], out_channel=s["out_channel"],
-                        temperature=s["temperature"], mode=s["mode"], every=int(s["every"]),
-                        answers=s["answers"], lead=float(s["lead"]), clock=CLOCKS[s["clock"]](float(s["bpm"])),
-                        synth=bool(s["synth"]), echo=bool(s["echo"]),
-                        volume=float(s["volume"]), mute=bool(s["mute"]), instrument=s["instrument"], bus=self.bus)
+        engine = Engine(
+            self.musicvae,
+            subspacer,
+            responder,
+            input=s["input"],
+            output=s["output"],
+            api=s["api"],
+            out_channel=s["out_channel"],
+            temperature=s["temperature"],
+            mode=s["mode"],
+            every=int(s["every"]),
+            answers=s["answers"],
+            lead=float(s["lead"]),
+            clock=CLOCKS[s["clock"]](float(s["bpm"])),
+            synth=bool(s["synth"]),
+            echo=bool(s["echo"]),
+            volume=float(s["volume"]),
+            mute=bool(s["mute"]),
+            instrument=s["instrument"],
+            bus=self.bus,
+        )
         engine.start()
         self.engine = engine
         return engine
@@ -338,9 +394,11 @@ class Session:
         n = self.clips.bars
         added = []
         for first in range(0, len(bars) - n + 1, n):
-            notes = [(note.pitch, first_step(b) + note.quantized_start_step,
-                      first_step(b) + note.quantized_end_step)
-                     for b, bar in enumerate(bars[first:first + n]) for note in bar.notes]
+            notes = [
+                (note.pitch, first_step(b) + note.quantized_start_step, first_step(b) + note.quantized_end_step)
+                for b, bar in enumerate(bars[first : first + n])
+                for note in bar.notes
+            ]
             if notes:
                 name = clip_name([], f"take {self._takes}", first, n)  # "take 1, bars 1-2"
                 self.clips.add(name, from_notes(notes, n * STEPS_PER_BAR, qpm=float(self.settings["bpm"])))
@@ -405,5 +463,12 @@ class Session:
         return store.write(path, self._contents(), include_musicvae=True)
 
     def _contents(self) -> store.Contents:
-        return store.Contents(self.musicvae, self.musicvae_ref or "musicvae", self.settings, self.clips,
-                              self.training_clips, self.subspacer, self.responder)
+        return store.Contents(
+            self.musicvae,
+            self.musicvae_ref or "musicvae",
+            self.settings,
+            self.clips,
+            self.training_clips,
+            self.subspacer,
+            self.responder,
+        )

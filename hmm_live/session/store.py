@@ -13,6 +13,7 @@ never written over. Reading checks every field's type and bounds before
 anything is loaded, so damaged or hostile files raise SessionError naming the
 file and the field.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ INDEX = "session.json"
 @dataclass
 class Contents:
     """Everything a session folder holds, loaded."""
+
     musicvae: MusicVAE
     musicvae_ref: str
     settings: Mapping[str, Any]  # a session's SessionSettings; as read, unchecked (Session.open checks)
@@ -61,8 +63,9 @@ def write(folder: str | Path, c: Contents, include_musicvae: bool = False) -> Pa
             _write_into(tmp, c, include_musicvae)
     except (OSError, HmmLiveError) as e:  # HmmLiveError: a clip or a model that could not be written
         reason = _reason(e) if isinstance(e, OSError) else str(e)
-        raise SessionError(f"cannot save the session to {folder}: {reason}; what was saved there "
-                           f"before is kept") from None
+        raise SessionError(
+            f"cannot save the session to {folder}: {reason}; what was saved there before is kept"
+        ) from None
     return folder
 
 
@@ -78,10 +81,15 @@ def _write_into(tmp: Path, c: Contents, include_musicvae: bool) -> None:
     for name, model in (("subspacer", c.subspacer), ("responder", c.responder)):
         if model is not None and model.trained:
             model.save(tmp / name)
-    index = {"format": FORMAT, "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
-             "musicvae": {"ref": ref, "identity": c.musicvae.identity()},
-             "settings": c.settings, "bars": c.clips.bars, "clips": files,
-             "training_clips": c.training_clips}
+    index = {
+        "format": FORMAT,
+        "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "musicvae": {"ref": ref, "identity": c.musicvae.identity()},
+        "settings": c.settings,
+        "bars": c.clips.bars,
+        "clips": files,
+        "training_clips": c.training_clips,
+    }
     (tmp / INDEX).write_text(json.dumps(index, indent=1))  # last: a folder with an index is whole
 
 
@@ -93,8 +101,7 @@ def recover(folder: str | Path) -> str | None:
         recovered = recover_folder(folder)
     except OSError as e:
         raise SessionError(f"cannot recover the session {folder} from {e.filename}: {_reason(e)}") from None
-    return (f"{folder}: the last save was interrupted; the session saved before it was restored"
-            if recovered else None)
+    return f"{folder}: the last save was interrupted; the session saved before it was restored" if recovered else None
 
 
 def saved_at(folder: str | Path) -> bool:
@@ -109,8 +116,9 @@ def set_aside(folder: str | Path) -> Path:
     try:
         folder.rename(aside)
     except OSError as e:
-        raise SessionError(f"cannot set the unreadable session {folder} aside as {aside.name}: "
-                           f"{_reason(e)}; nothing was saved") from None
+        raise SessionError(
+            f"cannot set the unreadable session {folder} aside as {aside.name}: {_reason(e)}; nothing was saved"
+        ) from None
     return aside
 
 
@@ -126,20 +134,26 @@ def read(folder: str | Path, musicvae: MusicVAE | None = None) -> Contents:
     if musicvae is None or musicvae.identity() != index["musicvae"]["identity"]:
         musicvae = _load_musicvae(folder, ref)
     if musicvae.identity() != index["musicvae"]["identity"]:
-        raise SessionError(f"{folder / INDEX}: the MusicVAE at {ref} has changed since this session was "
-                           f"saved; its subspace no longer fits it")
+        raise SessionError(
+            f"{folder / INDEX}: the MusicVAE at {ref} has changed since this session was "
+            f"saved; its subspace no longer fits it"
+        )
     clips = ClipLibrary(index["bars"])
     try:
         for i, entry in enumerate(index["clips"]):
             file = limits.inside(folder, entry["file"], f"{folder / INDEX}: 'clips'[{i}] file", SessionError)
             clips.add(entry["name"], quantize(read_midi(file)))
         subspacer = Subspacer.load(folder / "subspacer", musicvae) if (folder / "subspacer").exists() else None
-        responder = (Responder.load(folder / "responder", subspacer)
-                     if subspacer is not None and (folder / "responder").exists() else None)
+        responder = (
+            Responder.load(folder / "responder", subspacer)
+            if subspacer is not None and (folder / "responder").exists()
+            else None
+        )
     except HmmLiveError as e:
         raise SessionError(f"session {folder} is damaged: {e}") from None
-    return Contents(musicvae, ref, dict(index.get("settings") or {}), clips, index.get("training_clips"),
-                    subspacer, responder)
+    return Contents(
+        musicvae, ref, dict(index.get("settings") or {}), clips, index.get("training_clips"), subspacer, responder
+    )
 
 
 def _index(folder: Path) -> dict:
@@ -155,8 +169,10 @@ def _index(folder: Path) -> dict:
         raise SessionError(f"{path} is not an hmm_live session index")
     if index["format"] != FORMAT:
         age = "a newer" if isinstance(index["format"], int) and index["format"] > FORMAT else "an older"
-        raise SessionError(f"{path} is from {age} hmm_live (session format {index['format']!r}; this one reads "
-                           f"format {FORMAT}): open it with that version, or start a new session")
+        raise SessionError(
+            f"{path} is from {age} hmm_live (session format {index['format']!r}; this one reads "
+            f"format {FORMAT}): open it with that version, or start a new session"
+        )
     missing = [k for k in ("musicvae", "bars", "clips") if k not in index]
     if missing:
         raise SessionError(f"{path} lacks {', '.join(missing)}: it is half-written")
@@ -177,8 +193,12 @@ def _fields(index: dict) -> Iterator[tuple[str, Any, Callable[[Any], bool], str]
     yield "'clips'", index["clips"], lambda v: isinstance(v, list), "a list"
     for i, entry in enumerate(index["clips"]):
         yield f"'clips'[{i}]", entry, _clip_entry, "{'name': text, 'file': a path inside the folder}"
-    yield "'training_clips'", index.get("training_clips"), lambda v: v is None or (
-        isinstance(v, list) and all(isinstance(n, str) for n in v)), "null (every clip) or a list of names"
+    yield (
+        "'training_clips'",
+        index.get("training_clips"),
+        lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
+        "null (every clip) or a list of names",
+    )
 
 
 def _clip_entry(entry: Any) -> bool:

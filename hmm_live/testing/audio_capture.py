@@ -1,6 +1,7 @@
 """Hear what the built-in synth played: record a JACK client's audio with monotonic times,
 and find the note onsets in it. For the tests and benchmarks (needs the `test` extra's
 JACK-Client and a running JACK server)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -49,7 +50,7 @@ class JackRecorder:
             frames = [(f, b) for f, b in self._blocks]
         audio = np.zeros(frames[-1][0] + len(frames[-1][1]) - first_frame, np.float32)
         for frame, block in frames:  # placed by frame time: a late callback leaves no gap or overlap
-            audio[frame - first_frame:frame - first_frame + len(block)] = block
+            audio[frame - first_frame : frame - first_frame + len(block)] = block
         return audio, start
 
 
@@ -76,9 +77,9 @@ def _jack_minus_monotonic() -> float:
 def onsets(audio: np.ndarray, start: float, sample_rate: int, floor: float = 0.003) -> np.ndarray:
     """Monotonic times where the sound's level jumps (RMS per ms more than doubles over the last 20 ms)."""
     hop = max(1, int(sample_rate * HOP_S))
-    frames = audio[:len(audio) // hop * hop].reshape(-1, hop)
+    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
     rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1))
-    before = np.array([rms[max(0, i - 20):i].max() if i else 0.0 for i in range(len(rms))])
+    before = np.array([rms[max(0, i - 20) : i].max() if i else 0.0 for i in range(len(rms))])
     rising = np.flatnonzero((rms > 2 * before) & (rms > floor))
     kept = [i for k, i in enumerate(rising) if k == 0 or i - rising[k - 1] > 1]  # the first hop of each rise
     return start + np.array(kept, float) * hop / sample_rate
@@ -106,18 +107,24 @@ def hear_answers(engine, perform, quiet_after: float = 0.5) -> dict:
         recorder.connect()
         perform()
         time.sleep(engine.clock.bar_seconds + 0.1)  # the last bar closes and is answered
-        scheduled = [engine.clock.time_of(first_step(a.bar) + n.quantized_start_step)
-                     for a in answers.drain() for n in a.sequence.notes]
+        scheduled = [
+            engine.clock.time_of(first_step(a.bar) + n.quantized_start_step)
+            for a in answers.drain()
+            for n in a.sequence.notes
+        ]
         time.sleep(max(0.0, max(scheduled, default=0.0) - time.monotonic()) + 0.3)
     finally:
         engine.stop()
         stopped = time.monotonic()
     time.sleep(quiet_after + 0.5)
     audio, start = recorder.stop()
-    tail = audio[max(0, int((stopped + quiet_after - start) * recorder.sample_rate)):]
-    return {"scheduled": scheduled, "errors": match(sorted(set(scheduled)), onsets(audio, start, recorder.sample_rate)),
-            "level_after_stop": float(np.sqrt(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0,
-            "period_s": recorder.period / recorder.sample_rate}
+    tail = audio[max(0, int((stopped + quiet_after - start) * recorder.sample_rate)) :]
+    return {
+        "scheduled": scheduled,
+        "errors": match(sorted(set(scheduled)), onsets(audio, start, recorder.sample_rate)),
+        "level_after_stop": float(np.sqrt(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0,
+        "period_s": recorder.period / recorder.sample_rate,
+    }
 
 
 # An AudioWorklet that hands every render quantum of the browser widget's output to the page,

@@ -1,6 +1,7 @@
 """The browser sound widget in a real JupyterLab page, for its tests and its benchmark: a
 notebook that makes a session and shows the widget, switching sound on with a click, and
 hearing the answers the page plays (see audio_capture.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,8 +50,10 @@ def open_with_sound(lab, page, notebook: str = NOTEBOOK) -> None:
     jupyter.run_all(page, until=".hmm-sound-toggle")
     button = page.locator(".hmm-sound-toggle")
     button.click()  # a real click: browsers start audio only after a gesture
-    page.wait_for_function("() => /samples loaded, clock synced/.test("
-                           "document.querySelector('.hmm-browser-status').textContent)", timeout=60_000)
+    page.wait_for_function(
+        "() => /samples loaded, clock synced/.test(document.querySelector('.hmm-browser-status').textContent)",
+        timeout=60_000,
+    )
 
 
 def answers_heard(page, bars: int) -> dict:
@@ -59,23 +62,36 @@ def answers_heard(page, bars: int) -> dict:
     heard), leaving out (under "late") the notes that reached the page after their time (it
     plays those at once: how often that happens is the benchmark's to say, not a test's)."""
     rate = record_page(page)
-    started = jupyter.in_kernel(page, f"""\
+    started = jupyter.in_kernel(
+        page,
+        f"""\
 import json, time
 answers = session.bus.subscribe("answers", maxlen=1024)
 engine = session.start()
 performer = session.play_demo({bars})
-print('KERNEL:', json.dumps(engine.status()))""")
-    done = jupyter.in_kernel(page, """\
+print('KERNEL:', json.dumps(engine.status()))""",
+    )
+    done = jupyter.in_kernel(
+        page,
+        """\
 performer.join()
 time.sleep(2 * engine.clock.bar_seconds)  # the last answer plays out
 heard = [a.time + n.quantized_start_step * a.step_seconds for a in answers.drain() for n in a.sequence.notes]
 print('KERNEL:', json.dumps({"onsets": heard, "answered": engine.answered, "status": engine.status()}))""",
-                     timeout=120 + 10 * bars)
+        timeout=120 + 10 * bars,
+    )
     audio, start = page_recording(page)
     late = set(page.evaluate("() => window.hmmLiveSound.last.lateTimes"))
     expected = sorted(set(done["onsets"]) - late)
     status = page.locator(".hmm-browser-status").inner_text()
     heard = onsets(audio, start, rate)
-    return {"started": started, "answered": done["answered"], "status": done["status"], "expected": expected,
-            "late": sorted(late & set(done["onsets"])), "errors": match(expected, heard, window=0.06),
-            "heard": heard.tolist(), "browser_status": status}
+    return {
+        "started": started,
+        "answered": done["answered"],
+        "status": done["status"],
+        "expected": expected,
+        "late": sorted(late & set(done["onsets"])),
+        "errors": match(expected, heard, window=0.06),
+        "heard": heard.tolist(),
+        "browser_status": status,
+    }

@@ -2,6 +2,7 @@
 
 Chromium is Debian's (`apt-get install chromium`); Playwright only drives it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,13 +23,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SETTINGS = {  # no news pop-up; every cell laid out (JupyterLab skips laying out off-screen
     # cells, which then count as invisible); no autosave (a notebook on disk keeps the outputs
     # the test gave it, so a reopened tab starts from what the test says)
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
 }
@@ -56,9 +68,13 @@ def _watch_kernel_sockets(page) -> list[dict]:
             if "/api/kernels/" in ws.url:
                 state = {"ready": False, "closed": False}
                 sockets.append(state)
-                ws.on("framereceived", lambda frame: state.update(
-                    ready=state["ready"] or ("kernel_info_reply" in frame if isinstance(frame, str)
-                                             else b"kernel_info_reply" in frame)))
+                ws.on(
+                    "framereceived",
+                    lambda frame: state.update(
+                        ready=state["ready"]
+                        or ("kernel_info_reply" in frame if isinstance(frame, str) else b"kernel_info_reply" in frame)
+                    ),
+                )
                 ws.on("close", lambda _ws: state.update(closed=True))
 
         page.hmm_kernel_sockets = sockets
@@ -102,12 +118,29 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None) -> Iterator[Lab]:
         (state / "settings" / name).write_text(json.dumps(value))
     port, token = free_port(), secrets.token_hex(16)
     log = state / "lab.log"
-    env = {**os.environ, **(env or {}), "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces")}
+    env = {
+        **os.environ,
+        **(env or {}),
+        "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
+    }
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-                                 f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1",
-                                 f"--ServerApp.root_dir={root}", "--allow-root"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                f"--port={port}",
+                f"--IdentityProvider.token={token}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.root_dir={root}",
+                "--allow-root",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     lab = Lab(f"http://127.0.0.1:{port}", token, log)
     try:
         deadline = time.monotonic() + 60
@@ -220,4 +253,4 @@ def in_kernel(page, code: str, timeout: float = 60.0) -> dict:
     output = page.locator(".jp-OutputArea-output", has_text=marker).first
     output.wait_for(timeout=timeout * 1000)
     text = output.inner_text()
-    return json.JSONDecoder().raw_decode(text[text.index(marker) + len(marker):].strip())[0]
+    return json.JSONDecoder().raw_decode(text[text.index(marker) + len(marker) :].strip())[0]

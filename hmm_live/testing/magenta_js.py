@@ -4,6 +4,7 @@ Used by the conformance tests and bench/musicvae.py: installs the npm
 package into a cache folder once, serves a checkpoint folder over loopback
 HTTP (magenta-js fetches, it cannot read file:// URLs) and runs one job.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,12 @@ def install() -> Path:
         raise RuntimeError("npm is missing although node is installed (apt-get install npm)")
     CACHE.mkdir(parents=True, exist_ok=True)
     (CACHE / "package.json").write_text('{"name": "hmm-live-oracle", "private": true}')
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error",
-                    f"@magenta/music@{VERSION}"], cwd=CACHE, check=True, timeout=900)
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"@magenta/music@{VERSION}"],
+        cwd=CACHE,
+        check=True,
+        timeout=900,
+    )
     return modules
 
 
@@ -75,8 +80,13 @@ def run(folder: str | Path, timeout: float = 900, **job: Any) -> dict[str, Any]:
         job_file, out_file = Path(tmp, "job.json"), Path(tmp, "out.json")
         job_file.write_text(json.dumps({"url": url, **job}))
         env = {**os.environ, "NODE_PATH": str(modules)}
-        proc = subprocess.run([node(), str(SCRIPT), str(job_file), str(out_file)], env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [node(), str(SCRIPT), str(job_file), str(out_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode:
             raise RuntimeError(f"magenta-js failed on {folder}:\n{proc.stderr[-3000:]}")
         return json.loads(out_file.read_text())

@@ -6,6 +6,7 @@
 - "multi-worker": MultiWorkerMirroredStrategy across hosts, each host reading
   its role from the TF_CONFIG environment variable.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,10 @@ def split_cpu(n: int) -> None:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
     except RuntimeError:
         if len(tf.config.list_logical_devices("CPU")) != n:
-            raise ConfigError(f"cannot split the CPU into {n} devices: TensorFlow has already "
-                              f"started (split it first thing in the process)") from None
+            raise ConfigError(
+                f"cannot split the CPU into {n} devices: TensorFlow has already "
+                f"started (split it first thing in the process)"
+            ) from None
 
 
 def is_chief() -> bool:

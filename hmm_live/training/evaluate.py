@@ -12,6 +12,7 @@
 `sampling_realism` asks the other question: do samples look like the data
 (`hmm_live.music.realism`, against a ceiling of the data against itself)?
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,7 +55,6 @@ def evaluate(model: MusicVAE, labels: np.ndarray, batch_size: int = 512) -> dict
     }
 
 
-
 def sample_labels(model: MusicVAE, n: int, temperature: float | None = 0.5, seed: int = 0) -> np.ndarray:
     """Labels [n, num_steps] of n samples from z ~ N(0, I) (as `MusicVAE.sample`, without the sequences)."""
     rng = np.random.default_rng(seed)
@@ -65,7 +65,11 @@ def sample_labels(model: MusicVAE, n: int, temperature: float | None = 0.5, seed
 def sampling_realism(model: MusicVAE, labels: np.ndarray, temperature: float = 0.5, seed: int = 0) -> dict[str, Any]:
     """Samples at `temperature` against one half of the windows, next to the ceiling (the other half)."""
     reference = Reference(model.data_converter, labels)
-    return {"temperature": temperature, "windows_per_set": reference.size,
-            "samples": reference.score(windows_of(model.data_converter,
-                                                  sample_labels(model, reference.size, temperature, seed))),
-            "ceiling": reference.ceiling}
+    return {
+        "temperature": temperature,
+        "windows_per_set": reference.size,
+        "samples": reference.score(
+            windows_of(model.data_converter, sample_labels(model, reference.size, temperature, seed))
+        ),
+        "ceiling": reference.ceiling,
+    }

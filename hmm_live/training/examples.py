@@ -5,6 +5,7 @@ Extracted examples are cached under .cache/examples/ (keyed by the sources'
 paths, sizes and times and the converter), so resuming or evaluating does not
 parse a corpus again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,23 +45,30 @@ class Report:
     def summary(self) -> str:
         parts = [f"{self.pieces} pieces, {self.used} used"]
         for reason, count in self.skipped.most_common():
-            parts.append(f"{count} {reason}: {', '.join(map(str, self.examples[reason]))}"
-                         + (", ..." if count > len(self.examples[reason]) else ""))
+            parts.append(
+                f"{count} {reason}: {', '.join(map(str, self.examples[reason]))}"
+                + (", ..." if count > len(self.examples[reason]) else "")
+            )
         windows = ", ".join(f"{n} {split}" for split, n in self.windows.items())
         return "; ".join(parts) + f" -> examples: {windows}"
 
     def to_json(self) -> dict:
-        return {"pieces": self.pieces, "used": self.used, "skipped": dict(self.skipped),
-                "skipped_examples": self.examples, "examples": self.windows}
+        return {
+            "pieces": self.pieces,
+            "used": self.used,
+            "skipped": dict(self.skipped),
+            "skipped_examples": self.examples,
+            "examples": self.windows,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Report:
-        return cls(data["pieces"], data["used"], Counter(data["skipped"]),
-                   data["skipped_examples"], data["examples"])
+        return cls(data["pieces"], data["used"], Counter(data["skipped"]), data["skipped_examples"], data["examples"])
 
 
-def extract(sources: Iterable[str | Path], converter: DataConverter,
-            cache: Path | None = None) -> tuple[dict[str, np.ndarray], Report]:
+def extract(
+    sources: Iterable[str | Path], converter: DataConverter, cache: Path | None = None
+) -> tuple[dict[str, np.ndarray], Report]:
     """Labels [n, num_steps] per split ("train", "validation", "test"), and the report."""
     paths = [str(s) for s in sources]
     if not paths:
@@ -68,8 +76,7 @@ def extract(sources: Iterable[str | Path], converter: DataConverter,
     cache_file = cache / f"{_fingerprint(paths, converter)}.npz" if cache else None
     if cache_file and cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as data:
-            return ({s: data[s] for s in SPLITS},
-                    Report.from_json(json.loads(str(data["report"]))))
+            return ({s: data[s] for s in SPLITS}, Report.from_json(json.loads(str(data["report"]))))
     report = Report()
     found: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     for piece in read_pieces(paths):
@@ -90,8 +97,7 @@ def extract(sources: Iterable[str | Path], converter: DataConverter,
             continue
         report.used += 1
         found[piece.split].append(windows)  # deduplicated per piece, as Magenta does
-    splits = {s: np.concatenate(found[s] or [np.zeros((0, converter.num_steps))]).astype(np.int16)
-              for s in SPLITS}
+    splits = {s: np.concatenate(found[s] or [np.zeros((0, converter.num_steps))]).astype(np.int16) for s in SPLITS}
     report.windows = {s: len(v) for s, v in splits.items()}
     if cache_file:
         with atomic_write(cache_file) as f:
@@ -115,8 +121,7 @@ def _fingerprint(sources: list[str], converter: DataConverter) -> str:
     h = hashlib.sha256(json.dumps([CACHE_VERSION, converter.spec(), sources]).encode())
     for source in sources:
         path = Path(source)
-        files = (sorted(path.rglob("*")) if path.is_dir() else [path] if path.exists()
-                 else _corpus_paths(source))
+        files = sorted(path.rglob("*")) if path.is_dir() else [path] if path.exists() else _corpus_paths(source)
         for f in files:
             if f.is_file():
                 st = os.stat(f)

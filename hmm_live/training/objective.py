@@ -8,6 +8,7 @@
 Every random draw (z's epsilon, the sampling coins) arrives with its example
 from the data pipeline, so one device and several give the same result.
 """
+
 from __future__ import annotations
 
 import keras
@@ -25,8 +26,9 @@ def encoder_inputs(converter: DataConverter, labels):
     """Labels [B, T] -> encoder inputs [B, T, input_depth], as the converter's to_inputs."""
     if converter.input_depth == converter.output_depth:  # one-hot melody / drums
         return tf.one_hot(labels, converter.output_depth)
-    hits = tf.cast(tf.bitwise.bitwise_and(labels[..., None], 2 ** tf.range(converter.input_depth - 1)) > 0,
-                   tf.float32)  # drum roll: one column per class, then "no hit"
+    hits = tf.cast(
+        tf.bitwise.bitwise_and(labels[..., None], 2 ** tf.range(converter.input_depth - 1)) > 0, tf.float32
+    )  # drum roll: one column per class, then "no hit"
     return tf.concat([hits, tf.cast(labels == 0, tf.float32)[..., None]], axis=-1)
 
 
@@ -44,7 +46,8 @@ class MagentaSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         hp = self.hp
         return (hp.learning_rate - hp.min_learning_rate) * tf.pow(
-            hp.decay_rate, tf.cast(step, tf.float32)) + hp.min_learning_rate
+            hp.decay_rate, tf.cast(step, tf.float32)
+        ) + hp.min_learning_rate
 
 
 class Objective(keras.Model):
@@ -88,8 +91,12 @@ class Objective(keras.Model):
 
     def _track(self, loss, r_loss, kl, correct, beta, sampling):
         n = tf.cast(tf.shape(r_loss)[0], tf.float32)
-        for name, value in (("loss", loss), ("r_loss", r_loss), ("kl_bits", kl / LN2),
-                            ("accuracy", tf.reduce_mean(correct, -1))):
+        for name, value in (
+            ("loss", loss),
+            ("r_loss", r_loss),
+            ("kl_bits", kl / LN2),
+            ("accuracy", tf.reduce_mean(correct, -1)),
+        ):
             self.trackers[name].update_state(value, sample_weight=tf.ones_like(value))
         self.trackers["beta"].update_state(beta, sample_weight=n)
         self.trackers["sampling_probability"].update_state(sampling, sample_weight=n)

@@ -5,6 +5,7 @@ number i is row index_shuffle(i mod n) of pass i // n, with its own epsilon,
 sampling noise and transposition. So training resumes at any step without
 replaying data, and any split of a batch across devices sees the same draws.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,16 +15,24 @@ from hmm_live.music.converters import DataConverter
 from hmm_live.music.melody import FIRST_PITCH
 
 
-def training_dataset(labels: np.ndarray, converter: DataConverter, z_size: int, batch_size: int,
-                     seed: int, start_step: int = 0, transpose: tuple[int, int] = (0, 0)) -> tf.data.Dataset:
+def training_dataset(
+    labels: np.ndarray,
+    converter: DataConverter,
+    z_size: int,
+    batch_size: int,
+    seed: int,
+    start_step: int = 0,
+    transpose: tuple[int, int] = (0, 0),
+) -> tf.data.Dataset:
     """Endless shuffled batches, starting at batch `start_step`."""
     n, steps = labels.shape
     table = tf.constant(labels, tf.int32)
     melody = converter.js_type == "MelodyConverter"
 
     def example(i):
-        row = tf.random.experimental.index_shuffle(i % n, tf.stack([tf.constant(seed, tf.int64), i // n]),
-                                                 tf.constant(n - 1, tf.int64))
+        row = tf.random.experimental.index_shuffle(
+            i % n, tf.stack([tf.constant(seed, tf.int64), i // n]), tf.constant(n - 1, tf.int64)
+        )
         x = tf.gather(table, row)
         key = tf.stack([tf.constant(seed, tf.int64), i])
         eps = tf.random.stateless_normal([z_size], seed=key)
@@ -40,10 +49,13 @@ def training_dataset(labels: np.ndarray, converter: DataConverter, z_size: int, 
 def eval_dataset(labels: np.ndarray, z_size: int, batch_size: int) -> tf.data.Dataset:
     """Every example once, in order, with z = mu (eps 0) and no sampling."""
     n, steps = labels.shape
-    ds = tf.data.Dataset.from_tensor_slices({
-        "labels": labels.astype(np.int32),
-        "eps": np.zeros((n, z_size), np.float32),
-        "noise": np.ones((n, steps, 2), np.float32)})
+    ds = tf.data.Dataset.from_tensor_slices(
+        {
+            "labels": labels.astype(np.int32),
+            "eps": np.zeros((n, z_size), np.float32),
+            "noise": np.ones((n, steps, 2), np.float32),
+        }
+    )
     return _finish(ds.batch(batch_size))
 
 

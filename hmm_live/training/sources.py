@@ -6,6 +6,7 @@ bad file is counted and reported, never fatal. A folder holding an `info.csv`
 with `midi_filename` and `split` columns (the Groove MIDI Dataset's layout)
 uses that split.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,10 @@ def read_pieces(sources: Iterable[str | Path]) -> Iterator[Piece | Failure]:
         elif _is_corpus_name(str(source)):
             yield from _corpus(str(source))
         else:
-            raise ConfigError(f"training source {source} is neither a file, a folder nor a "
-                              f"music21 corpus collection (e.g. oneills1850)")
+            raise ConfigError(
+                f"training source {source} is neither a file, a folder nor a "
+                f"music21 corpus collection (e.g. oneills1850)"
+            )
 
 
 def split_of(group: str) -> str:
@@ -152,8 +155,9 @@ def music21_to_sequence(score, name: str) -> NoteSequence:
                 continue
             start = 4.0 * bars + float(note.getOffsetInHierarchy(measure))
             for pitch in note.pitches:
-                seq.notes.add(pitch=pitch.midi, velocity=80, start_time=start * seconds,
-                              end_time=(start + length) * seconds)
+                seq.notes.add(
+                    pitch=pitch.midi, velocity=80, start_time=start * seconds, end_time=(start + length) * seconds
+                )
         bars += 1
     if not bars:
         raise ConfigError(f"{name} has no whole 4/4 bars")

@@ -7,6 +7,7 @@ way, `training/state.npz` holds full-precision weights and the optimizer
 so that the same call resumes where the last save left off; it is removed
 when the run completes. TensorBoard logs go to `training/logs`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,13 +47,26 @@ class TrainingRun:
     history: list[dict[str, float]]
 
 
-def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str = "cat-mel_2bar_small", *,
-                   z_size: int | None = None, encoder_sizes: Sequence[int] | None = None,
-                   decoder_sizes: Sequence[int] | None = None, steps: int = 5000, save_every: int = 200,
-                   seed: int = 0, strategy: str = "default", cpu_devices: int | None = None,
-                   quantization: str | None = None, keep_state: bool = False, verbose: int | str = "auto",
-                   init_from: str | Path | None = None, log: Callable[[str], None] = print,
-                   **hparams: Any) -> TrainingRun:
+def train_musicvae(
+    sources: Iterable[str | Path],
+    out: str | Path,
+    config: str = "cat-mel_2bar_small",
+    *,
+    z_size: int | None = None,
+    encoder_sizes: Sequence[int] | None = None,
+    decoder_sizes: Sequence[int] | None = None,
+    steps: int = 5000,
+    save_every: int = 200,
+    seed: int = 0,
+    strategy: str = "default",
+    cpu_devices: int | None = None,
+    quantization: str | None = None,
+    keep_state: bool = False,
+    verbose: int | str = "auto",
+    init_from: str | Path | None = None,
+    log: Callable[[str], None] = print,
+    **hparams: Any,
+) -> TrainingRun:
     """Train (or resume training) a 2-bar MusicVAE; returns the trained model.
 
     `hparams` override the config's Magenta hyperparameters (batch_size,
@@ -65,23 +79,36 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
     with another KL schedule) instead of random ones.
     """
     cfg = get_config(config)
-    if cfg.chord_encoder or cfg.data_converter["args"].get("numSegments") or cfg.data_converter[
-            "args"]["numSteps"] != 32:
-        raise UnsupportedModelError(f"training {config} is not supported yet: hmm_live trains flat "
-                                    f"2-bar melody and drum models")
+    if (
+        cfg.chord_encoder
+        or cfg.data_converter["args"].get("numSegments")
+        or cfg.data_converter["args"]["numSteps"] != 32
+    ):
+        raise UnsupportedModelError(
+            f"training {config} is not supported yet: hmm_live trains flat 2-bar melody and drum models"
+        )
     unknown = set(hparams) - {f.name for f in dataclasses.fields(HParams)}
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s) {', '.join(sorted(unknown))}")
-    sizes: dict[str, Any] = {k: v for k, v in (("z_size", z_size), ("encoder_sizes", tuple(encoder_sizes or ())),
-                                               ("decoder_sizes", tuple(decoder_sizes or ()))) if v}
+    sizes: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("z_size", z_size),
+            ("encoder_sizes", tuple(encoder_sizes or ())),
+            ("decoder_sizes", tuple(decoder_sizes or ())),
+        )
+        if v
+    }
     hp = dataclasses.replace(cfg.hparams, **hparams, **sizes)
     if steps <= 0 or save_every <= 0:
         raise ConfigError(f"steps and save_every must be positive, got {steps} and {save_every}")
     save_every = min(save_every, steps)
     if steps % save_every:
         below, above = steps - steps % save_every, steps - steps % save_every + save_every
-        raise ConfigError(f"steps ({steps}) must be a whole number of save_every intervals ({save_every}), "
-                          f"so that exactly that many are trained: try {below} or {above}")
+        raise ConfigError(
+            f"steps ({steps}) must be a whole number of save_every intervals ({save_every}), "
+            f"so that exactly that many are trained: try {below} or {above}"
+        )
     out = Path(out)
     strategy_obj = make_strategy(strategy, cpu_devices)  # before anything else touches TensorFlow
     keras.utils.set_random_seed(seed)
@@ -101,27 +128,42 @@ def train_musicvae(sources: Iterable[str | Path], out: str | Path, config: str =
         objective = Objective(model.network, model.data_converter, hp)
         objective.compile(optimizer=keras.optimizers.Adam(MagentaSchedule(hp)))
         objective.optimizer.build(model.network.trainable_variables)
-    identity = json.loads(json.dumps({  # as stored: tuples become lists
-        "config": config, "network": model.spec.to_json(), "hparams": dataclasses.asdict(hp),
-        "seed": seed, "examples": report.windows,
-        **({"init_from": str(init_from)} if init_from is not None else {})}))
+    identity = json.loads(
+        json.dumps(
+            {  # as stored: tuples become lists
+                "config": config,
+                "network": model.spec.to_json(),
+                "hparams": dataclasses.asdict(hp),
+                "seed": seed,
+                "examples": report.windows,
+                **({"init_from": str(init_from)} if init_from is not None else {}),
+            }
+        )
+    )
     state = _resume(out / STATE, model, objective, identity)
     start = state.get("step", 0)
     epochs = steps // save_every
     if start >= epochs * save_every:
         log(f"{out} has already been trained for {start} steps")
     else:
-        log(f"training {model} from step {start} to {epochs * save_every}, batch {hp.batch_size}, "
-            f"{strategy_obj.num_replicas_in_sync} replica(s)")
+        log(
+            f"training {model} from step {start} to {epochs * save_every}, batch {hp.batch_size}, "
+            f"{strategy_obj.num_replicas_in_sync} replica(s)"
+        )
     saver = _Saver(out, model, objective, identity, state, report, quantization, save_every, log)
-    callbacks = [saver] + [keras.callbacks.TensorBoard(str(out / "training" / "logs"), update_freq=50)
-                           for _ in range(is_chief())]
+    callbacks = [saver] + [
+        keras.callbacks.TensorBoard(str(out / "training" / "logs"), update_freq=50) for _ in range(is_chief())
+    ]
     objective.fit(
-        training_dataset(splits["train"], model.data_converter, hp.z_size, hp.batch_size, seed, start,
-                         hp.transpose),
-        epochs=epochs, initial_epoch=start // save_every, steps_per_epoch=save_every,
+        training_dataset(splits["train"], model.data_converter, hp.z_size, hp.batch_size, seed, start, hp.transpose),
+        epochs=epochs,
+        initial_epoch=start // save_every,
+        steps_per_epoch=save_every,
         validation_data=eval_dataset(validation, hp.z_size, min(hp.batch_size, 512)),
-        callbacks=callbacks, shuffle=False, verbose=(2 if not sys.stdout.isatty() else 1) if verbose == "auto" else verbose)
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=(2 if not sys.stdout.isatty() else 1) if verbose == "auto" else verbose,
+    )
     saver.finish(keep_state)
     return TrainingRun(model, report, saver.state["step"], saver.state["history"])
 
@@ -130,8 +172,9 @@ def _initialise(model: MusicVAE, source: Path) -> None:
     """Copy a trained model's weights into the new one; its shapes must match."""
     trained = MusicVAE.load(source)
     if trained.spec != model.spec or trained.data_converter.spec() != model.data_converter.spec():
-        raise ConfigError(f"--init-from {source} is a {trained!r}, not the {model!r} being trained: "
-                          f"give the same config and sizes")
+        raise ConfigError(
+            f"--init-from {source} is a {trained!r}, not the {model!r} being trained: give the same config and sizes"
+        )
     weights = trained.weights()
     for name, var in model.network.magenta_weights().items():
         var.assign(weights[name])
@@ -147,7 +190,8 @@ def _resume(path: Path, model: MusicVAE, objective: Objective, identity: dict) -
             if state["identity"] != identity:
                 raise CheckpointError(
                     f"{path} belongs to a different run ({_diff(state['identity'], identity)}): "
-                    f"train into another folder, or delete {path.parent} to start afresh")
+                    f"train into another folder, or delete {path.parent} to start afresh"
+                )
             for name, var in model.network.magenta_weights().items():
                 var.assign(data[f"w/{name}"])
             for i, var in enumerate(objective.optimizer.variables):
@@ -183,34 +227,59 @@ def _uninterrupted():
 class _Saver(keras.callbacks.Callback):
     """Every interval: the model folder, then the resume state, each written atomically."""
 
-    def __init__(self, out: Path, model: MusicVAE, objective: Objective, identity: dict, state: dict,
-                 report: Report, quantization: str | None, save_every: int, log: Callable[[str], None]):
+    def __init__(
+        self,
+        out: Path,
+        model: MusicVAE,
+        objective: Objective,
+        identity: dict,
+        state: dict,
+        report: Report,
+        quantization: str | None,
+        save_every: int,
+        log: Callable[[str], None],
+    ):
         super().__init__()
         self.out, self.model_, self.objective, self.identity = out, model, objective, identity
         self.state, self.report, self.quantization, self.save_every, self.log = (
-            state, report, quantization, save_every, log)
+            state,
+            report,
+            quantization,
+            save_every,
+            log,
+        )
         self.started = time.monotonic()
         self.seconds_before = state.get("seconds", 0.0)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.state["step"] = int(self.objective.optimizer.iterations.numpy())
         self.state["seconds"] = self.seconds_before + time.monotonic() - self.started
-        self.state["history"].append({"step": self.state["step"], **{
-            k: round(float(v), 5) for k, v in (logs or {}).items() if k not in _SCHEDULES_IN_VALIDATION}})
+        self.state["history"].append(
+            {
+                "step": self.state["step"],
+                **{k: round(float(v), 5) for k, v in (logs or {}).items() if k not in _SCHEDULES_IN_VALIDATION},
+            }
+        )
         if not is_chief():
             return
         with _uninterrupted():
             self.model_.save(self.out, quantization=self.quantization)
             self._write_card()
             with atomic_write(self.out / STATE) as f:
-                arrays = {**{f"w/{n}": v for n, v in self.model_.weights().items()},
-                          **{f"opt/{i}": v.numpy() for i, v in enumerate(self.objective.optimizer.variables)}}
-                np.savez(f, state=json.dumps({**self.state, "identity": self.identity}),
-                         **arrays)
+                arrays = {
+                    **{f"w/{n}": v for n, v in self.model_.weights().items()},
+                    **{f"opt/{i}": v.numpy() for i, v in enumerate(self.objective.optimizer.variables)},
+                }
+                np.savez(f, state=json.dumps({**self.state, "identity": self.identity}), **arrays)
 
     def _write_card(self) -> None:
-        data = {**self.identity, "steps": self.state["step"], "wall_seconds": round(self.state["seconds"], 1),
-                "data": self.report.to_json(), "history": self.state["history"]}
+        data = {
+            **self.identity,
+            "steps": self.state["step"],
+            "wall_seconds": round(self.state["seconds"], 1),
+            "data": self.report.to_json(),
+            "history": self.state["history"],
+        }
         with atomic_write(self.out / "training.json", "w") as f:
             json.dump(data, f, indent=1)
 

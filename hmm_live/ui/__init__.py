@@ -3,6 +3,7 @@
 The widgets with plots put BokehJS in the page themselves (see bokeh.py), and
 importing this lets widget callbacks run while a cell runs (see kernel.py).
 """
+
 from hmm_live.ui.controls import EngineState, PortPicker, StatusLights, Transport
 from hmm_live.ui.kernel import route_to_subshells
 from hmm_live.ui.library import ClipLibraryPanel, audio_player
@@ -15,5 +16,18 @@ from hmm_live.ui.training import TrainingPanel
 
 route_to_subshells()
 
-__all__ = ["Panel", "Transport", "PortPicker", "StatusLights", "EngineState", "LiveRoll", "LatentSliders",
-           "SubspaceMap", "TrainingPanel", "ClipLibraryPanel", "PianoRoll", "pitch_name", "audio_player"]
+__all__ = [
+    "Panel",
+    "Transport",
+    "PortPicker",
+    "StatusLights",
+    "EngineState",
+    "LiveRoll",
+    "LatentSliders",
+    "SubspaceMap",
+    "TrainingPanel",
+    "ClipLibraryPanel",
+    "PianoRoll",
+    "pitch_name",
+    "audio_player",
+]

@@ -1,4 +1,5 @@
 """Bokeh in the notebook through jupyter_bokeh, so Python can update plots after display."""
+
 from __future__ import annotations
 
 import contextlib
@@ -64,7 +65,8 @@ class BokehView(ShowsPlots, BokehModel):
 
     def _sync_model(self, model: BokehModel, content: dict[str, Any], buffers: list[Any]) -> None:
         kind = content.get("kind")
-        if kind in ("ColumnsStreamed", "ColumnsPatched", "ColumnDataChanged") or \
-                (kind == "ModelChanged" and content.get("attr") == "data"):
+        if kind in ("ColumnsStreamed", "ColumnsPatched", "ColumnDataChanged") or (
+            kind == "ModelChanged" and content.get("attr") == "data"
+        ):
             return
         super()._sync_model(model, content, buffers)

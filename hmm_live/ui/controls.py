@@ -1,4 +1,5 @@
 """The jam controls: transport, port pickers, status lights and the engine's state (bar counter)."""
+
 from __future__ import annotations
 
 import html
@@ -35,25 +36,44 @@ class Transport(Listening, widgets.VBox):
         self.session = session
         s = session.settings
         self.play = widgets.Button(description="Start", icon="play")  # a click is a command: no value to fall
-        self.play.add_class("hmm-play")                                # out of step with the engine's state
-        self.bpm = widgets.BoundedFloatText(s["bpm"], min=BPM_RANGE[0], max=BPM_RANGE[1], step=1, description="BPM", style=STYLE)
+        self.play.add_class("hmm-play")  # out of step with the engine's state
+        self.bpm = widgets.BoundedFloatText(
+            s["bpm"], min=BPM_RANGE[0], max=BPM_RANGE[1], step=1, description="BPM", style=STYLE
+        )
         self.clock = widgets.Dropdown(options=CLOCK_SOURCES, value=s["clock"], description="clock", style=STYLE)
-        self.temperature = widgets.FloatSlider(s["temperature"] or 0.0, min=0.0, max=2.0, step=0.05,
-                                               description="temperature", continuous_update=False, style=STYLE)
+        self.temperature = widgets.FloatSlider(
+            s["temperature"] or 0.0,
+            min=0.0,
+            max=2.0,
+            step=0.05,
+            description="temperature",
+            continuous_update=False,
+            style=STYLE,
+        )
         self.mode = widgets.Dropdown(options=MODES, value=s["mode"], description="mode", style=STYLE)
         self.answers = widgets.Dropdown(options=ANSWERS, value=s["answers"], description="answers", style=STYLE)
-        self.lead = widgets.FloatSlider(s["lead"], min=0.0, max=1.0, step=0.05, description="listen/lead",
-                                        continuous_update=False, style=STYLE)
+        self.lead = widgets.FloatSlider(
+            s["lead"], min=0.0, max=1.0, step=0.05, description="listen/lead", continuous_update=False, style=STYLE
+        )
         self.message = Message()
-        self.children = [self.play, self.bpm, self.clock, self.temperature, self.mode, self.answers, self.lead,
-                         self.message]
+        self.children = [
+            self.play,
+            self.bpm,
+            self.clock,
+            self.temperature,
+            self.mode,
+            self.answers,
+            self.lead,
+            self.message,
+        ]
         self._show()
         self.play.on_click(self.message.guard(lambda _: self._toggle()))
         self.bpm.observe(self.message.guard(lambda c: session.configure(bpm=c["new"])), "value")
         self.clock.observe(self.message.guard(lambda c: self._restart_note(clock=c["new"])), "value")
         self.mode.observe(self.message.guard(lambda c: self._restart_note(mode=c["new"])), "value")
-        self.temperature.observe(self.message.guard(
-            lambda c: session.configure(temperature=c["new"] or None)), "value")  # 0: greedy
+        self.temperature.observe(
+            self.message.guard(lambda c: session.configure(temperature=c["new"] or None)), "value"
+        )  # 0: greedy
         self.answers.observe(self.message.guard(lambda c: session.configure(answers=c["new"])), "value")
         self.lead.observe(self.message.guard(lambda c: session.configure(lead=c["new"])), "value")
         self.listen(session.bus, "status", lambda items: self._show())
@@ -117,12 +137,16 @@ class PortPicker(Listening, widgets.VBox):
             if listing:
                 found = {"input": ports.list_inputs(self.api), "output": ports.list_outputs(self.api)}
         except PortError as e:
-            self.message.error(f"no ports to list: {e}. Start still works: the engine finds a MIDI system "
-                               f"or plays without ports (the line at the top says which)")
+            self.message.error(
+                f"no ports to list: {e}. Start still works: the engine finds a MIDI system "
+                f"or plays without ports (the line at the top says which)"
+            )
         ours = (ports.IN_PORT, ports.OUT_PORT)  # the engine's own virtual ports, under any client name
         settings = self.session.settings
-        for kind, setting, dropdown in (("input", settings["input"], self.input),
-                                        ("output", settings["output"], self.output)):
+        for kind, setting, dropdown in (
+            ("input", settings["input"], self.input),
+            ("output", settings["output"], self.output),
+        ):
             current = self._label(setting)
             options = [VIRTUAL, NONE] + [p for p in found[kind] if not any(name in p for name in ours)]
             dropdown.options = options if current in options else options + [current]
@@ -148,7 +172,8 @@ class PortPicker(Listening, widgets.VBox):
             return
         self.opened.value = "<br>".join(
             f'{label}: <b class="hmm-port" data-kind="{kind}">{html.escape(status.ports.get(kind) or "none")}</b>'
-            for kind, label in (("input", "playing in from"), ("output", "answering to")))
+            for kind, label in (("input", "playing in from"), ("output", "answering to"))
+        )
 
 
 LIGHT = {"off": "#bbb", "on": "#2ca02c", "busy": "#ffbf00", "error": "#d62728"}
@@ -180,7 +205,8 @@ class StatusLights(Listening, widgets.HTML):
             f'<span class="hmm-light" data-light="{name}" data-state="{state}" title="{html.escape(why)}" '
             f'style="display:inline-block;margin-right:12px"><span style="display:inline-block;width:12px;'
             f'height:12px;border-radius:6px;background:{LIGHT[state]};vertical-align:middle"></span> {name}</span>'
-            for name, (state, why) in self.state.items())
+            for name, (state, why) in self.state.items()
+        )
 
     def _capture(self, items: list[CapturedBar]) -> None:
         notes = len(items[-1].sequence.notes)
@@ -201,8 +227,9 @@ class StatusLights(Listening, widgets.HTML):
     def _training(self, items: list[TrainingProgress | TrainingDone]) -> None:
         last = items[-1]
         if isinstance(last, TrainingProgress):
-            self._set("training", "busy", f"{last.stage} epoch {last.epoch}"
-                                          + (f" of {last.epochs}" if last.epochs else ""))
+            self._set(
+                "training", "busy", f"{last.stage} epoch {last.epoch}" + (f" of {last.epochs}" if last.epochs else "")
+            )
         elif last.error:
             self._set("training", "error", last.error)
         else:
@@ -241,8 +268,16 @@ class EngineState(Listening, widgets.HTML):
         else:
             last = status.bar if status else None
             state = "&#9632; stopped" + (f" after bar {last + 1}" if last is not None else "")
-        where = [f"{label}: {html.escape(value)}" for value, label in
-                 ((status.midi, "MIDI"), (status.sound, "sound")) if value] if status else []
-        self.value = (f'<span class="hmm-state" data-running="{str(bar is not None).lower()}" '
-                      f'data-bar="{bar or ""}">{state}</span>'
-                      + "".join(f'<br><span class="hmm-where">{w}</span>' for w in where))
+        where = (
+            [
+                f"{label}: {html.escape(value)}"
+                for value, label in ((status.midi, "MIDI"), (status.sound, "sound"))
+                if value
+            ]
+            if status
+            else []
+        )
+        self.value = (
+            f'<span class="hmm-state" data-running="{str(bar is not None).lower()}" '
+            f'data-bar="{bar or ""}">{state}</span>' + "".join(f'<br><span class="hmm-where">{w}</span>' for w in where)
+        )

@@ -11,6 +11,7 @@ keeps that routing for replies that name their request and leaves every other
 message on the subshell the front end chose. ipykernel 7.3 and earlier have
 no such routing, and are left alone.
 """
+
 from __future__ import annotations
 
 from typing import Any

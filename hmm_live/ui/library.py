@@ -1,4 +1,5 @@
 """The clip library: record from the capture, load MIDI, list, audition, pick training data."""
+
 from __future__ import annotations
 
 import ipywidgets as widgets
@@ -37,7 +38,11 @@ class ClipLibraryPanel(widgets.VBox):
         self.message = Message()
         self.children = [
             widgets.HBox([self.list, widgets.VBox([self.record, self.audition, self.use, self.use_all, self.remove])]),
-            widgets.HBox([self.path, self.load]), self.roll, self.player, self.message]
+            widgets.HBox([self.path, self.load]),
+            self.roll,
+            self.player,
+            self.message,
+        ]
         guard = self.message.guard
         self.record.observe(guard(self._record), "value")
         self.audition.on_click(guard(lambda _: self._audition()))
@@ -50,8 +55,9 @@ class ClipLibraryPanel(widgets.VBox):
 
     def refresh(self) -> None:
         picked = self.session.training_clips
-        self.list.options = [(f"{n}{'' if picked is None or n in picked else '  (not trained on)'}", n)
-                             for n in self.session.clips.names]
+        self.list.options = [
+            (f"{n}{'' if picked is None or n in picked else '  (not trained on)'}", n) for n in self.session.clips.names
+        ]
 
     def _selected(self) -> NoteSequence | None:
         names = self.list.value
@@ -97,5 +103,7 @@ class ClipLibraryPanel(widgets.VBox):
         for name in added:
             self.session.clips.add(name, loaded[name].sequence)
         self.refresh()
-        self.message.info(f"loaded {len(added)} clips" + (f" ({len(loaded) - len(added)} already here)"
-                                                          if len(added) < len(loaded) else ""))
+        self.message.info(
+            f"loaded {len(added)} clips"
+            + (f" ({len(loaded) - len(added)} already here)" if len(added) < len(loaded) else "")
+        )

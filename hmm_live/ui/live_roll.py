@@ -7,6 +7,7 @@ Bars are numbered from 1 on screen (the engine counts from 0): x = 5 is where
 bar 5 starts. The engine publishes an answer about half a step before the bar it
 plays in; until that bar starts it is drawn dashed, as the plan.
 """
+
 from __future__ import annotations
 
 import threading
@@ -25,8 +26,11 @@ from hmm_live.ui.monitor import Listening
 from hmm_live.ui.roll import pitch_name
 
 BARS = 8  # bars in view: the bar playing, the ones before it, and the next one (for the plan)
-KINDS = {"played": ("#2b7bb9", "you played"), "answered": ("#ff7f0e", "the machine answered"),
-         "plan": ("#ff7f0e", "its next answer (the plan)")}
+KINDS = {
+    "played": ("#2b7bb9", "you played"),
+    "answered": ("#ff7f0e", "the machine answered"),
+    "plan": ("#ff7f0e", "its next answer (the plan)"),
+}
 WHITE_KEYS = (0, 2, 4, 5, 7, 9, 11)  # pitch classes named on the axis when many octaves are in view
 Notes = list[tuple[int, int, int]]  # (pitch, start step, end step) within a bar
 Quad = tuple[int, int, int, int, str]  # (bar, pitch, start step, end step, hover text): a drawn note
@@ -57,8 +61,15 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
         self._eighth: float | None = None
         self._doc = threading.Lock()  # the UI thread draws; the kernel's thread built the plot
         self.sources = {kind: ColumnDataSource(self._columns([]), name=f"hmm_roll_{kind}") for kind in KINDS}
-        self.plot = figure(width=width, height=height, toolbar_location=None, x_range=Range1d(start=1, end=1 + bars),
-                           y_range=Range1d(start=57.5, end=74.5), x_axis_label="bar", name="hmm_roll")
+        self.plot = figure(
+            width=width,
+            height=height,
+            toolbar_location=None,
+            x_range=Range1d(start=1, end=1 + bars),
+            y_range=Range1d(start=57.5, end=74.5),
+            x_axis_label="bar",
+            name="hmm_roll",
+        )
         self.plot.xaxis.ticker = SingleIntervalTicker(interval=1, num_minor_ticks=4)
         self.plot.xgrid.grid_line_color = "#999"
         self.plot.xgrid.minor_grid_line_color = "#eee"
@@ -75,13 +86,29 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
         items = []
         for kind, (color, label) in KINDS.items():
             plan = kind == "plan"
-            glyph = self.plot.quad(left="x0", right="x1", bottom="y0", top="y1", source=self.sources[kind],
-                                   fill_color=color, fill_alpha=0.25 if plan else 0.8 if kind == "played" else 0.6,
-                                   line_color=color, line_dash="dashed" if plan else "solid",
-                                   line_width=1.5 if plan else 1)
+            glyph = self.plot.quad(
+                left="x0",
+                right="x1",
+                bottom="y0",
+                top="y1",
+                source=self.sources[kind],
+                fill_color=color,
+                fill_alpha=0.25 if plan else 0.8 if kind == "played" else 0.6,
+                line_color=color,
+                line_dash="dashed" if plan else "solid",
+                line_width=1.5 if plan else 1,
+            )
             items.append(LegendItem(label=label, renderers=[glyph]))  # type: ignore[list-item]  # bokeh's stub: list[GlyphRenderer[Glyph]], invariant
-        self.plot.add_layout(Legend(items=items, orientation="horizontal", location="top_left",
-                                    label_text_font_size="11px", border_line_alpha=0), "above")
+        self.plot.add_layout(
+            Legend(
+                items=items,
+                orientation="horizontal",
+                location="top_left",
+                label_text_font_size="11px",
+                border_line_alpha=0,
+            ),
+            "above",
+        )
         self.plot.add_tools(HoverTool(tooltips=[("", "@info")]))
         self.view = BokehView(self.plot)
         self.children = [self.view]
@@ -123,10 +150,13 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
     # -- drawing --------------------------------------------------------------------------
     def _columns(self, notes: list[Quad]) -> dict[str, list]:
         """(bar, pitch, start, end, info) notes as quads in 1-based bar coordinates."""
-        return {"x0": [b + 1 + s / STEPS_PER_BAR for b, _, s, _, _ in notes],
-                "x1": [b + 1 + e / STEPS_PER_BAR for b, _, _, e, _ in notes],
-                "y0": [p - 0.4 for _, p, _, _, _ in notes], "y1": [p + 0.4 for _, p, _, _, _ in notes],
-                "info": [info for *_, info in notes]}
+        return {
+            "x0": [b + 1 + s / STEPS_PER_BAR for b, _, s, _, _ in notes],
+            "x1": [b + 1 + e / STEPS_PER_BAR for b, _, _, e, _ in notes],
+            "y0": [p - 0.4 for _, p, _, _, _ in notes],
+            "y1": [p + 0.4 for _, p, _, _, _ in notes],
+            "info": [info for *_, info in notes],
+        }
 
     def _draw(self) -> None:
         known = list(self.played) + list(self.answers)
@@ -141,9 +171,18 @@ class LiveRoll(ShowsPlots, Listening, widgets.VBox):
             shown["played"] += [(bar, p, s, e, f"{pitch_name(p)}: you played, bar {bar + 1}") for p, s, e in notes]
         for bar, (answering, notes) in self.answers.items():
             kind = "plan" if self.now is None or bar > self.now else "answered"
-            shown[kind] += [(bar, p, s, e, f"{pitch_name(p)}: the answer to bar {answering + 1}, "
-                                           f"{'plays in' if kind == 'plan' else 'played in'} bar {bar + 1}")
-                            for p, s, e in notes if bar <= last]
+            shown[kind] += [
+                (
+                    bar,
+                    p,
+                    s,
+                    e,
+                    f"{pitch_name(p)}: the answer to bar {answering + 1}, "
+                    f"{'plays in' if kind == 'plan' else 'played in'} bar {bar + 1}",
+                )
+                for p, s, e in notes
+                if bar <= last
+            ]
         pitches = [n[1] for notes in shown.values() for n in notes]
         lowest, highest = (min(pitches), max(pitches)) if pitches else (60, 72)
         pad = max(0, 14 - (highest - lowest)) / 2  # at least an octave and a bit, centred on the notes

@@ -1,5 +1,6 @@
 """A line of text in a widget for what went right or wrong: errors are shown, never raised
 into the notebook's log where a performer would not see them."""
+
 from __future__ import annotations
 
 import contextlib
@@ -32,6 +33,7 @@ class Message(widgets.HTML):
 
     def guard(self, action: Callable[..., Any]) -> Callable[..., Any]:
         """Wrap a widget callback: whatever it raises is shown here."""
+
         @functools.wraps(action)
         def guarded(*args, **kwargs):
             try:
@@ -41,6 +43,7 @@ class Message(widgets.HTML):
             except Exception as e:  # a bug: shown and logged, the panel keeps working
                 log.exception("%s failed", getattr(action, "__name__", "a widget callback"))
                 self.error(f"{type(e).__name__}: {e}")
+
         return guarded
 
 

@@ -6,6 +6,7 @@ a second: a burst of points becomes one browser update, so the responder can
 publish as fast as it likes without flooding the browser, and a slow browser
 never holds up the responder.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,9 @@ class Monitor:
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
-    def listen(cls, bus: Bus, stream: str, listener: Listener, maxlen: int = 256,
-               every_tick: bool = False) -> Subscription:
+    def listen(
+        cls, bus: Bus, stream: str, listener: Listener, maxlen: int = 256, every_tick: bool = False
+    ) -> Subscription:
         """Listen to a stream of the bus; close the returned subscription to stop.
 
         `every_tick`: call the listener on every tick, with [] when nothing arrived

@@ -1,5 +1,6 @@
 """Piano rolls of one sequence as inline SVG: light enough to redraw on every slider move,
 with pitch names, so a roll can be read without hovering."""
+
 from __future__ import annotations
 
 import html
@@ -26,17 +27,20 @@ def roll_svg(sequence: NoteSequence | None, title: str = "", color: str = "#2b7b
     low = min([60] + [n.pitch for n in notes]) - 2
     high = max([72] + [n.pitch for n in notes]) + 2
     sx, sy = (WIDTH - GUTTER) / steps, (HEIGHT - 14) / (high - low + 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" class="hmm-roll" '
-             f'data-notes="{len(notes)}"><rect width="100%" height="100%" fill="#fafafa"/>',
-             f'<text x="{GUTTER + 2}" y="11" font-size="10" fill="#555">{html.escape(title)}'
-             f'{"" if notes else " (silence)"}</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" class="hmm-roll" '
+        f'data-notes="{len(notes)}"><rect width="100%" height="100%" fill="#fafafa"/>',
+        f'<text x="{GUTTER + 2}" y="11" font-size="10" fill="#555">{html.escape(title)}'
+        f"{'' if notes else ' (silence)'}</text>",
+    ]
     labelled = {n.pitch for n in notes} | {p for p in range(low, high + 1) if p % 12 == 0}
     last_y = None
     for pitch in sorted(labelled, reverse=True):  # top down, skipping labels that would overlap
         y = 14 + (high - pitch + 0.5) * sy
         if last_y is None or y - last_y >= 9:
-            parts.append(f'<text x="1" y="{y + 3:.1f}" font-size="9" fill="#555" class="hmm-pitch">'
-                         f'{pitch_name(pitch)}</text>')
+            parts.append(
+                f'<text x="1" y="{y + 3:.1f}" font-size="9" fill="#555" class="hmm-pitch">{pitch_name(pitch)}</text>'
+            )
             last_y = y
     for step in range(0, steps + 1, 4):
         stroke = "#999" if step % STEPS_PER_BAR == 0 else "#e4e4e4"
@@ -44,9 +48,11 @@ def roll_svg(sequence: NoteSequence | None, title: str = "", color: str = "#2b7b
         parts.append(f'<line x1="{x:.1f}" y1="14" x2="{x:.1f}" y2="{HEIGHT}" stroke="{stroke}"/>')
     for n in notes:
         y = 14 + (high - n.pitch) * sy
-        parts.append(f'<rect x="{GUTTER + n.quantized_start_step * sx:.1f}" y="{y:.1f}" rx="1" '
-                     f'width="{max(1.0, (n.quantized_end_step - n.quantized_start_step) * sx - 1):.1f}" '
-                     f'height="{max(1.5, sy - 0.5):.1f}" fill="{color}"><title>{pitch_name(n.pitch)}</title></rect>')
+        parts.append(
+            f'<rect x="{GUTTER + n.quantized_start_step * sx:.1f}" y="{y:.1f}" rx="1" '
+            f'width="{max(1.0, (n.quantized_end_step - n.quantized_start_step) * sx - 1):.1f}" '
+            f'height="{max(1.5, sy - 0.5):.1f}" fill="{color}"><title>{pitch_name(n.pitch)}</title></rect>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 

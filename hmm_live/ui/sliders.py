@@ -1,6 +1,7 @@
 """One slider per subspace dimension: release one and the point is decoded and shown, and,
 when "play" is ticked, played: on the engine's next bar when it runs, else in this page
 (rendered to audio, as the clip library's audition does)."""
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,7 @@ class LatentSliders(Listening, widgets.VBox):
         self.session, self.on_point = session, on_point
         self.sliders: list[widgets.FloatSlider] = []
         self.roll = PianoRoll("decoded", color="#d62728")
-        self.play = widgets.Checkbox(description="play (on the engine's next bar, or here)", value=play,
-                                     indent=False)
+        self.play = widgets.Checkbox(description="play (on the engine's next bar, or here)", value=play, indent=False)
         self.audio = widgets.Audio(format="wav", autoplay=True, loop=False, layout=widgets.Layout(height="32px"))
         self.latency = widgets.Label()
         self.message = Message()
@@ -48,9 +48,18 @@ class LatentSliders(Listening, widgets.VBox):
         subspacer = self.session.subspacer
         dims = subspacer.latent_dims if subspacer is not None else int(self.session.settings["latent_dims"])
         reach = 3.0 if subspacer is None else max(3.0, float(np.abs(subspacer.clip_mu).max()) * 1.2)
-        self.sliders = [widgets.FloatSlider(0.0, min=-reach, max=reach, step=0.01, description=f"dim {d + 1}",
-                                            continuous_update=False, readout_format=".2f")
-                        for d in range(dims)]
+        self.sliders = [
+            widgets.FloatSlider(
+                0.0,
+                min=-reach,
+                max=reach,
+                step=0.01,
+                description=f"dim {d + 1}",
+                continuous_update=False,
+                readout_format=".2f",
+            )
+            for d in range(dims)
+        ]
         for s in self.sliders:
             s.observe(self.message.guard(self._moved), "value")
         self._box.children = self.sliders

@@ -14,6 +14,7 @@ they were played, not where they arrived.
 One named thread ("hmm_live browser sound") sends the answers the moment they are
 published (the UI thread's throttling would eat the half step).
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,7 +37,7 @@ SAMPLE_RATE = 22050
 
 
 class BrowserSound(anywidget.AnyWidget):
-    """"Sound in this browser" and "Web MIDI in" switches, the volume, and what the browser reports.
+    """ "Sound in this browser" and "Web MIDI in" switches, the volume, and what the browser reports.
 
     The browser asks for the samples when sound is switched on (a click: browsers only start
     audio after a gesture), and again after a page reload."""
@@ -71,11 +72,14 @@ class BrowserSound(anywidget.AnyWidget):
         drums = isinstance(self.session.musicvae.data_converter, DrumsConverter)
         program = self.session.settings["instrument"]
         pitches = DRUM_PITCHES if drums else MELODY_PITCHES
-        samples = render_notes(pitches, ANSWER_PROGRAM if program is None else int(program), drums,
-                               sample_rate=SAMPLE_RATE)
+        samples = render_notes(
+            pitches, ANSWER_PROGRAM if program is None else int(program), drums, sample_rate=SAMPLE_RATE
+        )
         self._sent = (program,)
-        self.send({"type": "samples", "pitches": list(samples), "rate": SAMPLE_RATE, "drums": drums},
-                  [samples[p].tobytes() for p in samples])
+        self.send(
+            {"type": "samples", "pitches": list(samples), "rate": SAMPLE_RATE, "drums": drums},
+            [samples[p].tobytes() for p in samples],
+        )
 
     def _play_in(self, content: dict) -> None:
         """A Web MIDI message, timed on the kernel's clock by the browser, into the engine."""
@@ -102,8 +106,10 @@ class BrowserSound(anywidget.AnyWidget):
             except TimeoutError:
                 continue
             step, start = item.step_seconds, item.time
-            notes = [[n.pitch, start + n.quantized_start_step * step, start + n.quantized_end_step * step,
-                      n.velocity or 100] for n in item.sequence.notes]
+            notes = [
+                [n.pitch, start + n.quantized_start_step * step, start + n.quantized_end_step * step, n.velocity or 100]
+                for n in item.sequence.notes
+            ]
             if notes:
                 self.send({"type": "notes", "bar": item.bar, "notes": notes, "kernel": time.monotonic()})
         answers.close()

@@ -6,6 +6,7 @@ cursor marks what the sliders or the pad decode. Click a spot to move the
 cursor there (the 2-D pad). A 4-D (or any n-D) subspace shows every pair of
 dimensions.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,8 +26,7 @@ from hmm_live.ui.bokeh import BokehView, ShowsPlots
 from hmm_live.ui.monitor import Listening
 
 TRAIL = 32  # responder points kept on the map
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
@@ -64,8 +64,12 @@ class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
             self.children = [self.message]
             return
         mu, sigma, dims = subspacer.clip_mu, subspacer.clip_sigma, subspacer.latent_dims
-        clips = {**self._columns(mu, dims), **{f"w{d}": (2 * sigma[:, d]).tolist() for d in range(dims)},
-                 "name": subspacer.clip_names, "color": [PALETTE[i % len(PALETTE)] for i in range(len(mu))]}
+        clips = {
+            **self._columns(mu, dims),
+            **{f"w{d}": (2 * sigma[:, d]).tolist() for d in range(dims)},
+            "name": subspacer.clip_names,
+            "color": [PALETTE[i % len(PALETTE)] for i in range(len(mu))],
+        }
         with self._doc:
             if dims != self.dims:
                 self._build(dims, clips)  # data first: a view only gets what it is built with
@@ -97,11 +101,27 @@ class SubspaceMap(ShowsPlots, Listening, widgets.VBox):
 
     def _plot(self, x: int, y: int, size: int):
         fx, fy = f"d{x}", f"d{y}"
-        p = figure(width=size, height=size, tools="tap,pan,wheel_zoom,reset", toolbar_location="below",
-                   x_axis_label=f"dim {x + 1}", y_axis_label=f"dim {y + 1}",
-                   tooltips=[("clip", "@name")], match_aspect=True)
-        p.ellipse(fx, fy, width=f"w{x}", height=f"w{y}", source=self.clips,
-                  fill_color="color", fill_alpha=0.18, line_color="color", line_alpha=0.6)
+        p = figure(
+            width=size,
+            height=size,
+            tools="tap,pan,wheel_zoom,reset",
+            toolbar_location="below",
+            x_axis_label=f"dim {x + 1}",
+            y_axis_label=f"dim {y + 1}",
+            tooltips=[("clip", "@name")],
+            match_aspect=True,
+        )
+        p.ellipse(
+            fx,
+            fy,
+            width=f"w{x}",
+            height=f"w{y}",
+            source=self.clips,
+            fill_color="color",
+            fill_alpha=0.18,
+            line_color="color",
+            line_alpha=0.6,
+        )
         p.scatter(fx, fy, source=self.clips, color="color", size=5)
         p.line(fx, fy, source=self.trail, line_color="#333", line_alpha=0.35)
         p.scatter(fx, fy, source=self.trail, color="#333", size=6, alpha=0.6)

@@ -1,4 +1,5 @@
 """The benchmark's quick mode runs and reports every measurement (no timing asserts)."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ BENCH = REPO / "bench" / "musicvae.py"
 
 def test_musicvae_bench_quick(oracle, tmp_path):
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--out", str(out)], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report == json.loads(out.read_text())
@@ -30,8 +32,9 @@ def test_musicvae_bench_quick(oracle, tmp_path):
 def test_bench_subspace_quick(tmp_path):
     bench = BENCH.with_name("subspace.py")
     out = tmp_path / "subspace.json"
-    done = subprocess.run([sys.executable, str(bench), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--out", str(out)], capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["subspacer_fit_s"] > 0
@@ -52,8 +55,12 @@ def test_bench_live_quick_soak(tmp_path):
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (the README's test command installs jackd2)")
     out = tmp_path / "live.json"
-    done = subprocess.run([sys.executable, str(BENCH.with_name("live.py")), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(BENCH.with_name("live.py")), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["soak"]["missed_bars"] == 0
@@ -72,8 +79,12 @@ def test_bench_sound_quick(tmp_path):
     if shutil.which("jackd") is None or CHROMIUM is None:
         pytest.skip("jackd or chromium is not installed (the README's test command installs both)")
     out = tmp_path / "sound.json"
-    done = subprocess.run([sys.executable, str(BENCH.with_name("sound.py")), "--bars", "4", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, str(BENCH.with_name("sound.py")), "--bars", "4", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     for side in ("synth", "browser"):
@@ -86,8 +97,12 @@ def test_bench_sound_quick(tmp_path):
 def test_bench_ui_quick(tmp_path):
     """Slider release -> notes shown (kernel, and browser where chromium is), and the map's batching."""
     out = tmp_path / "ui.json"
-    done = subprocess.run([sys.executable, str(BENCH.with_name("ui.py")), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(BENCH.with_name("ui.py")), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["kernel_release_to_roll"]["n"] > 0
@@ -100,8 +115,12 @@ def test_bench_ui_quick(tmp_path):
 def music_report(tmp_path_factory) -> dict:
     """One quick run of bench/music.py on the held-out windows kept in tests/data."""
     out = tmp_path_factory.mktemp("music") / "music.json"
-    done = subprocess.run([sys.executable, str(BENCH.with_name("music.py")), "--quick", "--windows", str(HELDOUT),
-                           "--out", str(out)], capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, str(BENCH.with_name("music.py")), "--quick", "--windows", str(HELDOUT), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -110,26 +129,38 @@ def test_bench_music_quick_melody_and_jam(music_report):
     """Realism with its ceiling and baselines, morphs, and every way of answering, scored."""
     melody = music_report["melody"]
     realism = melody["realism"]
-    assert set(realism["sets"]) == {"samples_t0.5", "samples_t1.0", "random_weights_t0.5",
-                                    "random_weights_t1.0", "random_pitches", "reconstructions"}
+    assert set(realism["sets"]) == {
+        "samples_t0.5",
+        "samples_t1.0",
+        "random_weights_t0.5",
+        "random_weights_t1.0",
+        "random_pitches",
+        "reconstructions",
+    }
     assert {"pitch_count", "scale_fit", "pitch_class_histogram", "note_length_histogram"} <= set(
-        realism["ceiling"]["similarity"])
+        realism["ceiling"]["similarity"]
+    )
     for scored in realism["sets"].values():
         assert set(scored["ratio_to_ceiling"]) <= set(scored["similarity"])
         assert all(0.0 <= v <= 1.0 for v in scored["similarity"].values() if v is not None)
-    assert realism["sets"]["random_pitches"]["similarity"]["note_count"] == realism["ceiling"]["similarity"]["note_count"]
+    assert (
+        realism["sets"]["random_pitches"]["similarity"]["note_count"] == realism["ceiling"]["similarity"]["note_count"]
+    )
     assert 0.0 < melody["interpolation"]["largest_step_share"] <= 1.0
     jam = melody["jam"]
     assert jam["clips"] == 16
     assert jam["bars"]["clip_tunes"] > 0
     assert jam["bars"]["other_tunes"] > 0
     assert set(jam["modes"]) == {"responder", "default", "random_point", "spherical_blend_0.5"} | {
-        f"listen_lead_{lead}" for lead in (0.0, 0.25, 0.5, 0.75, 1.0)}
+        f"listen_lead_{lead}" for lead in (0.0, 0.25, 0.5, 0.75, 1.0)
+    }
     for mode in jam["modes"].values():
         assert 0.0 <= mode["all"]["pitch_class_cosine"] <= 1.0
         assert mode["bar_to_answer"]["p99_ms"] > 0
-    assert {t["name"] for t in music_report["targets"]} >= {"melody.samples_t0.5.min_ratio_to_ceiling",
-                                                             "jam.default.echo_f1"}
+    assert {t["name"] for t in music_report["targets"]} >= {
+        "melody.samples_t0.5.min_ratio_to_ceiling",
+        "jam.default.echo_f1",
+    }
 
 
 def test_bench_music_quick_drums(music_report):

@@ -13,6 +13,7 @@ model's converter changes:
 It reads the training sources each card's command names (the Groove dataset from
 ../shared/data/groove) and uses extract's cache (~/.cache/hmm_live/examples) when warm.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """How the machine answers a bar: relatedness measures, the "listen" design, the listen <-> lead control."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,9 @@ from hmm_live.music.sequences import from_notes, quantize, read_midi, slice_bars
 from hmm_live.session import Session
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS, UNSEEN_BARS
 
-C_MAJOR = np.array([(60, 0, 2), (62, 2, 4), (64, 4, 6), (65, 6, 8), (67, 8, 10), (69, 10, 12), (71, 12, 14),
-                    (72, 14, 16)])
+C_MAJOR = np.array(
+    [(60, 0, 2), (62, 2, 4), (64, 4, 6), (65, 6, 8), (67, 8, 10), (69, 10, 12), (71, 12, 14), (72, 14, 16)]
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +68,10 @@ def test_a_candidate_moves_to_the_key_and_register_of_the_bar(session):
 
 def test_answers_follow_unseen_bars_better_than_the_subspace_point_alone(session, unseen):
     models = Models(session.musicvae, session.subspacer, session.responder)
-    scores = {design: [relatedness(bar, make_answer(models, bar, design, 0.5, seed=i)[1])
-                       for i, bar in enumerate(unseen)] for design in ("listen", "responder")}
+    scores = {
+        design: [relatedness(bar, make_answer(models, bar, design, 0.5, seed=i)[1]) for i, bar in enumerate(unseen)]
+        for design in ("listen", "responder")
+    }
     mean = {design: {k: np.mean([r[k] for r in rs]) for k in rs[0]} for design, rs in scores.items()}
     assert mean["listen"]["pitch_class_cosine"] > mean["responder"]["pitch_class_cosine"] + 0.15
     assert mean["listen"]["same_tonic"] >= 0.7
@@ -92,9 +96,14 @@ def test_an_answer_is_one_bar_and_repeatable(session, unseen):
     assert not session.answer(from_notes([], 16)).notes  # a rest gets no answer, as in the engine
 
 
-@pytest.mark.parametrize("settings, words", [({"answers": "echo"}, "answers must be one of"),
-                                             ({"lead": 1.5}, "lead must be a number from 0"),
-                                             ({"lead": "all"}, "lead must be a number from 0")])
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ({"answers": "echo"}, "answers must be one of"),
+        ({"lead": 1.5}, "lead must be a number from 0"),
+        ({"lead": "all"}, "lead must be a number from 0"),
+    ],
+)
 def test_answer_settings_are_checked(session, settings, words):
     with pytest.raises(ConfigError, match=words):
         session.configure(**settings)

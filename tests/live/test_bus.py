@@ -1,4 +1,5 @@
 """The bus: fan-out to every reader, and a slow reader loses its oldest messages, never blocks."""
+
 from __future__ import annotations
 
 import pytest

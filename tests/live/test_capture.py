@@ -1,4 +1,5 @@
 """The capture: jittered MIDI in, quantised bars out."""
+
 from __future__ import annotations
 
 import mido
@@ -29,10 +30,13 @@ def test_capture_quantises_jittered_playing_and_follows_its_rules():
     capture.feed(mido.Message("note_on", note=92, velocity=70), clock.time_of(28))  # held past the bar line
     first, second = capture.close_bar(0), capture.close_bar(1)
     assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in first.sequence.notes] == [
-        (60 + s, s, s + 1) for s in range(16)]
+        (60 + s, s, s + 1) for s in range(16)
+    ]
     assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in second.sequence.notes] == [
-        (90, 0, 16), (91, 4, 6), (92, 12, 16)]
+        (90, 0, 16),
+        (91, 4, 6),
+        (92, 12, 16),
+    ]
     assert capture.close_bar(2).sequence.notes == []  # the held note is not carried on
     assert capture.ignored == {"sysex": 1, "other channel": 1, "note-off without note-on": 1}
     assert [b.bar for b in bars.drain()] == [0, 1, 2]
-

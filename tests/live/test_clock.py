@@ -1,4 +1,5 @@
 """The internal clock: steps and bar lines from one anchor."""
+
 from __future__ import annotations
 
 import pytest

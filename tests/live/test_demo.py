@@ -1,4 +1,5 @@
 """The headless jam demo: a performer and the engine, written to a MIDI file."""
+
 from __future__ import annotations
 
 
@@ -7,8 +8,12 @@ def test_headless_jam_demo_writes_the_duet(tmp_path):
     import sys
 
     out = tmp_path / "jam.mid"
-    done = subprocess.run([sys.executable, "-m", "hmm_live.cli", "jam", "--demo", "--bars", "4", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "hmm_live.cli", "jam", "--demo", "--bars", "4", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "4 of 4 bars answered" in done.stdout
     assert len([line for line in done.stdout.splitlines() if line.startswith("bar ")]) == 4

@@ -1,4 +1,5 @@
 """The live engine: the whole loop in-process and over JACK, a failing model, call and response."""
+
 from __future__ import annotations
 
 import threading
@@ -87,6 +88,7 @@ def test_engine_over_jack_answers_on_time_and_leaves_no_stuck_notes(models, jack
     assert not sounding, f"stuck notes after stop: {sorted(sounding)}"
     assert any(m.type == "control_change" and m.control == 123 for m in received)
     assert engine.status()["answered"] >= 4
+
 
 def test_call_and_response_answers_a_phrase_after_it(models):
     with Engine(*models, input=False, output=False, bpm=200, mode="call_response", every=2) as engine:

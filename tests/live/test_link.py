@@ -1,4 +1,5 @@
 """Ableton Link: the engine in a Link session beside another peer."""
+
 from __future__ import annotations
 
 import asyncio
@@ -59,8 +60,11 @@ def test_the_engine_follows_an_ableton_link_session(models, link_peer):
         wait_until(lambda: abs(clock.bpm - link_peer.tempo) < 0.01, 10, "one session tempo")
         assert link_phase_error_ms(clock, link_peer) < 5.0
         clock.set_bpm(150)  # proposed to the session: the other peer takes it up, and so does the engine
-        wait_until(lambda: abs(link_peer.tempo - 150) < 0.01 and clock.bpm == pytest.approx(150, abs=0.01), 10,
-                 "the proposed tempo in the session")
+        wait_until(
+            lambda: abs(link_peer.tempo - 150) < 0.01 and clock.bpm == pytest.approx(150, abs=0.01),
+            10,
+            "the proposed tempo in the session",
+        )
         link_peer.tempo = 180  # the other peer changes the tempo
         wait_until(lambda: clock.bpm == pytest.approx(180, abs=0.01), 10, "the engine following the peer's tempo")
         assert link_phase_error_ms(clock, link_peer) < 5.0
@@ -70,8 +74,9 @@ def test_the_engine_follows_an_ableton_link_session(models, link_peer):
             play(engine.feed, clock, bar, melody_bar(bar))
         assert [answers.get(timeout=5).bar for _ in range(2)] == [start + 1, start + 2]
         closed = {b.bar: b.sequence for b in engine.capture.history}
-        assert all([n.quantized_start_step for n in closed[bar].notes] == list(range(0, 16, 2))
-                   for bar in (start, start + 1))
+        assert all(
+            [n.quantized_start_step for n in closed[bar].notes] == list(range(0, 16, 2)) for bar in (start, start + 1)
+        )
     assert not [t for t in threading.enumerate() if t.name.startswith("hmm_live")]
 
 

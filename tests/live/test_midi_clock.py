@@ -1,4 +1,5 @@
 """MIDI clock: following an external master, and sending clock as the master."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """MIDI ports over JACK: names, ports that vanish and return, and no MIDI system at all."""
+
 from __future__ import annotations
 
 import time

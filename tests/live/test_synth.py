@@ -1,4 +1,5 @@
 """The built-in synth (FluidSynth on JACK), recorded by another JACK client."""
+
 from __future__ import annotations
 
 from hmm_live.live import Engine

@@ -1,4 +1,5 @@
 """Fixtures of the subspace tests: two kinds of clips, a Subspacer and a Responder."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Loading and saving every checkpoint form, and clear errors for broken ones."""
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,7 @@ def test_tf1_folder_and_tar(small, melodies, tmp_path):
 
 def test_tf1_two_layer_encoder_and_hierdec(tmp_path):
     """hierdec-mel_16bar: 2-layer flat encoder (Python only) and a conductor."""
-    model = randomize(MusicVAE.create("hierdec-mel_16bar", 16, [24, 24], [16, 16],
-                                      conductor_sizes=[20, 20]), seed=12)
+    model = randomize(MusicVAE.create("hierdec-mel_16bar", 16, [24, 24], [16, 16], conductor_sizes=[20, 20]), seed=12)
     prefix = write_tf1_checkpoint(tmp_path / "model.ckpt-1", model.weights())
     loaded = MusicVAE.load(prefix, config="hierdec-mel_16bar")
     assert loaded.spec == model.spec
@@ -166,6 +166,7 @@ def test_failed_save_keeps_previous(small, tmp_path, monkeypatch):
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
+
     monkeypatch.setattr(checkpoints, "_write_json", boom)
     with pytest.raises(OSError):
         small.save(tmp_path / "m")

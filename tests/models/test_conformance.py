@@ -2,6 +2,7 @@
 
 mu must agree to 1e-4 and greedy decoder labels exactly.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,29 +52,36 @@ def test_drums_2bar_python_roll_meaning(oracle, tmp_path):
     model = randomize(MusicVAE.create("cat-drums_2bar_small", 32, [64], [48, 48]), seed=2)
     model.export(tmp_path / "drums")
     rng = np.random.default_rng(1)
-    check_against_js(oracle, model, tmp_path / "drums", [random_drums(rng) for _ in range(6)],
-                     js_sequences=False)
+    check_against_js(oracle, model, tmp_path / "drums", [random_drums(rng) for _ in range(6)], js_sequences=False)
 
 
 @pytest.mark.parametrize("encoder", ["TriadChordEncoder", "PitchChordEncoder"])
 def test_chord_conditioned_melody(oracle, tmp_path, encoder):
     chords = ChordEncoder(encoder)
     converter = MelodyConverter(32)
-    spec = NetworkSpec(input_depth=90, output_depth=90, z_size=32, encoder_sizes=(64,),
-                       decoder_sizes=(48, 48), num_steps=32, control_depth=chords.depth)
+    spec = NetworkSpec(
+        input_depth=90,
+        output_depth=90,
+        z_size=32,
+        encoder_sizes=(64,),
+        decoder_sizes=(48, 48),
+        num_steps=32,
+        control_depth=chords.depth,
+    )
     model = randomize(MusicVAE(spec, converter, chords), seed=3)
     model.export(tmp_path / "chords")
     rng = np.random.default_rng(2)
     progression = ["C", "Am", "F", "G7", "Bdim", "Caug"]
     if encoder != "PitchChordEncoder":  # magenta-js 1.23.1 fails to stack its int N.C. vector
         progression.append("N.C.")
-    check_against_js(oracle, model, tmp_path / "chords", [random_melody(rng) for _ in range(4)],
-                     chords=progression)
+    check_against_js(oracle, model, tmp_path / "chords", [random_melody(rng) for _ in range(4)], chords=progression)
 
 
 def test_hierarchical_16bar(oracle, tmp_path):
-    model = randomize(MusicVAE.create("hier-mel_16bar", 32, [48, 48], [32, 32],
-                                      conductor_sizes=[40, 40], hierarchical_encoder=True), seed=4)
+    model = randomize(
+        MusicVAE.create("hier-mel_16bar", 32, [48, 48], [32, 32], conductor_sizes=[40, 40], hierarchical_encoder=True),
+        seed=4,
+    )
     model.export(tmp_path / "hier")
     rng = np.random.default_rng(3)
     check_against_js(oracle, model, tmp_path / "hier", [random_melody(rng, 256) for _ in range(2)])

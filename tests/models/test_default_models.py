@@ -1,4 +1,5 @@
 """The shipped default models: size, cards, held-out numbers, magenta-js, the main job."""
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,9 @@ def test_card_numbers_are_what_eval_measures(name):
     with np.load(HELDOUT, allow_pickle=False) as heldout:
         converter = str(heldout[f"{name}.converter"])
         windows = heldout[name]
-    assert converter == json.dumps(model.data_converter.spec(), sort_keys=True), \
+    assert converter == json.dumps(model.data_converter.spec(), sort_keys=True), (
         f"{HELDOUT} holds windows of another data converter: run tests/data/make_heldout.py"
+    )
     measured = evaluate(model, windows)
     assert measured["examples"] == card["examples"]
     for key in ("teacher_forced_accuracy", "reconstruction_accuracy", "kl_bits"):
@@ -75,8 +77,12 @@ def test_default_melody_model_decodes_the_same_in_magenta_js(oracle, tmp_path):
 
 
 def test_main_job_uses_the_default_model(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "hmm_live.cli", "sample", "--out", str(tmp_path), "-n", "2",
-                           "--seed", "1"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "hmm_live.cli", "sample", "--out", str(tmp_path), "-n", "2", "--seed", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "UNTRAINED" not in done.stderr
     assert f"z={MusicVAE.load(folder('mel_2bar_folk')).z_size}" in done.stdout

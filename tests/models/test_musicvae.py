@@ -1,4 +1,5 @@
 """The public MusicVAE API on small random models: Magenta's operations and clear errors."""
+
 from __future__ import annotations
 
 import struct
@@ -47,6 +48,7 @@ def triples(seqs) -> list:
 
 
 # -- Magenta's operations ---------------------------------------------------
+
 
 def test_metadata(model, chord_model):
     assert model.z_size == Z
@@ -183,8 +185,9 @@ def test_chord_model(chord_model, melodies):
     _, mu_other, _ = chord_model.encode(melodies[:2], chords=["Dm", "G"])
     assert not np.allclose(mu, mu_other)  # the chords reach the encoder
     a = chord_model.decode_labels(mu, controls=chord_model.controls(chords))
-    assert [chord_model.data_converter.to_labels(s).tolist()
-            for s in chord_model.decode(mu, chords=chords)] == a.tolist()
+    assert [
+        chord_model.data_converter.to_labels(s).tolist() for s in chord_model.decode(mu, chords=chords)
+    ] == a.tolist()
     assert len(chord_model.sample(2, chords=["N.C."], seed=1)) == 2
 
 
@@ -199,13 +202,13 @@ def test_drum_model():
     assert (sigma > 0).all()
     out = drums.decode(mu)
     assert all(n.is_drum for s in out for n in s.notes)
-    np.testing.assert_array_equal(np.stack([drums.data_converter.to_labels(s) for s in out]),
-                                  drums.decode_labels(mu))
+    np.testing.assert_array_equal(np.stack([drums.data_converter.to_labels(s) for s in out]), drums.decode_labels(mu))
     with pytest.raises(SequenceError, match="is_drum"):
         drums.encode([OK])  # a melody given to a drum model
 
 
 # -- bad input ------------------------------------------------------------------
+
 
 def bad_time_signature() -> NoteSequence:
     seq = from_notes([(60, 0, 4)], 32)
@@ -225,26 +228,44 @@ OK = from_notes([(60, 0, 4), (64, 4, 8)], 32)
 
 BAD_INPUTS = [
     # id, exception, message pattern, call
-    ("random bytes", MidiFileError, r"junk\.mid",
-     lambda m, c, t: read_midi(write(t, "junk.mid", np.random.default_rng(0).bytes(500)))),
+    (
+        "random bytes",
+        MidiFileError,
+        r"junk\.mid",
+        lambda m, c, t: read_midi(write(t, "junk.mid", np.random.default_rng(0).bytes(500))),
+    ),
     ("empty file", MidiFileError, r"empty\.mid", lambda m, c, t: read_midi(write(t, "empty.mid", b""))),
-    ("truncated MIDI", MidiFileError, r"cut\.mid",
-     lambda m, c, t: read_midi(write(t, "cut.mid", b"MThd\0\0\0\6\0\1\0\2\1\xe0MTrk\0\0\x10\0\x90"))),
+    (
+        "truncated MIDI",
+        MidiFileError,
+        r"cut\.mid",
+        lambda m, c, t: read_midi(write(t, "cut.mid", b"MThd\0\0\0\6\0\1\0\2\1\xe0MTrk\0\0\x10\0\x90")),
+    ),
     ("missing file", MidiFileError, r"nowhere\.mid", lambda m, c, t: read_midi(t / "nowhere.mid")),
-    ("pitch above range", SequenceError, r"pitch 110",
-     lambda m, c, t: m.encode([from_notes([(60, 0, 4), (110, 8, 12)], 32)])),
-    ("pitch below range", SequenceError, r"pitch 20",
-     lambda m, c, t: m.encode([from_notes([(20, 0, 4)], 32)])),
-    ("too long", SequenceError, r"step 32.*32 steps",
-     lambda m, c, t: m.encode([from_notes([(60, 0, 4), (62, 32, 36)], 48)])),
+    (
+        "pitch above range",
+        SequenceError,
+        r"pitch 110",
+        lambda m, c, t: m.encode([from_notes([(60, 0, 4), (110, 8, 12)], 32)]),
+    ),
+    ("pitch below range", SequenceError, r"pitch 20", lambda m, c, t: m.encode([from_notes([(20, 0, 4)], 32)])),
+    (
+        "too long",
+        SequenceError,
+        r"step 32.*32 steps",
+        lambda m, c, t: m.encode([from_notes([(60, 0, 4), (62, 32, 36)], 48)]),
+    ),
     ("3/4", SequenceError, r"3/4", lambda m, c, t: m.encode([bad_time_signature()])),
     ("negative step", SequenceError, r"step", lambda m, c, t: m.encode([from_notes([(60, -2, 4)], 32)])),
     ("no sequences", SequenceError, r"at least one", lambda m, c, t: m.encode([])),
     ("not a NoteSequence", SequenceError, r"NoteSequence", lambda m, c, t: m.encode(["take1.mid"])),
-    ("chords to a non-chord model", ChordError, r"not chord-conditioned",
-     lambda m, c, t: m.encode([OK], chords=["C"])),
-    ("chords to a non-chord decode", ChordError, r"not chord-conditioned",
-     lambda m, c, t: m.decode(ZERO, chords=["C"])),
+    ("chords to a non-chord model", ChordError, r"not chord-conditioned", lambda m, c, t: m.encode([OK], chords=["C"])),
+    (
+        "chords to a non-chord decode",
+        ChordError,
+        r"not chord-conditioned",
+        lambda m, c, t: m.decode(ZERO, chords=["C"]),
+    ),
     ("no chords to a chord model", ChordError, r"chords=", lambda m, c, t: c.encode([OK])),
     ("no chords to a chord sample", ChordError, r"chords=", lambda m, c, t: c.sample(1)),
     ("more chords than steps", ChordError, r"33", lambda m, c, t: c.encode([OK], chords=["C"] * 33)),

@@ -1,4 +1,5 @@
 """The Responder on the shipped melody model: from a bar played to a point of the subspace."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,14 @@ def test_responder_places_its_training_bars_at_their_own_clips(musicvae):
     for i in range(8):
         steps = np.cumsum(rng.choice([1, 2, 4], 24))
         steps = np.concatenate([[0], steps[steps < 32]])
-        clips.append((f"tune {i}", from_notes([(int(rng.integers(60, 80)), int(a), int(b))
-                                               for a, b in zip(steps, np.append(steps[1:], 32))], 32)))
+        clips.append(
+            (
+                f"tune {i}",
+                from_notes(
+                    [(int(rng.integers(60, 80)), int(a), int(b)) for a, b in zip(steps, np.append(steps[1:], 32))], 32
+                ),
+            )
+        )
     library = ClipLibrary(2, clips)
     sub = Subspacer(musicvae, latent_dims=2, seed=1)
     sub.fit(library, epochs=100)

@@ -1,4 +1,5 @@
 """The Subspacer on the shipped melody model: fitting, decoding, saving, aligning a retrained map."""
+
 from __future__ import annotations
 
 import threading
@@ -55,15 +56,17 @@ def test_subspacer_decodes_to_music(subspacer, musicvae, library):
     out = subspacer.generate(subspacer.clip_mu[:2])  # an "eighths" clip and a "long" one
     assert [len(seq.notes) for seq in out] == [16, 8]
     again = subspacer.generate(subspacer.clip_mu[:2], temperature=0.5, seed=4)
-    assert [len(s.notes) for s in again] == [len(s.notes) for s in subspacer.generate(
-        subspacer.clip_mu[:2], temperature=0.5, seed=4)]
+    assert [len(s.notes) for s in again] == [
+        len(s.notes) for s in subspacer.generate(subspacer.clip_mu[:2], temperature=0.5, seed=4)
+    ]
 
 
 def test_fit_is_deterministic_and_takes_callbacks(musicvae, library):
     seen = []
     runs = [Subspacer(musicvae, 4, seed=7) for _ in range(2)]
-    histories = [s.fit(library, epochs=3, callbacks=[lambda epoch, logs: seen.append((epoch, logs["loss"]))])
-                 for s in runs]
+    histories = [
+        s.fit(library, epochs=3, callbacks=[lambda epoch, logs: seen.append((epoch, logs["loss"]))]) for s in runs
+    ]
     assert histories[0]["loss"] == histories[1]["loss"]
     assert len(seen) == 6
     np.testing.assert_array_equal(runs[0].clip_mu, runs[1].clip_mu)
@@ -78,8 +81,9 @@ def test_save_load_and_identity(tmp_path, subspacer, responder, musicvae, librar
     np.testing.assert_array_equal(sub.decode([[0.3, -0.2]]), subspacer.decode([[0.3, -0.2]]))
     bar = library[0].bar(0)
     np.testing.assert_array_equal(resp.predict(bar), responder.predict(bar))
-    other = MusicVAE.create("cat-mel_2bar_small", z_size=musicvae.z_size, encoder_sizes=[64],
-                            decoder_sizes=[64], seed=0)
+    other = MusicVAE.create(
+        "cat-mel_2bar_small", z_size=musicvae.z_size, encoder_sizes=[64], decoder_sizes=[64], seed=0
+    )
     with pytest.raises(CheckpointError, match="another MusicVAE"):
         Subspacer.load(tmp_path / "sub", other)
     with pytest.raises(CheckpointError, match="trained for subspacer"):

@@ -1,4 +1,5 @@
 """Audio previews (hmm_live.music.audio) with the sine synth and FluidSynth."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Chord encoders (hmm_live.music.chords) against note_seq's chord symbols."""
+
 from __future__ import annotations
 
 import note_seq
@@ -14,8 +15,15 @@ def test_triad_chord_encoder_matches_note_seq():
     enc = ChordEncoder("TriadChordEncoder")
     ref = note_seq.TriadChordOneHotEncoding()
     assert enc.depth == 49 == ref.num_classes
-    for chord, index in [("C", 1), ("Em", 1 + 12 + 4), ("Abaug", 1 + 24 + 8), ("Fdim", 1 + 36 + 5),
-                         ("C#", 2), ("Bbm", 1 + 12 + 10), (NO_CHORD, 0)]:
+    for chord, index in [
+        ("C", 1),
+        ("Em", 1 + 12 + 4),
+        ("Abaug", 1 + 24 + 8),
+        ("Fdim", 1 + 36 + 5),
+        ("C#", 2),
+        ("Bbm", 1 + 12 + 10),
+        (NO_CHORD, 0),
+    ]:
         vec = enc.encode(chord)
         assert vec.dtype == np.float32
         assert vec.sum() == 1.0

@@ -1,4 +1,5 @@
 """Clips (hmm_live.music.clips): the clip library and piano rolls."""
+
 from __future__ import annotations
 
 import numpy as np

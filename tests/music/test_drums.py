@@ -1,4 +1,5 @@
 """Drum rolls and their 512 classes (hmm_live.music.drums) against Python Magenta's meaning."""
+
 from __future__ import annotations
 
 import note_seq
@@ -87,8 +88,7 @@ def test_drum_output_uses_first_pitch_of_each_class():
     labels[0], labels[5] = 511, 1 + 4
     seq = conv.from_labels(labels)
     assert all(n.is_drum for n in seq.notes)
-    assert note_triples(seq) == ([[c[0], 0, 1] for c in PYTHON_DRUM_TABLE]
-                                 + [[36, 5, 6], [42, 5, 6]])
+    assert note_triples(seq) == ([[c[0], 0, 1] for c in PYTHON_DRUM_TABLE] + [[36, 5, 6], [42, 5, 6]])
     rng = np.random.default_rng(5)
     for _ in range(10):
         labels = conv.to_labels(random_drums(rng))

@@ -3,6 +3,7 @@
 note_seq, the library Python Magenta's converters are built on, is the
 reference wherever it has the same notion.
 """
+
 from __future__ import annotations
 
 import note_seq
@@ -18,8 +19,10 @@ NO_EVENT, NOTE_OFF = 0, 1
 
 def random_polyphony(rng: np.random.Generator, steps: int = 32) -> NoteSequence:
     """Overlapping notes, chords (shared onsets) and notes running past the window."""
-    notes = [(int(rng.integers(21, 109)), s, s + int(rng.integers(1, 12)))
-             for s in rng.integers(0, steps, int(rng.integers(1, 14))).tolist()]
+    notes = [
+        (int(rng.integers(21, 109)), s, s + int(rng.integers(1, 12)))
+        for s in rng.integers(0, steps, int(rng.integers(1, 14))).tolist()
+    ]
     notes.append((int(rng.integers(21, 109)), int(rng.integers(0, 16)), int(rng.integers(17, 40))))
     order = rng.permutation(len(notes))
     return from_notes([notes[i] for i in order], steps)
@@ -39,8 +42,9 @@ def note_seq_labels(seq: NoteSequence, num_steps: int = 32) -> np.ndarray:
     out = np.zeros(num_steps, np.int64)
     for step, event in enumerate(events, start=melody.start_step):
         if step < num_steps:
-            out[step] = {note_seq.MELODY_NO_EVENT: NO_EVENT,
-                         note_seq.MELODY_NOTE_OFF: NOTE_OFF}.get(event, event - 21 + 2)
+            out[step] = {note_seq.MELODY_NO_EVENT: NO_EVENT, note_seq.MELODY_NOTE_OFF: NOTE_OFF}.get(
+                event, event - 21 + 2
+            )
     return out
 
 
@@ -96,8 +100,9 @@ def test_melody_matches_note_seq(kind):
     conv = MelodyConverter(32)
     for i in range(60):
         seq = random_melody(rng, low=21, high=109) if kind == "monophonic" else random_polyphony(rng)
-        np.testing.assert_array_equal(conv.to_labels(seq), note_seq_labels(seq),
-                                      err_msg=f"sequence {i}: {note_triples(seq)}")
+        np.testing.assert_array_equal(
+            conv.to_labels(seq), note_seq_labels(seq), err_msg=f"sequence {i}: {note_triples(seq)}"
+        )
 
 
 def test_melody_round_trip():
@@ -141,5 +146,6 @@ def test_melody_rejects_out_of_range_pitch():
 def test_melody_ignores_drum_notes():
     seq = from_notes([(60, 0, 4)], 32)
     seq.notes.add(pitch=36, velocity=100, is_drum=True, quantized_start_step=2, quantized_end_step=3)
-    np.testing.assert_array_equal(MelodyConverter(32).to_labels(seq),
-                                  MelodyConverter(32).to_labels(from_notes([(60, 0, 4)], 32)))
+    np.testing.assert_array_equal(
+        MelodyConverter(32).to_labels(seq), MelodyConverter(32).to_labels(from_notes([(60, 0, 4)], 32))
+    )

@@ -1,4 +1,5 @@
 """Realism measures (hmm_live.music.realism): features of hand-made windows, the comparisons' ends."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """NoteSequences (hmm_live.music.sequences): MIDI files, bars, windows and the 4/4 grid."""
+
 from __future__ import annotations
 
 import os
@@ -64,8 +65,9 @@ def test_write_midi_is_atomic(tmp_path):
 
 
 def four_bars() -> NoteSequence:
-    return from_notes([(60, 0, 4), (62, 14, 20), (64, 16, 18), (65, 30, 40), (67, 40, 48),
-                       (69, 50, 64), (71, 63, 64)], 64)
+    return from_notes(
+        [(60, 0, 4), (62, 14, 20), (64, 16, 18), (65, 30, 40), (67, 40, 48), (69, 50, 64), (71, 63, 64)], 64
+    )
 
 
 def test_slice_bars():
@@ -75,8 +77,11 @@ def test_slice_bars():
     assert part.total_quantized_steps == 32
     assert is_quantized(part)
     step = 60.0 / 120.0 / 4
-    assert [(n.start_time, n.end_time) for n in part.notes] == [(0.0, 2 * step), (14 * step, 24 * step),
-                                                                (24 * step, 32 * step)]
+    assert [(n.start_time, n.end_time) for n in part.notes] == [
+        (0.0, 2 * step),
+        (14 * step, 24 * step),
+        (24 * step, 32 * step),
+    ]
     first = slice_bars(seq, 0, 2)
     assert note_triples(first) == [[60, 0, 4], [62, 14, 20], [64, 16, 18], [65, 30, 32]]  # 65 clipped at 32
     assert note_triples(seq)[3] == [65, 30, 40]  # the input is not modified
@@ -132,8 +137,9 @@ def test_non_4_4_is_rejected():
 def test_sequence_without_time_signature_is_4_4():
     seq = from_notes([(60, 0, 4)], 32)
     del seq.time_signatures[:]
-    np.testing.assert_array_equal(MelodyConverter(32).to_labels(seq),
-                                  MelodyConverter(32).to_labels(from_notes([(60, 0, 4)], 32)))
+    np.testing.assert_array_equal(
+        MelodyConverter(32).to_labels(seq), MelodyConverter(32).to_labels(from_notes([(60, 0, 4)], 32))
+    )
 
 
 def test_bad_note_steps_are_rejected():

@@ -1,4 +1,5 @@
 """Sessions: save, open, export, damaged folders, retraining and recording while playing."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ def test_a_saved_session_comes_back_whole(saved):
     bar = saved.clips[0].bar(0)
     np.testing.assert_allclose(again.responder.predict(bar), saved.responder.predict(bar), atol=1e-6)
     for a, b in zip(again.clips, saved.clips):
-        assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in a.sequence.notes] == \
-               [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in b.sequence.notes]
+        assert [(n.pitch, n.quantized_start_step, n.quantized_end_step) for n in a.sequence.notes] == [
+            (n.pitch, n.quantized_start_step, n.quantized_end_step) for n in b.sequence.notes
+        ]
 
 
 def test_an_export_is_self_contained(saved, tmp_path):
@@ -44,51 +46,62 @@ def test_an_export_is_self_contained(saved, tmp_path):
 
 def _edit(file: str, change):
     """Damage: rewrite the JSON `file` of a session folder after `change(data)`."""
+
     def damage(folder):
         data = json.loads((folder / file).read_text())
         change(data)
         (folder / file).write_text(json.dumps(data))
+
     return damage
 
 
 def _huge_npz(path):
     """Damage: a weights.npz whose array header asks for 4 TB, with 4 bytes stored."""
     with zipfile.ZipFile(path, "w") as z, z.open("weight_0.npy", "w") as f:
-        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 12,)})
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**12,)})
         f.write(b"\0" * 4)
 
 
-@pytest.mark.parametrize("damage, words", [
-    (lambda p: (p / "responder" / "weights.npz").write_bytes(b"PK\x03\x04 truncated"), "responder"),
-    (lambda p: (p / "session.json").write_text('{"format": 1, "clips": []}'), "half-written"),
-    (lambda p: (p / "session.json").write_text(json.dumps({**json.loads((p / "session.json").read_text()),
-                                                          "format": 0})), "older hmm_live"),
-    (lambda p: (p / "clips" / "0003.mid").unlink(), "0003.mid"),
-    (_edit("session.json", lambda d: d.update(bars="x")), "'bars' must be an integer 1-16, got 'x'"),
-    (_edit("session.json", lambda d: d.update(bars=10 ** 30)), "'bars' must be an integer 1-16"),
-    (_edit("session.json", lambda d: d["musicvae"].pop("identity")), "'musicvae.identity' must be"),
-    (_edit("session.json", lambda d: d.update(musicvae="mel")), "'musicvae' must be an object"),
-    (_edit("session.json", lambda d: d.update(settings=[1, 2])), "'settings' must be an object"),
-    (_edit("session.json", lambda d: d["settings"].update(bpm="fast")), "bpm must be a number"),
-    (_edit("session.json", lambda d: d["settings"].update(mode="jazz")), "mode must be one of"),
-    (_edit("session.json", lambda d: d["settings"].update(volume=float("nan"))), "volume must be"),
-    (_edit("session.json", lambda d: d.update(clips={"a": 1})), "'clips' must be a list"),
-    (_edit("session.json", lambda d: d["clips"][2].update(file="../../etc/passwd")), "a path inside the folder"),
-    (_edit("session.json", lambda d: d.update(training_clips="all")), "'training_clips' must be"),
-    (_edit("subspacer/model.json", lambda d: d.update(config="big")), "'config' must be an object"),
-    (_edit("responder/model.json", lambda d: d.update(info=[])), "'info' must be an object"),
-    (_edit("subspacer/model.json", lambda d: d["config"].update(encoder_sizes=[-5, 64])), "encoder_sizes"),
-    (_edit("subspacer/model.json", lambda d: d["config"].update(decoder_sizes=[64, 10 ** 30])), "decoder_sizes"),
-    (_edit("subspacer/model.json", lambda d: d["config"].update(encoder_sizes="1024")), "encoder_sizes"),
-    (_edit("subspacer/model.json", lambda d: d["config"].update(decoder_sizes=[64, 10 ** 6, 10 ** 6])),
-     "must be an integer 1..8192, got 1000000"),  # was TensorFlow's ResourceExhaustedError
-    (_edit("subspacer/model.json", lambda d: d["config"].update(latent_dims="2")), "latent_dims"),
-    (_edit("responder/model.json", lambda d: d["config"].update(seed="x")), "seed must be a whole number"),
-    (_edit("responder/model.json", lambda d: d["config"].update(batch_size=-3)), "batch_size must be"),
-    (_edit("responder/model.json", lambda d: d["config"].update(validation_split="x")), "invalid config"),
-    (_edit("responder/model.json", lambda d: d["config"].update(learning_rate=[1])), "learning_rate must be"),
-    (lambda p: _huge_npz(p / "subspacer" / "weights.npz"), "declares a float32 array of shape"),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda p: (p / "responder" / "weights.npz").write_bytes(b"PK\x03\x04 truncated"), "responder"),
+        (lambda p: (p / "session.json").write_text('{"format": 1, "clips": []}'), "half-written"),
+        (
+            lambda p: (p / "session.json").write_text(
+                json.dumps({**json.loads((p / "session.json").read_text()), "format": 0})
+            ),
+            "older hmm_live",
+        ),
+        (lambda p: (p / "clips" / "0003.mid").unlink(), "0003.mid"),
+        (_edit("session.json", lambda d: d.update(bars="x")), "'bars' must be an integer 1-16, got 'x'"),
+        (_edit("session.json", lambda d: d.update(bars=10**30)), "'bars' must be an integer 1-16"),
+        (_edit("session.json", lambda d: d["musicvae"].pop("identity")), "'musicvae.identity' must be"),
+        (_edit("session.json", lambda d: d.update(musicvae="mel")), "'musicvae' must be an object"),
+        (_edit("session.json", lambda d: d.update(settings=[1, 2])), "'settings' must be an object"),
+        (_edit("session.json", lambda d: d["settings"].update(bpm="fast")), "bpm must be a number"),
+        (_edit("session.json", lambda d: d["settings"].update(mode="jazz")), "mode must be one of"),
+        (_edit("session.json", lambda d: d["settings"].update(volume=float("nan"))), "volume must be"),
+        (_edit("session.json", lambda d: d.update(clips={"a": 1})), "'clips' must be a list"),
+        (_edit("session.json", lambda d: d["clips"][2].update(file="../../etc/passwd")), "a path inside the folder"),
+        (_edit("session.json", lambda d: d.update(training_clips="all")), "'training_clips' must be"),
+        (_edit("subspacer/model.json", lambda d: d.update(config="big")), "'config' must be an object"),
+        (_edit("responder/model.json", lambda d: d.update(info=[])), "'info' must be an object"),
+        (_edit("subspacer/model.json", lambda d: d["config"].update(encoder_sizes=[-5, 64])), "encoder_sizes"),
+        (_edit("subspacer/model.json", lambda d: d["config"].update(decoder_sizes=[64, 10**30])), "decoder_sizes"),
+        (_edit("subspacer/model.json", lambda d: d["config"].update(encoder_sizes="1024")), "encoder_sizes"),
+        (
+            _edit("subspacer/model.json", lambda d: d["config"].update(decoder_sizes=[64, 10**6, 10**6])),
+            "must be an integer 1..8192, got 1000000",
+        ),  # was TensorFlow's ResourceExhaustedError
+        (_edit("subspacer/model.json", lambda d: d["config"].update(latent_dims="2")), "latent_dims"),
+        (_edit("responder/model.json", lambda d: d["config"].update(seed="x")), "seed must be a whole number"),
+        (_edit("responder/model.json", lambda d: d["config"].update(batch_size=-3)), "batch_size must be"),
+        (_edit("responder/model.json", lambda d: d["config"].update(validation_split="x")), "invalid config"),
+        (_edit("responder/model.json", lambda d: d["config"].update(learning_rate=[1])), "learning_rate must be"),
+        (lambda p: _huge_npz(p / "subspacer" / "weights.npz"), "declares a float32 array of shape"),
+    ],
+)
 def test_damaged_sessions_are_named_and_never_written_over(saved, tmp_path, damage, words):
     folder = tmp_path / "session"
     shutil.copytree(saved.path, folder)

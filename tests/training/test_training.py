@@ -1,5 +1,6 @@
 """Training: example extraction, the objective, the loop (resume, determinism,
 distribution over two logical CPUs and over two worker processes), eval."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,7 @@ from hmm_live.training.sources import music21_to_sequence
 from hmm_live.training.train import _uninterrupted
 from tests.support import random_drums, random_melody, randomize
 
-TINY = dict(z_size=8, encoder_sizes=[16], decoder_sizes=[16, 16], batch_size=8, log=lambda _: None,
-            verbose=0)
+TINY = dict(z_size=8, encoder_sizes=[16], decoder_sizes=[16, 16], batch_size=8, log=lambda _: None, verbose=0)
 
 
 @pytest.fixture(autouse=True)
@@ -84,8 +84,11 @@ def test_drum_windows_and_encoder_inputs_match_the_converter():
     windows = DrumsConverter().training_windows(seq)
     assert windows.shape == (3, 32)  # windows at bars 0 and 1... and 2, the last one padded
     np.testing.assert_array_equal(windows[0], DrumsConverter().to_labels(slice_first_bars(seq)))
-    for conv, make in ((MelodyConverter(), random_melody), (DrumsConverter(), random_drums),
-                       (DrumsConverter(roll_input=False), random_drums)):
+    for conv, make in (
+        (MelodyConverter(), random_melody),
+        (DrumsConverter(), random_drums),
+        (DrumsConverter(roll_input=False), random_drums),
+    ):
         seqs = [make(rng) for _ in range(4)]
         labels = np.stack([conv.to_labels(s) for s in seqs])
         expected = np.stack([conv.to_inputs(s) for s in seqs])
@@ -114,8 +117,7 @@ def test_extraction_report_counts_every_bad_file(midi_folder):
 def test_music21_tunes_keep_whole_bars_on_the_grid():
     from music21 import converter
 
-    abc = ("X:1\nT:Pickup Reel\nM:4/4\nL:1/8\nK:D\n"
-           "AB|d2 fd A2 FA|d2 fd e2 dB|]\n")
+    abc = "X:1\nT:Pickup Reel\nM:4/4\nL:1/8\nK:D\nAB|d2 fd A2 FA|d2 fd e2 dB|]\n"
     seq = music21_to_sequence(converter.parse(abc, format="abc"), "reel")
     windows = MelodyConverter().training_windows(seq)
     # The pickup is dropped: d on the first downbeat, f# a quarter later. (The second
@@ -141,8 +143,12 @@ def test_pipeline_is_a_function_of_the_step():
     # Each row is a training row transposed as a whole, and no row comes twice in a pass.
     intervals = {tuple(r - r[0]) for r in labels.astype(np.int64)}
     assert all(tuple(r - r[0]) in intervals for r in seen.astype(np.int64))
-    shifts = {int(r[0] - labels[i][0]) for r in seen for i in range(50) if tuple(r - r[0]) == tuple(
-        labels[i].astype(np.int64) - labels[i][0])}
+    shifts = {
+        int(r[0] - labels[i][0])
+        for r in seen
+        for i in range(50)
+        if tuple(r - r[0]) == tuple(labels[i].astype(np.int64) - labels[i][0])
+    }
     assert len(shifts) > 3
     assert max(map(abs, shifts)) <= 5
     assert len({tuple(r - r[0]) for r in seen.astype(np.int64)}) == 48
@@ -152,14 +158,16 @@ def test_teacher_forcing_agrees_with_greedy_decoding():
     model = randomize(MusicVAE.create("cat-mel_2bar_small", 8, [16], [16, 16]), seed=4)
     z = np.random.default_rng(3).standard_normal((5, 8)).astype(np.float32)
     greedy = model.decode_labels(z)
-    logits = model.network.decoder.teacher_forced(tf.constant(z), tf.constant(greedy, tf.int32), 0.0,
-                                                  tf.ones([5, 32, 2]))
+    logits = model.network.decoder.teacher_forced(
+        tf.constant(z), tf.constant(greedy, tf.int32), 0.0, tf.ones([5, 32, 2])
+    )
     np.testing.assert_array_equal(tf.argmax(logits, -1).numpy(), greedy)
 
 
 def test_training_learns_saves_and_resumes_exactly(midi_folder, tmp_path):
-    straight = train_musicvae([midi_folder], tmp_path / "a", steps=40, save_every=20, seed=3,
-                              learning_rate=3e-3, **TINY)
+    straight = train_musicvae(
+        [midi_folder], tmp_path / "a", steps=40, save_every=20, seed=3, learning_rate=3e-3, **TINY
+    )
     history = straight.history
     assert history[-1]["loss"] < history[0]["loss"]
     assert not (tmp_path / "a" / "training" / "state.npz").exists()  # removed once complete
@@ -167,10 +175,10 @@ def test_training_learns_saves_and_resumes_exactly(midi_folder, tmp_path):
     assert card["steps"] == 40
     assert card["data"]["used"] == 8
 
-    train_musicvae([midi_folder], tmp_path / "b", steps=20, save_every=20, seed=3, keep_state=True,
-                   learning_rate=3e-3, **TINY)
-    resumed = train_musicvae([midi_folder], tmp_path / "b", steps=40, save_every=20, seed=3,
-                             learning_rate=3e-3, **TINY)
+    train_musicvae(
+        [midi_folder], tmp_path / "b", steps=20, save_every=20, seed=3, keep_state=True, learning_rate=3e-3, **TINY
+    )
+    resumed = train_musicvae([midi_folder], tmp_path / "b", steps=40, save_every=20, seed=3, learning_rate=3e-3, **TINY)
     assert resumed.steps == 40
     a, b = MusicVAE.load(tmp_path / "a").weights(), MusicVAE.load(tmp_path / "b").weights()
     for name in a:
@@ -179,26 +187,36 @@ def test_training_learns_saves_and_resumes_exactly(midi_folder, tmp_path):
 
 
 def test_fine_tuning_starts_from_a_trained_model(midi_folder, tmp_path):
-    first = train_musicvae([midi_folder], tmp_path / "first", steps=20, save_every=20, seed=3,
-                           learning_rate=3e-3, **TINY)
-    tuned = train_musicvae([midi_folder], tmp_path / "tuned", steps=20, save_every=20, seed=3,
-                           learning_rate=3e-3, init_from=tmp_path / "first", **TINY)
-    fresh = train_musicvae([midi_folder], tmp_path / "fresh", steps=20, save_every=20, seed=3,
-                           learning_rate=3e-3, **TINY)
+    first = train_musicvae(
+        [midi_folder], tmp_path / "first", steps=20, save_every=20, seed=3, learning_rate=3e-3, **TINY
+    )
+    tuned = train_musicvae(
+        [midi_folder],
+        tmp_path / "tuned",
+        steps=20,
+        save_every=20,
+        seed=3,
+        learning_rate=3e-3,
+        init_from=tmp_path / "first",
+        **TINY,
+    )
+    fresh = train_musicvae(
+        [midi_folder], tmp_path / "fresh", steps=20, save_every=20, seed=3, learning_rate=3e-3, **TINY
+    )
     assert tuned.history[0]["loss"] < fresh.history[0]["loss"]  # it went on from where the first run ended
     assert tuned.history[0]["loss"] <= first.history[-1]["loss"] * 1.5
     card = json.loads((tmp_path / "tuned" / "training.json").read_text())
     assert card["init_from"] == str(tmp_path / "first")
     with pytest.raises(ConfigError, match=r"--init-from .*first.* same config and sizes"):
-        train_musicvae([midi_folder], tmp_path / "o", steps=5, save_every=5, init_from=tmp_path / "first",
-                       **{**TINY, "z_size": 4})
+        train_musicvae(
+            [midi_folder], tmp_path / "o", steps=5, save_every=5, init_from=tmp_path / "first", **{**TINY, "z_size": 4}
+        )
 
 
 def test_resuming_another_run_is_refused(midi_folder, tmp_path):
     train_musicvae([midi_folder], tmp_path / "run", steps=5, save_every=5, keep_state=True, **TINY)
     with pytest.raises(CheckpointError, match=r"different run.*z_size"):
-        train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5,
-                       **{**TINY, "z_size": 4})
+        train_musicvae([midi_folder], tmp_path / "run", steps=10, save_every=5, **{**TINY, "z_size": 4})
     state = tmp_path / "run" / "training" / "state.npz"
     state.write_bytes(state.read_bytes()[:100])  # a truncated state: a clear error
     with pytest.raises(CheckpointError, match=r"cannot resume from .*state.npz"):
@@ -243,8 +261,14 @@ def test_evaluate_reports_the_decoder_it_uses():
 
 
 def cli(*args, env=None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hmm_live.cli", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hmm_live.cli", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 TINY_CLI = ["--z-size", "8", "--encoder-sizes", "16", "--decoder-sizes", "16,16", "--batch-size", "8"]
@@ -255,8 +279,9 @@ def test_killed_run_resumes_from_its_last_save(midi_folder, tmp_path):
     args = ["train-musicvae", midi_folder, "--out", out, "--save-every", "10", *TINY_CLI]
     # Ctrl-C as in a terminal: a runner that started us in the background (bash `&`) leaves
     # SIGINT ignored, and children inherit that, so give the trainer the default back
-    proc = cli(*args, "--steps", 100000, env={**os.environ},
-               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = cli(
+        *args, "--steps", 100000, env={**os.environ}, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
     state = out / "training" / "state.npz"
     deadline = time.monotonic() + 240
     while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -278,8 +303,9 @@ def test_killed_run_resumes_from_its_last_save(midi_folder, tmp_path):
 
 def test_eval_cli_writes_json(midi_folder, tmp_path):
     train_musicvae([midi_folder], tmp_path / "m", steps=5, save_every=5, **TINY)
-    proc = cli("eval", tmp_path / "m", midi_folder, "--split", "train", "--out", tmp_path / "e.json",
-               env={**os.environ})
+    proc = cli(
+        "eval", tmp_path / "m", midi_folder, "--split", "train", "--out", tmp_path / "e.json", env={**os.environ}
+    )
     output = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, output
     result = json.loads((tmp_path / "e.json").read_text())
@@ -296,12 +322,20 @@ def _weights(folder: Path) -> dict[str, np.ndarray]:
 
 
 def test_mirrored_on_two_logical_cpus_matches_one_device(midi_folder, tmp_path):
-    common = [midi_folder, "--steps", "6", "--save-every", "3", "--sampling-rate", "2", "--seed", "1",
-              *TINY_CLI]
+    common = [midi_folder, "--steps", "6", "--save-every", "3", "--sampling-rate", "2", "--seed", "1", *TINY_CLI]
     runs = {}
     for strategy in ("default", "mirrored"):
-        proc = cli("train-musicvae", *common, "--out", tmp_path / strategy, "--strategy", strategy,
-                   "--cpu-devices", "2", env={**os.environ})
+        proc = cli(
+            "train-musicvae",
+            *common,
+            "--out",
+            tmp_path / strategy,
+            "--strategy",
+            strategy,
+            "--cpu-devices",
+            "2",
+            env={**os.environ},
+        )
         output = proc.communicate(timeout=300)[0]
         assert proc.returncode == 0, output
         runs[strategy] = _weights(tmp_path / strategy)
@@ -319,8 +353,17 @@ def test_multi_worker_over_tf_config_matches_one_device(midi_folder, tmp_path):
     workers = []
     for index in range(2):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        workers.append(cli("train-musicvae", *common, "--out", tmp_path / f"worker{index}",
-                           "--strategy", "multi-worker", env={**os.environ, "TF_CONFIG": config}))
+        workers.append(
+            cli(
+                "train-musicvae",
+                *common,
+                "--out",
+                tmp_path / f"worker{index}",
+                "--strategy",
+                "multi-worker",
+                env={**os.environ, "TF_CONFIG": config},
+            )
+        )
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     assert not (tmp_path / "worker1").exists()  # only the chief writes

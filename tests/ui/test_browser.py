@@ -2,6 +2,7 @@
 
 Screenshots of failures go to $HMM_LIVE_ARTIFACTS (default: the test's tmp folder).
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,17 +44,23 @@ BROWSER_ROLL = """() => {
 }"""
 
 # what the panel shows of the engine, and what the kernel says, at once
-KERNEL_STATE = ('import json, time\n'
-                'engine = session.engine\n'
-                'print("KERNEL:" + json.dumps({"running": engine.status()["running"], "bar": '
-                'int(engine.clock.step_at(time.monotonic()) // 16) + 1 if engine.running else None}))')
+KERNEL_STATE = (
+    "import json, time\n"
+    "engine = session.engine\n"
+    'print("KERNEL:" + json.dumps({"running": engine.status()["running"], "bar": '
+    "int(engine.clock.step_at(time.monotonic()) // 16) + 1 if engine.running else None}))"
+)
 
 
 def shown_state(page) -> dict:
     state = page.locator(".hmm-panel .hmm-state").first
     button = page.locator(".hmm-transport .hmm-play").first
-    return {"running": state.get_attribute("data-running") == "true", "bar": state.get_attribute("data-bar"),
-            "button": button.inner_text().strip()}
+    return {
+        "running": state.get_attribute("data-running") == "true",
+        "bar": state.get_attribute("data-bar"),
+        "button": button.inner_text().strip(),
+    }
+
 
 wait_until = functools.partial(support.wait_until, poll=0.25)  # the page is asked 4 times a second at most
 
@@ -92,19 +99,32 @@ def test_subspace_notebook_sliders_and_map(lab, page):
     assert page.locator(".hmm-subspace-map .bk-Canvas").count() >= 1
 
     # move the first slider with the keyboard: the kernel decodes, the map's cursor moves
-    before = in_kernel(page, 'import json; print("KERNEL:" + json.dumps({"decoded": sliders.decoded, '
-                             '"x": float(sliders.point[0])}))')
+    before = in_kernel(
+        page, 'import json; print("KERNEL:" + json.dumps({"decoded": sliders.decoded, "x": float(sliders.point[0])}))'
+    )
     handle = page.locator(".hmm-latent-sliders .widget-slider .noUi-handle").first
     handle.focus()
     for _ in range(5):
         handle.press("ArrowRight")
-    page.wait_for_function(f"() => Math.abs(({BROWSER_ROWS})('hmm_cursor').d0[0] - {before['x']}) > 1e-6",
-                           timeout=30_000)
+    page.wait_for_function(
+        f"() => Math.abs(({BROWSER_ROWS})('hmm_cursor').d0[0] - {before['x']}) > 1e-6", timeout=30_000
+    )
     readout = float(page.locator(".hmm-latent-sliders .widget-readout").first.inner_text())
     after = wait_until(  # every intermediate value is decoded (and heard): poll for the last one
-        lambda: (k := in_kernel(page, 'print("KERNEL:" + json.dumps({"decoded": sliders.decoded, "x": '
-                                      'float(sliders.point[0]), "cursor": subspace_map.cursor.data["d0"]}))'))
-        and abs(k["x"] - readout) < 0.006 and k, 60, "the kernel decodes the slider's last value")
+        lambda: (
+            (
+                k := in_kernel(
+                    page,
+                    'print("KERNEL:" + json.dumps({"decoded": sliders.decoded, "x": '
+                    'float(sliders.point[0]), "cursor": subspace_map.cursor.data["d0"]}))',
+                )
+            )
+            and abs(k["x"] - readout) < 0.006
+            and k
+        ),
+        60,
+        "the kernel decodes the slider's last value",
+    )
     cursor = page.evaluate(f"({BROWSER_ROWS})('hmm_cursor')")
     assert after["decoded"] > before["decoded"]
     assert after["x"] > before["x"]
@@ -112,17 +132,23 @@ def test_subspace_notebook_sliders_and_map(lab, page):
     assert after["cursor"][0] == pytest.approx(after["x"])
     assert cursor["d0"][0] == pytest.approx(after["x"])
     # no engine runs here: the decoded point is heard in the page
-    wait_until(lambda: (page.locator(".hmm-latent-sliders audio").get_attribute("src") or "").startswith("blob:"),
-               30, "the decoded point is given to the page's audio player")
+    wait_until(
+        lambda: (page.locator(".hmm-latent-sliders audio").get_attribute("src") or "").startswith("blob:"),
+        30,
+        "the decoded point is given to the page's audio player",
+    )
 
     # stream 20 responder points at 50 a second: browser and kernel agree, row for row
-    kernel = in_kernel(page, "import time\nimport numpy as np\nfrom hmm_live.live.messages import Point\n"
-                             "for i in range(20):\n"
-                             "    session.bus.publish('points', Point(i, np.array([i / 10, -i / 10])))\n"
-                             "    time.sleep(0.02)\n"
-                             "time.sleep(0.5)\n"
-                             'print("KERNEL:" + json.dumps({"rows": len(subspace_map.trail.data["d0"]), '
-                             '"streamed": subspace_map.streamed}))')
+    kernel = in_kernel(
+        page,
+        "import time\nimport numpy as np\nfrom hmm_live.live.messages import Point\n"
+        "for i in range(20):\n"
+        "    session.bus.publish('points', Point(i, np.array([i / 10, -i / 10])))\n"
+        "    time.sleep(0.02)\n"
+        "time.sleep(0.5)\n"
+        'print("KERNEL:" + json.dumps({"rows": len(subspace_map.trail.data["d0"]), '
+        '"streamed": subspace_map.streamed}))',
+    )
     browser = page.evaluate(f"({BROWSER_ROWS})('hmm_trail')")
     assert kernel["rows"] == kernel["streamed"] == 20
     assert browser["rows"] == 20
@@ -136,10 +162,16 @@ def test_jam_panel_follows_the_engine_and_survives_a_reload(lab, page):
     run_all(page, until=".hmm-panel")
 
     # started from code: the panel says so; the roll fills with pitch-named notes
-    wait_until(lambda: shown_state(page)["running"] and shown_state(page)["button"] == "Stop", 120,
-               "the panel shows the engine started from code")
-    roll = wait_until(lambda: (r := page.evaluate(BROWSER_ROLL)) and r["rows"]["played"] and r["rows"]["answered"]
-                      and r, 120, "the roll shows what was played and answered")
+    wait_until(
+        lambda: shown_state(page)["running"] and shown_state(page)["button"] == "Stop",
+        120,
+        "the panel shows the engine started from code",
+    )
+    roll = wait_until(
+        lambda: (r := page.evaluate(BROWSER_ROLL)) and r["rows"]["played"] and r["rows"]["answered"] and r,
+        120,
+        "the roll shows what was played and answered",
+    )
     assert roll["labels"], roll
     assert all(re.fullmatch(r"[A-G]#?-?\d", label) for label in roll["labels"]), roll
     for _ in range(20):  # the bar counter is the engine's bar (counted from 1): poll past bar lines
@@ -156,11 +188,17 @@ def test_jam_panel_follows_the_engine_and_survives_a_reload(lab, page):
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").first.wait_for(timeout=30_000)
     button = page.locator(".hmm-transport .hmm-play").first
     button.click()
-    wait_until(lambda: not shown_state(page)["running"] and shown_state(page)["button"] == "Start", 30,
-               "Stop acted while a cell ran")
+    wait_until(
+        lambda: not shown_state(page)["running"] and shown_state(page)["button"] == "Start",
+        30,
+        "Stop acted while a cell ran",
+    )
     button.click()
-    wait_until(lambda: shown_state(page)["running"] and shown_state(page)["button"] == "Stop", 30,
-               "Start acted while a cell ran")
+    wait_until(
+        lambda: shown_state(page)["running"] and shown_state(page)["button"] == "Stop",
+        30,
+        "Start acted while a cell ran",
+    )
     assert page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']").count() == 1  # still sleeping
     kernel = in_kernel(page, KERNEL_STATE, timeout=120)  # runs after the sleep: nothing was queued
     assert kernel["running"]

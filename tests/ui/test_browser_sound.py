@@ -5,6 +5,7 @@ the page (its audio recorded by an AudioWorklet) at their times, and a Web MIDI 
 The kernel starts with no JACK server and no MIDI API chosen, as on a fresh machine; the
 engine finds its own way (see test_live's fallback test).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,6 +21,7 @@ from hmm_live.testing.browser_sound import NOTEBOOK, answers_heard, open_with_so
 from hmm_live.testing.lab import CHROMIUM, chromium, in_kernel, jupyter_lab
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
@@ -61,13 +63,16 @@ def assert_heard(heard: dict) -> None:
     assert heard["status"]["last_error"] is None
     assert heard["answered"] >= 5
     expected, errors = heard["expected"], heard["errors"]
-    assert len(expected) >= 10, f"only {len(expected)} answer notes reached the page in time ({len(heard['late'])} late)"
+    assert len(expected) >= 10, (
+        f"only {len(expected)} answer notes reached the page in time ({len(heard['late'])} late)"
+    )
     missed = [t for t, e in zip(expected, errors) if e is None]
     nearest = [min(heard["heard"], key=lambda h: abs(h - t), default=np.inf) - t for t in expected]
-    assert len(missed) <= len(expected) // 10, \
-        f"{len(missed)} of {len(expected)} answer notes not heard; nearest onsets (s): {np.round(nearest, 3)}; " \
-        f"expected (s from the first): {np.round(np.array(expected) - expected[0], 3)}; " \
+    assert len(missed) <= len(expected) // 10, (
+        f"{len(missed)} of {len(expected)} answer notes not heard; nearest onsets (s): {np.round(nearest, 3)}; "
+        f"expected (s from the first): {np.round(np.array(expected) - expected[0], 3)}; "
         f"late: {len(heard['late'])}; the page said: {heard['browser_status']}"
+    )
     assert float(np.median(np.abs([e for e in errors if e is not None]))) < 0.03, np.round(errors, 3)
 
 
@@ -96,14 +101,18 @@ def test_the_jam_notebook_runs_top_to_bottom_and_is_heard(page):
 
 def test_a_web_midi_keyboard_is_captured_on_the_steps_played(page):
     page.locator(".hmm-web-midi input").check()
-    page.wait_for_function("() => /Web MIDI in/.test(document.querySelector('.hmm-browser-status').textContent)",
-                           timeout=30_000)
-    timing = in_kernel(page, """\
+    page.wait_for_function(
+        "() => /Web MIDI in/.test(document.querySelector('.hmm-browser-status').textContent)", timeout=30_000
+    )
+    timing = in_kernel(
+        page,
+        """\
 bars = session.bus.subscribe("capture", maxlen=64)
 engine = session.start()
 first = int(engine.clock.step_at(time.monotonic()) // 16) + 2
 print('KERNEL:', json.dumps({"first": first, "bar_time": engine.clock.time_of(first * 16),
-                             "step": engine.clock.step_seconds}))""")
+                             "step": engine.clock.step_seconds}))""",
+    )
     rng = np.random.default_rng(0)
     wall_minus_monotonic = time.time() - time.monotonic()
     origin = page.evaluate("() => performance.timeOrigin / 1000")
@@ -116,7 +125,9 @@ print('KERNEL:', json.dumps({"first": first, "bar_time": engine.clock.time_of(fi
             events += [[[0x90, pitch, 90], perf], [[0x80, pitch, 0], perf + timing["step"] * 1.5]]
             played.append((bar, pitch, step % 16))
     page.evaluate("events => window.hmmFakeMidi.play(events)", events)
-    got = in_kernel(page, """\
+    got = in_kernel(
+        page,
+        """\
 deadline = time.monotonic() + 30
 closed = {}
 while len(closed) < 2 and time.monotonic() < deadline:
@@ -124,7 +135,9 @@ while len(closed) < 2 and time.monotonic() < deadline:
         if b.bar - first in (0, 1):
             closed[b.bar - first] = [[n.pitch, n.quantized_start_step] for n in b.sequence.notes]
     time.sleep(0.1)
-print('KERNEL:', json.dumps({"closed": closed, "received": sound.midi_received}))""", timeout=60)
+print('KERNEL:', json.dumps({"closed": closed, "received": sound.midi_received}))""",
+        timeout=60,
+    )
     captured = [(int(bar), pitch, step) for bar, notes in got["closed"].items() for pitch, step in notes]
     assert got["received"] == len(events)
     assert sorted(captured) == sorted(played), "a note was not captured on the step it was played on"

@@ -4,6 +4,7 @@ and a second run of a notebook restores the session the first one saved.
 No cell of a notebook waits for the music or for training (the panel works while
 cells run); where a test needs the music played, it adds its own waiting cell.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,12 +40,14 @@ def run(tmp_path, monkeypatch, jack):
         notebook = nbformat.read(tmp_path / name, as_version=4)
         if extra is not None:
             notebook.cells.append(nbformat.v4.new_code_cell(extra))
-        NotebookClient(notebook, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
         outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
         stderr = [o["text"] for o in outputs if o.get("name") == "stderr"]
         assert not stderr, f"{name} wrote to stderr: {stderr}"
         return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+
     return run
 
 

@@ -1,4 +1,5 @@
 """The panel headless: every control reports a problem in its message line instead of raising."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The subspace map headless: batched points and a pad for every pair of dimensions."""
+
 from __future__ import annotations
 
 import time

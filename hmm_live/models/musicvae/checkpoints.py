@@ -8,6 +8,7 @@
 - hmm_live's own: a magenta-js folder plus hmm_live.json (config name and
   network sizes). Nothing here unpickles.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,13 +61,18 @@ def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
         for name, value in ckpt.weights.items():
             if not np.isfinite(value).all():
                 raise CheckpointError(f"variable {name} holds NaN or infinite values")
-        spec = infer_spec(ckpt.weights, ckpt.converter.num_steps, ckpt.converter.num_segments,
-                          ckpt.converter.input_depth)
+        spec = infer_spec(
+            ckpt.weights, ckpt.converter.num_steps, ckpt.converter.num_segments, ckpt.converter.input_depth
+        )
     if ckpt.spec is not None and ckpt.spec != spec:
-        wrong = [f"{k} {v} (config.json and the weights give {getattr(spec, k)})"
-                 for k, v in ckpt.spec.to_json().items() if getattr(spec, k) != v]
-        raise CheckpointError(f"{Path(ckpt.source) / OWN_FILE} field 'network' does not match the "
-                              f"weights: {'; '.join(wrong)}")
+        wrong = [
+            f"{k} {v} (config.json and the weights give {getattr(spec, k)})"
+            for k, v in ckpt.spec.to_json().items()
+            if getattr(spec, k) != v
+        ]
+        raise CheckpointError(
+            f"{Path(ckpt.source) / OWN_FILE} field 'network' does not match the weights: {'; '.join(wrong)}"
+        )
     ckpt.spec = spec
     return ckpt
 
@@ -79,20 +85,27 @@ def _read_any(path: Path, config: str | None) -> Checkpoint:
             return _read_js(path, config)
         if any(path.glob("*.index")):
             return _read_tf(_tf_prefix(path), config)
-        raise CheckpointError(f"{path} holds no MusicVAE checkpoint (no {OWN_FILE}, "
-                              f"weights_manifest.json or TF *.index file)")
+        raise CheckpointError(
+            f"{path} holds no MusicVAE checkpoint (no {OWN_FILE}, weights_manifest.json or TF *.index file)"
+        )
     if path.is_file() and tarfile.is_tarfile(path):
         return _read_tar(path, config)
     if Path(f"{path}.index").exists():
         return _read_tf(path, config)
     if path.exists():
-        raise CheckpointError(f"{path} is not a checkpoint: give a folder, a .tar or a TF "
-                              f"checkpoint prefix (model.ckpt-N)")
+        raise CheckpointError(
+            f"{path} is not a checkpoint: give a folder, a .tar or a TF checkpoint prefix (model.ckpt-N)"
+        )
     raise CheckpointError(f"checkpoint {path} does not exist")
 
 
-def write_js(folder: str | Path, weights: dict[str, np.ndarray], js_config: dict[str, Any],
-             quantization: str | None = None, own: dict[str, Any] | None = None) -> Path:
+def write_js(
+    folder: str | Path,
+    weights: dict[str, np.ndarray],
+    js_config: dict[str, Any],
+    quantization: str | None = None,
+    own: dict[str, Any] | None = None,
+) -> Path:
     """Write a magenta-js checkpoint folder atomically (optionally uint8/uint16 quantised).
 
     Files of an existing folder that are not checkpoint files (a model card,
@@ -111,7 +124,7 @@ def write_js(folder: str | Path, weights: dict[str, np.ndarray], js_config: dict
             data = value.astype("<f4").tobytes()
         entries.append(entry)
         blob += data
-    shards = [bytes(blob[i:i + SHARD_BYTES]) for i in range(0, max(len(blob), 1), SHARD_BYTES)]
+    shards = [bytes(blob[i : i + SHARD_BYTES]) for i in range(0, max(len(blob), 1), SHARD_BYTES)]
     names = [f"group1-shard{i + 1}of{len(shards)}" for i in range(len(shards))]
     with atomic_folder(folder, keep=_not_checkpoint_file) as tmp:
         for name, shard in zip(names, shards):
@@ -125,7 +138,8 @@ def write_js(folder: str | Path, weights: dict[str, np.ndarray], js_config: dict
 
 def _not_checkpoint_file(name: str) -> bool:
     return name not in ("weights_manifest.json", "config.json", OWN_FILE) and not re.fullmatch(
-        r"group\d+-shard\d+of\d+", name)
+        r"group\d+-shard\d+of\d+", name
+    )
 
 
 def _quantize(value: np.ndarray, dtype: str) -> tuple[bytes, dict[str, Any]]:
@@ -162,8 +176,9 @@ def _read_own(folder: Path) -> Checkpoint:
     own_path = folder / OWN_FILE
     own = of_type(_read_json(folder, OWN_FILE), dict, str(own_path), CheckpointError)
     if own.get("format") != OWN_FORMAT:
-        raise CheckpointError(f"{own_path} field 'format' is {own.get('format')!r:.40}, "
-                              f"not hmm_live's format {OWN_FORMAT}")
+        raise CheckpointError(
+            f"{own_path} field 'format' is {own.get('format')!r:.40}, not hmm_live's format {OWN_FORMAT}"
+        )
     config = own.get("config")
     with naming(f"{own_path} field 'config'"):
         if config is not None:
@@ -229,8 +244,7 @@ def _manifest(folder: Path, path: Path) -> list[tuple[list[Path], list[_Entry]]]
         items = of_type(group.get("weights"), list, f"{where} field 'weights'", CheckpointError)
         shards += len(paths)
         if shards > limits.MAX_SHARDS or len(names) + len(items) > limits.MAX_VARIABLES:
-            raise CheckpointError(f"{where}: more than {limits.MAX_SHARDS} shards or "
-                                  f"{limits.MAX_VARIABLES} variables")
+            raise CheckpointError(f"{where}: more than {limits.MAX_SHARDS} shards or {limits.MAX_VARIABLES} variables")
         entries = [_entry(item, f"{where} weight {i}") for i, item in enumerate(items)]
         for entry in entries:
             if entry.name in names:
@@ -238,8 +252,9 @@ def _manifest(folder: Path, path: Path) -> list[tuple[list[Path], list[_Entry]]]
             names.add(entry.name)
             total += entry.nbytes
         if total > limits.MAX_WEIGHT_BYTES:
-            raise CheckpointError(f"{where}: the variables need {total} bytes, over the limit of "
-                                  f"{limits.MAX_WEIGHT_BYTES}")
+            raise CheckpointError(
+                f"{where}: the variables need {total} bytes, over the limit of {limits.MAX_WEIGHT_BYTES}"
+            )
         out.append(([limits.inside(folder, p, f"{where} path") for p in paths], entries))
     return out
 
@@ -248,8 +263,15 @@ def _entry(item: object, where: str) -> _Entry:
     item = of_type(item, dict, where, CheckpointError)
     name = of_type(item.get("name"), str, f"{where} field 'name'", CheckpointError)
     where = f"{where} ({name:.100})"
-    shape = limits.int_list(item.get("shape"), f"{where} field 'shape'", 1, limits.MAX_DIM,
-                            limits.MAX_RANK, min_len=0, error=CheckpointError)
+    shape = limits.int_list(
+        item.get("shape"),
+        f"{where} field 'shape'",
+        1,
+        limits.MAX_DIM,
+        limits.MAX_RANK,
+        min_len=0,
+        error=CheckpointError,
+    )
     quant = item.get("quantization")
     if quant is None:
         if item.get("dtype", "float32") != "float32":
@@ -258,8 +280,7 @@ def _entry(item: object, where: str) -> _Entry:
     quant = of_type(quant, dict, f"{where} field 'quantization'", CheckpointError)
     if quant.get("dtype") not in _QUANT_DTYPES:
         raise CheckpointError(f"{where} field 'quantization': unsupported dtype {quant.get('dtype')!r:.40}")
-    scale, lo = (limits.finite_number(quant.get(k), f"{where} quantization field {k!r}")
-                 for k in ("scale", "min"))
+    scale, lo = (limits.finite_number(quant.get(k), f"{where} quantization field {k!r}") for k in ("scale", "min"))
     return _Entry(name, shape, np.dtype(_QUANT_DTYPES[quant["dtype"]]).newbyteorder("<"), (scale, lo))
 
 
@@ -272,11 +293,14 @@ def _read_group(paths: list[Path], entries: list[_Entry], manifest_path: Path) -
         if offset + entry.nbytes > have:
             raise CheckpointError(
                 f"{manifest_path}: variable {entry.name} needs bytes {offset}..{offset + entry.nbytes} "
-                f"but shards {shard_names} hold only {have}: truncated or missing data")
+                f"but shards {shard_names} hold only {have}: truncated or missing data"
+            )
         offset += entry.nbytes
     if offset != have:
-        raise CheckpointError(f"shards {shard_names} hold {have} bytes but {manifest_path} describes "
-                              f"{offset}: manifest and shards do not match")
+        raise CheckpointError(
+            f"shards {shard_names} hold {have} bytes but {manifest_path} describes "
+            f"{offset}: manifest and shards do not match"
+        )
     return b"".join(limits.read_file(p, size, "weight shard") for p, size in zip(paths, sizes))
 
 
@@ -285,8 +309,10 @@ _SKIP_TF = re.compile(r"(^global_step$|/Adam(_\d+)?$|^beta[12]_power)")
 
 def _read_tf(prefix: Path, config: str | None) -> Checkpoint:
     if config is None:
-        raise ConfigError(f"{prefix} is a Magenta TF checkpoint, which carries no config: "
-                          f"pass config= one of Magenta's config names, e.g. 'cat-mel_2bar_small'")
+        raise ConfigError(
+            f"{prefix} is a Magenta TF checkpoint, which carries no config: "
+            f"pass config= one of Magenta's config names, e.g. 'cat-mel_2bar_small'"
+        )
     cfg = get_config(config)
     converter, chords = _parts(cfg.js_config())
     import tensorflow as tf
@@ -298,8 +324,10 @@ def _read_tf(prefix: Path, config: str | None) -> Checkpoint:
         raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {_first_line(e)}") from None
     need = sum(4 * math.prod(shape) for shape in shapes.values())
     if len(shapes) > limits.MAX_VARIABLES or need > limits.MAX_WEIGHT_BYTES:
-        raise CheckpointError(f"TF checkpoint {prefix} has {len(shapes)} variables of {need} bytes, over "
-                              f"the limits of {limits.MAX_VARIABLES} and {limits.MAX_WEIGHT_BYTES}")
+        raise CheckpointError(
+            f"TF checkpoint {prefix} has {len(shapes)} variables of {need} bytes, over "
+            f"the limits of {limits.MAX_VARIABLES} and {limits.MAX_WEIGHT_BYTES}"
+        )
     try:
         weights = {n: np.asarray(reader.get_tensor(n), np.float32) for n in shapes}
     except Exception as e:  # as above
@@ -312,8 +340,9 @@ def _first_line(e: Exception) -> str:
 
 
 def _tf_prefix(folder: Path) -> Path:
-    indexes = sorted(folder.glob("*.index"), key=lambda p: [int(s) if s.isdigit() else s
-                                                             for s in re.split(r"(\d+)", p.name)])
+    indexes = sorted(
+        folder.glob("*.index"), key=lambda p: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", p.name)]
+    )
     return indexes[-1].with_suffix("")  # the newest model.ckpt-N
 
 
@@ -324,13 +353,17 @@ def _read_tar(path: Path, config: str | None) -> Checkpoint:
                 members = tar.getmembers()
                 unpacked = sum(m.size for m in members)
                 if len(members) > limits.MAX_SHARDS or unpacked > limits.MAX_TAR_BYTES:
-                    raise CheckpointError(f"{path} holds {len(members)} files of {unpacked} bytes, over the "
-                                          f"limits of {limits.MAX_SHARDS} and {limits.MAX_TAR_BYTES}")
+                    raise CheckpointError(
+                        f"{path} holds {len(members)} files of {unpacked} bytes, over the "
+                        f"limits of {limits.MAX_SHARDS} and {limits.MAX_TAR_BYTES}"
+                    )
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError) as e:
             raise CheckpointError(f"{path} cannot be unpacked: {e}") from None
-        folders = sorted({p.parent for p in Path(tmp).rglob("*.index")}
-                         | {p.parent for p in Path(tmp).rglob("weights_manifest.json")})
+        folders = sorted(
+            {p.parent for p in Path(tmp).rglob("*.index")}
+            | {p.parent for p in Path(tmp).rglob("weights_manifest.json")}
+        )
         if not folders:
             raise CheckpointError(f"{path} contains no MusicVAE checkpoint")
         ckpt = _read_any(folders[0], config)
@@ -338,15 +371,18 @@ def _read_tar(path: Path, config: str | None) -> Checkpoint:
         return ckpt
 
 
-def infer_spec(weights: dict[str, np.ndarray], num_steps: int, num_segments: int | None,
-               input_depth: int) -> NetworkSpec:
+def infer_spec(
+    weights: dict[str, np.ndarray], num_steps: int, num_segments: int | None, input_depth: int
+) -> NetworkSpec:
     """Read a network's sizes off its Magenta variable shapes."""
-    for marker, what in (("nade/", "NADE decoder"), ("core_decoder_0/", "multi-output (trio) decoder"),
-                         ("control_preprocessing/", "control-preprocessing decoder"),
-                         ("input_projection_wrapper", "residual LSTM")):
+    for marker, what in (
+        ("nade/", "NADE decoder"),
+        ("core_decoder_0/", "multi-output (trio) decoder"),
+        ("control_preprocessing/", "control-preprocessing decoder"),
+        ("input_projection_wrapper", "residual LSTM"),
+    ):
         if any(marker in n for n in weights):
-            raise UnsupportedModelError(f"the checkpoint has a {what} ({marker}...), "
-                                        f"which hmm_live does not support")
+            raise UnsupportedModelError(f"the checkpoint has a {what} ({marker}...), which hmm_live does not support")
 
     def need(name: str) -> np.ndarray:
         if name not in weights:
@@ -371,8 +407,9 @@ def infer_spec(weights: dict[str, np.ndarray], num_steps: int, num_segments: int
         encoder_sizes = cell_sizes(f"encoder/{bidi}")
         first_kernel = need(f"encoder/{bidi % 0}/kernel")
     if not encoder_sizes:
-        raise CheckpointError("the checkpoint has no encoder LSTM (encoder/cell_0/... or "
-                              "encoder/hierarchical_level_0/...)")
+        raise CheckpointError(
+            "the checkpoint has no encoder LSTM (encoder/cell_0/... or encoder/hierarchical_level_0/...)"
+        )
     control_depth = first_kernel.shape[0] - encoder_sizes[0] - input_depth
     z_size = need("encoder/mu/bias").shape[0]
     conductor_sizes = cell_sizes("decoder/hierarchical_level_0/cell_%d/lstm_cell")
@@ -381,26 +418,38 @@ def infer_spec(weights: dict[str, np.ndarray], num_steps: int, num_segments: int
     if not decoder_sizes:
         raise CheckpointError(f"the checkpoint has no decoder LSTM ({prefix}multi_rnn_cell/cell_0/...)")
     if conductor_sizes and not num_segments:
-        raise CheckpointError("the checkpoint has a hierarchical decoder but its data converter "
-                              "has no numSegments")
+        raise CheckpointError("the checkpoint has a hierarchical decoder but its data converter has no numSegments")
     if control_depth < 0:
-        raise CheckpointError(f"encoder kernel {bidi % 0}/kernel has {first_kernel.shape[0]} rows, "
-                              f"too few for {input_depth} input values and {encoder_sizes[0]} units")
+        raise CheckpointError(
+            f"encoder kernel {bidi % 0}/kernel has {first_kernel.shape[0]} rows, "
+            f"too few for {input_depth} input values and {encoder_sizes[0]} units"
+        )
     return NetworkSpec(
-        input_depth=input_depth, output_depth=need(prefix + "output_projection/bias").shape[0],
-        z_size=z_size, encoder_sizes=tuple(encoder_sizes), decoder_sizes=tuple(decoder_sizes),
-        num_steps=num_steps, control_depth=control_depth, num_segments=num_segments or 0,
-        hierarchical_encoder=hierarchical_encoder, conductor_sizes=tuple(conductor_sizes))
+        input_depth=input_depth,
+        output_depth=need(prefix + "output_projection/bias").shape[0],
+        z_size=z_size,
+        encoder_sizes=tuple(encoder_sizes),
+        decoder_sizes=tuple(decoder_sizes),
+        num_steps=num_steps,
+        control_depth=control_depth,
+        num_segments=num_segments or 0,
+        hierarchical_encoder=hierarchical_encoder,
+        conductor_sizes=tuple(conductor_sizes),
+    )
 
 
 def assign_weights(named: dict[str, Any], weights: dict[str, np.ndarray], source: str) -> None:
     """Copy checkpoint arrays into the network's variables, checking every name and shape."""
     missing = sorted(set(named) - set(weights))
-    wrong = [f"{n} {list(weights[n].shape)} (expected {list(v.shape)})"
-             for n, v in named.items() if n in weights and tuple(weights[n].shape) != tuple(v.shape)]
+    wrong = [
+        f"{n} {list(weights[n].shape)} (expected {list(v.shape)})"
+        for n, v in named.items()
+        if n in weights and tuple(weights[n].shape) != tuple(v.shape)
+    ]
     if missing or wrong:
-        parts = ([f"missing variables: {', '.join(missing)}"] if missing else []) + \
-                ([f"wrong shapes: {'; '.join(wrong)}"] if wrong else [])
+        parts = ([f"missing variables: {', '.join(missing)}"] if missing else []) + (
+            [f"wrong shapes: {'; '.join(wrong)}"] if wrong else []
+        )
         raise CheckpointError(f"{source} does not match the model: {'. '.join(parts)}")
     for name, var in named.items():
         var.assign(weights[name])

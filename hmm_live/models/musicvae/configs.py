@@ -4,6 +4,7 @@ Original TF checkpoints carry no config, so `MusicVAE.load(..., config=NAME)`
 needs the name; layer sizes are read off the variable shapes. magenta-js
 folders carry the same facts in their config.json.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,20 +60,28 @@ _DRUMS_2BAR = {"type": "DrumsConverter", "args": {"numSteps": 32}}
 _ANNEALED: dict[str, Any] = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
 _BIG: dict[str, Any] = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
 
-CONFIGS: dict[str, Config] = {c.name: c for c in [
-    Config("cat-mel_2bar_small", _melody(2), hparams=HParams(**_ANNEALED, transpose=(-5, 5))),
-    Config("cat-mel_2bar_big", _melody(2),
-           hparams=HParams(**{**_ANNEALED, "max_beta": 0.5}, **_BIG, transpose=(-5, 5))),
-    Config("cat-mel_2bar_med_chords", _melody(2), chord_encoder="TriadChordEncoder",
-           hparams=HParams(encoder_sizes=(1024,), decoder_sizes=(512, 512, 512), transpose=(-3, 3))),
-    Config("cat-drums_2bar_small", _DRUMS_2BAR,
-           hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0)),
-    Config("cat-drums_2bar_big", _DRUMS_2BAR,
-           hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0, **_BIG)),
-    Config("flat-mel_16bar", _melody(16)),
-    Config("hierdec-mel_16bar", _melody(16, segments=True)),
-    Config("hier-mel_16bar", _melody(16, segments=True)),
-]}
+CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in [
+        Config("cat-mel_2bar_small", _melody(2), hparams=HParams(**_ANNEALED, transpose=(-5, 5))),
+        Config(
+            "cat-mel_2bar_big", _melody(2), hparams=HParams(**{**_ANNEALED, "max_beta": 0.5}, **_BIG, transpose=(-5, 5))
+        ),
+        Config(
+            "cat-mel_2bar_med_chords",
+            _melody(2),
+            chord_encoder="TriadChordEncoder",
+            hparams=HParams(encoder_sizes=(1024,), decoder_sizes=(512, 512, 512), transpose=(-3, 3)),
+        ),
+        Config("cat-drums_2bar_small", _DRUMS_2BAR, hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0)),
+        Config(
+            "cat-drums_2bar_big", _DRUMS_2BAR, hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0, **_BIG)
+        ),
+        Config("flat-mel_16bar", _melody(16)),
+        Config("hierdec-mel_16bar", _melody(16, segments=True)),
+        Config("hier-mel_16bar", _melody(16, segments=True)),
+    ]
+}
 
 UNSUPPORTED = {
     "nade-drums_2bar_reduced": "NADE decoder",

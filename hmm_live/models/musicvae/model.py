@@ -1,4 +1,5 @@
 """MusicVAE: Magenta's API (encode, decode, sample, interpolate, similar) on Keras 3."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,20 +25,26 @@ ArrayLike = np.ndarray | Sequence[Sequence[float]]
 class MusicVAE:
     """A MusicVAE bound to its data converter (and chord encoder, if conditioned)."""
 
-    def __init__(self, spec: NetworkSpec, data_converter: DataConverter,
-                 chord_encoder: ChordEncoder | None = None, config: str | None = None):
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        data_converter: DataConverter,
+        chord_encoder: ChordEncoder | None = None,
+        config: str | None = None,
+    ):
         if data_converter.input_depth != spec.input_depth or data_converter.output_depth != spec.output_depth:
             raise CheckpointError(
                 f"the {data_converter.js_type} reads {data_converter.input_depth} and writes "
                 f"{data_converter.output_depth} classes, the network {spec.input_depth} and "
-                f"{spec.output_depth} (decoder output_projection): wrong config for this checkpoint?")
+                f"{spec.output_depth} (decoder output_projection): wrong config for this checkpoint?"
+            )
         control = chord_encoder.depth if chord_encoder else 0
         if control != spec.control_depth:
             raise CheckpointError(
                 f"the checkpoint's encoder expects {spec.control_depth} control values per step, "
-                f"the config gives {control} ({chord_encoder.name if chord_encoder else 'no chordEncoder'})")
-        self.spec, self.data_converter, self.chord_encoder, self.config = (
-            spec, data_converter, chord_encoder, config)
+                f"the config gives {control} ({chord_encoder.name if chord_encoder else 'no chordEncoder'})"
+            )
+        self.spec, self.data_converter, self.chord_encoder, self.config = (spec, data_converter, chord_encoder, config)
         self.network = MusicVAENetwork(spec)
         self._graphs: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
         self._graph_lock = threading.Lock()
@@ -53,8 +60,10 @@ class MusicVAE:
 
     def __repr__(self) -> str:
         s = self.spec
-        return (f"MusicVAE(config={self.config!r}, {self.data_converter.js_type}, z={s.z_size}, "
-                f"encoder={list(s.encoder_sizes)}, decoder={list(s.decoder_sizes)}, steps={s.num_steps})")
+        return (
+            f"MusicVAE(config={self.config!r}, {self.data_converter.js_type}, z={s.z_size}, "
+            f"encoder={list(s.encoder_sizes)}, decoder={list(s.decoder_sizes)}, steps={s.num_steps})"
+        )
 
     # -- loading and saving ----------------------------------------------
     @classmethod
@@ -68,9 +77,16 @@ class MusicVAE:
         return model
 
     @classmethod
-    def create(cls, config: str, z_size: int | None = None, encoder_sizes: Sequence[int] | None = None,
-               decoder_sizes: Sequence[int] | None = None, conductor_sizes: Sequence[int] = (),
-               hierarchical_encoder: bool = False, seed: int | None = None) -> MusicVAE:
+    def create(
+        cls,
+        config: str,
+        z_size: int | None = None,
+        encoder_sizes: Sequence[int] | None = None,
+        decoder_sizes: Sequence[int] | None = None,
+        conductor_sizes: Sequence[int] = (),
+        hierarchical_encoder: bool = False,
+        seed: int | None = None,
+    ) -> MusicVAE:
         """A randomly initialised model of a Magenta config (its sizes unless given)."""
         from hmm_live.models.musicvae.configs import get_config
 
@@ -81,11 +97,17 @@ class MusicVAE:
         converter = converter_from_spec(cfg.data_converter)
         chords = ChordEncoder(cfg.chord_encoder) if cfg.chord_encoder else None
         spec = NetworkSpec(
-            input_depth=converter.input_depth, output_depth=converter.output_depth, z_size=z_size,
-            encoder_sizes=tuple(encoder_sizes), decoder_sizes=tuple(decoder_sizes),
-            num_steps=converter.num_steps, control_depth=chords.depth if chords else 0,
-            num_segments=converter.num_segments or 0, hierarchical_encoder=hierarchical_encoder,
-            conductor_sizes=tuple(conductor_sizes))
+            input_depth=converter.input_depth,
+            output_depth=converter.output_depth,
+            z_size=z_size,
+            encoder_sizes=tuple(encoder_sizes),
+            decoder_sizes=tuple(decoder_sizes),
+            num_steps=converter.num_steps,
+            control_depth=chords.depth if chords else 0,
+            num_segments=converter.num_segments or 0,
+            hierarchical_encoder=hierarchical_encoder,
+            conductor_sizes=tuple(conductor_sizes),
+        )
         if seed is not None:
             keras.utils.set_random_seed(seed)
         return cls(spec, converter, chords, cfg.name)
@@ -120,8 +142,10 @@ class MusicVAE:
         if format != "magenta-js":
             raise ConfigError(f"unknown export format {format!r}; hmm_live exports 'magenta-js'")
         if len(self.spec.encoder_sizes) > 1 and not self.spec.hierarchical_encoder:
-            raise ConfigError("magenta-js cannot load flat encoders with more than one layer "
-                              f"(this one has {len(self.spec.encoder_sizes)})")
+            raise ConfigError(
+                "magenta-js cannot load flat encoders with more than one layer "
+                f"(this one has {len(self.spec.encoder_sizes)})"
+            )
         return checkpoints.write_js(path, self.weights(), self.js_config(), quantization)
 
     # -- tensors ----------------------------------------------------------
@@ -132,23 +156,28 @@ class MusicVAE:
                 raise ChordError("this model is not chord-conditioned, but chords were given")
             return None
         if not chords:
-            raise ChordError(f"this model is conditioned on chords ({self.chord_encoder.name}): "
-                             f"pass chords=[...]")
+            raise ChordError(f"this model is conditioned on chords ({self.chord_encoder.name}): pass chords=[...]")
         return self.chord_encoder.encode_progression(chords, self.num_steps)
 
     def encode_tensors(self, inputs: np.ndarray, controls: np.ndarray | None = None):
         """Encoder inputs [n, num_steps, input_depth] -> (mu, sigma), numpy."""
         inputs = np.asarray(inputs, np.float32)
         if inputs.ndim != 3 or inputs.shape[1:] != (self.num_steps, self.spec.input_depth):
-            raise SequenceError(f"encoder inputs must be [n, {self.num_steps}, {self.spec.input_depth}], "
-                                f"got {list(inputs.shape)}")
+            raise SequenceError(
+                f"encoder inputs must be [n, {self.num_steps}, {self.spec.input_depth}], got {list(inputs.shape)}"
+            )
         graph = self._graph("encode", controls is not None)
         mu, sigma = graph(inputs, *([] if controls is None else [controls]))
         return mu.numpy(), sigma.numpy()
 
-    def decode_labels(self, z: ArrayLike, temperature: float | None = None,
-                      controls: np.ndarray | None = None, length: int | None = None,
-                      seed: int | None = None) -> np.ndarray:
+    def decode_labels(
+        self,
+        z: ArrayLike,
+        temperature: float | None = None,
+        controls: np.ndarray | None = None,
+        length: int | None = None,
+        seed: int | None = None,
+    ) -> np.ndarray:
         """z [n, z_size] -> class labels [n, length] (the fast path used live)."""
         z = np.asarray(z, np.float32)
         if z.ndim == 1:
@@ -184,23 +213,30 @@ class MusicVAE:
             return tf.function(lambda x, *c: net.encode(x, *c), input_signature=sig, autograph=False)
         sig = [tf.TensorSpec([None, s.z_size], tf.float32), tf.TensorSpec([], tf.int32)]
         if greedy:
-            return tf.function(lambda z, n, *c: net.decode(z, c[0] if c else None, n),
-                               input_signature=sig + c_sig, autograph=False)
+            return tf.function(
+                lambda z, n, *c: net.decode(z, c[0] if c else None, n), input_signature=sig + c_sig, autograph=False
+            )
         sig += [tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int64)]
-        return tf.function(lambda z, n, t, seed, *c: net.decode(z, c[0] if c else None, n, t, seed),
-                           input_signature=sig + c_sig, autograph=False)
+        return tf.function(
+            lambda z, n, t, seed, *c: net.decode(z, c[0] if c else None, n, t, seed),
+            input_signature=sig + c_sig,
+            autograph=False,
+        )
 
     # -- Magenta's API -----------------------------------------------------
-    def encode(self, sequences: Sequence[NoteSequence], chords: Sequence[str] | None = None,
-               seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def encode(
+        self, sequences: Sequence[NoteSequence], chords: Sequence[str] | None = None, seed: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """NoteSequences (quantised or not) -> (z, mu, sigma), each [n, z_size] float32."""
         if isinstance(sequences, NoteSequence):
             sequences = [sequences]
         sequences = list(sequences)
         for s in sequences:
             if not isinstance(s, NoteSequence):
-                raise SequenceError(f"encode takes NoteSequences, got {type(s).__name__} {s!r:.60} "
-                                    f"(read MIDI files with hmm_live.music.read_midi)")
+                raise SequenceError(
+                    f"encode takes NoteSequences, got {type(s).__name__} {s!r:.60} "
+                    f"(read MIDI files with hmm_live.music.read_midi)"
+                )
         if not sequences:
             raise SequenceError("encode needs at least one NoteSequence")
         inputs = np.stack([self.data_converter.to_inputs(s) for s in sequences])
@@ -208,35 +244,56 @@ class MusicVAE:
         eps = np.random.default_rng(seed).standard_normal(mu.shape).astype(np.float32)
         return mu + sigma * eps, mu, sigma
 
-    def decode(self, z: ArrayLike, temperature: float | None = None, chords: Sequence[str] | None = None,
-               length: int | None = None, seed: int | None = None) -> list[NoteSequence]:
+    def decode(
+        self,
+        z: ArrayLike,
+        temperature: float | None = None,
+        chords: Sequence[str] | None = None,
+        length: int | None = None,
+        seed: int | None = None,
+    ) -> list[NoteSequence]:
         """z [n, z_size] -> quantised NoteSequences; temperature None decodes greedily."""
         labels = self.decode_labels(z, temperature, self.controls(chords), length, seed)
         return [self.data_converter.from_labels(row) for row in labels]
 
-    def sample(self, n: int, temperature: float = 0.5, chords: Sequence[str] | None = None,
-               seed: int | None = None) -> list[NoteSequence]:
+    def sample(
+        self, n: int, temperature: float = 0.5, chords: Sequence[str] | None = None, seed: int | None = None
+    ) -> list[NoteSequence]:
         """n new sequences from z ~ N(0, I)."""
         rng = np.random.default_rng(seed)
         z = rng.standard_normal((n, self.z_size)).astype(np.float32)
         return self.decode(z, temperature, chords, seed=None if seed is None else int(rng.integers(2**31)))
 
-    def interpolate(self, a: NoteSequence | ArrayLike, b: NoteSequence | ArrayLike, num_steps: int,
-                    temperature: float | None = None, chords: Sequence[str] | None = None,
-                    seed: int | None = None) -> list[NoteSequence]:
+    def interpolate(
+        self,
+        a: NoteSequence | ArrayLike,
+        b: NoteSequence | ArrayLike,
+        num_steps: int,
+        temperature: float | None = None,
+        chords: Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> list[NoteSequence]:
         """Spherical interpolation from a to b (sequences or z vectors), endpoints included."""
-        za, zb = (self.encode([x], chords)[1][0] if isinstance(x, NoteSequence)
-                  else np.asarray(x, np.float32).reshape(-1) for x in (a, b))
+        za, zb = (
+            self.encode([x], chords)[1][0] if isinstance(x, NoteSequence) else np.asarray(x, np.float32).reshape(-1)
+            for x in (a, b)
+        )
         if za.shape != (self.z_size,) or zb.shape != (self.z_size,):
-            raise ConfigError(f"interpolate needs z vectors of {self.z_size} values, "
-                              f"got {za.size} and {zb.size}")
+            raise ConfigError(f"interpolate needs z vectors of {self.z_size} values, got {za.size} and {zb.size}")
         if num_steps < 2:
             raise ConfigError(f"interpolate needs num_steps >= 2, got {num_steps}")
         z = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, num_steps)])
         return self.decode(z, temperature, chords, seed=seed)
 
-    def similar(self, sequence: NoteSequence, n: int, similarity: float, temperature: float = 0.5,
-                chords: Sequence[str] | None = None, seed: int | None = None) -> list[NoteSequence]:
+    def similar(
+        self,
+        sequence: NoteSequence,
+        n: int,
+        similarity: float,
+        temperature: float = 0.5,
+        chords: Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> list[NoteSequence]:
         """n variations: z = similarity * mu + (1 - similarity) * noise, as magenta-js does."""
         if not 0.0 <= similarity <= 1.0:
             raise ConfigError(f"similarity must be within 0..1, got {similarity}")

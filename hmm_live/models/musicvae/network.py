@@ -12,6 +12,7 @@ LSTM cells are TF1's LSTMBlockCell: kernel [input + H, 4H], gates i, j, f, o,
 forget bias 1.0 added at run time. Every weight carries its Magenta variable
 name (`magenta_weights`), so checkpoints map one to one.
 """
+
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, fields
@@ -42,18 +43,24 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         """Refuse sizes past hmm_live.limits before any layer allocates them."""
-        for name, lo, hi in (("input_depth", 1, limits.MAX_DEPTH), ("output_depth", 1, limits.MAX_DEPTH),
-                             ("z_size", 1, limits.MAX_Z), ("num_steps", 1, limits.MAX_STEPS),
-                             ("control_depth", 0, limits.MAX_DEPTH),
-                             ("num_segments", 0, limits.MAX_SEGMENTS)):
+        for name, lo, hi in (
+            ("input_depth", 1, limits.MAX_DEPTH),
+            ("output_depth", 1, limits.MAX_DEPTH),
+            ("z_size", 1, limits.MAX_Z),
+            ("num_steps", 1, limits.MAX_STEPS),
+            ("control_depth", 0, limits.MAX_DEPTH),
+            ("num_segments", 0, limits.MAX_SEGMENTS),
+        ):
             int_field(getattr(self, name), f"network field {name!r}", lo, hi)
         for name, min_len in (("encoder_sizes", 1), ("decoder_sizes", 1), ("conductor_sizes", 0)):
-            int_list(getattr(self, name), f"network field {name!r}", 1, limits.MAX_LAYER_SIZE,
-                     limits.MAX_LAYERS, min_len)
+            int_list(
+                getattr(self, name), f"network field {name!r}", 1, limits.MAX_LAYER_SIZE, limits.MAX_LAYERS, min_len
+            )
         of_type(self.hierarchical_encoder, bool, "network field 'hierarchical_encoder'")
         if self.num_segments and self.num_steps % self.num_segments:
-            raise ConfigError(f"network field 'num_segments' {self.num_segments} does not divide "
-                              f"num_steps {self.num_steps}")
+            raise ConfigError(
+                f"network field 'num_segments' {self.num_segments} does not divide num_steps {self.num_steps}"
+            )
 
     @property
     def segment_length(self) -> int:
@@ -93,7 +100,7 @@ class LSTMCell(keras.layers.Layer):
 
     def step(self, x_part, state):
         c, h = state
-        gates = x_part + tf.matmul(h, self.kernel[-self.units:])
+        gates = x_part + tf.matmul(h, self.kernel[-self.units :])
         i, j, f, o = tf.split(gates, 4, axis=-1)
         c = tf.sigmoid(i) * tf.tanh(j) + c * tf.sigmoid(f + 1.0)
         h = tf.tanh(c) * tf.sigmoid(o)
@@ -104,8 +111,7 @@ def run_lstm(cell: LSTMCell, x, reverse: bool = False):
     """Run one cell over x [B, T, D] from a zero state; returns outputs [B, T, H]."""
     x_part = tf.transpose(cell.input_part(x), [1, 0, 2])  # [T, B, 4H]
     zeros = tf.zeros([tf.shape(x)[0], cell.units])
-    _, outputs = tf.scan(lambda state, xp: cell.step(xp, state)[1], x_part,
-                         initializer=(zeros, zeros), reverse=reverse)
+    _, outputs = tf.scan(lambda state, xp: cell.step(xp, state)[1], x_part, initializer=(zeros, zeros), reverse=reverse)
     return tf.transpose(outputs, [1, 0, 2])
 
 
@@ -157,8 +163,7 @@ class Encoder(keras.layers.Layer):
         if self.segments:
             self.levels = []
             for level, units in enumerate(spec.encoder_sizes):
-                self.levels.append(BidirectionalStack(
-                    [units], input_dim, f"encoder/hierarchical_level_{level}/"))
+                self.levels.append(BidirectionalStack([units], input_dim, f"encoder/hierarchical_level_{level}/"))
                 input_dim = 2 * units
         else:
             self.levels = [BidirectionalStack(spec.encoder_sizes, input_dim, "encoder/")]
@@ -195,7 +200,7 @@ class Decoder(keras.layers.Layer):
         lookup (prev; row output_depth = no previous output) and a per-call z term."""
         first = self.cells[0]
         prev_rows = tf.concat([first.kernel[: self.output_depth], tf.zeros([1, 4 * first.units])], 0)
-        z_rows = first.kernel[self.output_depth: self.output_depth + z.shape[-1]]
+        z_rows = first.kernel[self.output_depth : self.output_depth + z.shape[-1]]
         return prev_rows, tf.matmul(z, z_rows) + first.bias
 
     def teacher_forced(self, z, targets, sampling_probability, noise):
@@ -213,8 +218,7 @@ class Decoder(keras.layers.Layer):
             h, states = step_stack(self.cells, static + tf.gather(prev_rows, label), states)
             logits = self.projection(h)
             cdf = tf.cumsum(tf.nn.softmax(logits), axis=-1)
-            sampled = tf.minimum(tf.reduce_sum(tf.cast(cdf < draw[:, None], targets.dtype), -1),
-                                 self.output_depth - 1)
+            sampled = tf.minimum(tf.reduce_sum(tf.cast(cdf < draw[:, None], targets.dtype), -1), self.output_depth - 1)
             label = tf.where(coin < sampling_probability, tf.stop_gradient(sampled), target)
             return label, states, logits
 
@@ -229,7 +233,7 @@ class Decoder(keras.layers.Layer):
         first = self.cells[0]
         prev_rows, static = self._input_terms(z)
         if controls is not None:
-            c_rows = first.kernel[self.output_depth + z.shape[-1]: -first.units]
+            c_rows = first.kernel[self.output_depth + z.shape[-1] : -first.units]
             per_step = tf.matmul(controls, c_rows)
         states = initial_states(self.z_to_state, self.cells, z)
 
@@ -246,8 +250,9 @@ class Decoder(keras.layers.Layer):
             return label, new_states
 
         if temperature is not None:  # Gumbel-max sampling: all the noise drawn up front
-            uniform = tf.random.stateless_uniform([steps, tf.shape(z)[0], self.output_depth], seed,
-                                                  minval=1e-20, maxval=1.0)
+            uniform = tf.random.stateless_uniform(
+                [steps, tf.shape(z)[0], self.output_depth], seed, minval=1e-20, maxval=1.0
+            )
             gumbel = -tf.math.log(-tf.math.log(uniform))
         labels, _ = tf.scan(step, tf.range(steps), initializer=(start_label, states))
         return tf.transpose(labels)
@@ -310,7 +315,7 @@ class MusicVAENetwork(keras.Model):
         seg = self.spec.segment_length
         bars, label = [], none
         for i, embedding in enumerate(self.conductor(z)):
-            bar_controls = None if controls is None else controls[i * seg:(i + 1) * seg]
+            bar_controls = None if controls is None else controls[i * seg : (i + 1) * seg]
             bar_seed = None if seed is None else tf.random.experimental.stateless_fold_in(seed, 1000 + i)
             bar = self.decoder.sample(embedding, bar_controls, seg, label, temperature, bar_seed)
             bars.append(bar)
