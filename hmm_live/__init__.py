@@ -4,7 +4,6 @@ The models (and TensorFlow under them) load on first use of a name below, so
 `hmm-live --help` and the CLI's argument checks answer at once.
 """
 
-import importlib
 import os
 import warnings
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from hmm_live.errors import (  # noqa: E402
     TrainingBusyError,
     UnsupportedModelError,
 )
+from hmm_live.lazy import lazy_names  # noqa: E402
 
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from hmm_live.models import MusicVAE, Responder, Subspacer
@@ -59,15 +59,4 @@ __all__ = [
     "SynthError",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """Import a model class on first use (PEP 562), not when the package is imported."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'hmm_live' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later uses skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

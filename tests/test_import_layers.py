@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hmm_live"
 LAYERS = [
-    {"errors", "grid"},
+    {"errors", "grid", "lazy"},
     {"limits", "files", "shipped"},
     {"music"},
     {"models"},

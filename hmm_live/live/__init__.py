@@ -4,7 +4,7 @@ Names load on first use (PEP 562), so importing `hmm_live.live.clock` (as the
 CLI does, for its tempo range) loads neither the engine nor the models.
 """
 
-import importlib
+from hmm_live.lazy import lazy_names
 
 _LAZY = {
     "Bus": "hmm_live.live.bus",
@@ -25,14 +25,4 @@ _LAZY = {
 }
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> object:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'hmm_live.live' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later uses skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -5,22 +5,28 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.support import HELDOUT, REPO
 
-BENCH = REPO / "bench" / "musicvae.py"
+BENCH = REPO / "bench"
+
+
+def run_bench(script: str, *args: str, out: Path, timeout: float) -> dict:
+    """Run bench/`script` with `args`; the report it wrote to `out` (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args, "--out", str(out)], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report == json.loads(done.stdout)  # the same JSON on stdout
+    return report
 
 
 def test_musicvae_bench_quick(oracle, tmp_path):
-    out = tmp_path / "bench.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--out", str(out)], capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)
-    assert report == json.loads(out.read_text())
+    report = run_bench("musicvae.py", "--quick", out=tmp_path / "bench.json", timeout=600)
     small = report["sizes"]["small"]
     for kind in ("labels_greedy", "labels_temperature"):
         assert small["decode"][kind]["p50_ms"] > 0
@@ -30,13 +36,7 @@ def test_musicvae_bench_quick(oracle, tmp_path):
 
 
 def test_bench_subspace_quick(tmp_path):
-    bench = BENCH.with_name("subspace.py")
-    out = tmp_path / "subspace.json"
-    done = subprocess.run(
-        [sys.executable, str(bench), "--quick", "--out", str(out)], capture_output=True, text=True, timeout=900
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report = run_bench("subspace.py", "--quick", out=tmp_path / "subspace.json", timeout=900)
     assert report["subspacer_fit_s"] > 0
     assert report["bar_to_answer"]["p99_ms"] > 0
     assert 0.0 <= report["separation"]["accuracy_2d"] <= 1.0
@@ -54,15 +54,7 @@ def test_bench_live_quick_soak(tmp_path):
 
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (the README's test command installs jackd2)")
-    out = tmp_path / "live.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH.with_name("live.py")), "--quick", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report = run_bench("live.py", "--quick", out=tmp_path / "live.json", timeout=600)
     assert report["soak"]["missed_bars"] == 0
     assert report["soak"]["stuck_notes"] == []
     assert 0.0 < report["capture"]["on_intended_step"] <= 1.0  # 100% is the target; 180 BPM leaves 12 ms
@@ -78,15 +70,7 @@ def test_bench_sound_quick(tmp_path):
 
     if shutil.which("jackd") is None or CHROMIUM is None:
         pytest.skip("jackd or chromium is not installed (the README's test command installs both)")
-    out = tmp_path / "sound.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH.with_name("sound.py")), "--bars", "4", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report = run_bench("sound.py", "--bars", "4", out=tmp_path / "sound.json", timeout=900)
     for side in ("synth", "browser"):
         assert report[side]["scheduled_notes"] > 0
         assert 0.0 <= report[side]["heard_share"] <= 1.0
@@ -96,15 +80,7 @@ def test_bench_sound_quick(tmp_path):
 
 def test_bench_ui_quick(tmp_path):
     """Slider release -> notes shown (kernel, and browser where chromium is), and the map's batching."""
-    out = tmp_path / "ui.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH.with_name("ui.py")), "--quick", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report = run_bench("ui.py", "--quick", out=tmp_path / "ui.json", timeout=600)
     assert report["kernel_release_to_roll"]["n"] > 0
     assert report["map_flood"]["points_delivered"] == report["map_flood"]["points_published"]
     for measured in report.get("browser_release", {}).values():
@@ -115,14 +91,7 @@ def test_bench_ui_quick(tmp_path):
 def music_report(tmp_path_factory) -> dict:
     """One quick run of bench/music.py on the held-out windows kept in tests/data."""
     out = tmp_path_factory.mktemp("music") / "music.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH.with_name("music.py")), "--quick", "--windows", str(HELDOUT), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(out.read_text())
+    return run_bench("music.py", "--quick", "--windows", str(HELDOUT), out=out, timeout=1800)
 
 
 def test_bench_music_quick_melody_and_jam(music_report):
