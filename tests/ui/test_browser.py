@@ -120,12 +120,17 @@ def test_subspace_notebook_sliders_and_map(lab, page):
                 )
             )
             and abs(k["x"] - readout) < 0.006
+            and abs(k["cursor"][0] - k["x"]) < 1e-6  # the map's cursor follows the point, after its decode
             and k
         ),
         60,
-        "the kernel decodes the slider's last value",
+        "the kernel decodes the slider's last value and moves the map's cursor there",
     )
-    cursor = page.evaluate(f"({BROWSER_ROWS})('hmm_cursor')")
+    cursor = wait_until(
+        lambda: (c := page.evaluate(f"({BROWSER_ROWS})('hmm_cursor')"))["d0"][0] == pytest.approx(after["x"]) and c,
+        30,
+        "the page's map cursor at the slider's last value",
+    )
     assert after["decoded"] > before["decoded"]
     assert after["x"] > before["x"]
     assert after["x"] == pytest.approx(readout, abs=0.006)
