@@ -114,10 +114,11 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
     played_key = key(played)
     best, best_score = None, -np.inf
     for order, notes in enumerate(candidates):
-        notes_key = key(notes)
-        if notes_key is None:  # no notes
+        if not len(notes):
             continue
-        shifts = {0, (played_key[0] - notes_key[0] + 6) % 12 - 6} if melody and played_key else {0}
+        shifts = {0}
+        if melody and played_key and (notes_key := key(notes)):  # a drum kit has no key to move to
+            shifts.add((played_key[0] - notes_key[0] + 6) % 12 - 6)
         for shift in shifts:
             moved = notes + np.array([_register(played, notes, shift, melody) if melody else 0, 0, 0])
             tonic = melody is not None and same_tonic(played, moved)
