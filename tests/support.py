@@ -114,7 +114,7 @@ class Bucket:
         self.requests: list[tuple[str, str | None]] = []
         self.served = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _BucketHandler)
-        self._server.bucket = self  # type: ignore[attr-defined]
+        self._server.bucket = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> Bucket:
@@ -128,7 +128,7 @@ class Bucket:
 
 class _BucketHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        bucket: Bucket = self.server.bucket  # type: ignore[attr-defined]
+        bucket: Bucket = self.server.bucket
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         asked = self.headers.get("Range")
         bucket.requests.append((path, asked))
@@ -137,7 +137,7 @@ class _BucketHandler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = file.read_bytes()
-        start = int(re.fullmatch(r"bytes=(\d+)-", asked)[1]) if asked and bucket.ranges else 0  # type: ignore[index]
+        start = int(re.fullmatch(r"bytes=(\d+)-", asked)[1]) if asked and bucket.ranges else 0
         if start >= len(data) > 0:
             self.send_response(416)
             self.send_header("Content-Range", f"bytes */{len(data)}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hmm_live.errors import CheckpointError, UnsupportedModelError
 from hmm_live.files import cache_dir
+from hmm_live.models.musicvae.download import complete, download
 
 BASE_URL = "https://storage.googleapis.com/magentadata/js/checkpoints"
 URL_VARIABLE = "HMM_LIVE_CHECKPOINT_URL"
@@ -160,8 +161,6 @@ def is_url(text: str) -> bool:
 
 
 def cached(name_or_url: str) -> bool:
-    from hmm_live.models.musicvae.download import complete
-
     return complete(folder(name_or_url))
 
 
@@ -170,8 +169,6 @@ def fetch(name_or_url: str, progress: bool = True) -> Path:
 
     A published model hmm_live cannot run is refused before any download.
     """
-    from hmm_live.models.musicvae.download import complete, download
-
     if is_url(name_or_url):
         target_url = name_or_url
     else:

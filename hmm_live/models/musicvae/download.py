@@ -137,7 +137,7 @@ class _Dropped(Exception):
 
 
 def _resume(url: str, part: Path, limit: int, shown: _Progress) -> None:
-    have = _on_disk(part)
+    have = part.stat().st_size if part.is_file() else 0
     headers = {"User-Agent": _USER_AGENT, **({"Range": f"bytes={have}-"} if have else {})}
     try:
         response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
@@ -164,7 +164,7 @@ def _resume(url: str, part: Path, limit: int, shown: _Progress) -> None:
             raise CheckpointError(f"{url} is {expected} bytes, more than the {limit} its checkpoint allows")
         try:
             with open(part, "ab" if have else "wb") as f:
-                while chunk := _read(response, url):
+                while chunk := _read(response):
                     have += len(chunk)
                     if have > limit:
                         raise CheckpointError(f"{url} sends more than the {limit} bytes its checkpoint allows")
@@ -179,7 +179,7 @@ def _resume(url: str, part: Path, limit: int, shown: _Progress) -> None:
         raise _Dropped(f"it closed after {have} of {expected} bytes")
 
 
-def _read(response: http.client.HTTPResponse, url: str) -> bytes:
+def _read(response: http.client.HTTPResponse) -> bytes:
     try:
         return response.read(CHUNK_BYTES)
     except (OSError, http.client.HTTPException) as e:  # reset, timeout, IncompleteRead
