@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hmm_live import CheckpointError, MusicVAE, UnsupportedModelError
+from hmm_live import CheckpointError, DownloadError, MusicVAE, UnsupportedModelError
 from hmm_live.cli import main
 from hmm_live.models.musicvae import catalog, checkpoints
 from hmm_live.models.musicvae.network import NetworkSpec
@@ -209,7 +209,7 @@ def test_offline_says_which_files_to_fetch_and_where(bucket, monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed when the block ends: nothing listens there
     monkeypatch.setenv("HMM_LIVE_CHECKPOINT_URL", f"http://127.0.0.1:{port}")
-    with pytest.raises(CheckpointError) as raised:
+    with pytest.raises(DownloadError) as raised:
         MusicVAE.load("mel_2bar_small", progress=False)
     assert f"http://127.0.0.1:{port}/music_vae/mel_2bar_small/config.json" in str(raised.value)
     assert f"put them in the folder {catalog.folder('mel_2bar_small')}" in str(raised.value)

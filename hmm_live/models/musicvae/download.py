@@ -17,7 +17,6 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import sys
 import time
 import urllib.error
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from hmm_live import __version__, limits
-from hmm_live.errors import CheckpointError, HmmLiveError
+from hmm_live.errors import CheckpointError, DownloadError, HmmLiveError
 from hmm_live.files import atomic_folder
 
 CHUNK_BYTES = 256 * 1024
@@ -38,16 +37,13 @@ JSON_FILES = ("config.json", "weights_manifest.json")
 _USER_AGENT = f"hmm_live/{__version__} (+Python urllib)"
 
 
-class _Unreachable(Exception):
-    """The server could not be reached, or kept dropping the connection: the user may fetch by hand."""
-
-
 def download(url: str, folder: str | os.PathLike, progress: bool = True) -> Path:
     """Fetch the magenta-js checkpoint at `url` (a folder URL) into `folder`, all or nothing.
 
     `progress` shows a line on stderr (bytes of the shards, of their total).
-    Raises CheckpointError naming the URL or file at fault; offline, the
-    message lists the files to fetch by hand and where to put them.
+    Raises CheckpointError naming the URL or file at fault; DownloadError (one)
+    where the server cannot be reached or keeps dropping the connection, its
+    message listing the files to fetch by hand and where to put them.
     """
     url = url.rstrip("/")
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
@@ -74,8 +70,8 @@ def download(url: str, folder: str | os.PathLike, progress: bool = True) -> Path
             shown.start(sum(size for _, size in groups), sum(_on_disk(staging / n) for n in shards))
             for names, size in groups:
                 _fetch_group(url, staging, names, size, shown)
-        except _Unreachable as e:
-            raise CheckpointError(_offline(url, folder, shards, str(e))) from None
+        except DownloadError as e:
+            raise DownloadError(_offline(url, folder, shards, str(e))) from None
         with atomic_folder(folder) as tmp:
             for entry in staging.iterdir():
                 if not entry.name.endswith(".part"):
@@ -124,16 +120,12 @@ def _fetch(url: str, path: Path, limit: int, shown: _Progress) -> None:
     for _ in range(TRIES):
         try:
             _resume(url, part, limit, shown)
-        except _Dropped as e:
+        except DownloadError as e:  # dropped, or never made: try again from the byte it stopped at
             reason = str(e)
             continue
         os.replace(part, path)
         return
-    raise _Unreachable(f"the connection to {url} dropped {TRIES} times ({reason})")
-
-
-class _Dropped(Exception):
-    """The body stopped short, or the server sent a range other than the one asked for: try again."""
+    raise DownloadError(f"{TRIES} tries of {url} failed, the last: {reason}")
 
 
 def _resume(url: str, part: Path, limit: int, shown: _Progress) -> None:
@@ -146,14 +138,12 @@ def _resume(url: str, part: Path, limit: int, shown: _Progress) -> None:
             if e.headers.get("Content-Range") == f"bytes */{have}":
                 return  # all there: a kill came between the last byte and the rename
             _restart(part, have, shown)  # the .part is no prefix of the file (it changed): start again
-            raise _Dropped(f"{url} no longer holds the {have} bytes fetched before") from None
+            raise DownloadError(f"it no longer holds the {have} bytes fetched before") from None
         raise CheckpointError(f"{url}: HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        if isinstance(e.reason, (socket.gaierror, ConnectionRefusedError)):  # offline, or no such server
-            raise _Unreachable(f"{url} cannot be reached: {e.reason}") from None
-        raise _Dropped(f"{e.reason}") from None
+    except urllib.error.URLError as e:  # offline, no such server, refused
+        raise DownloadError(f"it cannot be reached: {e.reason}") from None
     except (OSError, http.client.HTTPException) as e:  # closed before the headers, timeout
-        raise _Dropped(f"{type(e).__name__}: {e}") from None
+        raise DownloadError(f"{type(e).__name__}: {e}") from None
     with response:
         expected = _expected_size(response, have)
         if response.status != 206 and have:  # the server ignored Range: the whole file comes again
@@ -176,14 +166,14 @@ def _resume(url: str, part: Path, limit: int, shown: _Progress) -> None:
         except OSError as e:
             raise CheckpointError(f"cannot write {part}: {e.strerror or e}") from None
     if expected is not None and have != expected:
-        raise _Dropped(f"it closed after {have} of {expected} bytes")
+        raise DownloadError(f"the connection dropped after {have} of {expected} bytes")
 
 
 def _read(response: http.client.HTTPResponse) -> bytes:
     try:
         return response.read(CHUNK_BYTES)
     except (OSError, http.client.HTTPException) as e:  # reset, timeout, IncompleteRead
-        raise _Dropped(f"{type(e).__name__}: {e}") from None
+        raise DownloadError(f"{type(e).__name__}: {e}") from None
 
 
 def _expected_size(response: http.client.HTTPResponse, have: int) -> int | None:
@@ -191,7 +181,7 @@ def _expected_size(response: http.client.HTTPResponse, have: int) -> int | None:
     if response.status == 206:
         match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
         if not match or int(match.group(1)) != have:
-            raise _Dropped(f"asked for bytes {have}-, got {response.headers.get('Content-Range')!r:.60}")
+            raise DownloadError(f"asked for bytes {have}-, got {response.headers.get('Content-Range')!r:.60}")
         if match.group(2) != "*":
             return int(match.group(2))
     length = response.headers.get("Content-Length", "")
