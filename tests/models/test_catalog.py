@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,13 @@ def test_a_download_cut_at_any_byte_resumes_to_a_verified_folder(bucket, tree, w
     catalog.fetch("mel_2bar_small", progress=False)
     assert same_files(folder, catalog.folder("mel_2bar_small"))
     assert bucket.served == sum(p.stat().st_size for p in folder.iterdir()), "a byte was fetched twice"
+
+
+def test_two_downloads_of_one_name_at_once_fetch_it_once(bucket, tree):
+    with ThreadPoolExecutor(2) as pool:
+        folders = list(pool.map(lambda _: catalog.fetch("mel_2bar_small", progress=False), range(2)))
+    assert folders == [catalog.folder("mel_2bar_small")] * 2
+    assert bucket.served == sum(p.stat().st_size for p in source(tree).iterdir())
 
 
 def test_a_dropped_connection_mid_shard_resumes_in_the_same_run(bucket, tree):
