@@ -212,6 +212,12 @@ def test_a_shard_of_the_wrong_size_is_refused_and_nothing_installed(bucket, tree
     assert not catalog.folder("mel_2bar_small").exists()
 
 
+def test_a_missing_file_names_its_url(bucket, monkeypatch):
+    monkeypatch.setenv("HMM_LIVE_CHECKPOINT_URL", f"{bucket.url}/elsewhere")
+    with pytest.raises(CheckpointError, match=f"{bucket.url}/elsewhere/music_vae/mel_2bar_small/config.json: HTTP 404"):
+        catalog.fetch("mel_2bar_small", progress=False)
+
+
 def test_offline_says_which_files_to_fetch_and_where(bucket, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
