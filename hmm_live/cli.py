@@ -1,4 +1,4 @@
-"""The `hmm-live` command: lab, jam, sample, info, export, train-musicvae and eval."""
+"""The `hmm-live` command: lab, jam, sample, info, export, train-musicvae, eval, models and fetch."""
 
 from __future__ import annotations
 
@@ -147,6 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--config", type=_config_name, help="Magenta config name, for TF checkpoints")
     ev.add_argument("--out", help="also write the JSON to this file")
 
+    sub.add_parser("models", help="list magenta-js's published MusicVAEs: what each is, its size, whether cached")
+    fetch = sub.add_parser(
+        "fetch",
+        help="download a published MusicVAE (or a checkpoint URL) into the cache",
+        description="Resumes an interrupted download. HMM_LIVE_CACHE moves the cache, "
+        "HMM_LIVE_CHECKPOINT_URL the server (a mirror of Magenta's bucket).",
+    )
+    fetch.add_argument("name", help="a name `hmm-live models` lists, or an https:// checkpoint folder URL")
+    fetch.add_argument("--quiet", action="store_true", help="no progress line")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         print(
@@ -166,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval": _eval,
         "jam": _jam,
         "lab": _lab,
+        "models": _models,
+        "fetch": _fetch,
     }
     try:
         return commands[args.command](args)
@@ -300,6 +312,25 @@ def _export(args) -> int:
     model = _load(args.checkpoint, args.config)
     path = model.save(args.out) if args.format == "hmm_live" else model.export(args.out, quantization=args.quantization)
     print(f"wrote {path}")
+    return 0
+
+
+def _models(args) -> int:
+    from hmm_live.models.musicvae import catalog
+
+    print(f"{'NAME':<32} {'FAMILY':<18} {'BARS':>4} {'SIZE':>9}  CACHED  DESCRIPTION")
+    for p in catalog.PUBLISHED.values():
+        what = f"not supported: {p.refused}" if p.refused else p.description
+        cached = "yes" if catalog.cached(p.name) else "-"
+        print(f"{p.name:<32} {p.family:<18} {p.bars:>4} {p.size_mb:>6.1f} MB  {cached:<6}  {what}")
+    print(f"cache: {catalog.cache()}; server: {catalog.base_url()}")
+    return 0
+
+
+def _fetch(args) -> int:
+    from hmm_live.models.musicvae import catalog
+
+    print(catalog.fetch(args.name, progress=not args.quiet))
     return 0
 
 

@@ -15,6 +15,10 @@ class CheckpointError(HmmLiveError):
     """A checkpoint file or folder is missing, truncated or inconsistent."""
 
 
+class DownloadError(CheckpointError):
+    """A checkpoint cannot be downloaded: no connection, or one that keeps dropping."""
+
+
 class UnsupportedModelError(CheckpointError):
     """The checkpoint is a MusicVAE variant hmm_live does not implement."""
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: random models and music, the magenta-js forms, playing in real time, polling.
+"""Helpers shared by the tests: random models and music, the magenta-js forms, playing in real time, polling,
+a loopback checkpoint server.
 
 Fixtures live in the conftest.py files; what is here is plain functions, imported as
 `from tests.support import ...`.
@@ -6,8 +7,12 @@ Fixtures live in the conftest.py files; what is here is plain functions, importe
 
 from __future__ import annotations
 
+import re
+import threading
 import time
+import urllib.parse
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -93,3 +98,67 @@ def wait_until(condition: Callable[[], T], timeout: float, what: str, poll: floa
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
         time.sleep(poll)
     return result
+
+
+class Bucket:
+    """A loopback HTTP server of the files under `root` (laid out like Magenta's bucket), with faults to order.
+
+    `ranges`: honour `Range: bytes=N-`; `drops`: URL path -> file offsets at which one response each is
+    cut (the connection closes there); `budget`: body bytes left to serve before every response is cut
+    (None: no limit). `requests` logs (path, Range header); `served` counts body bytes sent.
+    """
+
+    def __init__(self, root: Path):
+        self.root, self.ranges, self.budget = root, True, None
+        self.drops: dict[str, list[int]] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        self.served = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _BucketHandler)
+        self._server.bucket = self
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> Bucket:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _BucketHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        bucket: Bucket = self.server.bucket
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        asked = self.headers.get("Range")
+        bucket.requests.append((path, asked))
+        file = bucket.root / path.lstrip("/")
+        if not file.is_file():
+            self.send_error(404)
+            return
+        data = file.read_bytes()
+        start = int(re.fullmatch(r"bytes=(\d+)-", asked)[1]) if asked and bucket.ranges else 0
+        if start >= len(data) > 0:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(206 if asked and bucket.ranges else 200)
+        if asked and bucket.ranges:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        cut = len(body)
+        if bucket.drops.get(path):
+            cut = min(cut, max(0, bucket.drops[path].pop(0) - start))
+        if bucket.budget is not None:
+            cut = min(cut, bucket.budget)
+            bucket.budget -= cut
+        self.wfile.write(body[:cut])
+        bucket.served += cut
+        self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        """Quiet: the tests read `requests` instead."""

@@ -92,7 +92,8 @@ def test_errors_are_one_line(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["sample"], ["info"], ["export"], ["train-musicvae"], ["jam"], ["lab"], ["eval"]]
+    "command",
+    [[], ["sample"], ["info"], ["export"], ["train-musicvae"], ["jam"], ["lab"], ["eval"], ["models"], ["fetch"]],
 )
 def test_help_loads_nothing_heavy(command):
     done, heavy = probe(*command, "--help")
@@ -100,6 +101,13 @@ def test_help_loads_nothing_heavy(command):
     assert "usage: hmm-live" in done.stdout
     assert heavy == []
     assert done.stderr == ""
+
+
+def test_models_lists_the_published_names_without_tensorflow():
+    done, heavy = probe("models")
+    assert done.returncode == 0, done.stderr
+    assert "mel_4bar_small_q2" in done.stdout
+    assert "tensorflow" not in heavy
 
 
 @pytest.mark.parametrize(

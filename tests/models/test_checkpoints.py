@@ -105,6 +105,15 @@ def test_unsupported_variables_say_so(small, tmp_path):
         MusicVAE.load(tmp_path / "groove")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("extraControls", [{"name": "rhythm", "depth": 2}]), ("conditionOnKey", True)]
+)
+def test_magenta_js_config_fields_hmm_live_lacks_are_named(small, tmp_path, field, value):
+    checkpoints.write_js(tmp_path / "m", small.weights(), {**small.js_config(), field: value})
+    with pytest.raises(UnsupportedModelError, match=f"field '{field}' asks for"):
+        MusicVAE.load(tmp_path / "m")
+
+
 def test_missing_and_truncated_shards(small, tmp_path):
     small.export(tmp_path / "m")
     shard = tmp_path / "m" / "group1-shard1of1"

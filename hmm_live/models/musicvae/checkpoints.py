@@ -190,7 +190,17 @@ def _read_own(folder: Path) -> Checkpoint:
     return ckpt
 
 
-def _read_js(folder: Path, config: str | None) -> Checkpoint:
+# config.json fields of magenta-js MusicVAEs that hmm_live does not implement, and what they ask for
+_UNSUPPORTED_FIELDS = {
+    "extraControls": "extra control inputs (rhythm, shape, register)",
+    "conditionOnKey": "key conditioning",
+    "useBooleanDecoder": "a boolean (multi-label) decoder",
+}
+
+
+def read_js_config(folder: Path) -> tuple[DataConverter, ChordEncoder | None]:
+    """config.json's data converter and chord encoder. A model hmm_live cannot run is
+    refused here, before any weight is read (or, downloading, fetched)."""
     config_path = folder / "config.json"
     js_config = _read_json(folder, "config.json")
     if not isinstance(js_config, dict) or js_config.get("type") != "MusicVAE":
@@ -198,8 +208,27 @@ def _read_js(folder: Path, config: str | None) -> Checkpoint:
         raise UnsupportedModelError(f"{config_path} describes a {kind!r:.60} model, not a MusicVAE")
     if "dataConverter" not in js_config:
         raise CheckpointError(f"{config_path} has no dataConverter")
+    for field_name, what in _UNSUPPORTED_FIELDS.items():
+        if js_config.get(field_name):
+            raise UnsupportedModelError(
+                f"{config_path} field {field_name!r} asks for {what}, which hmm_live does not support"
+            )
     with naming(config_path):
-        converter, chords = _parts(js_config)
+        return _parts(js_config)
+
+
+def shard_groups(folder: Path) -> list[tuple[list[str], int]]:
+    """weights_manifest.json's shard groups: the shard names (relative to the folder) and the
+    bytes they hold together, every field and bound checked as the loader checks them."""
+    root = folder.resolve()
+    return [
+        ([str(p.relative_to(root)) for p in paths], sum(e.nbytes for e in entries))
+        for paths, entries in _manifest(folder, folder / "weights_manifest.json")
+    ]
+
+
+def _read_js(folder: Path, config: str | None) -> Checkpoint:
+    converter, chords = read_js_config(folder)
     manifest_path = folder / "weights_manifest.json"
     weights: dict[str, np.ndarray] = {}
     for paths, entries in _manifest(folder, manifest_path):

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from hmm_live.errors import CheckpointError, ChordError, ConfigError, SequenceError
 from hmm_live.limits import naming
-from hmm_live.models.musicvae import checkpoints
+from hmm_live.models.musicvae import catalog, checkpoints
 from hmm_live.models.musicvae.network import MusicVAENetwork, NetworkSpec
 from hmm_live.music.chords import ChordEncoder
 from hmm_live.music.converters import DataConverter, converter_from_spec
@@ -67,9 +67,11 @@ class MusicVAE:
 
     # -- loading and saving ----------------------------------------------
     @classmethod
-    def load(cls, path: str | Path, config: str | None = None) -> MusicVAE:
-        """Load a magenta-js folder, a Magenta TF checkpoint (with `config`) or an hmm_live folder."""
-        ckpt = checkpoints.read_checkpoint(path, config)
+    def load(cls, path: str | Path, config: str | None = None, progress: bool = True) -> MusicVAE:
+        """Load a magenta-js folder, a Magenta TF checkpoint (with `config`) or an hmm_live folder;
+        or a published magenta-js name ("mel_4bar_small_q2") or checkpoint URL, downloaded into
+        the cache on first use (`progress`: a line on stderr meanwhile)."""
+        ckpt = checkpoints.read_checkpoint(catalog.locate(path, progress), config)
         assert ckpt.spec is not None  # read_checkpoint always sets it
         with naming(ckpt.source):
             model = cls(ckpt.spec, ckpt.converter, ckpt.chords, ckpt.config_name)
