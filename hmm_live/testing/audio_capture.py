@@ -142,16 +142,16 @@ _RECORDER = """async () => {
     node.connect(s.ctx.destination);
     return s.ctx.sampleRate;
 }"""
+# Each block goes where its time says: the worklet gets no block while nothing plays into it.
 _COLLECT = """() => {
-    const s = window.hmmLiveSound.last, blocks = window.hmmRecording;
-    const n = blocks.reduce((k, b) => k + b.d.length, 0), all = new Float32Array(n);
-    let at = 0;
-    for (const b of blocks) { all.set(b.d, at); at += b.d.length; }
+    const blocks = window.hmmRecording, rate = window.hmmLiveSound.last.ctx.sampleRate;
+    const t0 = blocks[0].t, last = blocks[blocks.length - 1];
+    const all = new Float32Array(Math.round((last.t - t0) * rate) + last.d.length);
+    for (const b of blocks) all.set(b.d, Math.round((b.t - t0) * rate));
     let text = '';
     const bytes = new Uint8Array(all.buffer);
     for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
-    const ts = s.ctx.getOutputTimestamp();
-    return {audio: btoa(text), start: blocks[0].t, context: ts.contextTime, performance: ts.performanceTime / 1000};
+    return {audio: btoa(text), start: blocks[0].t};
 }"""
 
 
@@ -161,22 +161,23 @@ def record_page(page) -> int:
 
 
 def page_recording(page) -> tuple[np.ndarray, float]:
-    """(mono audio, time.monotonic of its first sample) of what the page played since
-    `record_page`. The browser's AudioContext time goes to its performance clock by its own
-    output timestamp; the performance clock goes to time.monotonic by the offset measured
-    over the quickest of a few round trips (wall time is not used: it can be slewed)."""
+    """(mono audio, AudioContext time of its first sample) of what the page played since
+    `record_page`: on the clock the page schedules its notes on, so no clock is mapped to
+    another; silence where no block came."""
     import base64
 
     got = page.evaluate(_COLLECT)
-    audio = np.frombuffer(base64.b64decode(got["audio"]), np.float32)
-    return audio, got["performance"] + (got["start"] - got["context"]) + _monotonic_minus_performance(page)
+    return np.frombuffer(base64.b64decode(got["audio"]), np.float32), float(got["start"])
 
 
-def _monotonic_minus_performance(page, tries: int = 9) -> float:
+def clock_sync_error(page, tries: int = 9) -> tuple[float, float]:
+    """How far the page's estimate of the kernel clock (its `offset`) is from this process's
+    time.monotonic, measured over the quickest of a few round trips to the page: (error, that
+    round trip), in seconds. The error is known to within half the round trip."""
     best = (np.inf, 0.0)
     for _ in range(tries):
         before = time.monotonic()
-        perf = page.evaluate("() => performance.now() / 1000")
+        perf, offset = page.evaluate("() => [performance.now() / 1000, window.hmmLiveSound.last.offset]")
         after = time.monotonic()
-        best = min(best, (after - before, (before + after) / 2 - perf))
-    return best[1]
+        best = min(best, (after - before, offset - ((before + after) / 2 - perf)))
+    return best[1], best[0]

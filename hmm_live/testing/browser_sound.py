@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hmm_live.testing import lab as jupyter
-from hmm_live.testing.audio_capture import match, onsets, page_recording, record_page
+from hmm_live.testing.audio_capture import clock_sync_error, match, onsets, page_recording, record_page
 
 NOTEBOOK = "sound.ipynb"
 SETUP = """\
@@ -57,10 +57,13 @@ def open_with_sound(lab, page, notebook: str = NOTEBOOK) -> None:
 
 
 def answers_heard(page, bars: int) -> dict:
-    """Start the engine, play the demo performance for `bars` bars, record the page: each answer
-    note's scheduled onset (time.monotonic) and the error of the onset heard for it (None: not
-    heard), leaving out (under "late") the notes that reached the page after their time (it
-    plays those at once: how often that happens is the benchmark's to say, not a test's)."""
+    """Start the engine, play the demo performance for `bars` bars, record the page. Returns the
+    answer notes the page scheduled in time ("expected": their AudioContext start times) and the
+    error of the onset heard for each (None: not heard); the kernel times of the notes that
+    reached the page after their time ("late": it plays those at once; how often that happens is
+    the benchmark's to say) or never ("unplayed"); and how far the page's kernel clock is off
+    ("sync_error", known to within half of "sync_round_trip"). Together: a note sent for kernel
+    time t is heard at t + sync error + onset error."""
     rate = record_page(page)
     started = jupyter.in_kernel(
         page,
@@ -80,18 +83,22 @@ heard = [a.time + n.quantized_start_step * a.step_seconds for a in answers.drain
 print('KERNEL:', json.dumps({"onsets": heard, "answered": engine.answered, "status": engine.status()}))""",
         timeout=120 + 10 * bars,
     )
+    sync_error, round_trip = clock_sync_error(page)
     audio, start = page_recording(page)
-    late = set(page.evaluate("() => window.hmmLiveSound.last.lateTimes"))
-    expected = sorted(set(done["onsets"]) - late)
-    status = page.locator(".hmm-browser-status").inner_text()
+    played = {round(on, 6): (at, late) for on, at, late in page.evaluate("() => window.hmmLiveSound.last.played")}
+    sent = {round(on, 6) for on in done["onsets"]}
+    expected = sorted({played[on][0] for on in sent & played.keys() if not played[on][1]})
     heard = onsets(audio, start, rate)
     return {
         "started": started,
         "answered": done["answered"],
         "status": done["status"],
         "expected": expected,
-        "late": sorted(late & set(done["onsets"])),
+        "late": sorted(on for on in sent & played.keys() if played[on][1]),
+        "unplayed": sorted(sent - played.keys()),
         "errors": match(expected, heard, window=0.06),
         "heard": heard.tolist(),
-        "browser_status": status,
+        "sync_error": sync_error,
+        "sync_round_trip": round_trip,
+        "browser_status": page.locator(".hmm-browser-status").inner_text(),
     }

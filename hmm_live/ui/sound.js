@@ -5,13 +5,13 @@
 const PING_EVERY_MS = 500;
 const KEEP_SAMPLES = 64; // of the kernel clock's offset: about the last half minute
 const RELEASE_S = 0.12;
-const KEEP_LATE = 256; // kernel times of the latest late notes, for the console and the tests
+const KEEP_PLAYED = 1024; // the latest notes played: [kernel time, AudioContext start, late], for the console and the tests
 
 function audioEngine(model) {
   const s = {
     ctx: null, master: null, samples: [], rate: 22050, drums: false,
     seen: [], offset: null, rtt: null, // kernel clock = performance clock (s) + offset
-    scheduled: 0, late: 0, lateTimes: [], midiIn: 0, timer: null, midiAccess: null,
+    scheduled: 0, late: 0, played: [], midiIn: 0, timer: null, midiAccess: null,
   };
 
   const report = (text) => { model.set("browser_status", text); model.save_changes(); };
@@ -89,12 +89,13 @@ function audioEngine(model) {
       if (s.drums && sample.pitch !== pitch) continue; // no such drum in the kit
       let start = ctxTime(on - s.offset);
       const end = ctxTime(off - s.offset);
-      if (start < s.ctx.currentTime) { // it came after its time: played now, and counted
+      const late = start < s.ctx.currentTime;
+      if (late) { // it came after its time: played now, and counted
         s.late += 1;
-        s.lateTimes.push(on);
-        if (s.lateTimes.length > KEEP_LATE) s.lateTimes.shift();
         start = s.ctx.currentTime;
       }
+      s.played.push([on, start, late]);
+      if (s.played.length > KEEP_PLAYED) s.played.shift();
       const source = s.ctx.createBufferSource();
       source.buffer = sample.buffer;
       source.playbackRate.value = Math.pow(2, (pitch - sample.pitch) / 12);

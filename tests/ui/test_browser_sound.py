@@ -56,12 +56,15 @@ def page(lab, request, tmp_path):
 
 
 def assert_heard(heard: dict) -> None:
-    """Nine in ten of the answer notes that reached the page in time are heard within 60 ms of their
-    time, the median within 30 ms. Notes that came late (a loaded machine) are left out, not hidden:
-    at least ten must be on time."""
+    """Every answer note reaches the page; nine in ten of those that came in time are heard
+    within 60 ms of the time the page gave them, the median within 30 ms; and the page's kernel
+    clock is at most 30 ms behind (a message's quickest delivery; measured to within half a round
+    trip). Notes that came late (a loaded machine) are left out, not hidden: at least ten must be
+    on time."""
     assert heard["started"]["running"]
     assert heard["status"]["last_error"] is None
     assert heard["answered"] >= 5
+    assert heard["unplayed"] == [], "answer notes the kernel sent that the page never played"
     expected, errors = heard["expected"], heard["errors"]
     assert len(expected) >= 10, (
         f"only {len(expected)} answer notes reached the page in time ({len(heard['late'])} late)"
@@ -74,6 +77,11 @@ def assert_heard(heard: dict) -> None:
         f"late: {len(heard['late'])}; the page said: {heard['browser_status']}"
     )
     assert float(np.median(np.abs([e for e in errors if e is not None]))) < 0.03, np.round(errors, 3)
+    slack = heard["sync_round_trip"] / 2
+    assert -0.03 - slack <= heard["sync_error"] <= slack + 0.002, (
+        f"the page's kernel clock is {heard['sync_error'] * 1e3:.1f} ms off "
+        f"(measured over a {heard['sync_round_trip'] * 1e3:.1f} ms round trip); the page said: {heard['browser_status']}"
+    )
 
 
 def test_the_answers_are_heard_in_the_browser_on_the_bar_grid(page):
