@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -61,6 +62,7 @@ def jack_server(period: int = 128) -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=env,
+            start_new_session=True,  # its own process group: one kill reaches jackd too
         )
         assert proc.stdin is not None  # stdin=PIPE: closing it stops the guard, and jackd with it
         problem = _wait_until_running(name, proc, log)
@@ -84,7 +86,7 @@ def jack_server(period: int = 128) -> Iterator[str]:
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
         if old is None:
