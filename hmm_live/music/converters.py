@@ -30,6 +30,8 @@ class DataConverter(ABC):
     js_type: str  # the magenta-js dataConverter type name
     input_depth: int  # width of one encoder input step
     output_depth: int  # number of decoder classes
+    split_depths: tuple[int, ...] = ()  # classes of each instrument, where each has a decoder (trio)
+    multi_label: bool = False  # labels are bit masks of output_depth classes (a NADE decoder's)
 
     def __init__(self, num_steps: int, num_segments: int | None = None):
         num_steps = int_field(num_steps, "dataConverter field 'numSteps'", 1, limits.MAX_STEPS)
@@ -158,9 +160,7 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
 _UNSUPPORTED = {
     "GrooveConverter": "GrooVAE",
     "MultitrackConverter": "multitrack",
-    "TrioConverter": "trio",
     "TrioRhythmConverter": "trio rhythm",
     "MelodyRhythmConverter": "melody rhythm",
     "MelodyShapeConverter": "melody shape",
-    "DrumRollConverter": "NADE drum roll",
 }
