@@ -81,16 +81,17 @@ class DataConverter(ABC):
 
     def training_windows(self, sequence: NoteSequence) -> np.ndarray:
         """Training examples from a whole piece, as Magenta slices them: labels
-        [n, num_steps] of every window starting on a bar line, one bar apart, for
-        each track (see `_tracks`); windows without a note and repeats are dropped."""
+        [n, num_steps] ([n, num_steps, 3] for a trio) of every window starting on a bar line,
+        one bar apart, for each track (see `_tracks`); windows without a note and repeats are dropped."""
         seq = self._quantized(sequence)
         found: dict[bytes, np.ndarray] = {}  # a window's bytes -> the window: repeats dropped
+        step_shape: tuple[int, ...] = (len(self.split_depths),) if self.split_depths else ()
         for events in self._tracks(seq):
             for start in range(0, len(events) - self.num_steps + 1, STEPS_PER_BAR):
                 window = events[start : start + self.num_steps]
                 if self._has_onset(window) and window.min() >= 0:  # -1 marks an unusable step
                     found.setdefault(window.tobytes(), window)
-        return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps)
+        return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps, *step_shape)
 
     @abstractmethod
     def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:

@@ -113,8 +113,8 @@ class TrioConverter(DataConverter):
         seq = self._quantized(sequence)
         last = max((n.quantized_end_step for n in seq.notes), default=0)
         steps = max(self.num_steps, -(-(last + 1) // STEPS_PER_BAR) * STEPS_PER_BAR)
-        ranges = [(m.min_pitch, m.max_pitch) for m in (self.melody, self.bass)]
-        return [TrioConverter(steps, None, *ranges, self.drums.pitch_classes).to_labels(seq)]
+        melody, bass = ((m.min_pitch, m.max_pitch) for m in (self.melody, self.bass))
+        return [TrioConverter(steps, None, melody, bass, self.drums.pitch_classes).to_labels(seq)]
 
     def _has_onset(self, labels: np.ndarray) -> bool:
         return bool((labels[:, :2] >= FIRST_PITCH).any() or labels[:, 2].any())

@@ -441,7 +441,7 @@ def infer_spec(
     z_size = need("encoder/mu/bias").shape[0]
     conductor_sizes = cell_sizes("decoder/hierarchical_level_0/cell_%d/lstm_cell")
     base = "core_decoder/" if conductor_sizes else ""
-    prefixes = []  # one decoder per instrument (trio), else the one decoder
+    prefixes: list[str] = []  # one decoder per instrument (trio), else the one decoder
     while f"{base}core_decoder_{len(prefixes)}/decoder/output_projection/bias" in weights:
         prefixes.append(f"{base}core_decoder_{len(prefixes)}/decoder/")
     split = bool(prefixes)

@@ -67,7 +67,13 @@ _TRIO_16BAR = {
         "drumsArgs": {},
     },
 }
-_TRIO = {"batch_size": 256, "z_size": 512, "decoder_sizes": (1024, 1024), "free_bits": 256, "max_beta": 0.2}
+_TRIO: dict[str, Any] = {
+    "batch_size": 256,
+    "z_size": 512,
+    "decoder_sizes": (1024, 1024),
+    "free_bits": 256,
+    "max_beta": 0.2,
+}
 
 _ANNEALED: dict[str, Any] = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
 _BIG: dict[str, Any] = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}

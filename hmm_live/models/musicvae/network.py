@@ -216,11 +216,12 @@ class Decoder(keras.layers.Layer):
         self.projection = dense(projection_depth or output_depth, input_dim, f"{prefix}output_projection")
         self.built = True
 
-    def previous_term(self, label):
-        """The previous output's part of layer 0's input term: its one-hot row of the kernel."""
+    def previous_term(self):
+        """label -> the previous output's part of layer 0's input term, [prev one-hot] @ kernel:
+        a row lookup (`no_output` = output_depth: a row of zeros), its table built once per call."""
         first = self.cells[0]
         prev_rows = tf.concat([first.kernel[: self.output_depth], tf.zeros([1, 4 * first.units])], 0)
-        return tf.gather(prev_rows, label)
+        return lambda label: tf.gather(prev_rows, label)
 
     def choose(self, projected, temperature, noise):
         """The next label from the projection: argmax, or with `noise` (Gumbel, [B, output_depth])
@@ -234,14 +235,8 @@ class Decoder(keras.layers.Layer):
         uniform = tf.random.stateless_uniform([*shape, self.output_depth], seed, minval=1e-20, maxval=1.0)
         return -tf.math.log(-tf.math.log(uniform))
 
-    def _input_terms(self, z):
-        """Layer 0's input [prev one-hot, z, control] @ kernel splits into a row
-        lookup (prev; row output_depth = no previous output) and a per-call z term."""
-        first = self.cells[0]
-        prev_rows = tf.concat([first.kernel[: self.output_depth], tf.zeros([1, 4 * first.units])], 0)
-        return prev_rows, self.z_term(z)
-
     def z_term(self, z):
+        """z's part of layer 0's input term [prev, z, control] @ kernel (+ bias), the same at every step."""
         first = self.cells[0]
         z_rows = first.kernel[self.output_depth : self.output_depth + z.shape[-1]]
         return tf.matmul(z, z_rows) + first.bias
@@ -251,14 +246,14 @@ class Decoder(keras.layers.Layer):
         previous target or, with `sampling_probability` (scheduled sampling), a
         sample of the previous step's softmax. noise [B, T, 2] uniforms (coin, draw)
         come from the data pipeline, so every example's randomness is its own."""
-        prev_rows, static = self._input_terms(z)
+        previous, static = self.previous_term(), self.z_term(z)
         states = initial_states(self.z_to_state, self.cells, z)
-        start = tf.fill([tf.shape(z)[0]], tf.cast(self.output_depth, targets.dtype))
+        start = tf.fill([tf.shape(z)[0]], tf.cast(self.no_output, targets.dtype))
 
         def step(carry, inputs):
             label, states, _ = carry
             target, (coin, draw) = inputs
-            h, states = step_stack(self.cells, static + tf.gather(prev_rows, label), states)
+            h, states = step_stack(self.cells, static + previous(label), states)
             logits = self.projection(h)
             cdf = tf.cumsum(tf.nn.softmax(logits), axis=-1)
             sampled = tf.minimum(tf.reduce_sum(tf.cast(cdf < draw[:, None], targets.dtype), -1), self.output_depth - 1)
@@ -274,7 +269,7 @@ class Decoder(keras.layers.Layer):
         """Decode `steps` labels. z [B, Z]; controls [steps, C] or None; start_label [B]
         (`no_output` before the first step); temperature None is greedy."""
         first = self.cells[0]
-        static = self.z_term(z)
+        previous, static = self.previous_term(), self.z_term(z)
         if controls is not None:
             c_rows = first.kernel[self.output_depth + z.shape[-1] : -first.units]
             per_step = tf.matmul(controls, c_rows)
@@ -283,7 +278,7 @@ class Decoder(keras.layers.Layer):
 
         def step(carry, t):
             label, states = carry
-            x_part = static + self.previous_term(label)
+            x_part = static + previous(label)
             if controls is not None:
                 x_part += per_step[t]
             h, new_states = step_stack(self.cells, x_part, states)
@@ -336,8 +331,10 @@ class NadeDecoder(Decoder):
         shifted = tf.bitwise.right_shift(label[:, None], tf.range(self.output_depth, dtype=label.dtype))
         return tf.cast(tf.bitwise.bitwise_and(shifted, 1), tf.float32)
 
-    def previous_term(self, label):
-        return tf.matmul(self._bits(label), self.cells[0].kernel[: self.output_depth])
+    def previous_term(self):
+        """label -> [classes hit] @ kernel rows: a bit mask's part of layer 0's input term."""
+        rows = self.cells[0].kernel[: self.output_depth]
+        return lambda label: tf.matmul(self._bits(label), rows)
 
     def choose(self, projected, temperature, noise):
         b_enc, b_dec = tf.split(projected, [self.nade_hidden, self.output_depth], axis=-1)
