@@ -445,10 +445,8 @@ class MusicVAENetwork(keras.Model):
             if isinstance(layer, (LSTMCell, keras.layers.Dense)):
                 named[f"{layer.magenta_name}/kernel"], named[f"{layer.magenta_name}/bias"] = layer.kernel, layer.bias
             elif isinstance(layer, Nade):
-                named[f"{layer.magenta_name}/w_enc"], named[f"{layer.magenta_name}/w_dec_t"] = (
-                    layer.w_enc,
-                    layer.w_dec_t,
-                )
+                named[f"{layer.magenta_name}/w_enc"] = layer.w_enc
+                named[f"{layer.magenta_name}/w_dec_t"] = layer.w_dec_t
         return named
 
 
