@@ -70,7 +70,7 @@ def unquantized(notes, qpm: float = 120.0, is_drum: bool = False) -> NoteSequenc
 
 def js_sequence(seq) -> dict:
     return {
-        "notes": [[n.pitch, n.quantized_start_step, n.quantized_end_step, n.is_drum] for n in seq.notes],
+        "notes": [[n.pitch, n.quantized_start_step, n.quantized_end_step, n.is_drum, n.program] for n in seq.notes],
         "totalQuantizedSteps": seq.total_quantized_steps,
     }
 

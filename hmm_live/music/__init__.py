@@ -8,7 +8,7 @@ with contextlib.redirect_stdout(io.StringIO()):  # note_seq > pretty_midi > pyfl
 from hmm_live.music.chords import NO_CHORD, ChordEncoder
 from hmm_live.music.clips import Clip, ClipLibrary, to_roll
 from hmm_live.music.converters import DataConverter, converter_from_spec
-from hmm_live.music.drums import DrumsConverter  # importing a converter registers it
+from hmm_live.music.drums import DrumRollConverter, DrumsConverter  # importing a converter registers it
 from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.sequences import (
     STEPS_PER_BAR,
@@ -23,6 +23,7 @@ from hmm_live.music.sequences import (
     windows,
     write_midi,
 )
+from hmm_live.music.trio import TrioConverter
 
 __all__ = [
     "NO_CHORD",
@@ -33,6 +34,8 @@ __all__ = [
     "DataConverter",
     "converter_from_spec",
     "DrumsConverter",
+    "DrumRollConverter",
+    "TrioConverter",
     "MelodyConverter",
     "STEPS_PER_BAR",
     "STEPS_PER_QUARTER",

@@ -30,6 +30,8 @@ class DataConverter(ABC):
     js_type: str  # the magenta-js dataConverter type name
     input_depth: int  # width of one encoder input step
     output_depth: int  # number of decoder classes
+    split_depths: tuple[int, ...] = ()  # classes of each instrument, where each has a decoder (trio)
+    multi_label: bool = False  # labels are bit masks of output_depth classes (a NADE decoder's)
 
     def __init__(self, num_steps: int, num_segments: int | None = None):
         num_steps = int_field(num_steps, "dataConverter field 'numSteps'", 1, limits.MAX_STEPS)
@@ -79,16 +81,17 @@ class DataConverter(ABC):
 
     def training_windows(self, sequence: NoteSequence) -> np.ndarray:
         """Training examples from a whole piece, as Magenta slices them: labels
-        [n, num_steps] of every window starting on a bar line, one bar apart, for
-        each track (see `_tracks`); windows without a note and repeats are dropped."""
+        [n, num_steps] ([n, num_steps, 3] for a trio) of every window starting on a bar line,
+        one bar apart, for each track (see `_tracks`); windows without a note and repeats are dropped."""
         seq = self._quantized(sequence)
         found: dict[bytes, np.ndarray] = {}  # a window's bytes -> the window: repeats dropped
+        step_shape: tuple[int, ...] = (len(self.split_depths),) if self.split_depths else ()
         for events in self._tracks(seq):
             for start in range(0, len(events) - self.num_steps + 1, STEPS_PER_BAR):
                 window = events[start : start + self.num_steps]
                 if self._has_onset(window) and window.min() >= 0:  # -1 marks an unusable step
                     found.setdefault(window.tobytes(), window)
-        return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps)
+        return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps, *step_shape)
 
     @abstractmethod
     def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:
@@ -158,9 +161,7 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
 _UNSUPPORTED = {
     "GrooveConverter": "GrooVAE",
     "MultitrackConverter": "multitrack",
-    "TrioConverter": "trio",
     "TrioRhythmConverter": "trio rhythm",
     "MelodyRhythmConverter": "melody rhythm",
     "MelodyShapeConverter": "melody shape",
-    "DrumRollConverter": "NADE drum roll",
 }

@@ -100,3 +100,24 @@ class DrumsConverter(DataConverter):
 
     def args(self) -> dict[str, Any]:
         return {"pitchClasses": self.pitch_classes}
+
+
+@handles("DrumRollConverter")
+class DrumRollConverter(DrumsConverter):
+    """Drums for a NADE decoder (Magenta's roll output): the same roll input, and one binary
+    label per class, so any classes may sound together. A step's labels are kept as the
+    DrumsConverter's bit mask, so decoding reads them the same way."""
+
+    js_type = "DrumRollConverter"
+    multi_label = True
+
+    def __init__(
+        self, num_steps: int = 32, pitch_classes: Sequence[Sequence[int]] | None = None, num_segments: int | None = None
+    ):
+        super().__init__(num_steps, pitch_classes, True, num_segments)
+        self.js_type = "DrumRollConverter"
+        self.output_depth = len(self.pitch_classes)
+
+    @classmethod
+    def from_args(cls, kind: str, args: dict[str, Any]) -> DrumRollConverter:
+        return cls(args["numSteps"], args.get("pitchClasses"), args.get("numSegments"))

@@ -1,11 +1,28 @@
 // Runs @magenta/music's MusicVAE (pure-JS CPU backend) on one JSON job and
 // writes the results as JSON. Used by hmm_live's conformance tests and
 // benchmarks as the reference implementation. Usage: node oracle.js JOB OUT
+//
+// Decoded labels: one class per step; with job.split_depths (a trio), one per
+// instrument, [n, steps, instruments]; with job.multi_label (a NADE), the bit
+// mask of the classes on.
 const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
 const mm = require('@magenta/music/node/music_vae');
 
 function now() { return Number(process.hrtime.bigint()) / 1e6; }
+
+async function labelsOf(decoded, job) {
+  if (job.multi_label) {  // [n, steps, classes] of 0/1 -> bit masks
+    const depth = decoded.shape[2];
+    const weights = tf.pow(2, tf.range(0, depth)).reshape([1, 1, depth]);
+    return await decoded.mul(weights).sum(2).round().array();
+  }
+  if (job.split_depths) {  // one argmax per instrument
+    const parts = tf.split(decoded, job.split_depths, 2).map(p => p.argMax(2));
+    return await tf.stack(parts, 2).array();
+  }
+  return await decoded.argMax(2).array();
+}
 
 async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
@@ -20,8 +37,9 @@ async function main() {
   }
   if (job.sequences) {  // quantised NoteSequences as {notes, totalQuantizedSteps}
     const seqs = job.sequences.map(s => ({
-      notes: s.notes.map(([pitch, start, end, isDrum]) => ({
-        pitch, quantizedStartStep: start, quantizedEndStep: end, isDrum: !!isDrum, velocity: 100})),
+      notes: s.notes.map(([pitch, start, end, isDrum, program]) => ({
+        pitch, quantizedStartStep: start, quantizedEndStep: end, isDrum: !!isDrum, program: program || 0,
+        velocity: 100})),
       totalQuantizedSteps: s.totalQuantizedSteps,
       quantizationInfo: {stepsPerQuarter: 4}}));
     const mu = await model.encode(seqs, controlArgs);
@@ -30,9 +48,10 @@ async function main() {
   if (job.z) {  // greedy decode: class labels and NoteSequences
     const z = tf.tensor2d(job.z);
     const oh = await model.decodeTensors(z, undefined, controlArgs);
-    out.labels = await oh.argMax(2).array();
+    out.labels = await labelsOf(oh, job);
     const seqs = await model.decode(z, undefined, controlArgs);
     out.notes = seqs.map(s => s.notes.map(n => [n.pitch, n.quantizedStartStep, n.quantizedEndStep]));
+    out.instruments = seqs.map(s => s.notes.map(n => [n.instrument || 0, n.program || 0, !!n.isDrum]));
   }
   if (job.time_decode) {  // batch-1 greedy decode latency, ms per call, after job.warmup untimed calls
     const z = tf.randomNormal([1, model.decoder.zDims]);

@@ -26,23 +26,30 @@ SMALL = catalog.PUBLISHED["mel_2bar_small"]
 
 
 def tiny_model(published: catalog.Published, seed: int) -> MusicVAE:
-    """A random-weight network of the published one's kind: its converter, tiny layers."""
-    drums = published.family == "drums"
-    args = {"numSteps": 16 * published.bars, **({} if drums else {"minPitch": 21, "maxPitch": 108})}
-    if published.bars > 2:
-        args["numSegments"] = published.bars
-    converter = converter_from_spec({"type": "DrumsConverter" if drums else "MelodyConverter", "args": args})
+    """A random-weight network of the published one's kind: its converter, tiny layers; past 2 bars
+    hierarchical, as magenta-js reads a config.json with numSegments (a 2-level encoder, a conductor)."""
+    hierarchical = published.bars > 2
+    melody = {"minPitch": 21, "maxPitch": 108}
+    kind, args = {
+        "drums": ("DrumRollConverter" if "nade" in published.name else "DrumsConverter", {}),
+        "trio": ("TrioConverter", {"melArgs": melody, "bassArgs": melody, "drumsArgs": {}}),
+    }.get(published.family, ("MelodyConverter", melody))
+    args |= {"numSteps": 16 * published.bars, **({"numSegments": published.bars} if hierarchical else {})}
+    converter = converter_from_spec({"type": kind, "args": args})
     chords = ChordEncoder("PitchChordEncoder") if "chords" in published.family else None
     spec = NetworkSpec(
         input_depth=converter.input_depth,
         output_depth=converter.output_depth,
         z_size=8,
-        encoder_sizes=(16,),
+        encoder_sizes=(16, 16) if hierarchical else (16,),
         decoder_sizes=(16,),
         num_steps=converter.num_steps,
         control_depth=chords.depth if chords else 0,
         num_segments=converter.num_segments or 0,
-        conductor_sizes=(16,) if published.bars > 2 else (),
+        hierarchical_encoder=hierarchical,
+        conductor_sizes=(16,) if hierarchical else (),
+        split_depths=converter.split_depths,
+        nade_hidden=16 if converter.multi_label else 0,
     )
     return randomize(MusicVAE(spec, converter, chords), seed)
 
@@ -60,10 +67,11 @@ def tree(tmp_path_factory):
             quantization = {"q1": "uint8", "q2": "uint16"}.get(published.name.rsplit("_", 1)[-1])
             model.export(root / published.path, quantization=quantization)
             specs[published.name] = model.spec
-    trio = root / "other" / "trio"  # what the loader refuses, by URL
-    trio.mkdir(parents=True)
-    (trio / "config.json").write_text(json.dumps({"type": "MusicVAE", "dataConverter": {"type": "TrioConverter"}}))
-    (trio / "weights_manifest.json").write_text("[]")
+    multitrack = root / "other" / "multitrack"  # what the loader refuses, by URL
+    multitrack.mkdir(parents=True)
+    spec = {"type": "MusicVAE", "dataConverter": {"type": "MultitrackConverter"}}
+    (multitrack / "config.json").write_text(json.dumps(spec))
+    (multitrack / "weights_manifest.json").write_text("[]")
     return root, specs
 
 
@@ -125,9 +133,9 @@ def test_a_url_loads_into_its_own_cache_folder(bucket, tree):
 
 
 def test_the_loader_refuses_an_unsupported_url_after_its_config(bucket):
-    with pytest.raises(UnsupportedModelError, match="TrioConverter"):
-        MusicVAE.load(f"{bucket.url}/other/trio", progress=False)
-    assert [path for path, _ in bucket.requests] == ["/other/trio/config.json"]
+    with pytest.raises(UnsupportedModelError, match="MultitrackConverter"):
+        MusicVAE.load(f"{bucket.url}/other/multitrack", progress=False)
+    assert [path for path, _ in bucket.requests] == ["/other/multitrack/config.json"]
 
 
 CUTS = [
@@ -243,7 +251,7 @@ def test_hmm_live_models_lists_every_name_with_size_and_cache_state(bucket, caps
     assert set(rows) == set(catalog.PUBLISHED)
     assert "17.7 MB  yes" in rows["mel_2bar_small"]
     assert "1710.0 MB  -" in rows["trio_16bar_xl"]
-    assert "not supported: a trio" in rows["trio_16bar_xl"]
+    assert "not supported: a multitrack" in rows["multitrack_med"]
 
 
 def test_hmm_live_fetch_prints_the_folder(bucket, capsys):

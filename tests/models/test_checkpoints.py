@@ -87,18 +87,53 @@ def test_tf1_without_config_names_the_choice(small, tmp_path):
         MusicVAE.load(prefix, config="cat-mel_3bar")
 
 
-@pytest.mark.parametrize("name", ["nade-drums_2bar_full", "groovae_2bar_humanize", "hierdec-trio_16bar"])
+@pytest.mark.parametrize("name", ["nade-drums_2bar_full", "groovae_2bar_humanize", "flat-trio_16bar"])
 def test_unsupported_configs_say_so(small, tmp_path, name):
     prefix = write_tf1_checkpoint(tmp_path / "model.ckpt-1", small.weights())
     with pytest.raises(UnsupportedModelError, match="does not support"):
         MusicVAE.load(prefix, config=name)
 
 
+def test_tf1_trio_and_nade(tmp_path):
+    """hier-trio_16bar (a decoder per instrument under a conductor) and nade-drums_2bar_reduced,
+    under Python Magenta's variable names, load to the same network."""
+    trio = MusicVAE.create("hier-trio_16bar", 16, [24, 24], [16], conductor_sizes=[20], hierarchical_encoder=True)
+    nade = MusicVAE.create("nade-drums_2bar_reduced", 16, [24], [16, 16])
+    for name, model in (("hier-trio_16bar", trio), ("nade-drums_2bar_reduced", nade)):
+        randomize(model, seed=13)
+        prefix = write_tf1_checkpoint(tmp_path / name / "model.ckpt-1", model.weights())
+        loaded = MusicVAE.load(prefix, config=name)
+        assert loaded.spec == model.spec
+        z = np.random.default_rng(2).standard_normal((3, 16)).astype(np.float32)
+        np.testing.assert_array_equal(loaded.decode_labels(z), model.decode_labels(z))
+
+
+def test_python_variable_names_of_trio_and_nade(tmp_path):
+    trio = MusicVAE.create("hier-trio_16bar", 16, [24, 24], [16], conductor_sizes=[20], hierarchical_encoder=True)
+    nade = MusicVAE.create("nade-drums_2bar_reduced", 16, [24], [16, 16])
+    assert "core_decoder/core_decoder_2/decoder/output_projection/bias" in trio.weights()
+    assert "decoder/nade/w_dec_t" in nade.weights()
+
+
+def test_a_nade_checkpoint_with_a_categorical_config_is_refused(small, tmp_path):
+    nade = randomize(MusicVAE.create("nade-drums_2bar_reduced", 16, [24], [16, 16]), seed=3)
+    prefix = write_tf1_checkpoint(tmp_path / "model.ckpt-1", nade.weights())
+    with pytest.raises(CheckpointError, match="wrong config"):
+        MusicVAE.load(prefix, config="cat-drums_2bar_small")
+
+
+def test_a_trio_checkpoint_with_a_melody_config_is_refused(small, tmp_path):
+    trio = MusicVAE.create("hier-trio_16bar", 16, [24, 24], [16], conductor_sizes=[20], hierarchical_encoder=True)
+    prefix = write_tf1_checkpoint(tmp_path / "model.ckpt-1", trio.weights())
+    with pytest.raises(CheckpointError, match="wrong config"):
+        MusicVAE.load(prefix, config="hier-mel_16bar")
+
+
 def test_unsupported_variables_say_so(small, tmp_path):
-    weights = {**small.weights(), "decoder/nade/w_enc": np.zeros((9, 1, 4), np.float32)}
-    checkpoints.write_js(tmp_path / "nade", weights, small.js_config())
-    with pytest.raises(UnsupportedModelError, match="NADE"):
-        MusicVAE.load(tmp_path / "nade")
+    weights = {**small.weights(), "control_preprocessing/cell_0/x/kernel": np.zeros((9, 4), np.float32)}
+    checkpoints.write_js(tmp_path / "control", weights, small.js_config())
+    with pytest.raises(UnsupportedModelError, match="control-preprocessing"):
+        MusicVAE.load(tmp_path / "control")
     groove = {"type": "MusicVAE", "dataConverter": {"type": "GrooveConverter", "args": {"numSteps": 32}}}
     checkpoints.write_js(tmp_path / "groove", small.weights(), groove)
     with pytest.raises(UnsupportedModelError, match="GrooVAE"):

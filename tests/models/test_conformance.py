@@ -10,7 +10,7 @@ import pytest
 
 from hmm_live import MusicVAE
 from hmm_live.models.musicvae.network import NetworkSpec
-from hmm_live.music import ChordEncoder, MelodyConverter
+from hmm_live.music import ChordEncoder, MelodyConverter, NoteSequence, TrioConverter, converter_from_spec, from_notes
 from tests.support import js_sequence, note_triples, random_drums, random_melody, randomize
 
 pytestmark = pytest.mark.timeout(1200)
@@ -24,6 +24,7 @@ def check_against_js(oracle, model: MusicVAE, folder, sequences, chords=None, js
     mu, _ = model.encode_tensors(inputs, controls)
     z = np.concatenate([mu, rng.standard_normal((3, model.z_size)).astype(np.float32)])
     job = {"inputs": inputs.tolist(), "z": z.tolist(), "chords": chords}
+    job |= {"split_depths": list(model.spec.split_depths) or None, "multi_label": bool(model.spec.nade_hidden)}
     if js_sequences:
         job["sequences"] = [js_sequence(s) for s in sequences]
     ref = oracle.run(folder, **job)
@@ -35,6 +36,7 @@ def check_against_js(oracle, model: MusicVAE, folder, sequences, chords=None, js
     np.testing.assert_array_equal(np.array(ref["labels"]), labels)
     ours = model.decode(z, chords=chords)
     assert [note_triples(s) for s in ours] == ref["notes"]
+    assert [[[n.instrument, n.program, n.is_drum] for n in s.notes] for s in ours] == ref["instruments"]
     return mu, labels
 
 
@@ -87,6 +89,46 @@ def test_hierarchical_16bar(oracle, tmp_path):
     check_against_js(oracle, model, tmp_path / "hier", [random_melody(rng, 256) for _ in range(2)])
 
 
+def published_shape(family: str, bars: int, hierarchical: bool, seed: int) -> MusicVAE:
+    """A random-weight model laid out as magenta-js reads a published melody or drum model of `bars`
+    bars: with numSegments, a 2-level encoder and a conductor; without, one flat layer of each."""
+    args = {"numSteps": 16 * bars, **({"numSegments": bars} if hierarchical else {})}
+    if family == "melody":
+        converter = converter_from_spec({"type": "MelodyConverter", "args": {**args, "minPitch": 21, "maxPitch": 108}})
+    else:
+        converter = converter_from_spec({"type": "DrumsConverter", "args": args})
+    spec = NetworkSpec(
+        input_depth=converter.input_depth,
+        output_depth=converter.output_depth,
+        z_size=24,
+        encoder_sizes=(32, 40) if hierarchical else (48,),
+        decoder_sizes=(32, 32),
+        num_steps=converter.num_steps,
+        num_segments=bars if hierarchical else 0,
+        hierarchical_encoder=hierarchical,
+        conductor_sizes=(36,) if hierarchical else (),
+    )
+    return randomize(MusicVAE(spec, converter), seed)
+
+
+@pytest.mark.parametrize(
+    ("family", "bars", "hierarchical"),
+    [("melody", 4, False), ("melody", 4, True), ("drums", 4, False), ("drums", 4, True), ("melody", 16, False)],
+    ids=["mel_4bar_flat", "mel_4bar_hierarchical", "drums_4bar_flat", "drums_4bar_hierarchical", "mel_16bar_flat"],
+)
+def test_melody_and_drums_of_any_length(oracle, tmp_path, family, bars, hierarchical):
+    """The layouts of mel_4bar_*, drums_4bar_* and mel_16bar_* (either one: config.json's numSegments decides)."""
+    model = published_shape(family, bars, hierarchical, seed=10 + bars)
+    model.export(tmp_path / "model")
+    rng = np.random.default_rng(bars)
+    steps = 16 * bars
+    if family == "melody":
+        check_against_js(oracle, model, tmp_path / "model", [random_melody(rng, steps) for _ in range(3)])
+    else:  # drum inputs as tensors: see test_drums_2bar_python_roll_meaning
+        sequences = [random_drums(rng, steps) for _ in range(3)]
+        check_against_js(oracle, model, tmp_path / "model", sequences, js_sequences=False)
+
+
 @pytest.mark.parametrize("quantization", ["uint8", "uint16"])
 def test_quantized_checkpoints(oracle, tmp_path, quantization):
     model = randomize(MusicVAE.create("cat-mel_2bar_small", 32, [64], [48, 48]), seed=5)
@@ -98,3 +140,51 @@ def test_quantized_checkpoints(oracle, tmp_path, quantization):
     inputs = np.stack([loaded.data_converter.to_inputs(random_melody(rng)) for _ in range(4)])
     tol = {"uint8": 0.05, "uint16": 5e-4}[quantization]
     np.testing.assert_allclose(loaded.encode_tensors(inputs)[0], model.encode_tensors(inputs)[0], atol=tol)
+
+
+def random_trio(rng: np.random.Generator, steps: int) -> NoteSequence:
+    """A melody (program 0), a bass line (program 33) and drums of one pitch per class and step
+    (magenta-js counts two pitches of one class twice), as one sequence."""
+    melody, bass = random_melody(rng, steps, 60, 84), random_melody(rng, steps, 28, 52)
+    for note in bass.notes:
+        note.program = 33
+    drums = [(p, s, s + 1) for s in range(steps) for p in (36, 38, 42, 46, 49) if rng.random() < 0.15]
+    melody.notes.extend(bass.notes)
+    melody.notes.extend(from_notes(drums, steps, is_drum=True).notes)
+    return melody
+
+
+@pytest.mark.parametrize("bars", [4, 16])
+def test_trio(oracle, tmp_path, bars):
+    """trio_4bar_lokl_small_q1 and trio_16bar_xl's layout: a 2-level encoder, a conductor and
+    one decoder per instrument; labels per instrument exact, notes with magenta-js's programs."""
+    converter = TrioConverter(16 * bars, bars)
+    spec = NetworkSpec(
+        input_depth=converter.input_depth,
+        output_depth=converter.output_depth,
+        z_size=24,
+        encoder_sizes=(32, 40),
+        decoder_sizes=(32, 32),
+        num_steps=converter.num_steps,
+        num_segments=bars,
+        hierarchical_encoder=True,
+        conductor_sizes=(36,),
+        split_depths=converter.split_depths,
+    )
+    model = randomize(MusicVAE(spec, converter), seed=20 + bars)
+    model.export(tmp_path / "trio", quantization="uint8")
+    model = MusicVAE.load(tmp_path / "trio")
+    rng = np.random.default_rng(bars)
+    _, labels = check_against_js(oracle, model, tmp_path / "trio", [random_trio(rng, 16 * bars) for _ in range(2)])
+    assert labels.shape == (5, 16 * bars, 3)
+
+
+def test_nade_drums(oracle, tmp_path):
+    """drums_2bar_nade_9_q2's layout: a NADE over the 9 drum classes at each step."""
+    model = randomize(MusicVAE.create("nade-drums_2bar_reduced", 24, [48], [32, 32]), seed=30)
+    model.export(tmp_path / "nade", quantization="uint16")
+    model = MusicVAE.load(tmp_path / "nade")
+    rng = np.random.default_rng(5)
+    sequences = [random_drums(rng) for _ in range(4)]
+    _, labels = check_against_js(oracle, model, tmp_path / "nade", sequences, js_sequences=False)
+    assert np.unique(labels).size > 2  # the check saw steps of several classes at once

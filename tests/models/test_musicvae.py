@@ -8,9 +8,18 @@ import note_seq
 import numpy as np
 import pytest
 
-from hmm_live import ChordError, ConfigError, HmmLiveError, MidiFileError, MusicVAE, SequenceError
+from hmm_live import (
+    ChordError,
+    ConfigError,
+    HmmLiveError,
+    MidiFileError,
+    MusicVAE,
+    SequenceError,
+    UnsupportedModelError,
+)
 from hmm_live.models.musicvae.model import slerp
-from hmm_live.music import MelodyConverter, NoteSequence, from_notes, read_midi
+from hmm_live.models.musicvae.network import NetworkSpec
+from hmm_live.music import MelodyConverter, NoteSequence, TrioConverter, from_notes, read_midi
 from tests.support import note_triples, random_drums, random_melody, randomize
 
 Z = 16
@@ -205,6 +214,85 @@ def test_drum_model():
     np.testing.assert_array_equal(np.stack([drums.data_converter.to_labels(s) for s in out]), drums.decode_labels(mu))
     with pytest.raises(SequenceError, match="is_drum"):
         drums.encode([OK])  # a melody given to a drum model
+
+
+@pytest.fixture(scope="module")
+def trio():
+    """A 4-bar trio (trio_4bar_lokl_small_q1's layout), tiny."""
+    converter = TrioConverter(64, 4)
+    spec = NetworkSpec(
+        input_depth=converter.input_depth,
+        output_depth=converter.output_depth,
+        z_size=8,
+        encoder_sizes=(16, 16),
+        decoder_sizes=(16,),
+        num_steps=64,
+        num_segments=4,
+        hierarchical_encoder=True,
+        conductor_sizes=(16,),
+        split_depths=converter.split_depths,
+    )
+    return randomize(MusicVAE(spec, converter), seed=24)
+
+
+def test_trio_decodes_three_instruments(trio):
+    z = np.random.default_rng(7).standard_normal((2, 8)).astype(np.float32)
+    labels = trio.decode_labels(z)
+    assert labels.shape == (2, 64, 3)
+    parts = {(n.instrument, n.program, n.is_drum) for s in trio.decode(z) for n in s.notes}
+    assert parts == {(0, 0, False), (1, 32, False), (2, 0, True)}
+
+
+def test_trio_encodes_what_it_decodes(trio):
+    z = np.random.default_rng(8).standard_normal((2, 8)).astype(np.float32)
+    decoded = trio.decode(z)
+    np.testing.assert_array_equal(np.stack([trio.data_converter.to_labels(s) for s in decoded]), trio.decode_labels(z))
+    _, mu, _ = trio.encode(decoded)
+    assert mu.shape == (2, 8)
+
+
+def test_trio_samples_are_seeded(trio):
+    a, b = (trio.decode_labels(np.zeros((1, 8)), temperature=1.0, seed=s) for s in (1, 1))
+    np.testing.assert_array_equal(a, b)
+    c = trio.decode_labels(np.zeros((1, 8)), temperature=1.0, seed=2)
+    assert (a != c).any()
+
+
+def test_trio_instruments_draw_their_own_noise(trio):
+    labels = trio.decode_labels(np.zeros((1, 8)), temperature=50.0, seed=3)[0]
+    assert (labels[:, 0] != labels[:, 1]).any()  # melody and bass (same depth) are not drawn alike
+
+
+@pytest.fixture(scope="module")
+def nade():
+    return randomize(MusicVAE.create("nade-drums_2bar_reduced", 8, [16], [16, 16]), seed=25, scale=0.5)
+
+
+def test_nade_decodes_several_drums_per_step(nade):
+    z = np.random.default_rng(9).standard_normal((4, 8)).astype(np.float32)
+    labels = nade.decode_labels(z)
+    assert labels.max() < 512
+    steps = [[n.quantized_start_step for n in s.notes] for s in nade.decode(z)]
+    assert any(len(s) > len(set(s)) for s in steps)  # some step has more than one drum
+
+
+def test_nade_greedy_decode_is_what_it_encodes(nade):
+    z = np.random.default_rng(10).standard_normal((2, 8)).astype(np.float32)
+    labels = nade.decode_labels(z)
+    np.testing.assert_array_equal(np.stack([nade.data_converter.to_labels(s) for s in nade.decode(z)]), labels)
+
+
+def test_nade_samples_at_a_temperature(nade):
+    z = np.zeros((1, 8), np.float32)
+    greedy = nade.decode_labels(z)
+    a, b = (nade.decode_labels(z, temperature=1.0, seed=4) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert (a != greedy).any()
+
+
+def test_nade_is_not_trained(nade):
+    with pytest.raises(UnsupportedModelError, match="NADE"):
+        nade.network.decoder.teacher_forced(np.zeros((1, 8), np.float32), np.zeros((1, 32), np.int64), 0.0, None)
 
 
 # -- bad input ------------------------------------------------------------------

@@ -39,9 +39,7 @@ class Published:
         return self.folder or f"music_vae/{self.name}"
 
 
-_NADE = "a NADE decoder"
-_TRIO = "a trio (multi-output) decoder"
-_MULTITRACK = "a multitrack performance encoding"
+_MULTITRACK = "a multitrack performance encoding (variable-length tracks of performance events)"
 _GROOVAE = "GrooVAE's drum-performance encoding"
 
 
@@ -73,19 +71,17 @@ PUBLISHED: dict[str, Published] = {
         Published("drums_2bar_hikl_small", "drums", 2, 18.5, "9 classes, small, weak prior (for reconstruction)"),
         Published("drums_4bar_med_q2", "drums", 4, 68.2, "medium, weak prior (for reconstruction); 2-byte weights"),
         Published("drums_4bar_med_lokl_q2", "drums", 4, 68.2, "medium, strong prior (for sampling); 2-byte weights"),
-        Published("drums_2bar_nade_9_q2", "drums", 2, 27.6, "9-class multi-label NADE; 2-byte weights", _NADE),
+        Published("drums_2bar_nade_9_q2", "drums", 2, 27.6, "9-class multi-label NADE; 2-byte weights"),
         Published(
             "trio_4bar_lokl_small_q1",
             "trio",
             4,
             17.6,
             "melody, bass, drums; small, strong prior; 1-byte weights",
-            _TRIO,
+            "",
             "music_vae/trio_4bar",
         ),
-        Published(
-            "trio_16bar_xl", "trio", 16, 1710.0, "melody, bass, drums; very large", _TRIO, "music_vae/trio_16bar"
-        ),
+        Published("trio_16bar_xl", "trio", 16, 1710.0, "melody, bass, drums; very large", "", "music_vae/trio_16bar"),
         Published("multitrack", "multitrack", 1, 26.4, "64 free bits; 1-byte weights", _MULTITRACK),
         Published("multitrack_med", "multitrack", 1, 95.9, "medium, 64 free bits; 1-byte weights", _MULTITRACK),
         Published("multitrack_med_fb256", "multitrack", 1, 95.9, "medium, 256 free bits; 1-byte weights", _MULTITRACK),

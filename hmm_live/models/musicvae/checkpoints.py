@@ -405,8 +405,6 @@ def infer_spec(
 ) -> NetworkSpec:
     """Read a network's sizes off its Magenta variable shapes."""
     for marker, what in (
-        ("nade/", "NADE decoder"),
-        ("core_decoder_0/", "multi-output (trio) decoder"),
         ("control_preprocessing/", "control-preprocessing decoder"),
         ("input_projection_wrapper", "residual LSTM"),
     ):
@@ -442,10 +440,27 @@ def infer_spec(
     control_depth = first_kernel.shape[0] - encoder_sizes[0] - input_depth
     z_size = need("encoder/mu/bias").shape[0]
     conductor_sizes = cell_sizes("decoder/hierarchical_level_0/cell_%d/lstm_cell")
-    prefix = "core_decoder/decoder/" if conductor_sizes else "decoder/"
-    decoder_sizes = cell_sizes(prefix + "multi_rnn_cell/cell_%d/lstm_cell")
+    base = "core_decoder/" if conductor_sizes else ""
+    prefixes: list[str] = []  # one decoder per instrument (trio), else the one decoder
+    while f"{base}core_decoder_{len(prefixes)}/decoder/output_projection/bias" in weights:
+        prefixes.append(f"{base}core_decoder_{len(prefixes)}/decoder/")
+    split = bool(prefixes)
+    prefixes = prefixes or [f"{base}decoder/"]
+    decoder_sizes = cell_sizes(prefixes[0] + "multi_rnn_cell/cell_%d/lstm_cell")
     if not decoder_sizes:
-        raise CheckpointError(f"the checkpoint has no decoder LSTM ({prefix}multi_rnn_cell/cell_0/...)")
+        raise CheckpointError(f"the checkpoint has no decoder LSTM ({prefixes[0]}multi_rnn_cell/cell_0/...)")
+    for prefix in prefixes[1:]:
+        if cell_sizes(prefix + "multi_rnn_cell/cell_%d/lstm_cell") != decoder_sizes:
+            raise UnsupportedModelError(f"the instruments' decoders differ in size ({prefixes[0]}, {prefix})")
+    split_depths = tuple(need(p + "output_projection/bias").shape[0] for p in prefixes)
+    nade = f"{prefixes[0]}nade/w_enc"
+    nade_hidden = 0
+    if nade in weights:
+        if split or weights[nade].ndim != 3:
+            raise UnsupportedModelError(f"{nade}: only one NADE decoder of shape [labels, 1, hidden] is supported")
+        output_depth, nade_hidden = weights[nade].shape[0], weights[nade].shape[2]
+    else:
+        output_depth = sum(split_depths)
     if conductor_sizes and not num_segments:
         raise CheckpointError("the checkpoint has a hierarchical decoder but its data converter has no numSegments")
     if control_depth < 0:
@@ -455,7 +470,7 @@ def infer_spec(
         )
     return NetworkSpec(
         input_depth=input_depth,
-        output_depth=need(prefix + "output_projection/bias").shape[0],
+        output_depth=output_depth,
         z_size=z_size,
         encoder_sizes=tuple(encoder_sizes),
         decoder_sizes=tuple(decoder_sizes),
@@ -464,6 +479,8 @@ def infer_spec(
         num_segments=num_segments or 0,
         hierarchical_encoder=hierarchical_encoder,
         conductor_sizes=tuple(conductor_sizes),
+        split_depths=split_depths if split else (),
+        nade_hidden=nade_hidden,
     )
 
 

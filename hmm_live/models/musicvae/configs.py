@@ -30,6 +30,7 @@ class HParams:
     sampling_rate: float = 0.0  # inverse-sigmoid scheduled sampling rate; 0 = teacher forcing
     grad_clip: float = 1.0  # global norm
     transpose: tuple[int, int] = (0, 0)  # melody augmentation range in semitones
+    nade_num_hidden: int = 0  # hidden units of a NADE decoder
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,23 @@ def _melody(bars: int, segments: bool = False) -> dict[str, Any]:
 
 
 _DRUMS_2BAR = {"type": "DrumsConverter", "args": {"numSteps": 32}}
+_TRIO_16BAR = {
+    "type": "TrioConverter",
+    "args": {
+        "numSteps": 256,
+        "numSegments": 16,
+        "melArgs": {"minPitch": 21, "maxPitch": 108},
+        "bassArgs": {"minPitch": 21, "maxPitch": 108},
+        "drumsArgs": {},
+    },
+}
+_TRIO: dict[str, Any] = {
+    "batch_size": 256,
+    "z_size": 512,
+    "decoder_sizes": (1024, 1024),
+    "free_bits": 256,
+    "max_beta": 0.2,
+}
 
 _ANNEALED: dict[str, Any] = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
 _BIG: dict[str, Any] = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
@@ -77,6 +95,20 @@ CONFIGS: dict[str, Config] = {
         Config(
             "cat-drums_2bar_big", _DRUMS_2BAR, hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0, **_BIG)
         ),
+        Config(
+            "nade-drums_2bar_reduced",
+            {"type": "DrumRollConverter", "args": {"numSteps": 32}},
+            hparams=HParams(
+                encoder_sizes=(1024,),
+                decoder_sizes=(512, 512),
+                nade_num_hidden=128,
+                free_bits=48,
+                max_beta=0.2,
+                sampling_rate=1000.0,
+            ),
+        ),
+        Config("hierdec-trio_16bar", _TRIO_16BAR, hparams=HParams(**_TRIO, encoder_sizes=(2048, 2048))),
+        Config("hier-trio_16bar", _TRIO_16BAR, hparams=HParams(**_TRIO, encoder_sizes=(1024,))),
         Config("flat-mel_16bar", _melody(16)),
         Config("hierdec-mel_16bar", _melody(16, segments=True)),
         Config("hier-mel_16bar", _melody(16, segments=True)),
@@ -84,11 +116,8 @@ CONFIGS: dict[str, Config] = {
 }
 
 UNSUPPORTED = {
-    "nade-drums_2bar_reduced": "NADE decoder",
-    "nade-drums_2bar_full": "NADE decoder",
-    "flat-trio_16bar": "trio (multi-output decoder)",
-    "hierdec-trio_16bar": "trio (multi-output decoder)",
-    "hier-trio_16bar": "trio (multi-output decoder)",
+    "nade-drums_2bar_full": "61-class NADE drum (hmm_live holds at most 12 drum classes)",
+    "flat-trio_16bar": "trio (one decoder for all three instruments, which magenta-js cannot load either)",
     "hier-multiperf_vel_1bar_med": "multitrack performance",
     "hier-multiperf_vel_1bar_big": "multitrack performance",
     "hier-multiperf_vel_1bar_med_chords": "multitrack performance",

@@ -38,6 +38,18 @@ class MusicVAE:
                 f"{data_converter.output_depth} classes, the network {spec.input_depth} and "
                 f"{spec.output_depth} (decoder output_projection): wrong config for this checkpoint?"
             )
+        if data_converter.split_depths != spec.split_depths:
+            raise CheckpointError(
+                f"the {data_converter.js_type} has one decoder per instrument of "
+                f"{list(data_converter.split_depths) or 'none'} classes, the network "
+                f"{list(spec.split_depths) or 'one decoder for all'}: wrong config for this checkpoint?"
+            )
+        if data_converter.multi_label != bool(spec.nade_hidden):
+            raise CheckpointError(
+                f"the {data_converter.js_type} "
+                f"{'needs' if data_converter.multi_label else 'cannot use'} a NADE decoder, and the network "
+                f"{'has' if spec.nade_hidden else 'has none'}: wrong config for this checkpoint?"
+            )
         control = chord_encoder.depth if chord_encoder else 0
         if control != spec.control_depth:
             raise CheckpointError(
@@ -109,6 +121,8 @@ class MusicVAE:
             num_segments=converter.num_segments or 0,
             hierarchical_encoder=hierarchical_encoder,
             conductor_sizes=tuple(conductor_sizes),
+            split_depths=converter.split_depths,
+            nade_hidden=cfg.hparams.nade_num_hidden if converter.multi_label else 0,
         )
         if seed is not None:
             keras.utils.set_random_seed(seed)

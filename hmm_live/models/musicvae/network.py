@@ -7,6 +7,10 @@
                -> output projection -> argmax or a sample at a temperature
     hierarchical decoder: a conductor LSTM turns z into one embedding per bar,
                and each embedding drives the decoder above for one bar.
+    split decoder (trio): one such decoder per instrument, each fed the same
+               z (or bar embedding) and its own previous output.
+    NADE output (multi-label drums): the projection gives a NADE's biases,
+               and the NADE picks each drum class in turn, given those before.
 
 LSTM cells are TF1's LSTMBlockCell: kernel [input + H, 4H], gates i, j, f, o,
 forget bias 1.0 added at run time. Every weight carries its Magenta variable
@@ -22,7 +26,7 @@ import keras
 import tensorflow as tf
 
 from hmm_live import limits
-from hmm_live.errors import ConfigError
+from hmm_live.errors import ConfigError, UnsupportedModelError
 from hmm_live.limits import int_field, int_list, of_type
 
 
@@ -40,6 +44,8 @@ class NetworkSpec:
     num_segments: int = 0  # bars of a hierarchical model, 0 for flat ones
     hierarchical_encoder: bool = False  # encoder_sizes then holds one size per level
     conductor_sizes: tuple[int, ...] = ()
+    split_depths: tuple[int, ...] = ()  # classes of each instrument's decoder (trio); () for one decoder
+    nade_hidden: int = 0  # hidden units of a NADE output (output_depth then counts labels); 0: categorical
 
     def __post_init__(self) -> None:
         """Refuse sizes past hmm_live.limits before any layer allocates them."""
@@ -50,11 +56,23 @@ class NetworkSpec:
             ("num_steps", 1, limits.MAX_STEPS),
             ("control_depth", 0, limits.MAX_DEPTH),
             ("num_segments", 0, limits.MAX_SEGMENTS),
+            ("nade_hidden", 0, limits.MAX_LAYER_SIZE),
         ):
             int_field(getattr(self, name), f"network field {name!r}", lo, hi)
         for name, min_len in (("encoder_sizes", 1), ("decoder_sizes", 1), ("conductor_sizes", 0)):
             int_list(
                 getattr(self, name), f"network field {name!r}", 1, limits.MAX_LAYER_SIZE, limits.MAX_LAYERS, min_len
+            )
+        int_list(self.split_depths, "network field 'split_depths'", 1, limits.MAX_DEPTH, limits.MAX_LAYERS, 0)
+        if self.split_depths and sum(self.split_depths) != self.output_depth:
+            raise ConfigError(
+                f"network field 'split_depths' {list(self.split_depths)} does not add up to "
+                f"output_depth {self.output_depth}"
+            )
+        if self.nade_hidden and self.output_depth > limits.MAX_DRUM_CLASSES:
+            raise ConfigError(
+                f"network field 'output_depth' {self.output_depth}: a NADE output holds at most "
+                f"{limits.MAX_DRUM_CLASSES} labels"
             )
         of_type(self.hierarchical_encoder, bool, "network field 'hierarchical_encoder'")
         if self.num_segments and self.num_steps % self.num_segments:
@@ -79,7 +97,7 @@ class NetworkSpec:
             raise ConfigError(f"network lacks the fields {', '.join(missing)}")
         if set(data) - known:
             raise ConfigError(f"network has unknown fields {', '.join(sorted(map(str, set(data) - known)))}")
-        tuples = ("encoder_sizes", "decoder_sizes", "conductor_sizes")
+        tuples = ("encoder_sizes", "decoder_sizes", "conductor_sizes", "split_depths")
         values: dict[str, Any] = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 
@@ -184,38 +202,58 @@ class Encoder(keras.layers.Layer):
 class Decoder(keras.layers.Layer):
     """Categorical LSTM decoder: an embedding (z) -> one class per step."""
 
-    def __init__(self, sizes, output_depth: int, z_dim: int, control_depth: int, prefix: str, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self, sizes, output_depth: int, z_dim: int, control_depth: int, prefix: str, projection_depth: int = 0
+    ):
+        super().__init__()
         self.output_depth = output_depth
+        self.no_output = output_depth  # the label fed before the first step: a row of zeros
         self.z_to_state = dense(2 * sum(sizes), z_dim, f"{prefix}z_to_initial_state")
         self.cells, input_dim = [], output_depth + z_dim + control_depth
         for i, units in enumerate(sizes):
             self.cells.append(LSTMCell(units, input_dim, f"{prefix}multi_rnn_cell/cell_{i}/lstm_cell"))
             input_dim = units
-        self.projection = dense(output_depth, input_dim, f"{prefix}output_projection")
+        self.projection = dense(projection_depth or output_depth, input_dim, f"{prefix}output_projection")
         self.built = True
 
-    def _input_terms(self, z):
-        """Layer 0's input [prev one-hot, z, control] @ kernel splits into a row
-        lookup (prev; row output_depth = no previous output) and a per-call z term."""
+    def previous_term(self):
+        """label -> the previous output's part of layer 0's input term, [prev one-hot] @ kernel:
+        a row lookup (`no_output` = output_depth: a row of zeros), its table built once per call."""
         first = self.cells[0]
         prev_rows = tf.concat([first.kernel[: self.output_depth], tf.zeros([1, 4 * first.units])], 0)
+        return lambda label: tf.gather(prev_rows, label)
+
+    def choose(self, projected, temperature, noise):
+        """The next label from the projection: argmax, or with `noise` (Gumbel, [B, output_depth])
+        a sample at `temperature` (the Gumbel-max trick)."""
+        if temperature is not None:
+            projected = projected / temperature + noise
+        return tf.argmax(projected, axis=-1)
+
+    def sampling_noise(self, shape, seed):
+        """Gumbel noise [steps, B, output_depth], all drawn up front."""
+        uniform = tf.random.stateless_uniform([*shape, self.output_depth], seed, minval=1e-20, maxval=1.0)
+        return -tf.math.log(-tf.math.log(uniform))
+
+    def z_term(self, z):
+        """z's part of layer 0's input term [prev, z, control] @ kernel (+ bias), the same at every step."""
+        first = self.cells[0]
         z_rows = first.kernel[self.output_depth : self.output_depth + z.shape[-1]]
-        return prev_rows, tf.matmul(z, z_rows) + first.bias
+        return tf.matmul(z, z_rows) + first.bias
 
     def teacher_forced(self, z, targets, sampling_probability, noise):
         """Training: logits [B, T, classes] for targets [B, T], each step fed the
         previous target or, with `sampling_probability` (scheduled sampling), a
         sample of the previous step's softmax. noise [B, T, 2] uniforms (coin, draw)
         come from the data pipeline, so every example's randomness is its own."""
-        prev_rows, static = self._input_terms(z)
+        previous, static = self.previous_term(), self.z_term(z)
         states = initial_states(self.z_to_state, self.cells, z)
-        start = tf.fill([tf.shape(z)[0]], tf.cast(self.output_depth, targets.dtype))
+        start = tf.fill([tf.shape(z)[0]], tf.cast(self.no_output, targets.dtype))
 
         def step(carry, inputs):
             label, states, _ = carry
             target, (coin, draw) = inputs
-            h, states = step_stack(self.cells, static + tf.gather(prev_rows, label), states)
+            h, states = step_stack(self.cells, static + previous(label), states)
             logits = self.projection(h)
             cdf = tf.cumsum(tf.nn.softmax(logits), axis=-1)
             sampled = tf.minimum(tf.reduce_sum(tf.cast(cdf < draw[:, None], targets.dtype), -1), self.output_depth - 1)
@@ -228,34 +266,86 @@ class Decoder(keras.layers.Layer):
         return tf.transpose(logits, [1, 0, 2])
 
     def sample(self, z, controls, steps, start_label, temperature, seed):
-        """Decode `steps` classes. z [B, Z]; controls [steps, C] or None; start_label [B]
-        (output_depth = no previous output); temperature None is greedy argmax."""
+        """Decode `steps` labels. z [B, Z]; controls [steps, C] or None; start_label [B]
+        (`no_output` before the first step); temperature None is greedy."""
         first = self.cells[0]
-        prev_rows, static = self._input_terms(z)
+        previous, static = self.previous_term(), self.z_term(z)
         if controls is not None:
             c_rows = first.kernel[self.output_depth + z.shape[-1] : -first.units]
             per_step = tf.matmul(controls, c_rows)
         states = initial_states(self.z_to_state, self.cells, z)
+        noise = None if temperature is None else self.sampling_noise([steps, tf.shape(z)[0]], seed)
 
         def step(carry, t):
             label, states = carry
-            x_part = static + tf.gather(prev_rows, label)
+            x_part = static + previous(label)
             if controls is not None:
                 x_part += per_step[t]
             h, new_states = step_stack(self.cells, x_part, states)
-            logits = self.projection(h)
-            if temperature is not None:
-                logits = logits / temperature + gumbel[t]
-            label = tf.argmax(logits, axis=-1)
+            label = self.choose(self.projection(h), temperature, None if noise is None else noise[t])
             return label, new_states
 
-        if temperature is not None:  # Gumbel-max sampling: all the noise drawn up front
-            uniform = tf.random.stateless_uniform(
-                [steps, tf.shape(z)[0], self.output_depth], seed, minval=1e-20, maxval=1.0
-            )
-            gumbel = -tf.math.log(-tf.math.log(uniform))
         labels, _ = tf.scan(step, tf.range(steps), initializer=(start_label, states))
         return tf.transpose(labels)
+
+
+class Nade(keras.layers.Layer):
+    """Magenta's NADE over `dims` binary labels, its biases given per example: label i is on
+    where sigmoid(b_dec[i] + sigmoid(a) . w_dec_t[i]) >= 0.5 (or, at a temperature, drawn),
+    and each label chosen adds its w_enc row to `a` (which starts at b_enc)."""
+
+    def __init__(self, dims: int, hidden: int, path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.dims, self.hidden, self.magenta_name = dims, hidden, path
+        self.w_enc = self.add_weight(shape=(dims, 1, hidden), name="w_enc")
+        self.w_dec_t = self.add_weight(shape=(dims, hidden, 1), name="w_dec_t")
+        self.built = True
+
+    def sample(self, b_enc, b_dec, temperature, uniform):
+        """b_enc [B, hidden], b_dec [B, dims] -> labels [B, dims] (float 0/1); uniform [B, dims]
+        draws the labels at `temperature`, None picks the likelier value."""
+        a, labels = b_enc, []
+        for i in range(self.dims):
+            logit = b_dec[:, i] + tf.matmul(tf.sigmoid(a), self.w_dec_t[i])[:, 0]
+            if temperature is None:
+                on = tf.cast(tf.sigmoid(logit) >= 0.5, tf.float32)
+            else:
+                on = tf.cast(uniform[:, i] < tf.sigmoid(logit / temperature), tf.float32)
+            a += on[:, None] * self.w_enc[i]
+            labels.append(on)
+        return tf.stack(labels, axis=1)
+
+
+class NadeDecoder(Decoder):
+    """An LSTM decoder with a NADE output (Magenta's MultiLabelRnnNadeDecoder): several drum
+    classes per step. Labels are bit masks (class c hit: bit c), fed back as the classes hit."""
+
+    def __init__(self, sizes, output_depth: int, nade_hidden: int, z_dim: int, control_depth: int, prefix: str):
+        # the projection gives the NADE's b_enc, then its b_dec
+        super().__init__(sizes, output_depth, z_dim, control_depth, prefix, nade_hidden + output_depth)
+        self.nade_hidden = nade_hidden
+        self.no_output = 0  # no class hit: a row of zeros
+        self.nade = Nade(output_depth, nade_hidden, f"{prefix}nade")
+
+    def _bits(self, label):
+        shifted = tf.bitwise.right_shift(label[:, None], tf.range(self.output_depth, dtype=label.dtype))
+        return tf.cast(tf.bitwise.bitwise_and(shifted, 1), tf.float32)
+
+    def previous_term(self):
+        """label -> [classes hit] @ kernel rows: a bit mask's part of layer 0's input term."""
+        rows = self.cells[0].kernel[: self.output_depth]
+        return lambda label: tf.matmul(self._bits(label), rows)
+
+    def choose(self, projected, temperature, noise):
+        b_enc, b_dec = tf.split(projected, [self.nade_hidden, self.output_depth], axis=-1)
+        on = self.nade.sample(b_enc, b_dec, temperature, noise)
+        return tf.cast(tf.reduce_sum(on * 2.0 ** tf.range(self.output_depth, dtype=tf.float32), -1), tf.int64)
+
+    def sampling_noise(self, shape, seed):
+        return tf.random.stateless_uniform([*shape, self.output_depth], seed)
+
+    def teacher_forced(self, z, targets, sampling_probability, noise):
+        raise UnsupportedModelError("training a NADE decoder is not supported by hmm_live")
 
 
 class Conductor(keras.layers.Layer):
@@ -284,7 +374,7 @@ class Conductor(keras.layers.Layer):
 
 
 class MusicVAENetwork(keras.Model):
-    """Encoder + (conductor +) decoder, with a Magenta name on every weight."""
+    """Encoder + (conductor +) decoder(s), with a Magenta name on every weight."""
 
     def __init__(self, spec: NetworkSpec, **kwargs):
         super().__init__(**kwargs)
@@ -293,11 +383,29 @@ class MusicVAENetwork(keras.Model):
         self.conductor: Conductor | None
         if spec.num_segments and spec.conductor_sizes:
             self.conductor = Conductor(spec.conductor_sizes, spec.z_size, spec.num_segments)
-            core_z, prefix = self.conductor.output_dim, "core_decoder/decoder/"
+            core_z, prefix = self.conductor.output_dim, "core_decoder/"
         else:
-            self.conductor, core_z, prefix = None, spec.z_size, "decoder/"
-        self.decoder = Decoder(spec.decoder_sizes, spec.output_depth, core_z, spec.control_depth, prefix)
+            self.conductor, core_z, prefix = None, spec.z_size, ""
+        sizes, controls = spec.decoder_sizes, spec.control_depth
+        if spec.split_depths:  # one decoder per instrument, as Magenta's SplitMultiOutLstmDecoder
+            self.decoders = [
+                Decoder(sizes, depth, core_z, controls, f"{prefix}core_decoder_{i}/decoder/")
+                for i, depth in enumerate(spec.split_depths)
+            ]
+        elif spec.nade_hidden:
+            self.decoders = [
+                NadeDecoder(sizes, spec.output_depth, spec.nade_hidden, core_z, controls, f"{prefix}decoder/")
+            ]
+        else:
+            self.decoders = [Decoder(sizes, spec.output_depth, core_z, controls, f"{prefix}decoder/")]
         self.built = True
+
+    @property
+    def decoder(self) -> Decoder:
+        """The decoder of a network with one (what training reads)."""
+        if len(self.decoders) != 1:
+            raise UnsupportedModelError(f"this network has {len(self.decoders)} decoders, one per instrument")
+        return self.decoders[0]
 
     def encode(self, inputs, controls=None):
         """inputs [B, T, input_depth], controls [T, C] or None -> (mu, sigma)."""
@@ -307,19 +415,27 @@ class MusicVAENetwork(keras.Model):
         return self.encoder(inputs)
 
     def decode(self, z, controls=None, steps=None, temperature=None, seed=None):
-        """z [B, Z] -> labels [B, steps]; hierarchical models decode whole bars."""
+        """z [B, Z] -> labels [B, steps], or [B, steps, instruments] from a split decoder.
+        Hierarchical models decode whole bars, each decoder starting from its last label."""
         batch = tf.shape(z)[0]
-        none = tf.fill([batch], tf.cast(self.spec.output_depth, tf.int64))
-        if self.conductor is None:
-            return self.decoder.sample(z, controls, steps, none, temperature, seed)
-        seg = self.spec.segment_length
-        bars, label = [], none
-        for i, embedding in enumerate(self.conductor(z)):
+        labels = [tf.fill([batch], tf.constant(d.no_output, tf.int64)) for d in self.decoders]
+        if self.conductor is None:  # flat: one "bar" of `steps` steps
+            embeddings, seg, seeds = [z], steps, [seed]
+        else:
+            embeddings, seg = self.conductor(z), self.spec.segment_length
+            seeds = [
+                None if seed is None else tf.random.experimental.stateless_fold_in(seed, 1000 + i)
+                for i in range(len(embeddings))
+            ]
+        bars = []
+        for i, (embedding, bar_seed) in enumerate(zip(embeddings, seeds)):
             bar_controls = None if controls is None else controls[i * seg : (i + 1) * seg]
-            bar_seed = None if seed is None else tf.random.experimental.stateless_fold_in(seed, 1000 + i)
-            bar = self.decoder.sample(embedding, bar_controls, seg, label, temperature, bar_seed)
-            bars.append(bar)
-            label = bar[:, -1]
+            parts = [
+                decoder.sample(embedding, bar_controls, seg, label, temperature, _instrument_seed(bar_seed, k))
+                for k, (decoder, label) in enumerate(zip(self.decoders, labels))
+            ]
+            labels = [part[:, -1] for part in parts]
+            bars.append(parts[0] if len(parts) == 1 else tf.stack(parts, axis=-1))
         return tf.concat(bars, axis=1)[:, :steps]
 
     def magenta_weights(self) -> dict[str, keras.Variable]:
@@ -328,7 +444,17 @@ class MusicVAENetwork(keras.Model):
         for layer in self._flatten_layers():
             if isinstance(layer, (LSTMCell, keras.layers.Dense)):
                 named[f"{layer.magenta_name}/kernel"], named[f"{layer.magenta_name}/bias"] = layer.kernel, layer.bias
+            elif isinstance(layer, Nade):
+                named[f"{layer.magenta_name}/w_enc"] = layer.w_enc
+                named[f"{layer.magenta_name}/w_dec_t"] = layer.w_dec_t
         return named
+
+
+def _instrument_seed(seed, instrument: int):
+    """The first decoder samples with `seed` itself, each other with its own fold of it."""
+    if seed is None or instrument == 0:
+        return seed
+    return tf.random.experimental.stateless_fold_in(seed, 2000 + instrument)
 
 
 def dense(units: int, input_dim: int, path: str) -> keras.layers.Dense:
