@@ -75,7 +75,8 @@ class DataConverter(ABC):
 
     @abstractmethod
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
-        """Class index per step, shape [num_steps] (the decoder's targets)."""
+        """The decoder's targets: a class index per step, shape [num_steps] (GrooVAE:
+        [num_steps, output_depth] floats)."""
 
     def training_windows(self, sequence: NoteSequence) -> np.ndarray:
         """Training examples from a whole piece, as Magenta slices them: labels
@@ -104,7 +105,7 @@ class DataConverter(ABC):
 
     @abstractmethod
     def from_labels(self, labels: np.ndarray) -> NoteSequence:
-        """Decoder classes back to a quantised NoteSequence."""
+        """Decoder classes back to a quantised NoteSequence (GrooVAE: its outputs to a performance)."""
 
     @classmethod
     @abstractmethod
@@ -156,7 +157,6 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
 
 
 _UNSUPPORTED = {
-    "GrooveConverter": "GrooVAE",
     "MultitrackConverter": "multitrack",
     "TrioConverter": "trio",
     "TrioRhythmConverter": "trio rhythm",

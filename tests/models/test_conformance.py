@@ -11,7 +11,15 @@ import pytest
 from hmm_live import MusicVAE
 from hmm_live.models.musicvae.network import NetworkSpec
 from hmm_live.music import ChordEncoder, MelodyConverter
-from tests.support import js_sequence, note_triples, random_drums, random_melody, randomize
+from tests.support import (
+    js_sequence,
+    js_timed_sequence,
+    note_triples,
+    random_drums,
+    random_groove,
+    random_melody,
+    randomize,
+)
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -98,3 +106,55 @@ def test_quantized_checkpoints(oracle, tmp_path, quantization):
     inputs = np.stack([loaded.data_converter.to_inputs(random_melody(rng)) for _ in range(4)])
     tol = {"uint8": 0.05, "uint16": 5e-4}[quantization]
     np.testing.assert_allclose(loaded.encode_tensors(inputs)[0], model.encode_tensors(inputs)[0], atol=tol)
+
+
+def check_groove_against_js(oracle, model: MusicVAE, folder, sequences):
+    """GrooVAE: the converter's input tensors, mu, and the greedy decoder's outputs and notes."""
+    rng = np.random.default_rng(8)
+    inputs = np.stack([model.data_converter.to_inputs(s) for s in sequences])
+    mu, _ = model.encode_tensors(inputs)
+    z = np.concatenate([mu, rng.standard_normal((3, model.z_size)).astype(np.float32)])
+    ref = oracle.run(folder, timed_sequences=[js_timed_sequence(s) for s in sequences], decode_outputs=z.tolist())
+
+    np.testing.assert_allclose(np.array(ref["converted"]), inputs, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(np.array(ref["timed_mu"]), mu, atol=1e-4, rtol=0)
+    outputs, js_outputs = model.decode_labels(z), np.array(ref["outputs"])
+    drums = model.data_converter.num_drums
+    np.testing.assert_array_equal(js_outputs[..., :drums], outputs[..., :drums])  # hits
+    np.testing.assert_allclose(js_outputs[..., drums:], outputs[..., drums:], atol=1e-4, rtol=0)  # velocities, offsets
+    ours = [[[n.pitch, n.start_time, n.end_time, n.velocity] for n in s.notes] for s in model.decode(z)]
+    assert [len(s) for s in ours] == [len(s) for s in ref["timed_notes"]]
+    for mine, theirs in zip(ours, ref["timed_notes"]):
+        np.testing.assert_allclose(np.array(theirs).reshape(-1, 4), np.array(mine).reshape(-1, 4), atol=1e-4, rtol=0)
+    return inputs, outputs
+
+
+def test_groovae_4bar(oracle, tmp_path):
+    model = randomize(MusicVAE.create("groovae_4bar", 32, [64], [48, 48]), seed=6)
+    model.export(tmp_path / "groove")
+    rng = np.random.default_rng(5)
+    sequences = [random_groove(rng, bars=4, qpm=qpm) for qpm in (120.0, 96.0, 137.0, 120.0)]
+    inputs, outputs = check_groove_against_js(oracle, model, tmp_path / "groove", sequences)
+    assert inputs[..., 18:].any()  # the inputs carried timing, and the outputs hit drums
+    assert outputs[..., :9].any()
+
+
+def test_groovae_humanize(oracle, tmp_path):
+    model = randomize(MusicVAE.create("groovae_2bar_humanize", 32, [64], [48, 48]), seed=7)
+    model.export(tmp_path / "humanize")
+    rng = np.random.default_rng(6)
+    inputs, _ = check_groove_against_js(oracle, model, tmp_path / "humanize", [random_groove(rng) for _ in range(4)])
+    assert not inputs[..., 9:].any()  # hits only
+
+
+def test_groovae_tap2drum(oracle, tmp_path):
+    # Taps come from every note, a piano's too (is_drum false), as magenta-js reads them.
+    model = randomize(MusicVAE.create("groovae_2bar_tap_fixed_velocity", 32, [64], [48, 48]), seed=8)
+    model.export(tmp_path / "tap")
+    rng = np.random.default_rng(7)
+    sequences = [random_groove(rng) for _ in range(4)]
+    for seq in sequences:
+        seq.notes.add(pitch=64, velocity=127, start_time=0.51, end_time=0.7, is_drum=False)
+    inputs, _ = check_groove_against_js(oracle, model, tmp_path / "tap", sequences)
+    assert inputs[..., [3, 21]].any()  # hits and offsets of taps on the open hi-hat class
+    assert not np.delete(inputs, [3, 21], axis=-1).any()  # and nothing else

@@ -227,6 +227,10 @@ class Decoder(keras.layers.Layer):
         _, _, logits = tf.scan(step, per_step, initializer=(start, states, empty))
         return tf.transpose(logits, [1, 0, 2])
 
+    def no_output(self, batch):
+        """The first step's "previous output": label output_depth, the zero row."""
+        return tf.fill([batch], tf.cast(self.output_depth, tf.int64))
+
     def sample(self, z, controls, steps, start_label, temperature, seed):
         """Decode `steps` classes. z [B, Z]; controls [steps, C] or None; start_label [B]
         (output_depth = no previous output); temperature None is greedy argmax."""
@@ -286,7 +290,8 @@ class Conductor(keras.layers.Layer):
 class MusicVAENetwork(keras.Model):
     """Encoder + (conductor +) decoder, with a Magenta name on every weight."""
 
-    def __init__(self, spec: NetworkSpec, **kwargs):
+    def __init__(self, spec: NetworkSpec, decoder_class: type[Decoder] = Decoder, **kwargs):
+        """decoder_class: what each step writes (GrooVAE's converter asks for its GrooveDecoder)."""
         super().__init__(**kwargs)
         self.spec = spec
         self.encoder = Encoder(spec)
@@ -296,7 +301,7 @@ class MusicVAENetwork(keras.Model):
             core_z, prefix = self.conductor.output_dim, "core_decoder/decoder/"
         else:
             self.conductor, core_z, prefix = None, spec.z_size, "decoder/"
-        self.decoder = Decoder(spec.decoder_sizes, spec.output_depth, core_z, spec.control_depth, prefix)
+        self.decoder = decoder_class(spec.decoder_sizes, spec.output_depth, core_z, spec.control_depth, prefix)
         self.built = True
 
     def encode(self, inputs, controls=None):
@@ -307,9 +312,9 @@ class MusicVAENetwork(keras.Model):
         return self.encoder(inputs)
 
     def decode(self, z, controls=None, steps=None, temperature=None, seed=None):
-        """z [B, Z] -> labels [B, steps]; hierarchical models decode whole bars."""
-        batch = tf.shape(z)[0]
-        none = tf.fill([batch], tf.cast(self.spec.output_depth, tf.int64))
+        """z [B, Z] -> labels [B, steps] (GrooVAE: outputs [B, steps, 3 * drums]); hierarchical
+        models decode whole bars."""
+        none = self.decoder.no_output(tf.shape(z)[0])
         if self.conductor is None:
             return self.decoder.sample(z, controls, steps, none, temperature, seed)
         seg = self.spec.segment_length
