@@ -27,11 +27,14 @@ SMALL = catalog.PUBLISHED["mel_2bar_small"]
 
 def tiny_model(published: catalog.Published, seed: int) -> MusicVAE:
     """A random-weight network of the published one's kind: its converter, tiny layers."""
-    drums = published.family == "drums"
-    args = {"numSteps": 16 * published.bars, **({} if drums else {"minPitch": 21, "maxPitch": 108})}
-    if published.bars > 2:
+    drums, groove = published.family == "drums", published.family == "GrooVAE"
+    args = {"numSteps": 16 * published.bars, **({} if drums or groove else {"minPitch": 21, "maxPitch": 108})}
+    if published.bars > 2 and not groove:
         args["numSegments"] = published.bars
-    converter = converter_from_spec({"type": "DrumsConverter" if drums else "MelodyConverter", "args": args})
+    if groove:  # GrooVAEs are flat at any length
+        args.update(humanize="humanize" in published.name, tapify="tap2drum" in published.name)
+    kind = "GrooveConverter" if groove else "DrumsConverter" if drums else "MelodyConverter"
+    converter = converter_from_spec({"type": kind, "args": args})
     chords = ChordEncoder("PitchChordEncoder") if "chords" in published.family else None
     spec = NetworkSpec(
         input_depth=converter.input_depth,
@@ -42,7 +45,7 @@ def tiny_model(published: catalog.Published, seed: int) -> MusicVAE:
         num_steps=converter.num_steps,
         control_depth=chords.depth if chords else 0,
         num_segments=converter.num_segments or 0,
-        conductor_sizes=(16,) if published.bars > 2 else (),
+        conductor_sizes=(16,) if converter.num_segments else (),
     )
     return randomize(MusicVAE(spec, converter, chords), seed)
 
