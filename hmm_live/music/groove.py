@@ -30,7 +30,7 @@ import numpy as np
 from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 
 from hmm_live.errors import ConfigError, SequenceError, UnsupportedModelError
-from hmm_live.limits import MAX_DRUM_CLASSES, int_list
+from hmm_live.limits import MAX_DRUM_CLASSES, int_list, of_type
 from hmm_live.music.converters import DataConverter, handles
 from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_QUARTER, NoteSequence
 
@@ -58,7 +58,8 @@ class GrooveConverter(DataConverter):
             )
         self.pitch_classes = [list(int_list(c, f"drum pitchClasses[{i}]", 0, 127, 128)) for i, c in enumerate(classes)]
         self.class_of = {p: c for c, ps in enumerate(self.pitch_classes) for p in ps}
-        self.humanize, self.tapify = bool(humanize), bool(tapify)
+        self.humanize = of_type(humanize, bool, "dataConverter field 'humanize'")
+        self.tapify = of_type(tapify, bool, "dataConverter field 'tapify'")
         self.num_drums = len(self.pitch_classes)
         self.input_depth = self.output_depth = 3 * self.num_drums
 

@@ -10,7 +10,7 @@ import pytest
 
 from hmm_live import MusicVAE
 from hmm_live.models.musicvae.network import NetworkSpec
-from hmm_live.music import ChordEncoder, MelodyConverter
+from hmm_live.music import ChordEncoder, GrooveConverter, MelodyConverter
 from tests.support import (
     js_sequence,
     js_timed_sequence,
@@ -108,21 +108,23 @@ def test_quantized_checkpoints(oracle, tmp_path, quantization):
     np.testing.assert_allclose(loaded.encode_tensors(inputs)[0], model.encode_tensors(inputs)[0], atol=tol)
 
 
-def check_groove_against_js(oracle, model: MusicVAE, folder, sequences):
+def check_groove_against_js(oracle, model: MusicVAE, folder, sequences, chords=None):
     """GrooVAE: the converter's input tensors, mu, and the greedy decoder's outputs and notes."""
     rng = np.random.default_rng(8)
     inputs = np.stack([model.data_converter.to_inputs(s) for s in sequences])
-    mu, _ = model.encode_tensors(inputs)
+    controls = model.controls(chords)
+    mu, _ = model.encode_tensors(inputs, controls)
     z = np.concatenate([mu, rng.standard_normal((3, model.z_size)).astype(np.float32)])
-    ref = oracle.run(folder, timed_sequences=[js_timed_sequence(s) for s in sequences], decode_outputs=z.tolist())
+    timed = [js_timed_sequence(s) for s in sequences]
+    ref = oracle.run(folder, timed_sequences=timed, decode_outputs=z.tolist(), chords=chords)
 
     np.testing.assert_allclose(np.array(ref["converted"]), inputs, atol=1e-6, rtol=0)
     np.testing.assert_allclose(np.array(ref["timed_mu"]), mu, atol=1e-4, rtol=0)
-    outputs, js_outputs = model.decode_labels(z), np.array(ref["outputs"])
+    outputs, js_outputs = model.decode_labels(z, controls=controls), np.array(ref["outputs"])
     drums = model.data_converter.num_drums
     np.testing.assert_array_equal(js_outputs[..., :drums], outputs[..., :drums])  # hits
     np.testing.assert_allclose(js_outputs[..., drums:], outputs[..., drums:], atol=1e-4, rtol=0)  # velocities, offsets
-    ours = [[[n.pitch, n.start_time, n.end_time, n.velocity] for n in s.notes] for s in model.decode(z)]
+    ours = [[[n.pitch, n.start_time, n.end_time, n.velocity] for n in s.notes] for s in model.decode(z, chords=chords)]
     assert [len(s) for s in ours] == [len(s) for s in ref["timed_notes"]]
     for mine, theirs in zip(ours, ref["timed_notes"]):
         np.testing.assert_allclose(np.array(theirs).reshape(-1, 4), np.array(mine).reshape(-1, 4), atol=1e-4, rtol=0)
@@ -158,3 +160,23 @@ def test_groovae_tap2drum(oracle, tmp_path):
     inputs, _ = check_groove_against_js(oracle, model, tmp_path / "tap", sequences)
     assert inputs[..., [3, 21]].any()  # hits and offsets of taps on the open hi-hat class
     assert not np.delete(inputs, [3, 21], axis=-1).any()  # and nothing else
+
+
+def test_groovae_on_chords(oracle, tmp_path):
+    # No published GrooVAE has chords, but magenta-js conditions any decoder on them: so does hmm_live.
+    chords = ChordEncoder("PitchChordEncoder")
+    converter = GrooveConverter(32, humanize=True)
+    spec = NetworkSpec(
+        input_depth=27,
+        output_depth=27,
+        z_size=32,
+        encoder_sizes=(64,),
+        decoder_sizes=(48, 48),
+        num_steps=32,
+        control_depth=chords.depth,
+    )
+    model = randomize(MusicVAE(spec, converter, chords), seed=9)
+    model.export(tmp_path / "chords")
+    rng = np.random.default_rng(8)
+    grooves = [random_groove(rng) for _ in range(3)]
+    check_groove_against_js(oracle, model, tmp_path / "chords", grooves, chords=["C", "Am", "F", "G7"])

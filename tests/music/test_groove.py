@@ -123,6 +123,8 @@ def test_spec_round_trips_and_unsupported_args_are_named():
             converter_from_spec({"type": "GrooveConverter", "args": {"numSteps": 32, **args}})
     with pytest.raises(ConfigError, match="pitchClasses"):
         GrooveConverter(32, pitch_classes=[[36], [38]])
+    with pytest.raises(ConfigError, match="field 'tapify' must be a bool, got str"):
+        converter_from_spec({"type": "GrooveConverter", "args": {"numSteps": 32, "tapify": "no"}})
 
 
 def test_training_a_groovae_is_refused_with_the_reason():

@@ -33,9 +33,8 @@ class GrooveDecoder(Decoder):
         previous output (zeros for none); temperature None thresholds hits at 0.5."""
         first = self.cells[0]
         drums = self.output_depth // 3
+        _, static = self._input_terms(z)  # z's term, as the categorical decoder computes it
         previous_rows = first.kernel[: self.output_depth]
-        z_rows = first.kernel[self.output_depth : self.output_depth + z.shape[-1]]
-        static = tf.matmul(z, z_rows) + first.bias
         if controls is not None:
             per_step = tf.matmul(controls, first.kernel[self.output_depth + z.shape[-1] : -first.units])
         if temperature is not None:  # every draw up front, as the categorical decoder does
