@@ -134,3 +134,12 @@ def test_spec_round_trips_and_unsupported_args_are_named():
 def test_training_a_groovae_is_refused_with_the_reason():
     with pytest.raises(UnsupportedModelError, match="training GrooVAE is not supported"):
         GrooveConverter(32).training_windows(random_groove(np.random.default_rng(3)))
+
+
+def test_a_performance_is_written_at_the_tempo_asked_for():
+    conv = GrooveConverter(16)
+    groove = np.zeros((16, 27), np.float32)
+    groove[8, 0], groove[8, 18] = 1.0, -0.5  # a quarter step late
+    (note,) = conv.from_labels(groove, qpm=60.0).notes
+    assert note.start_time == pytest.approx(8.25 * 0.25)
+    assert note.end_time == pytest.approx(9.25 * 0.25)
