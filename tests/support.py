@@ -68,6 +68,26 @@ def unquantized(notes, qpm: float = 120.0, is_drum: bool = False) -> NoteSequenc
     return seq
 
 
+def random_groove(rng: np.random.Generator, bars: int = 2, qpm: float = 120.0, rate: float = 0.15) -> NoteSequence:
+    """A drum performance: hits of every class (and edge pitches 22, 26), velocities 1..127, onsets up to
+    0.45 steps off the grid (never before 0); some steps hit one class twice, so the loudest must win."""
+    pitches = [36, 38, 42, 46, 45, 48, 50, 49, 51, 22, 26, 44]
+    step = 60.0 / qpm / 4
+    notes = []
+    for s in range(16 * bars):
+        for p in pitches:
+            if rng.random() < rate:
+                start = (s + rng.uniform(0.0 if s == 0 else -0.45, 0.45)) * step
+                notes.append((p, start, start + step / 2, int(rng.integers(1, 128))))
+    return unquantized(notes, qpm, is_drum=True)
+
+
+def js_timed_sequence(seq: NoteSequence) -> dict:
+    """An unquantised NoteSequence as the magenta-js oracle's `timed_sequences` take it."""
+    notes = [[n.pitch, n.start_time, n.end_time, n.velocity, n.is_drum] for n in seq.notes]
+    return {"notes": notes, "qpm": seq.tempos[0].qpm, "totalTime": seq.total_time}
+
+
 def js_sequence(seq) -> dict:
     return {
         "notes": [[n.pitch, n.quantized_start_step, n.quantized_end_step, n.is_drum, n.program] for n in seq.notes],

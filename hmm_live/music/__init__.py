@@ -9,6 +9,7 @@ from hmm_live.music.chords import NO_CHORD, ChordEncoder
 from hmm_live.music.clips import Clip, ClipLibrary, to_roll
 from hmm_live.music.converters import DataConverter, converter_from_spec
 from hmm_live.music.drums import DrumRollConverter, DrumsConverter  # importing a converter registers it
+from hmm_live.music.groove import GrooveConverter
 from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.sequences import (
     STEPS_PER_BAR,
@@ -36,6 +37,7 @@ __all__ = [
     "DrumsConverter",
     "DrumRollConverter",
     "TrioConverter",
+    "GrooveConverter",
     "MelodyConverter",
     "STEPS_PER_BAR",
     "STEPS_PER_QUARTER",

@@ -4,7 +4,7 @@ A converter owns one event encoding (melody, drums). Its spec is the
 magenta-js `dataConverter` JSON, so a checkpoint's config.json picks it:
 each DataConverter subclass registers the spec type names it reads with
 `@handles(...)`, and `converter_from_spec` looks them up. The concrete
-converters live in their own modules (melody.py, drums.py), which import this
+converters live in their own modules (melody.py, drums.py, groove.py), which import this
 one; `hmm_live/music/__init__.py` imports them, so they are registered before
 any spec is read. A new encoding: subclass DataConverter, decorate it with
 `@handles`, import its module there.
@@ -77,7 +77,8 @@ class DataConverter(ABC):
 
     @abstractmethod
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
-        """Class index per step, shape [num_steps] (the decoder's targets)."""
+        """The decoder's targets: a class index per step, shape [num_steps] (GrooVAE:
+        [num_steps, output_depth] floats)."""
 
     def training_windows(self, sequence: NoteSequence) -> np.ndarray:
         """Training examples from a whole piece, as Magenta slices them: labels
@@ -107,7 +108,7 @@ class DataConverter(ABC):
 
     @abstractmethod
     def from_labels(self, labels: np.ndarray) -> NoteSequence:
-        """Decoder classes back to a quantised NoteSequence."""
+        """Decoder classes back to a quantised NoteSequence (GrooVAE: its outputs to a performance)."""
 
     @classmethod
     @abstractmethod
@@ -159,7 +160,6 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
 
 
 _UNSUPPORTED = {
-    "GrooveConverter": "GrooVAE",
     "MultitrackConverter": "multitrack",
     "TrioRhythmConverter": "trio rhythm",
     "MelodyRhythmConverter": "melody rhythm",

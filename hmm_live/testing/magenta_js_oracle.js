@@ -53,6 +53,21 @@ async function main() {
     out.notes = seqs.map(s => s.notes.map(n => [n.pitch, n.quantizedStartStep, n.quantizedEndStep]));
     out.instruments = seqs.map(s => s.notes.map(n => [n.instrument || 0, n.program || 0, !!n.isDrum]));
   }
+  if (job.timed_sequences) {  // unquantised NoteSequences, notes as [pitch, start s, end s, velocity, isDrum]
+    const seqs = job.timed_sequences.map(s => ({
+      notes: s.notes.map(([pitch, startTime, endTime, velocity, isDrum]) => ({
+        pitch, startTime, endTime, velocity, isDrum: !!isDrum})),
+      tempos: [{time: 0, qpm: s.qpm}], totalTime: s.totalTime}));
+    out.converted = seqs.map(s => model.dataConverter.toTensor(s).arraySync());
+    const mu = await model.encode(seqs, controlArgs);
+    out.timed_mu = await mu.array();
+  }
+  if (job.decode_outputs) {  // greedy decode: the decoder's output tensors, and notes with times
+    const z = tf.tensor2d(job.decode_outputs);
+    out.outputs = await (await model.decodeTensors(z, undefined, controlArgs)).array();
+    const seqs = await model.decode(z, undefined, controlArgs);
+    out.timed_notes = seqs.map(s => s.notes.map(n => [n.pitch, n.startTime, n.endTime, n.velocity]));
+  }
   if (job.time_decode) {  // batch-1 greedy decode latency, ms per call, after job.warmup untimed calls
     const z = tf.randomNormal([1, model.decoder.zDims]);
     out.decode_ms = [];

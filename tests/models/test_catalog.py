@@ -27,12 +27,18 @@ SMALL = catalog.PUBLISHED["mel_2bar_small"]
 
 def tiny_model(published: catalog.Published, seed: int) -> MusicVAE:
     """A random-weight network of the published one's kind: its converter, tiny layers; past 2 bars
-    hierarchical, as magenta-js reads a config.json with numSegments (a 2-level encoder, a conductor)."""
-    hierarchical = published.bars > 2
+    hierarchical, as magenta-js reads a config.json with numSegments (a 2-level encoder, a conductor),
+    but GrooVAEs, which are flat at any length."""
+    groove = published.family == "GrooVAE"
+    hierarchical = published.bars > 2 and not groove
     melody = {"minPitch": 21, "maxPitch": 108}
     kind, args = {
         "drums": ("DrumRollConverter" if "nade" in published.name else "DrumsConverter", {}),
         "trio": ("TrioConverter", {"melArgs": melody, "bassArgs": melody, "drumsArgs": {}}),
+        "GrooVAE": (
+            "GrooveConverter",
+            {"humanize": "humanize" in published.name, "tapify": "tap2drum" in published.name},
+        ),
     }.get(published.family, ("MelodyConverter", melody))
     args |= {"numSteps": 16 * published.bars, **({"numSegments": published.bars} if hierarchical else {})}
     converter = converter_from_spec({"type": kind, "args": args})

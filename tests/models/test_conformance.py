@@ -10,8 +10,24 @@ import pytest
 
 from hmm_live import MusicVAE
 from hmm_live.models.musicvae.network import NetworkSpec
-from hmm_live.music import ChordEncoder, MelodyConverter, NoteSequence, TrioConverter, converter_from_spec, from_notes
-from tests.support import js_sequence, note_triples, random_drums, random_melody, randomize
+from hmm_live.music import (
+    ChordEncoder,
+    GrooveConverter,
+    MelodyConverter,
+    NoteSequence,
+    TrioConverter,
+    converter_from_spec,
+    from_notes,
+)
+from tests.support import (
+    js_sequence,
+    js_timed_sequence,
+    note_triples,
+    random_drums,
+    random_groove,
+    random_melody,
+    randomize,
+)
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -188,3 +204,77 @@ def test_nade_drums(oracle, tmp_path):
     sequences = [random_drums(rng) for _ in range(4)]
     _, labels = check_against_js(oracle, model, tmp_path / "nade", sequences, js_sequences=False)
     assert np.unique(labels).size > 2  # the check saw steps of several classes at once
+
+
+def check_groove_against_js(oracle, model: MusicVAE, folder, sequences, chords=None):
+    """GrooVAE: the converter's input tensors, mu, and the greedy decoder's outputs and notes."""
+    rng = np.random.default_rng(8)
+    inputs = np.stack([model.data_converter.to_inputs(s) for s in sequences])
+    controls = model.controls(chords)
+    mu, _ = model.encode_tensors(inputs, controls)
+    z = np.concatenate([mu, rng.standard_normal((3, model.z_size)).astype(np.float32)])
+    timed = [js_timed_sequence(s) for s in sequences]
+    ref = oracle.run(folder, timed_sequences=timed, decode_outputs=z.tolist(), chords=chords)
+
+    np.testing.assert_allclose(np.array(ref["converted"]), inputs, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(np.array(ref["timed_mu"]), mu, atol=1e-4, rtol=0)
+    outputs, js_outputs = model.decode_labels(z, controls=controls), np.array(ref["outputs"])
+    drums = model.data_converter.num_drums
+    np.testing.assert_array_equal(js_outputs[..., :drums], outputs[..., :drums])  # hits
+    np.testing.assert_allclose(js_outputs[..., drums:], outputs[..., drums:], atol=1e-4, rtol=0)  # velocities, offsets
+    ours = [[[n.pitch, n.start_time, n.end_time, n.velocity] for n in s.notes] for s in model.decode(z, chords=chords)]
+    assert [len(s) for s in ours] == [len(s) for s in ref["timed_notes"]]
+    for mine, theirs in zip(ours, ref["timed_notes"]):
+        np.testing.assert_allclose(np.array(theirs).reshape(-1, 4), np.array(mine).reshape(-1, 4), atol=1e-4, rtol=0)
+    return inputs, outputs
+
+
+def test_groovae_4bar(oracle, tmp_path):
+    model = randomize(MusicVAE.create("groovae_4bar", 32, [64], [48, 48]), seed=6)
+    model.export(tmp_path / "groove")
+    rng = np.random.default_rng(5)
+    sequences = [random_groove(rng, bars=4, qpm=qpm) for qpm in (120.0, 96.0, 137.0, 120.0)]
+    inputs, outputs = check_groove_against_js(oracle, model, tmp_path / "groove", sequences)
+    assert inputs[..., 18:].any()  # the inputs carried timing, and the outputs hit drums
+    assert outputs[..., :9].any()
+
+
+def test_groovae_humanize(oracle, tmp_path):
+    model = randomize(MusicVAE.create("groovae_2bar_humanize", 32, [64], [48, 48]), seed=7)
+    model.export(tmp_path / "humanize")
+    rng = np.random.default_rng(6)
+    inputs, _ = check_groove_against_js(oracle, model, tmp_path / "humanize", [random_groove(rng) for _ in range(4)])
+    assert not inputs[..., 9:].any()  # hits only
+
+
+def test_groovae_tap2drum(oracle, tmp_path):
+    # Taps come from every note, a piano's too (is_drum false), as magenta-js reads them.
+    model = randomize(MusicVAE.create("groovae_2bar_tap_fixed_velocity", 32, [64], [48, 48]), seed=8)
+    model.export(tmp_path / "tap")
+    rng = np.random.default_rng(7)
+    sequences = [random_groove(rng) for _ in range(4)]
+    for seq in sequences:
+        seq.notes.add(pitch=64, velocity=127, start_time=0.51, end_time=0.7, is_drum=False)
+    inputs, _ = check_groove_against_js(oracle, model, tmp_path / "tap", sequences)
+    assert inputs[..., [3, 21]].any()  # hits and offsets of taps on the open hi-hat class
+    assert not np.delete(inputs, [3, 21], axis=-1).any()  # and nothing else
+
+
+def test_groovae_on_chords(oracle, tmp_path):
+    # No published GrooVAE has chords, but magenta-js conditions any decoder on them: so does hmm_live.
+    chords = ChordEncoder("PitchChordEncoder")
+    converter = GrooveConverter(32, humanize=True)
+    spec = NetworkSpec(
+        input_depth=27,
+        output_depth=27,
+        z_size=32,
+        encoder_sizes=(64,),
+        decoder_sizes=(48, 48),
+        num_steps=32,
+        control_depth=chords.depth,
+    )
+    model = randomize(MusicVAE(spec, converter, chords), seed=9)
+    model.export(tmp_path / "chords")
+    rng = np.random.default_rng(8)
+    grooves = [random_groove(rng) for _ in range(3)]
+    check_groove_against_js(oracle, model, tmp_path / "chords", grooves, chords=["C", "Am", "F", "G7"])

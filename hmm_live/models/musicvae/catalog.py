@@ -40,7 +40,6 @@ class Published:
 
 
 _MULTITRACK = "a multitrack performance encoding (variable-length tracks of performance events)"
-_GROOVAE = "GrooVAE's drum-performance encoding"
 
 
 def _free_bits(kind: str, family: str, description: str, refused: str) -> list[Published]:
@@ -97,8 +96,8 @@ PUBLISHED: dict[str, Published] = {
             "medium, chord-conditioned, 256 free bits; 1-byte weights",
             _MULTITRACK,
         ),
-        Published("groovae_2bar_humanize", "GrooVAE", 2, 15.8, "humanises a quantised drum pattern", _GROOVAE),
-        Published("groovae_4bar", "GrooVAE", 4, 15.8, "drum performance autoencoder", _GROOVAE),
+        Published("groovae_2bar_humanize", "GrooVAE", 2, 15.8, "humanises a quantised drum pattern"),
+        Published("groovae_4bar", "GrooVAE", 4, 15.8, "drum performance autoencoder"),
         *(
             Published(
                 f"tap2drum_{bars}bar",
@@ -106,8 +105,7 @@ PUBLISHED: dict[str, Published] = {
                 bars,
                 15.6,
                 "a tapped rhythm to a drum groove",
-                _GROOVAE,
-                f"groovae/tap2drum_{bars}bar",
+                folder=f"groovae/tap2drum_{bars}bar",
             )
             for bars in (1, 2, 3, 4)
         ),

@@ -75,8 +75,16 @@ _TRIO: dict[str, Any] = {
     "max_beta": 0.2,
 }
 
+
+def _groove(bars: int, **flags: bool) -> dict[str, Any]:
+    """Python Magenta's GrooVAE converters at inference: note_seq's drum table (the converter's default)."""
+    return {"type": "GrooveConverter", "args": {"numSteps": 16 * bars, **flags}}
+
+
 _ANNEALED: dict[str, Any] = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
 _BIG: dict[str, Any] = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
+
+_GROOVAE = HParams(free_bits=48, max_beta=0.2)  # z 256, encoder [512], decoder [256, 256]: the defaults
 
 CONFIGS: dict[str, Config] = {
     c.name: c
@@ -112,6 +120,12 @@ CONFIGS: dict[str, Config] = {
         Config("flat-mel_16bar", _melody(16)),
         Config("hierdec-mel_16bar", _melody(16, segments=True)),
         Config("hier-mel_16bar", _melody(16, segments=True)),
+        Config("groovae_4bar", _groove(4), hparams=_GROOVAE),
+        Config("groovae_2bar_humanize", _groove(2, humanize=True), hparams=_GROOVAE),
+        Config("groovae_2bar_tap_fixed_velocity", _groove(2, tapify=True), hparams=_GROOVAE),
+        Config(  # note dropout thins the inputs in training only
+            "groovae_2bar_tap_fixed_velocity_note_dropout", _groove(2, tapify=True), hparams=_GROOVAE
+        ),
     ]
 }
 
@@ -122,13 +136,14 @@ UNSUPPORTED = {
     "hier-multiperf_vel_1bar_big": "multitrack performance",
     "hier-multiperf_vel_1bar_med_chords": "multitrack performance",
     "hier-multiperf_vel_1bar_big_chords": "multitrack performance",
+    "groovae_2bar_add_closed_hh": "GrooVAE with drums removed from its input (add_instruments)",
+    "groovae_2bar_hits_control_tfds": "GrooVAE with hits as controls",
 }
 
 
 def get_config(name: str) -> Config:
     if name in CONFIGS:
         return CONFIGS[name]
-    if name in UNSUPPORTED or name.startswith("groovae"):
-        what = UNSUPPORTED.get(name, "GrooVAE")
-        raise UnsupportedModelError(f"config {name!r} is a {what} model, which hmm_live does not support")
+    if name in UNSUPPORTED:
+        raise UnsupportedModelError(f"config {name!r} is a {UNSUPPORTED[name]} model, which hmm_live does not support")
     raise ConfigError(f"unknown MusicVAE config {name!r}; known: {', '.join(sorted(CONFIGS))}")

@@ -14,9 +14,11 @@ import tensorflow as tf
 from hmm_live.errors import CheckpointError, ChordError, ConfigError, SequenceError
 from hmm_live.limits import naming
 from hmm_live.models.musicvae import catalog, checkpoints
-from hmm_live.models.musicvae.network import MusicVAENetwork, NetworkSpec
+from hmm_live.models.musicvae.groove_decoder import GrooveDecoder
+from hmm_live.models.musicvae.network import Decoder, MusicVAENetwork, NetworkSpec
 from hmm_live.music.chords import ChordEncoder
 from hmm_live.music.converters import DataConverter, converter_from_spec
+from hmm_live.music.groove import GrooveConverter
 from hmm_live.music.sequences import NoteSequence
 
 ArrayLike = np.ndarray | Sequence[Sequence[float]]
@@ -57,7 +59,7 @@ class MusicVAE:
                 f"the config gives {control} ({chord_encoder.name if chord_encoder else 'no chordEncoder'})"
             )
         self.spec, self.data_converter, self.chord_encoder, self.config = (spec, data_converter, chord_encoder, config)
-        self.network = MusicVAENetwork(spec)
+        self.network = MusicVAENetwork(spec, GrooveDecoder if isinstance(data_converter, GrooveConverter) else Decoder)
         self._graphs: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
         self._graph_lock = threading.Lock()
 
@@ -194,7 +196,8 @@ class MusicVAE:
         length: int | None = None,
         seed: int | None = None,
     ) -> np.ndarray:
-        """z [n, z_size] -> class labels [n, length] (the fast path used live)."""
+        """z [n, z_size] -> class labels [n, length] (the fast path used live); a GrooVAE's
+        outputs [n, length, 3 * drums]: hits, velocities, offsets."""
         z = np.asarray(z, np.float32)
         if z.ndim == 1:
             z = z[np.newaxis]
@@ -268,7 +271,8 @@ class MusicVAE:
         length: int | None = None,
         seed: int | None = None,
     ) -> list[NoteSequence]:
-        """z [n, z_size] -> quantised NoteSequences; temperature None decodes greedily."""
+        """z [n, z_size] -> quantised NoteSequences (GrooVAE: performances with velocities and timing,
+        at 120 qpm); temperature None decodes greedily."""
         labels = self.decode_labels(z, temperature, self.controls(chords), length, seed)
         return [self.data_converter.from_labels(row) for row in labels]
 

@@ -265,9 +265,13 @@ class Decoder(keras.layers.Layer):
         _, _, logits = tf.scan(step, per_step, initializer=(start, states, empty))
         return tf.transpose(logits, [1, 0, 2])
 
+    def start(self, batch):
+        """The first step's "previous output" for a batch: `no_output`, a row of zeros."""
+        return tf.fill([batch], tf.constant(self.no_output, tf.int64))
+
     def sample(self, z, controls, steps, start_label, temperature, seed):
         """Decode `steps` labels. z [B, Z]; controls [steps, C] or None; start_label [B]
-        (`no_output` before the first step); temperature None is greedy."""
+        (`start` before the first step); temperature None is greedy."""
         first = self.cells[0]
         previous, static = self.previous_term(), self.z_term(z)
         if controls is not None:
@@ -376,7 +380,8 @@ class Conductor(keras.layers.Layer):
 class MusicVAENetwork(keras.Model):
     """Encoder + (conductor +) decoder(s), with a Magenta name on every weight."""
 
-    def __init__(self, spec: NetworkSpec, **kwargs):
+    def __init__(self, spec: NetworkSpec, decoder_class: type[Decoder] = Decoder, **kwargs):
+        """decoder_class: what each step writes (GrooVAE's converter asks for its GrooveDecoder)."""
         super().__init__(**kwargs)
         self.spec = spec
         self.encoder = Encoder(spec)
@@ -389,7 +394,7 @@ class MusicVAENetwork(keras.Model):
         sizes, controls = spec.decoder_sizes, spec.control_depth
         if spec.split_depths:  # one decoder per instrument, as Magenta's SplitMultiOutLstmDecoder
             self.decoders = [
-                Decoder(sizes, depth, core_z, controls, f"{prefix}core_decoder_{i}/decoder/")
+                decoder_class(sizes, depth, core_z, controls, f"{prefix}core_decoder_{i}/decoder/")
                 for i, depth in enumerate(spec.split_depths)
             ]
         elif spec.nade_hidden:
@@ -397,7 +402,7 @@ class MusicVAENetwork(keras.Model):
                 NadeDecoder(sizes, spec.output_depth, spec.nade_hidden, core_z, controls, f"{prefix}decoder/")
             ]
         else:
-            self.decoders = [Decoder(sizes, spec.output_depth, core_z, controls, f"{prefix}decoder/")]
+            self.decoders = [decoder_class(sizes, spec.output_depth, core_z, controls, f"{prefix}decoder/")]
         self.built = True
 
     @property
@@ -415,10 +420,11 @@ class MusicVAENetwork(keras.Model):
         return self.encoder(inputs)
 
     def decode(self, z, controls=None, steps=None, temperature=None, seed=None):
-        """z [B, Z] -> labels [B, steps], or [B, steps, instruments] from a split decoder.
-        Hierarchical models decode whole bars, each decoder starting from its last label."""
+        """z [B, Z] -> labels [B, steps], or [B, steps, instruments] from a split decoder (GrooVAE:
+        outputs [B, steps, 3 * drums]). Hierarchical models decode whole bars, each decoder
+        starting from its last output."""
         batch = tf.shape(z)[0]
-        labels = [tf.fill([batch], tf.constant(d.no_output, tf.int64)) for d in self.decoders]
+        labels = [d.start(batch) for d in self.decoders]
         if self.conductor is None:  # flat: one "bar" of `steps` steps
             embeddings, seg, seeds = [z], steps, [seed]
         else:
