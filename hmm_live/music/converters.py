@@ -77,18 +77,27 @@ class DataConverter(ABC):
     def to_labels(self, sequence: NoteSequence) -> np.ndarray:
         """Class index per step, shape [num_steps] (the decoder's targets)."""
 
-    def training_windows(self, sequence: NoteSequence) -> np.ndarray:
+    def training_windows(self, sequence: NoteSequence, controls: np.ndarray | None = None) -> np.ndarray:
         """Training examples from a whole piece, as Magenta slices them: labels
         [n, num_steps] of every window starting on a bar line, one bar apart, for
-        each track (see `_tracks`); windows without a note and repeats are dropped."""
+        each track (see `_tracks`); windows without a note and repeats are dropped.
+
+        `controls` (one integer per step of the piece, such as a chord's index; the
+        last one holds past its end) come along: each row is then the window's
+        labels followed by its controls, [n, 2 * num_steps], and a window counts
+        once per distinct controls (as Magenta's chord-conditioned converters do)."""
         seq = self._quantized(sequence)
         found: dict[bytes, np.ndarray] = {}  # a window's bytes -> the window: repeats dropped
         for events in self._tracks(seq):
-            for start in range(0, len(events) - self.num_steps + 1, STEPS_PER_BAR):
-                window = events[start : start + self.num_steps]
-                if self._has_onset(window) and window.min() >= 0:  # -1 marks an unusable step
-                    found.setdefault(window.tobytes(), window)
-        return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps)
+            if controls is not None:
+                along = np.pad(controls, (0, max(len(events) - len(controls), 0)), mode="edge")[: len(events)]
+                events = np.concatenate([events[None], along[None].astype(events.dtype)])
+            for start in range(0, events.shape[-1] - self.num_steps + 1, STEPS_PER_BAR):
+                window = events[..., start : start + self.num_steps]
+                if self._has_onset(window.reshape(-1, self.num_steps)[0]) and window.min() >= 0:  # -1: unusable
+                    found.setdefault(window.tobytes(), window.reshape(-1))
+        width = self.num_steps * (1 if controls is None else 2)
+        return np.array(list(found.values()), np.int64).reshape(-1, width)
 
     @abstractmethod
     def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:

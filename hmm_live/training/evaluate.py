@@ -28,21 +28,30 @@ from hmm_live.training.objective import LN2, Objective
 from hmm_live.training.pipeline import eval_dataset
 
 
-def evaluate(model: MusicVAE, labels: np.ndarray, batch_size: int = 512) -> dict[str, Any]:
-    """Metrics over label windows [n, num_steps] (see the module docstring)."""
+def evaluate(
+    model: MusicVAE, labels: np.ndarray, batch_size: int = 512, controls: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Metrics over label windows [n, num_steps] (see the module docstring); a
+    chord-conditioned model needs each window's `controls` [n, num_steps, depth]."""
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.shape[1] != model.num_steps or not len(labels):
         raise ConfigError(f"evaluate needs labels [n > 0, {model.num_steps}], got {list(labels.shape)}")
+    if (controls is None) != (model.chord_encoder is None):
+        raise ConfigError("evaluate needs the windows' chords (controls) exactly when the model is chord-conditioned")
     objective = Objective(model.network, model.data_converter, HParams(batch_size=batch_size))
     forward = tf.function(lambda batch: objective.forward(batch, 0.0, 0.0), autograph=False)
     r_loss, kl, teacher, mus = [], [], [], []
-    for batch in eval_dataset(labels, model.z_size, batch_size):
+    for batch in eval_dataset(labels, model.z_size, batch_size, controls):
         _, r, k, correct, mu = forward(batch)
         r_loss.append(r.numpy())
         kl.append(k.numpy())
         teacher.append(correct.numpy())
         mus.append(mu.numpy())
-    decoded = np.concatenate([model.decode_labels(mu) for mu in mus])
+    decoded = (
+        np.concatenate([model.decode_labels(mu) for mu in mus])
+        if controls is None
+        else _decode_by_progression(model, np.concatenate(mus), controls)
+    )
     hit = decoded == labels
     events = labels != 0
     return {
@@ -53,6 +62,16 @@ def evaluate(model: MusicVAE, labels: np.ndarray, batch_size: int = 512) -> dict
         "kl_bits": round(float(np.concatenate(kl).mean() / LN2), 2),
         "r_loss_nats": round(float(np.concatenate(r_loss).mean()), 3),
     }
+
+
+def _decode_by_progression(model: MusicVAE, mu: np.ndarray, controls: np.ndarray) -> np.ndarray:
+    """Labels decoded greedily from mu; windows that share their chords decode together."""
+    progressions, which = np.unique(controls, axis=0, return_inverse=True)
+    decoded = np.zeros((len(mu), model.num_steps), np.int64)
+    for i, progression in enumerate(progressions):
+        rows = np.flatnonzero(which.reshape(-1) == i)
+        decoded[rows] = model.decode_labels(mu[rows], controls=progression)
+    return decoded
 
 
 def sample_labels(model: MusicVAE, n: int, temperature: float | None = 0.5, seed: int = 0) -> np.ndarray:

@@ -38,6 +38,8 @@ class Config:
     data_converter: dict[str, Any]  # magenta-js dataConverter spec
     chord_encoder: str | None = None
     hparams: HParams = HParams()
+    conductor: bool = False  # hierarchical decoder; its conductor has the decoder's sizes, as in Magenta
+    hierarchical_encoder: bool = False  # one bidirectional level per bar, then one over the bars
     notes: str = field(default="", compare=False)
 
     def js_config(self) -> dict[str, Any]:
@@ -59,6 +61,14 @@ _DRUMS_2BAR = {"type": "DrumsConverter", "args": {"numSteps": 32}}
 
 _ANNEALED: dict[str, Any] = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
 _BIG: dict[str, Any] = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
+# Magenta's 16-bar melody sizes; hier-mel_16bar's encoder_sizes hold one size per level
+_16BAR: dict[str, Any] = {
+    "z_size": 512,
+    "encoder_sizes": (2048, 2048),
+    "decoder_sizes": (1024, 1024),
+    "free_bits": 256,
+    "max_beta": 0.2,
+}
 
 CONFIGS: dict[str, Config] = {
     c.name: c
@@ -77,9 +87,15 @@ CONFIGS: dict[str, Config] = {
         Config(
             "cat-drums_2bar_big", _DRUMS_2BAR, hparams=HParams(free_bits=48, max_beta=0.2, sampling_rate=1000.0, **_BIG)
         ),
-        Config("flat-mel_16bar", _melody(16)),
-        Config("hierdec-mel_16bar", _melody(16, segments=True)),
-        Config("hier-mel_16bar", _melody(16, segments=True)),
+        Config("flat-mel_16bar", _melody(16), hparams=HParams(**{**_16BAR, "decoder_sizes": (2048, 2048, 2048)})),
+        Config("hierdec-mel_16bar", _melody(16, segments=True), hparams=HParams(**_16BAR), conductor=True),
+        Config(
+            "hier-mel_16bar",
+            _melody(16, segments=True),
+            hparams=HParams(**{**_16BAR, "encoder_sizes": (1024, 1024)}),
+            conductor=True,
+            hierarchical_encoder=True,
+        ),
     ]
 }
 
