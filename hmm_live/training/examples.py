@@ -28,6 +28,7 @@ from note_seq.protobuf.music_pb2 import NoteSequence
 
 from hmm_live.errors import ChordError, ConfigError, HmmLiveError
 from hmm_live.files import atomic_write
+from hmm_live.music.chords import ChordEncoder
 from hmm_live.music.converters import DataConverter
 from hmm_live.music.sequences import quantize
 from hmm_live.training.sources import SPLITS, Failure, _corpus_paths, read_pieces
@@ -76,16 +77,20 @@ class Report:
 
 
 def extract(
-    sources: Iterable[str | Path], converter: DataConverter, cache: Path | None = None, chords: bool = False
+    sources: Iterable[str | Path],
+    converter: DataConverter,
+    cache: Path | None = None,
+    chords: ChordEncoder | None = None,
 ) -> tuple[dict[str, np.ndarray], Report]:
     """Labels [n, num_steps] per split ("train", "validation", "test"), and the report.
 
-    With `chords`, also "<split>_chords": each step's chord, [n, num_steps] indices
-    into "chord_symbols" (strings such as "Am" or "N.C.")."""
+    With `chords` (the model's chord encoder), also "<split>_chords": each step's
+    chord, [n, num_steps] indices into "chord_symbols" (strings such as "Am" or
+    "N.C."); a piece with a chord the encoder cannot encode is skipped, as in Magenta."""
     paths = [str(s) for s in sources]
     if not paths:
         raise ConfigError("no training sources given")
-    cache_file = cache / f"{_fingerprint(paths, converter, chords)}.npz" if cache else None
+    cache_file = cache / f"{_fingerprint(paths, converter, chords and chords.name)}.npz" if cache else None
     if cache_file and cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as data:
             report = Report.from_json(json.loads(str(data["report"])))
@@ -101,9 +106,9 @@ def extract(
         reason = _unusable(piece.sequence, converter)
         if reason is None:
             try:
-                steps = _chord_indices(piece.sequence, symbols) if chords else None
+                steps = _chord_indices(piece.sequence, symbols, chords) if chords else None
                 windows = converter.training_windows(piece.sequence, steps)
-            except ChordError as e:
+            except _Skip as e:
                 reason = str(e)
             except HmmLiveError as e:
                 reason = "no 4/4 bars" if "4/4" in str(e) or "time signature" in str(e) else "unusable"
@@ -127,7 +132,7 @@ def extract(
     return splits, report
 
 
-def _chord_indices(sequence: NoteSequence, symbols: dict[str, int]) -> np.ndarray:
+def _chord_indices(sequence: NoteSequence, symbols: dict[str, int], encoder: ChordEncoder) -> np.ndarray:
     """Each step's chord as an index into `symbols` (new symbols are added): the piece's
     own chord symbols, else those note_seq infers, as Magenta's converter does."""
     seq = NoteSequence()
@@ -135,14 +140,23 @@ def _chord_indices(sequence: NoteSequence, symbols: dict[str, int]) -> np.ndarra
     if not any(a.annotation_type == chords_lib.CHORD_SYMBOL for a in seq.text_annotations):
         try:
             note_seq.infer_chords_for_sequence(seq)
-        except note_seq.ChordInferenceError as e:
-            raise ChordError(f"no chords inferred: {type(e).__name__}") from None
+        except note_seq.ChordInferenceError:
+            raise _Skip("no chords inferred") from None
     progression = chords_lib.ChordProgression()
     try:
         progression.from_quantized_sequence(seq, 0, max(seq.total_quantized_steps, 1))
     except chords_lib.CoincidentChordsError:
-        raise ChordError("coincident chords") from None
+        raise _Skip("coincident chords") from None
+    for chord in set(progression) - set(symbols):
+        try:
+            encoder.encode(chord)
+        except ChordError:
+            raise _Skip(f"chords {encoder.name} cannot encode") from None
     return np.array([symbols.setdefault(chord, len(symbols)) for chord in progression], np.int64)
+
+
+class _Skip(Exception):
+    """A piece is left out; the message is the report's reason."""
 
 
 def _unusable(sequence, converter: DataConverter) -> str | None:
@@ -156,7 +170,7 @@ def _unusable(sequence, converter: DataConverter) -> str | None:
     return None
 
 
-def _fingerprint(sources: list[str], converter: DataConverter, chords: bool) -> str:
+def _fingerprint(sources: list[str], converter: DataConverter, chords: str | None) -> str:
     """Changes when a source file, the converter or the extraction code changes."""
     h = hashlib.sha256(json.dumps([CACHE_VERSION, converter.spec(), chords, sources]).encode())
     for source in sources:

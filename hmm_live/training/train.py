@@ -133,7 +133,7 @@ def train_musicvae(
         )
     if init_from is not None:  # a resumed run then replaces these weights with its own
         _initialise(model, Path(init_from))
-    splits, report = extract(sources, model.data_converter, cache_dir("examples"), chords=bool(cfg.chord_encoder))
+    splits, report = extract(sources, model.data_converter, cache_dir("examples"), model.chord_encoder)
     log(f"data: {report.summary()}")
     if not len(splits["train"]):
         raise ConfigError(f"no training examples in {', '.join(map(str, sources))}: {report.summary()}")
