@@ -90,7 +90,7 @@ def extract(
     paths = [str(s) for s in sources]
     if not paths:
         raise ConfigError("no training sources given")
-    cache_file = cache / f"{_fingerprint(paths, converter, chords and chords.name)}.npz" if cache else None
+    cache_file = cache / f"{_fingerprint(paths, converter, chords.name if chords else None)}.npz" if cache else None
     if cache_file and cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as data:
             report = Report.from_json(json.loads(str(data["report"])))
