@@ -24,13 +24,12 @@ from pathlib import Path
 import note_seq
 import numpy as np
 from note_seq import chords_lib
-from note_seq.protobuf.music_pb2 import NoteSequence
 
 from hmm_live.errors import ChordError, ConfigError, HmmLiveError
 from hmm_live.files import atomic_write
 from hmm_live.music.chords import ChordEncoder
 from hmm_live.music.converters import DataConverter
-from hmm_live.music.sequences import quantize
+from hmm_live.music.sequences import NoteSequence, quantize
 from hmm_live.training.sources import SPLITS, Failure, _corpus_paths, read_pieces
 
 CACHE_VERSION = 2
