@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from hmm_live import MusicVAE
 from hmm_live.errors import ChordError, UnsupportedModelError
+from hmm_live.models.musicvae.configs import get_config
 from hmm_live.music import from_notes, write_midi
 from hmm_live.music.chords import ChordEncoder
 from hmm_live.music.melody import MelodyConverter
@@ -124,8 +125,8 @@ def initial_weights(config, settings):
         settings["z_size"],
         settings["encoder_sizes"],
         settings["decoder_sizes"],
-        conductor_sizes=settings["decoder_sizes"] if "16bar" in config else (),
-        hierarchical_encoder=config.startswith("hier-"),
+        conductor_sizes=settings["decoder_sizes"] if get_config(config).conductor else (),
+        hierarchical_encoder=get_config(config).hierarchical_encoder,
         seed=3,
     )
     return model.weights()
@@ -154,10 +155,13 @@ def assert_resumes_exactly(folder, tmp_path, config, settings):
         np.testing.assert_allclose(halves[name], value, atol=1e-6, err_msg=name)
 
 
-@pytest.mark.parametrize("config, settings", [("hierdec-mel_16bar", TINY), ("hier-mel_16bar", HIER)])
-def test_hierarchical_training_learns_and_decodes_16_bars(long_tunes, tmp_path, config, settings):
+@pytest.mark.parametrize(
+    "config, settings, conductor",
+    [("hierdec-mel_16bar", TINY, (16, 16)), ("hier-mel_16bar", HIER, (16, 16)), ("flat-mel_16bar", TINY, ())],
+)
+def test_16_bar_training_learns_and_decodes_16_bars(long_tunes, tmp_path, config, settings, conductor):
     model = assert_learned(trained(long_tunes, tmp_path / "m", config, settings, 30), tmp_path / "m", config, settings)
-    assert model.spec.conductor_sizes == (16, 16)  # the conductor has the decoder's sizes, as in Magenta
+    assert model.spec.conductor_sizes == conductor  # the decoder's sizes, as in Magenta
     assert model.spec.hierarchical_encoder == config.startswith("hier-")
     samples = model.sample(2, seed=0)
     assert [s.total_quantized_steps for s in samples] == [256, 256]  # 16 bars
