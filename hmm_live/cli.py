@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     train = sub.add_parser(
         "train-musicvae",
-        help="train a 2-bar MusicVAE on MIDI or a music21 collection",
+        help="train a MusicVAE (melody or drums; 2 or 16 bars, hierarchical, chord-conditioned) on MIDI or music21",
         description="Resumes from OUT when it holds an unfinished run of the same setup.",
     )
     train.add_argument("sources", nargs="+", help="MIDI files, folders (recursive) or music21 corpus names")
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         "--config",
         type=_config_name,
         default="cat-mel_2bar_small",
-        help="cat-mel_2bar_small (default), cat-drums_2bar_small, or their _big sizes",
+        help="cat-mel_2bar_small (default), cat-drums_2bar_small, their _big sizes, cat-mel_2bar_med_chords, "
+        "flat-mel_16bar, hierdec-mel_16bar or hier-mel_16bar",
     )
     train.add_argument("--z-size", type=_ranged(int, 1))
     train.add_argument("--encoder-sizes", type=_sizes, help="e.g. 512")
@@ -472,19 +473,23 @@ def _eval(args) -> int:
     from hmm_live.files import atomic_write, cache_dir
     from hmm_live.training import evaluate, extract
     from hmm_live.training.evaluate import sampling_realism
+    from hmm_live.training.pipeline import Chords
 
     model = _load(args.checkpoint, args.config)
-    splits, report = extract(args.sources, model.data_converter, cache_dir("examples"))
+    splits, report = extract(args.sources, model.data_converter, cache_dir("examples"), model.chord_encoder)
     print(f"data: {report.summary()}", file=sys.stderr)
     if not len(splits[args.split]):
         print(f"hmm-live: error: the {args.split} split of {', '.join(args.sources)} is empty", file=sys.stderr)
         return 2
     labels = splits[args.split]
+    controls = None
+    if model.chord_encoder:
+        controls = Chords(splits[f"{args.split}_chords"], splits["chord_symbols"], model.chord_encoder).vectors()
     result = {
         "checkpoint": args.checkpoint,
         "split": args.split,
-        **evaluate(model, labels),
-        "realism": sampling_realism(model, labels),
+        **evaluate(model, labels, controls=controls),
+        "realism": sampling_realism(model, labels, controls=controls),
     }
     text = json.dumps(result, indent=1)
     print(text)

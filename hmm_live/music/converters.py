@@ -80,19 +80,31 @@ class DataConverter(ABC):
         """The decoder's targets: a class index per step, shape [num_steps] (GrooVAE:
         [num_steps, output_depth] floats)."""
 
-    def training_windows(self, sequence: NoteSequence) -> np.ndarray:
+    def training_windows(self, sequence: NoteSequence, controls: np.ndarray | None = None) -> np.ndarray:
         """Training examples from a whole piece, as Magenta slices them: labels
         [n, num_steps] ([n, num_steps, 3] for a trio) of every window starting on a bar line,
-        one bar apart, for each track (see `_tracks`); windows without a note and repeats are dropped."""
+        one bar apart, for each track (see `_tracks`); windows without a note and repeats are dropped.
+
+        `controls` (one integer per step of the piece, such as a chord's index; the
+        last one holds past its end; one-track converters only) come along: each row is
+        then the window's labels followed by its controls, [n, 2 * num_steps], and a
+        window counts once per distinct controls (as Magenta's chord-conditioned converters do)."""
         seq = self._quantized(sequence)
         found: dict[bytes, np.ndarray] = {}  # a window's bytes -> the window: repeats dropped
         step_shape: tuple[int, ...] = (len(self.split_depths),) if self.split_depths else ()
         for events in self._tracks(seq):
+            if controls is not None:
+                along = np.pad(controls, (0, max(len(events) - len(controls), 0)), mode="edge")[: len(events)]
+                events = np.stack([events, along.astype(events.dtype)], axis=-1)
             for start in range(0, len(events) - self.num_steps + 1, STEPS_PER_BAR):
                 window = events[start : start + self.num_steps]
-                if self._has_onset(window) and window.min() >= 0:  # -1 marks an unusable step
+                labels = window if controls is None else window[:, 0]
+                if self._has_onset(labels) and window.min() >= 0:  # -1 marks an unusable step
                     found.setdefault(window.tobytes(), window)
-        return np.array(list(found.values()), np.int64).reshape(-1, self.num_steps, *step_shape)
+        windows = np.array(list(found.values()), np.int64)
+        if controls is None:
+            return windows.reshape(-1, self.num_steps, *step_shape)
+        return windows.reshape(-1, self.num_steps, 2).transpose(0, 2, 1).reshape(-1, 2 * self.num_steps)
 
     @abstractmethod
     def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:

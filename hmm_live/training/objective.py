@@ -52,7 +52,9 @@ class MagentaSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 class Objective(keras.Model):
     """Wraps a MusicVAENetwork with Magenta's losses; batches are dicts of
-    labels [B, T], eps [B, Z] and noise [B, T, 2] (see pipeline.py)."""
+    labels [B, T], eps [B, Z], noise [B, T, 2] and, for chord-conditioned
+    models, controls [B, T, C] (see pipeline.py). A hierarchical decoder's loss
+    is summed over all its bars, as Magenta sums its per-bar losses."""
 
     METRICS = ("loss", "r_loss", "kl_bits", "accuracy", "beta", "sampling_probability")
 
@@ -80,9 +82,11 @@ class Objective(keras.Model):
     def forward(self, batch, beta, sampling_probability):
         """Per-example losses, per-step correctness and mu."""
         labels = tf.cast(batch["labels"], tf.int32)
-        mu, sigma = self.network.encoder(encoder_inputs(self.converter, labels))
+        controls = batch.get("controls")  # chords [B, T, C], read by the encoder and the decoder
+        inputs = encoder_inputs(self.converter, labels)
+        mu, sigma = self.network.encoder(inputs if controls is None else tf.concat([inputs, controls], -1))
         z = mu + sigma * batch["eps"]
-        logits = self.network.decoder.teacher_forced(z, labels, sampling_probability, batch["noise"])
+        logits = self.network.teacher_forced(z, labels, sampling_probability, batch["noise"], controls)
         r_loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), -1)
         kl = kl_divergence(mu, sigma)
         kl_cost = tf.maximum(kl - self.hp.free_bits * LN2, 0.0)

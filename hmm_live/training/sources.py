@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from note_seq.chords_lib import CHORD_SYMBOL
+
 from hmm_live.errors import ConfigError, HmmLiveError
 from hmm_live.music.sequences import DEFAULT_QPM, NoteSequence, read_midi
 
@@ -129,13 +131,14 @@ def _corpus(name: str) -> Iterator[Piece | Failure]:
 
 
 def music21_to_sequence(score, name: str) -> NoteSequence:
-    """A music21 score's whole 4/4 bars as a NoteSequence (first part; ties merged).
+    """A music21 score's whole 4/4 bars as a NoteSequence (first part; ties merged),
+    with its chord symbols ("Am" in ABC) as CHORD_SYMBOL annotations.
 
     Measures that are not whole 4/4 bars (pickups, half bars before repeats,
     other metres) are dropped, and the bars kept are laid end to end, so every
     kept bar starts on the 16-step grid.
     """
-    from music21 import meter
+    from music21 import harmony, meter
 
     part = (score.parts[0] if score.parts else score).stripTies()
     seq = NoteSequence(filename=name, ticks_per_quarter=220)
@@ -150,10 +153,13 @@ def music21_to_sequence(score, name: str) -> NoteSequence:
         if not isinstance(metre, meter.TimeSignature) or metre.denominator not in (2, 4):
             continue
         for note in measure.recurse().notes:
+            start = 4.0 * bars + float(note.getOffsetInHierarchy(measure))
+            if isinstance(note, harmony.ChordSymbol):
+                seq.text_annotations.add(time=start * seconds, text=note.figure, annotation_type=CHORD_SYMBOL)
+                continue
             length = float(note.duration.quarterLength)
             if length <= 0:  # grace notes
                 continue
-            start = 4.0 * bars + float(note.getOffsetInHierarchy(measure))
             for pitch in note.pitches:
                 seq.notes.add(
                     pitch=pitch.midi, velocity=80, start_time=start * seconds, end_time=(start + length) * seconds

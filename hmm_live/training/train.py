@@ -32,9 +32,16 @@ from hmm_live.models.musicvae.model import MusicVAE
 from hmm_live.training.distribute import is_chief, make_strategy
 from hmm_live.training.examples import Report, extract
 from hmm_live.training.objective import MagentaSchedule, Objective
-from hmm_live.training.pipeline import eval_dataset, training_dataset
+from hmm_live.training.pipeline import Chords, eval_dataset, training_dataset
 
 STATE = Path("training") / "state.npz"
+TRAINABLE = ("MelodyConverter", "DrumsConverter")  # one categorical decoder: the loss below
+NOT_TRAINABLE = {  # what the other families would need: their decoders' own losses
+    "TrioConverter": "trio (three decoders, melody, bass and drums)",
+    "DrumRollConverter": "NADE drum (multi-label NADE decoder)",
+    "GrooveConverter": "GrooVAE (hits, velocities and micro-timing offsets)",
+    "MultitrackConverter": "multitrack performance",
+}
 _SCHEDULES_IN_VALIDATION = ("val_beta", "val_sampling_probability")  # constants there: not history
 VALIDATION_EXAMPLES = 2048
 
@@ -67,7 +74,9 @@ def train_musicvae(
     log: Callable[[str], None] = print,
     **hparams: Any,
 ) -> TrainingRun:
-    """Train (or resume training) a 2-bar MusicVAE; returns the trained model.
+    """Train (or resume training) a MusicVAE of a melody or drums config: flat
+    (2 or 16 bars), hierarchical (hierdec-/hier-mel_16bar) or chord-conditioned
+    (cat-mel_2bar_med_chords); returns the trained model.
 
     `hparams` override the config's Magenta hyperparameters (batch_size,
     learning_rate, free_bits, max_beta, beta_rate, sampling_rate, transpose...).
@@ -79,13 +88,12 @@ def train_musicvae(
     with another KL schedule) instead of random ones.
     """
     cfg = get_config(config)
-    if (
-        cfg.chord_encoder
-        or cfg.data_converter["args"].get("numSegments")
-        or cfg.data_converter["args"]["numSteps"] != 32
-    ):
+    kind = cfg.data_converter["type"]
+    if kind not in TRAINABLE:
         raise UnsupportedModelError(
-            f"training {config} is not supported yet: hmm_live trains flat 2-bar melody and drum models"
+            f"training {config} is not supported: it is a {NOT_TRAINABLE.get(kind, kind)} model, and "
+            f"hmm_live trains melody and drum models with one categorical decoder (flat, hierarchical "
+            f"or chord-conditioned)"
         )
     unknown = set(hparams) - {f.name for f in dataclasses.fields(HParams)}
     if unknown:
@@ -114,15 +122,29 @@ def train_musicvae(
     keras.utils.set_random_seed(seed)
 
     with strategy_obj.scope():
-        model = MusicVAE.create(config, hp.z_size, hp.encoder_sizes, hp.decoder_sizes, seed=seed)
+        model = MusicVAE.create(
+            config,
+            hp.z_size,
+            hp.encoder_sizes,
+            hp.decoder_sizes,
+            conductor_sizes=hp.decoder_sizes if cfg.conductor else (),
+            hierarchical_encoder=cfg.hierarchical_encoder,
+            seed=seed,
+        )
     if init_from is not None:  # a resumed run then replaces these weights with its own
         _initialise(model, Path(init_from))
-    splits, report = extract(sources, model.data_converter, cache_dir("examples"))
+    splits, report = extract(sources, model.data_converter, cache_dir("examples"), model.chord_encoder)
     log(f"data: {report.summary()}")
     if not len(splits["train"]):
         raise ConfigError(f"no training examples in {', '.join(map(str, sources))}: {report.summary()}")
-    validation = splits["validation"] if len(splits["validation"]) else splits["train"]
-    validation = validation[np.random.default_rng(seed).permutation(len(validation))[:VALIDATION_EXAMPLES]]
+    held_out = "validation" if len(splits["validation"]) else "train"
+    validation = np.random.default_rng(seed).permutation(len(splits[held_out]))[:VALIDATION_EXAMPLES]
+    train_chords = validation_controls = None
+    if model.chord_encoder:
+        train_chords = Chords(splits["train_chords"], splits["chord_symbols"], model.chord_encoder)
+        validation_controls = Chords(
+            splits[f"{held_out}_chords"][validation], splits["chord_symbols"], model.chord_encoder
+        ).vectors()
 
     with strategy_obj.scope():
         objective = Objective(model.network, model.data_converter, hp)
@@ -155,11 +177,15 @@ def train_musicvae(
         keras.callbacks.TensorBoard(str(out / "training" / "logs"), update_freq=50) for _ in range(is_chief())
     ]
     objective.fit(
-        training_dataset(splits["train"], model.data_converter, hp.z_size, hp.batch_size, seed, start, hp.transpose),
+        training_dataset(
+            splits["train"], model.data_converter, hp.z_size, hp.batch_size, seed, start, hp.transpose, train_chords
+        ),
         epochs=epochs,
         initial_epoch=start // save_every,
         steps_per_epoch=save_every,
-        validation_data=eval_dataset(validation, hp.z_size, min(hp.batch_size, 512)),
+        validation_data=eval_dataset(
+            splits[held_out][validation], hp.z_size, min(hp.batch_size, 512), validation_controls
+        ),
         callbacks=callbacks,
         shuffle=False,
         verbose=(2 if not sys.stdout.isatty() else 1) if verbose == "auto" else verbose,

@@ -39,6 +39,8 @@ class Config:
     data_converter: dict[str, Any]  # magenta-js dataConverter spec
     chord_encoder: str | None = None
     hparams: HParams = HParams()
+    conductor: bool = False  # hierarchical decoder; its conductor has the decoder's sizes, as in Magenta
+    hierarchical_encoder: bool = False  # one bidirectional level per bar, then one over the bars
     notes: str = field(default="", compare=False)
 
     def js_config(self) -> dict[str, Any]:
@@ -83,6 +85,14 @@ def _groove(bars: int, **flags: bool) -> dict[str, Any]:
 
 _ANNEALED: dict[str, Any] = {"max_beta": 0.2, "beta_rate": 0.99999, "sampling_rate": 1000.0}
 _BIG: dict[str, Any] = {"z_size": 512, "encoder_sizes": (2048,), "decoder_sizes": (2048, 2048, 2048)}
+# Magenta's 16-bar melody sizes; hier-mel_16bar's encoder_sizes hold one size per level
+_16BAR: dict[str, Any] = {
+    "z_size": 512,
+    "encoder_sizes": (2048, 2048),
+    "decoder_sizes": (1024, 1024),
+    "free_bits": 256,
+    "max_beta": 0.2,
+}
 
 _GROOVAE = HParams(free_bits=48, max_beta=0.2)  # z 256, encoder [512], decoder [256, 256]: the defaults
 
@@ -115,11 +125,28 @@ CONFIGS: dict[str, Config] = {
                 sampling_rate=1000.0,
             ),
         ),
-        Config("hierdec-trio_16bar", _TRIO_16BAR, hparams=HParams(**_TRIO, encoder_sizes=(2048, 2048))),
-        Config("hier-trio_16bar", _TRIO_16BAR, hparams=HParams(**_TRIO, encoder_sizes=(1024,))),
-        Config("flat-mel_16bar", _melody(16)),
-        Config("hierdec-mel_16bar", _melody(16, segments=True)),
-        Config("hier-mel_16bar", _melody(16, segments=True)),
+        Config(
+            "hierdec-trio_16bar",
+            _TRIO_16BAR,
+            hparams=HParams(**_TRIO, encoder_sizes=(2048, 2048)),
+            conductor=True,
+        ),
+        Config(
+            "hier-trio_16bar",
+            _TRIO_16BAR,
+            hparams=HParams(**_TRIO, encoder_sizes=(1024, 1024)),
+            conductor=True,
+            hierarchical_encoder=True,
+        ),
+        Config("flat-mel_16bar", _melody(16), hparams=HParams(**{**_16BAR, "decoder_sizes": (2048, 2048, 2048)})),
+        Config("hierdec-mel_16bar", _melody(16, segments=True), hparams=HParams(**_16BAR), conductor=True),
+        Config(
+            "hier-mel_16bar",
+            _melody(16, segments=True),
+            hparams=HParams(**{**_16BAR, "encoder_sizes": (1024, 1024)}),
+            conductor=True,
+            hierarchical_encoder=True,
+        ),
         Config("groovae_4bar", _groove(4), hparams=_GROOVAE),
         Config("groovae_2bar_humanize", _groove(2, humanize=True), hparams=_GROOVAE),
         Config("groovae_2bar_tap_fixed_velocity", _groove(2, tapify=True), hparams=_GROOVAE),

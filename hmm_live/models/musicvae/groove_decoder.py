@@ -31,12 +31,11 @@ class GrooveDecoder(Decoder):
     def sample(self, z, controls, steps, start, temperature, seed):
         """Decode `steps` steps: [B, steps, 3 * drums] float32. start [B, 3 * drums]: the
         previous output (zeros for none); temperature None thresholds hits at 0.5."""
-        first = self.cells[0]
         drums = self.output_depth // 3
         static = self.z_term(z)
-        previous_rows = first.kernel[: self.output_depth]
+        previous_rows = self.cells[0].kernel[: self.output_depth]
         if controls is not None:
-            per_step = tf.matmul(controls, first.kernel[self.output_depth + z.shape[-1] : -first.units])
+            per_step = self.control_term(controls, z)
         if temperature is not None:  # every draw up front, as the categorical decoder does
             uniform = tf.random.stateless_uniform([steps, tf.shape(z)[0], drums], seed)
 
@@ -58,5 +57,5 @@ class GrooveDecoder(Decoder):
         outputs, _ = tf.scan(step, tf.range(steps), initializer=(start, states))
         return tf.transpose(outputs, [1, 0, 2])
 
-    def teacher_forced(self, z, targets, sampling_probability, noise):
+    def teacher_forced(self, z, targets, sampling_probability, noise, controls=None, start=None):
         raise UnsupportedModelError("training GrooVAE is not supported by hmm_live")

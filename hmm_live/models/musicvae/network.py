@@ -235,32 +235,48 @@ class Decoder(keras.layers.Layer):
         uniform = tf.random.stateless_uniform([*shape, self.output_depth], seed, minval=1e-20, maxval=1.0)
         return -tf.math.log(-tf.math.log(uniform))
 
+    def control_term(self, controls, z):
+        """The controls' part of layer 0's input term (chords): [..., C] @ their kernel rows."""
+        first = self.cells[0]
+        return tf.matmul(controls, first.kernel[self.output_depth + z.shape[-1] : -first.units])
+
     def z_term(self, z):
         """z's part of layer 0's input term [prev, z, control] @ kernel (+ bias), the same at every step."""
         first = self.cells[0]
         z_rows = first.kernel[self.output_depth : self.output_depth + z.shape[-1]]
         return tf.matmul(z, z_rows) + first.bias
 
-    def teacher_forced(self, z, targets, sampling_probability, noise):
+    def teacher_forced(self, z, targets, sampling_probability, noise, controls=None, start=None):
         """Training: logits [B, T, classes] for targets [B, T], each step fed the
         previous target or, with `sampling_probability` (scheduled sampling), a
         sample of the previous step's softmax. noise [B, T, 2] uniforms (coin, draw)
-        come from the data pipeline, so every example's randomness is its own."""
+        come from the data pipeline, so every example's randomness is its own.
+        controls [B, T, C] condition each step (chords); start [B] is the label fed
+        to the first step (default: `no_output`, the zero input)."""
         previous, static = self.previous_term(), self.z_term(z)
         states = initial_states(self.z_to_state, self.cells, z)
-        start = tf.fill([tf.shape(z)[0]], tf.cast(self.no_output, targets.dtype))
+        if start is None:
+            start = tf.fill([tf.shape(z)[0]], tf.cast(self.no_output, targets.dtype))
+        if controls is None:
+            per_step = tf.zeros_like(targets, tf.float32)[..., None]  # broadcasts as a zero term
+        else:
+            per_step = self.control_term(controls, z)
 
         def step(carry, inputs):
             label, states, _ = carry
-            target, (coin, draw) = inputs
-            h, states = step_stack(self.cells, static + previous(label), states)
+            target, (coin, draw), control = inputs
+            h, states = step_stack(self.cells, static + control + previous(label), states)
             logits = self.projection(h)
             cdf = tf.cumsum(tf.nn.softmax(logits), axis=-1)
             sampled = tf.minimum(tf.reduce_sum(tf.cast(cdf < draw[:, None], targets.dtype), -1), self.output_depth - 1)
             label = tf.where(coin < sampling_probability, tf.stop_gradient(sampled), target)
             return label, states, logits
 
-        per_step = (tf.transpose(targets), tf.unstack(tf.transpose(noise, [2, 1, 0]), axis=0))
+        per_step = (
+            tf.transpose(targets),
+            tf.unstack(tf.transpose(noise, [2, 1, 0]), axis=0),
+            tf.transpose(per_step, [1, 0, 2]),
+        )
         empty = tf.zeros([tf.shape(z)[0], self.output_depth])
         _, _, logits = tf.scan(step, per_step, initializer=(start, states, empty))
         return tf.transpose(logits, [1, 0, 2])
@@ -272,11 +288,9 @@ class Decoder(keras.layers.Layer):
     def sample(self, z, controls, steps, start_label, temperature, seed):
         """Decode `steps` labels. z [B, Z]; controls [steps, C] or None; start_label [B]
         (`start` before the first step); temperature None is greedy."""
-        first = self.cells[0]
         previous, static = self.previous_term(), self.z_term(z)
         if controls is not None:
-            c_rows = first.kernel[self.output_depth + z.shape[-1] : -first.units]
-            per_step = tf.matmul(controls, c_rows)
+            per_step = self.control_term(controls, z)
         states = initial_states(self.z_to_state, self.cells, z)
         noise = None if temperature is None else self.sampling_noise([steps, tf.shape(z)[0]], seed)
 
@@ -348,7 +362,7 @@ class NadeDecoder(Decoder):
     def sampling_noise(self, shape, seed):
         return tf.random.stateless_uniform([*shape, self.output_depth], seed)
 
-    def teacher_forced(self, z, targets, sampling_probability, noise):
+    def teacher_forced(self, z, targets, sampling_probability, noise, controls=None, start=None):
         raise UnsupportedModelError("training a NADE decoder is not supported by hmm_live")
 
 
@@ -443,6 +457,31 @@ class MusicVAENetwork(keras.Model):
             labels = [part[:, -1] for part in parts]
             bars.append(parts[0] if len(parts) == 1 else tf.stack(parts, axis=-1))
         return tf.concat(bars, axis=1)[:, :steps]
+
+    def teacher_forced(self, z, targets, sampling_probability, noise, controls=None):
+        """Training logits [B, T, classes] (see `Decoder.teacher_forced`). A hierarchical
+        decoder runs every bar from its conductor embedding, its first step fed the true
+        last label of the bar before, as Magenta trains it; the bars are then
+        independent, so they run side by side as one batch of B * bars."""
+        if self.conductor is None:
+            return self.decoder.teacher_forced(z, targets, sampling_probability, noise, controls)
+        bars, seg = self.spec.num_segments, self.spec.segment_length
+
+        def by_bar(x):  # [B, T, ...] -> [B * bars, seg, ...]
+            return tf.reshape(x, [-1, seg, *x.shape[2:]])
+
+        embeddings = tf.reshape(tf.stack(self.conductor(z), axis=1), [-1, self.conductor.output_dim])
+        none = tf.fill([tf.shape(z)[0], 1], tf.cast(self.decoder.no_output, targets.dtype))
+        starts = tf.concat([none, targets[:, seg - 1 : -1 : seg]], axis=1)  # the label before each bar
+        logits = self.decoder.teacher_forced(
+            embeddings,
+            by_bar(targets),
+            sampling_probability,
+            by_bar(noise),
+            None if controls is None else by_bar(controls),
+            tf.reshape(starts, [-1]),
+        )
+        return tf.reshape(logits, [-1, bars * seg, self.spec.output_depth])
 
     def magenta_weights(self) -> dict[str, keras.Variable]:
         """Every weight under its Magenta / magenta-js variable name."""
