@@ -124,7 +124,7 @@ class Engine:
         self._out_port: mido.ports.BaseOutput | None = None
         drums = isinstance(musicvae.data_converter, DrumsConverter)
         self.drummer = None if drummer is None else check_groove(drummer, TAP2DRUM, "the drummer")
-        self.humanize = None if humanize is None else _check_humanize(humanize, musicvae)
+        self.humanize = None if humanize is None else check_humanize(humanize, musicvae)
         self._synth_channel = DRUM_CHANNEL if drums else ANSWER_CHANNEL
         self.player = Player(self.clock, channel=(DRUM_CHANNEL if drums else 0) if out_channel is None else out_channel)
         self.use_synth, self.echo, self.instrument = synth, echo, instrument
@@ -176,7 +176,7 @@ class Engine:
     def set_humanize(self, humanize: MusicVAE | None) -> None:
         """Humanise the drum answers with this GrooVAE humanize model from the next bar (None: off)."""
         if humanize is not None:
-            _check_humanize(humanize, self.models.musicvae)
+            check_humanize(humanize, self.models.musicvae)
             perform(humanize, from_notes([(36, 0, 1), (42, 2, 3)], STEPS_PER_BAR), self.clock.bpm)
         self.humanize = humanize
 
@@ -541,7 +541,7 @@ class Engine:
         self.bus.publish("status", Status(**self.status(), event=event))
 
 
-def _check_humanize(humanize: MusicVAE, musicvae: MusicVAE) -> MusicVAE:
+def check_humanize(humanize: MusicVAE, musicvae: MusicVAE) -> MusicVAE:
     """A humanize GrooVAE, for an engine whose answers are drums; else a ConfigError saying which is wrong."""
     check_groove(humanize, HUMANIZE, "the humanize model")
     if not isinstance(musicvae.data_converter, DrumsConverter):
