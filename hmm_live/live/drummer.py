@@ -30,12 +30,17 @@ EXAMPLES = {TAP2DRUM: "tap2drum_1bar", HUMANIZE: "groovae_2bar_humanize"}
 def load(ref: str | Path, job: str, progress: bool = True) -> MusicVAE:
     """A published name (downloaded into the cache on first use), a URL or a folder -> the GrooVAE for
     `job`; a ConfigError naming `ref` when it is none of these or holds another kind of model."""
+    check_ref(ref, job)
+    return check_groove(MusicVAE.load(ref, progress=progress), job, f"the {job} model {str(ref)!r}")
+
+
+def check_ref(ref: str | Path, job: str) -> None:
+    """A ConfigError naming `ref` unless it is a published name, a URL or an existing path (before any loading)."""
     if isinstance(ref, str) and not (ref in catalog.PUBLISHED or catalog.is_url(ref) or Path(ref).exists()):
         raise ConfigError(
             f"the {job} model {ref!r} is neither a published name (`hmm-live models` lists them, "
             f"e.g. {EXAMPLES[job]}) nor a folder"
         )
-    return check_groove(MusicVAE.load(ref, progress=progress), job, f"the {job} model {str(ref)!r}")
 
 
 def check_groove(model: MusicVAE, job: str, source: object = "the model") -> MusicVAE:
