@@ -20,11 +20,12 @@ from hmm_live.live.answers import looped
 from hmm_live.models import MusicVAE
 from hmm_live.models.musicvae import catalog
 from hmm_live.music.groove import GrooveConverter
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 MAX_EARLY = 0.5  # steps: a GrooVAE onset is at most half a step before its step (GrooveConverter clips the offset)
 TAP2DRUM, HUMANIZE = "tap2drum", "humanize"  # the two jobs, by the converter flag each model needs
 EXAMPLES = {TAP2DRUM: "tap2drum_1bar", HUMANIZE: "groovae_2bar_humanize"}
+WARM_UP_BAR = [(36, 0, 1), (42, 2, 3), (38, 4, 6)]  # performed once before the first live bar: no graph traced live
 
 
 def load(ref: str | Path, job: str, progress: bool = True) -> MusicVAE:
@@ -55,6 +56,12 @@ def check_groove(model: MusicVAE, job: str, source: object = "the model") -> Mus
             f"(e.g. {EXAMPLES[job]}), got {what}"
         )
     return model
+
+
+def warm_up(model: MusicVAE, qpm: float) -> None:
+    """Perform a short bar, so the first live bar traces no graph (and a model that cannot perform
+    fails here, not live)."""
+    perform(model, from_notes(WARM_UP_BAR, STEPS_PER_BAR), qpm)
 
 
 def perform(model: MusicVAE, bar: NoteSequence, qpm: float) -> NoteSequence:

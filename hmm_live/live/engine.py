@@ -46,15 +46,13 @@ from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus, Subscription
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock, first_step
-from hmm_live.live.drummer import HUMANIZE, MAX_EARLY, TAP2DRUM, check_groove, perform
+from hmm_live.live.drummer import HUMANIZE, MAX_EARLY, TAP2DRUM, check_groove, perform, warm_up
 from hmm_live.live.messages import Answer, CapturedBar, Drums, Point, Status
 from hmm_live.live.player import Player
 from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
-
-WARM_UP_BAR = [(60, 0, 1), (64, 4, 8)]  # a short bar answered (and drummed to) before the first live one
 
 log = logging.getLogger("hmm_live.live")
 
@@ -159,16 +157,15 @@ class Engine:
     def _warm_up(self, models: Models) -> None:
         """Answer a short bar, so no graph is traced during the first live bar. The "listen" design
         runs every graph the "responder" one does, and the encoder: either can be picked live."""
-        answer = make_answer(models, from_notes(WARM_UP_BAR, STEPS_PER_BAR), "listen", 0.5, self.temperature)[1]
+        make_answer(models, from_notes([(60, 0, 1), (64, 4, 8)], STEPS_PER_BAR), "listen", 0.5, self.temperature)
         if self.humanize is not None:
-            perform(self.humanize, answer, self.clock.bpm)
+            warm_up(self.humanize, self.clock.bpm)
 
     def set_drummer(self, drummer: MusicVAE | None) -> None:
         """Play drums with this tap2drum model from the next bar (None: no drums). It drums a
         test bar first: if it cannot, this raises and the old drummer stays."""
         if drummer is not None:
-            check_groove(drummer, TAP2DRUM, "the drummer")
-            perform(drummer, from_notes(WARM_UP_BAR, STEPS_PER_BAR), self.clock.bpm)
+            warm_up(check_groove(drummer, TAP2DRUM, "the drummer"), self.clock.bpm)
         self.drummer = drummer
         if drummer is not None and self.running and not (self._drummer_thread and self._drummer_thread.is_alive()):
             self._start_drummer()
@@ -176,8 +173,7 @@ class Engine:
     def set_humanize(self, humanize: MusicVAE | None) -> None:
         """Humanise the drum answers with this GrooVAE humanize model from the next bar (None: off)."""
         if humanize is not None:
-            check_humanize(humanize, self.models.musicvae)
-            perform(humanize, from_notes([(36, 0, 1), (42, 2, 3)], STEPS_PER_BAR), self.clock.bpm)
+            warm_up(check_humanize(humanize, self.models.musicvae), self.clock.bpm)
         self.humanize = humanize
 
     def answer(self, bar: NoteSequence, models: Models | None = None) -> tuple[np.ndarray, NoteSequence]:
@@ -503,8 +499,8 @@ class Engine:
         drummer = self.drummer
         try:
             if drummer is not None:
-                perform(drummer, from_notes(WARM_UP_BAR, STEPS_PER_BAR), self.clock.bpm)
-        except Exception as e:
+                warm_up(drummer, self.clock.bpm)
+        except Exception as e:  # the live bars will say it again, each with its own error
             self._error("warm-up drums", e)
         while not self._stop.is_set():
             try:
