@@ -41,6 +41,7 @@ class Player:
         self._order = itertools.count()
         self._sounding: set[tuple[int, int]] = set()  # (channel, pitch) of the notes on
         self._channels = {channel}  # every channel notes were scheduled on: all_notes_off ends them all
+        self._cleared = 0  # all_notes_off calls: a note-on taken before one is never sent after it
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,15 +113,17 @@ class Player:
     def all_notes_off(self) -> None:
         """Drop every scheduled note (clock messages stay) and end every sounding note (and CC 123),
         on every channel played on."""
-        with self._wake:
-            self._queue = [e for e in self._queue if e[2].type not in ("note_on", "note_off")]
-            heapq.heapify(self._queue)
-            sounding, self._sounding = sorted(self._sounding), set()
-            channels = sorted(self._channels)
-        for channel, pitch in sounding:
-            self._deliver(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
-        for channel in channels:
-            self._deliver(mido.Message("control_change", channel=channel, control=123, value=0))
+        with self._sending:  # a note-on the player thread took before this is sent before it, or never
+            with self._wake:
+                self._queue = [e for e in self._queue if e[2].type not in ("note_on", "note_off")]
+                heapq.heapify(self._queue)
+                sounding, self._sounding = sorted(self._sounding), set()
+                channels = sorted(self._channels)
+                self._cleared += 1
+            for channel, pitch in sounding:
+                self._send(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+            for channel in channels:
+                self._send(mido.Message("control_change", channel=channel, control=123, value=0))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -134,12 +137,16 @@ class Player:
                     self._wake.wait(left)
                     continue
                 _, _, msg = heapq.heappop(self._queue)
+                cleared = self._cleared
                 if msg.type == "note_on":
                     self._sounding.add((msg.channel, msg.note))
                 elif msg.type == "note_off":
                     self._sounding.discard((msg.channel, msg.note))
             self.late_ms.append((time.monotonic() - due) * 1e3)
-            self._deliver(msg)
+            with self._sending:
+                if msg.type == "note_on" and cleared != self._cleared:
+                    continue  # all notes off went out since it was taken: it would sound on, stuck
+                self._send(msg)
 
     def set_output(self, name: str, send: Callable[[mido.Message], None] | None) -> None:
         """Add, replace or (None) remove an output. Once this returns, the old one is not in
@@ -150,10 +157,10 @@ class Player:
             else:
                 self._outputs[name] = send
 
-    def _deliver(self, msg: mido.Message) -> None:
-        with self._sending:
-            for output in self._outputs.values():
-                try:
-                    output(msg)
-                except Exception:  # a vanished port: count it, keep the clock and the thread alive
-                    self.errors += 1
+    def _send(self, msg: mido.Message) -> None:
+        """To every output; the caller holds `_sending`."""
+        for output in self._outputs.values():
+            try:
+                output(msg)
+            except Exception:  # a vanished port: count it, keep the clock and the thread alive
+                self.errors += 1

@@ -3,6 +3,7 @@ micro-timing), beside the answers; a failing drummer costs one bar; humanised dr
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -169,20 +170,22 @@ def test_drums_over_jack_on_channel_9_and_no_stuck_notes(models, tap2drum, jack)
     listener = ports.open_input("drum listener", lambda m, t: heard.append((t, m)), virtual=True, api="jack")
     engine = Engine(*models, output="drum listener", api="jack", bpm=120, drummer=tap2drum).start()
     try:
-        performer = ports.open_output(ports.IN_PORT, api="jack")
-        for bar in range(3):
-            play(performer.send, engine.clock, bar, melody_bar(bar))
-        time.sleep(max(0.0, engine.clock.bar_time(4) - time.monotonic()))
+        with contextlib.closing(ports.open_output(engine.status()["ports"]["input"], api="jack")) as performer:
+            for bar in range(3):  # into our input, by its full name (another "hmm_live in" may be closing)
+                play(performer.send, engine.clock, bar, melody_bar(bar))
+            time.sleep(max(0.0, engine.clock.bar_time(4) - time.monotonic()))
         step, first = engine.clock.step_seconds, engine.clock.bar_time(1)
     finally:
         engine.stop()
-        performer.close()
-    time.sleep(0.1)
+    wait_until(  # all notes off ends with CC 123 on each channel: once that is in, so is everything before
+        lambda: any(m.type == "control_change" and m.control == 123 and m.channel == DRUMS for _, m in heard),
+        5,
+        "all notes off received",
+    )
     listener.close()
     drum_ons = [(t, m) for t, m in heard if m.type == "note_on" and m.velocity > 0 and m.channel == DRUMS]
     assert drum_ons, "no drums came out of the output port"
     assert all(1 <= m.velocity <= 127 for _, m in drum_ons)
     assert min(t for t, _ in drum_ons) >= first - MAX_EARLY * step
     assert not stuck(heard), f"stuck notes after stop: {sorted(stuck(heard))}"
-    assert any(m.type == "control_change" and m.control == 123 and m.channel == DRUMS for _, m in heard)
     assert engine.status()["drummed"] >= 3
