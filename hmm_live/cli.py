@@ -12,6 +12,8 @@ from pathlib import Path
 from hmm_live.live.clock import BPM_RANGE
 from hmm_live.shipped import DEFAULT_MODEL, NOTEBOOKS
 
+HUMANIZE_MODEL = "groovae_2bar_humanize"  # `jam --humanize` without a model
+
 # Nothing heavy at import time: TensorFlow, Jupyter and MIDI load inside the commands that use
 # them, so --help and every argument check answer at once.
 
@@ -110,6 +112,20 @@ def main(argv: list[str] | None = None) -> int:
         "--lead",
         type=_ranged(float, 0, 1),
         help="0: answer with a variation of what was played .. 1: with the subspace's own idea (default 0.5)",
+    )
+    jam.add_argument(
+        "--drummer",
+        metavar="NAME|FOLDER",
+        help="a GrooVAE tap2drum model (e.g. tap2drum_1bar, downloaded on first use, or a folder): "
+        "each bar you play, on any instrument, becomes drums on the next (MIDI channel 10)",
+    )
+    jam.add_argument(
+        "--humanize",
+        nargs="?",
+        const=HUMANIZE_MODEL,
+        metavar="NAME|FOLDER",
+        help=f"humanise drum answers (velocities, timing) with a GrooVAE humanize model (default {HUMANIZE_MODEL}); "
+        "the session's model must answer with drums",
     )
     jam.add_argument("--demo", action="store_true", help="play the built-in performance instead of a keyboard")
     jam.add_argument("--bars", type=_ranged(int, 1), help="with --demo: bars to play (default 16)")
@@ -236,7 +252,9 @@ def _check_jam(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     """The terminal jam and --demo take different options: a misplaced one is an error, not ignored."""
     demo_only = [f"--{n}" for n in ("bars", "out") if getattr(args, n) is not None]
     demo_only += ["--no-ports"] * args.no_ports
-    live_only = [f"--{n}" for n in ("input", "output", "session") if getattr(args, n) is not None]
+    live_only = [
+        f"--{n}" for n in ("input", "output", "session", "drummer", "humanize") if getattr(args, n) is not None
+    ]
     live_only += [] if args.synth is None else ["--synth" if args.synth else "--no-synth"]
     if args.demo and live_only:
         parser.error(
@@ -390,6 +408,8 @@ def _jam(args) -> int:
     if args.demo:
         return _jam_demo(args, music)
     from hmm_live import jam_terminal
+    from hmm_live.live import drummer
+    from hmm_live.live.drummer import HUMANIZE, TAP2DRUM
 
     log = functools.partial(print, flush=True)  # each bar shows as it passes, even through a pipe
     try:
@@ -397,7 +417,12 @@ def _jam(args) -> int:
     except KeyboardInterrupt:
         print("\nhmm-live: interrupted before the jam started", file=sys.stderr)
         return 130
+    grooves = {"drummer": args.drummer, "humanize": args.humanize}
+    for name, ref in grooves.items():  # a name that is no model fails now, not after the training
+        if ref is not None:
+            drummer.check_ref(ref, TAP2DRUM if name == "drummer" else HUMANIZE)
     settings = {**music, "input": args.input, "output": args.output or False, "synth": args.synth is not False}
+    settings |= {k: v for k, v in grooves.items() if v is not None}
     return jam_terminal.jam(session, settings, log)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hmm_live.live.messages import Answer, CapturedBar, Status
+from hmm_live.live.messages import Answer, CapturedBar, Drums, Status
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import NoteSequence
 from hmm_live.session import Session
@@ -58,8 +58,9 @@ def prepare(folder: str | Path | None, log: Log) -> Session:
 
 def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
     """Start the engine with `settings` and print each bar until Ctrl-C, then stop it (all notes off)."""
-    bars, answers, status = (session.bus.subscribe(s) for s in ("capture", "answers", "status"))
+    bars, answers, drums, status = (session.bus.subscribe(s) for s in ("capture", "answers", "drums", "status"))
     planned: dict[int, Answer] = {}  # answers by the bar they play in
+    drummed: dict[int, Drums] = {}  # the drummer's bars, likewise
     try:
         engine = session.start(**settings)
         for line in where(Status(**engine.status())):
@@ -72,9 +73,12 @@ def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
                 bar = None
             for item in answers.drain():
                 planned[item.bar] = item
+            for hit in drums.drain():
+                drummed[hit.bar] = hit
             if bar is not None:
-                log(bar_line(bar, planned.pop(bar.bar, None)))
+                log(bar_line(bar, planned.pop(bar.bar, None), drummed.pop(bar.bar, None)))
                 planned = {b: a for b, a in planned.items() if b > bar.bar}
+                drummed = {b: d for b, d in drummed.items() if b > bar.bar}
             for item in status.drain():
                 if item.event:
                     log(f"bar {_shown(item.bar)}: {item.event}")
@@ -85,7 +89,7 @@ def jam(session: Session, settings: dict[str, Any], log: Log = print) -> int:
         log("\nstopping: all notes off")
     finally:
         session.stop()
-        for subscription in (bars, answers, status):
+        for subscription in (bars, answers, drums, status):
             subscription.close()
     return 0
 
@@ -100,12 +104,13 @@ def where(status: Status) -> list[str]:
     ]
 
 
-def bar_line(bar: CapturedBar, answer: Answer | None) -> str:
-    """One bar as it passes: what was played in it, and what the machine played in it."""
+def bar_line(bar: CapturedBar, answer: Answer | None, drums: Drums | None = None) -> str:
+    """One bar as it passes: what was played in it, what the machine played in it (and its drummer)."""
     line = f"bar {bar.bar + 1:4d} | you: {describe(bar.sequence)} | machine: "
-    if answer is None:
-        return line + "rest"
-    return line + f"{describe(answer.sequence)} (answering bar {answer.answering + 1})"
+    line += "rest" if answer is None else f"{describe(answer.sequence)} (answering bar {answer.answering + 1})"
+    if drums is not None:
+        line += f" | drums: {len(drums.sequence.notes)} hits"
+    return line
 
 
 def _shown(bar: int | None) -> str:

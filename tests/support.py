@@ -22,7 +22,9 @@ import numpy as np
 from hmm_live import MusicVAE
 from hmm_live.live import Clock
 from hmm_live.live.performer import perform
+from hmm_live.models.musicvae.network import NetworkSpec
 from hmm_live.music import NoteSequence, from_notes
+from hmm_live.music.groove import GrooveConverter
 
 T = TypeVar("T")
 
@@ -36,6 +38,20 @@ def randomize(model: MusicVAE, seed: int, scale: float = 0.15) -> MusicVAE:
     for var in model.network.magenta_weights().values():
         var.assign(rng.normal(0.0, scale, var.shape).astype(np.float32))
     return model
+
+
+def groove_model(bars: int, job: str, seed: int, z: int = 8, size: int = 16) -> MusicVAE:
+    """A random-weight GrooVAE of `bars` bars with tiny layers: job "tap2drum" (tapify) or "humanize"."""
+    converter = GrooveConverter(16 * bars, humanize=job == "humanize", tapify=job == "tap2drum")
+    spec = NetworkSpec(
+        input_depth=converter.input_depth,
+        output_depth=converter.output_depth,
+        z_size=z,
+        encoder_sizes=(size,),
+        decoder_sizes=(size, size),
+        num_steps=converter.num_steps,
+    )
+    return randomize(MusicVAE(spec, converter), seed)
 
 
 def random_melody(rng: np.random.Generator, steps: int = 32, low: int = 48, high: int = 84):

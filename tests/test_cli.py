@@ -19,7 +19,7 @@ import pytest
 
 from hmm_live import MusicVAE
 from hmm_live.music import from_notes, read_midi, write_midi
-from tests.support import randomize
+from tests.support import groove_model, randomize
 from tests.tf1_checkpoint import write_tf1_checkpoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
@@ -120,6 +120,7 @@ def test_models_lists_the_published_names_without_tensorflow():
         (["jam", "--demo", "--bars", "0"], "argument --bars: must be >= 1, got 0"),
         (["jam", "--demo", "--session", "s", "--no-synth"], "--session, --no-synth: not with --demo"),
         (["jam", "--out", "x.mid"], "--out: only with --demo"),
+        (["jam", "--demo", "--drummer", "tap2drum_1bar"], "--drummer: not with --demo"),
         (["sample", "-n", "0"], "argument -n: must be >= 1, got 0"),
         (["sample", "--steps", "1"], "argument --steps: must be >= 2, got 1"),
         (["sample", "--temperature", "-1"], "argument --temperature: must be > 0, got -1"),
@@ -245,7 +246,7 @@ def test_lab_serves_the_notebooks_on_the_port_asked_behind_a_token(tmp_path):
 
 def test_pitch_names_and_bar_lines():
     from hmm_live.jam_terminal import bar_line, pitch_name
-    from hmm_live.live.messages import Answer, CapturedBar
+    from hmm_live.live.messages import Answer, CapturedBar, Drums
 
     assert [pitch_name(p) for p in (21, 60, 61, 64, 127)] == ["A0", "C4", "C#4", "E4", "G9"]
     played = from_notes([(67, 4, 8), (64, 0, 4)], 16)
@@ -258,6 +259,18 @@ def test_pitch_names_and_bar_lines():
     )
     rest = CapturedBar(bar=0, sequence=from_notes([], 16), time=0.0, closed_at=1.9)
     assert bar_line(rest, None) == "bar    1 | you: rest | machine: rest"
+    drums = Drums(
+        bar=3, drumming=2, sequence=from_notes([(36, 0, 1), (42, 2, 3)], 16), input=played, time=6.0, step_seconds=0.125
+    )
+    assert bar_line(rest, None, drums) == "bar    1 | you: rest | machine: rest | drums: 2 hits"
+
+
+@pytest.mark.parametrize("option", ["--drummer", "--humanize"])
+def test_a_drummer_that_is_no_model_is_named(option):
+    done, _ = probe("jam", option, "tap2drum_9bar")
+    assert done.returncode == 2
+    assert "error: the " in done.stderr
+    assert "model 'tap2drum_9bar' is neither a published name" in done.stderr
 
 
 class Lines:
@@ -289,12 +302,14 @@ class Lines:
                 return found
 
 
-def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
+def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack, tmp_path):
     from hmm_live.live import ports
 
+    drummer = groove_model(1, "tap2drum", seed=2).export(tmp_path / "tap2drum")
     synth = ports.open_input("cli test synth", virtual=True, api="jack")
+    jam = ["jam", "--bpm", "240", "--no-synth", "--output", "cli test synth", "--drummer", str(drummer)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hmm_live.cli", "jam", "--bpm", "240", "--no-synth", "--output", "cli test synth"],
+        [sys.executable, "-m", "hmm_live.cli", *jam],
         env={**os.environ, "HMM_LIVE_MIDI_API": "jack"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -317,7 +332,8 @@ def test_terminal_jam_shows_each_bar_and_stops_cleanly_on_ctrl_c(jack):
             time.sleep(0.25)
         keyboard.close()
         answered = lines.wait_for(
-            r"^bar +(\d+) \| you: .* \| machine: \d+ notes?: [A-G#0-9 ]+ \(answering bar (\d+)\)$", 20
+            r"^bar +(\d+) \| you: .* \| machine: \d+ notes?: [A-G#0-9 ]+ \(answering bar (\d+)\) \| drums: \d+ hits$",
+            20,
         )
         assert int(answered.group(2)) == int(answered.group(1)) - 1
         lines.wait_for(r"^bar +\d+ \| you: rest \|", 20)  # the phrase may span three bars: all of them shown

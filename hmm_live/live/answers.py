@@ -23,6 +23,7 @@ from hmm_live.limits import whole
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.music.converters import DataConverter
+from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.relatedness import (
     Notes,
@@ -33,7 +34,7 @@ from hmm_live.music.relatedness import (
     pitch_class_cosine,
     same_tonic,
 )
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
+from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, from_notes
 
 ANSWERS = ("listen", "responder")
 MODES = ("continuous", "call_response")  # which bars are answered: each on the next, or N heard then N answered
@@ -80,7 +81,8 @@ def make_answer(
     musicvae = models.musicvae
     if answers == "responder" or lead >= 1.0 or not len(played):
         return point, musicvae.decode(z_map, temperature, length=STEPS_PER_BAR, seed=seed)[0]
-    _, mu, sigma = musicvae.encode([looped(bar, musicvae.num_steps)])
+    drums = isinstance(musicvae.data_converter, DrumsConverter) or None  # a drum part, whatever channel it came on
+    _, mu, sigma = musicvae.encode([looped(bar, musicvae.num_steps, drums)])
     z = candidate_codes(mu[0], sigma[0], z_map, lead, seed)
     labels = musicvae.decode_labels(z, temperature, length=STEPS_PER_BAR, seed=seed)
     candidates = [notes_of(musicvae.data_converter.from_labels(row)) for row in labels]
@@ -95,11 +97,22 @@ def candidate_codes(mu: np.ndarray, sigma: np.ndarray, z_map: np.ndarray, lead: 
     return np.stack([slerp(mu + sigma * e, z_map, lead) for e in eps])
 
 
-def looped(bar: NoteSequence, steps: int) -> NoteSequence:
-    """The bar repeated to fill `steps` (a one-bar phrase, as a 2-bar model hears it)."""
-    notes = notes_of(bar)
-    loops = [notes + [0, k * STEPS_PER_BAR, k * STEPS_PER_BAR] for k in range(steps // STEPS_PER_BAR)]
-    return from_notes(np.concatenate(loops).tolist(), steps, is_drum=bool(bar.notes and bar.notes[0].is_drum))
+def looped(bar: NoteSequence, steps: int, is_drum: bool | None = None) -> NoteSequence:
+    """The bar repeated to fill `steps` (a one-bar phrase, as a 2-bar model hears it). Each note
+    keeps its velocity and the time it was played at (a tap's micro-timing, for GrooVAE), moved
+    by whole bars; `is_drum` True or False marks every note so (a drum part played on any channel)."""
+    bar_seconds = STEPS_PER_BAR * 60.0 / (bar.tempos[0].qpm if bar.tempos else DEFAULT_QPM) / STEPS_PER_QUARTER
+    out = from_notes([], steps, qpm=bar.tempos[0].qpm if bar.tempos else DEFAULT_QPM)
+    for k in range(steps // STEPS_PER_BAR):
+        for n in bar.notes:
+            note = out.notes.add()
+            note.CopyFrom(n)
+            note.quantized_start_step += k * STEPS_PER_BAR
+            note.quantized_end_step += k * STEPS_PER_BAR
+            note.start_time += k * bar_seconds
+            note.end_time += k * bar_seconds
+            note.is_drum = n.is_drum if is_drum is None else is_drum
+    return out
 
 
 def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> NoteSequence:

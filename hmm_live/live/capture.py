@@ -6,7 +6,9 @@ Rules (what a performer can rely on):
 - a bar is closed half a step before the next bar line (no later onset can
   still round into it) and published on the bus (a messages.CapturedBar);
   a note still held then is cut at the bar line and not repeated in the next bar;
-- a length is a whole number of steps, at least one;
+- a length is a whole number of steps, at least one; a note's `start_time`
+  keeps when it was played (seconds from the bar line, at the clock's tempo:
+  off the grid), which tap2drum reads as the tap's timing;
 - velocity-0 note-ons are note-offs; note-offs with no note-on are ignored; a
   repeated note-on of a sounding pitch ends it and starts a new one; SysEx,
   clock and controller messages are ignored; with `channel` set, other
@@ -41,9 +43,9 @@ class Capture:
         self.history: collections.deque = collections.deque(maxlen=history)
         self.ignored: collections.Counter = collections.Counter()
         self._lock = threading.Lock()
-        self._sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
+        self._sounding: dict[int, tuple[int, int, float]] = {}  # pitch -> (start step, velocity, exact step)
         self._cut: set[int] = set()  # pitches cut at a bar line while held: their note-off is expected
-        self._notes: list[tuple[int, int, int, int]] = []  # (pitch, start, end, velocity), absolute steps
+        self._notes: list[tuple[int, int, int, int, float]] = []  # (pitch, start, end, velocity, exact start)
         self._recording: list[NoteSequence] | None = None
 
     # -- input (any thread: the input port's, a test, the demo) --------------
@@ -57,12 +59,13 @@ class Capture:
         if self.channel is not None and message.channel != self.channel:
             self.ignored["other channel"] += 1
             return
-        step = round(self.clock.step_at(t))
+        exact = self.clock.step_at(t)
+        step = round(exact)
         with self._lock:
             if kind == "note_on" and message.velocity > 0:
                 self._end(message.note, step)
                 self._cut.discard(message.note)
-                self._sounding[message.note] = (step, message.velocity)
+                self._sounding[message.note] = (step, message.velocity, exact)
             elif not self._end(message.note, step) and not self._take_cut(message.note):
                 self.ignored["note-off without note-on"] += 1
 
@@ -77,8 +80,8 @@ class Capture:
         started = self._sounding.pop(pitch, None)
         if started is None:
             return False
-        start, velocity = started
-        self._notes.append((pitch, start, max(step, start + 1), velocity))
+        start, velocity, exact = started
+        self._notes.append((pitch, start, max(step, start + 1), velocity, exact))
         return True
 
     # -- bars (the engine's clock thread) ---------------------------------------
@@ -88,9 +91,9 @@ class Capture:
         with self._lock:
             mine = [n for n in self._notes if first <= n[1] < end]
             self._notes = [n for n in self._notes if n[1] >= end]
-            for pitch, (start, velocity) in list(self._sounding.items()):
+            for pitch, (start, velocity, exact) in list(self._sounding.items()):
                 if first <= start < end:  # still held: cut at the bar line, not carried on
-                    mine.append((pitch, start, end, velocity))
+                    mine.append((pitch, start, end, velocity, exact))
                     del self._sounding[pitch]
                     self._cut.add(pitch)
                 elif start < first:
@@ -98,10 +101,12 @@ class Capture:
                     self._cut.add(pitch)
         mine.sort(key=lambda n: (n[1], n[0]))
         sequence = from_notes(
-            [(p, s - first, min(e, end) - first) for p, s, e, _ in mine], STEPS_PER_BAR, qpm=self.clock.bpm
+            [(p, s - first, min(e, end) - first) for p, s, e, _, _ in mine], STEPS_PER_BAR, qpm=self.clock.bpm
         )
-        for note, (_, _, _, velocity) in zip(sequence.notes, mine):
+        step_seconds = self.clock.step_seconds
+        for note, (_, _, _, velocity, exact) in zip(sequence.notes, mine):
             note.velocity = velocity
+            note.start_time = (exact - first) * step_seconds
         item = CapturedBar(bar, sequence, self.clock.bar_time(bar), time.monotonic())
         self.history.append(item)
         if self._recording is not None:

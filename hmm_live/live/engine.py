@@ -8,7 +8,10 @@
   Responder -> subspace point -> decode), scheduled for the bar after it
   (streams "points" and "answers"); it never blocks the clock; an empty bar
   (the performer resting) gets no answer;
-- "hmm_live player" sends the answers on time;
+- with a tap2drum model (`drummer`), "hmm_live drummer" turns each closed bar's
+  rhythm into a bar of drums on the next bar (drummer.py; stream "drums"), on
+  the General MIDI drum channel beside the answers;
+- "hmm_live player" sends the answers (and the drums) on time, micro-timing kept;
 - with a LinkClock, "hmm_live link" keeps the clock on an Ableton Link session.
 MIDI input is read by the port's own thread ("hmm_live input", never the MIDI
 server's: see ports.py) and goes straight to the capture.
@@ -37,13 +40,14 @@ from typing import Literal
 import mido
 import numpy as np
 
-from hmm_live.errors import PortError, SynthError
+from hmm_live.errors import ConfigError, PortError, SynthError
 from hmm_live.live import jack, ports
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus, Subscription
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock, first_step
-from hmm_live.live.messages import Answer, Point, Status
+from hmm_live.live.drummer import HUMANIZE, MAX_EARLY, TAP2DRUM, check_groove, perform, warm_up
+from hmm_live.live.messages import Answer, CapturedBar, Drums, Point, Status
 from hmm_live.live.player import Player
 from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth
 from hmm_live.models import MusicVAE, Responder, Subspacer
@@ -72,6 +76,11 @@ class Engine:
     too; `volume`, `mute`, `instrument`: a General MIDI program for the answers;
     change them live with `set_sound`).
     `out_channel` None: 9 (General MIDI drums) for drum models, else 0.
+    `drummer`: a GrooVAE tap2drum model (drummer.py): each closed bar's rhythm,
+    on any instrument, becomes drums on the next bar, on channel 9, beside the
+    answers. `humanize`: a GrooVAE humanize model, for a drum MusicVAE: each drum
+    answer gets velocities and micro-timing before it is played. Both may change
+    live (`set_drummer`, `set_humanize`).
     """
 
     def __init__(
@@ -98,6 +107,8 @@ class Engine:
         mute: bool = False,
         instrument: int | None = None,
         bus: Bus | None = None,
+        drummer: MusicVAE | None = None,
+        humanize: MusicVAE | None = None,
     ):
         check_settings(answers, lead, mode, every)
         self.models = Models(musicvae, subspacer, responder)
@@ -110,6 +121,8 @@ class Engine:
         self._in_port: ports.Input | None = None
         self._out_port: mido.ports.BaseOutput | None = None
         drums = isinstance(musicvae.data_converter, DrumsConverter)
+        self.drummer = None if drummer is None else check_groove(drummer, TAP2DRUM, "the drummer")
+        self.humanize = None if humanize is None else check_humanize(humanize, musicvae)
         self._synth_channel = DRUM_CHANNEL if drums else ANSWER_CHANNEL
         self.player = Player(self.clock, channel=(DRUM_CHANNEL if drums else 0) if out_channel is None else out_channel)
         self.use_synth, self.echo, self.instrument = synth, echo, instrument
@@ -119,11 +132,14 @@ class Engine:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._bars: Subscription | None = None  # closed bars, for the responder thread
+        self._drummer_bars: Subscription | None = None  # and for the drummer's
+        self._drummer_thread: threading.Thread | None = None
         self.last_bar: int | None = None
         self.last_error: str | None = None
-        self.answered = 0
+        self.answered = self.drummed = 0
         self.events: collections.deque = collections.deque(maxlen=100)
         self.compute_s: collections.deque = collections.deque(maxlen=10000)  # bar closed -> answer scheduled
+        self.drum_s: collections.deque = collections.deque(maxlen=10000)  # bar closed -> drums scheduled
 
     # -- models ----------------------------------------------------------------
     def set_models(
@@ -142,6 +158,23 @@ class Engine:
         """Answer a short bar, so no graph is traced during the first live bar. The "listen" design
         runs every graph the "responder" one does, and the encoder: either can be picked live."""
         make_answer(models, from_notes([(60, 0, 1), (64, 4, 8)], STEPS_PER_BAR), "listen", 0.5, self.temperature)
+        if self.humanize is not None:
+            warm_up(self.humanize, self.clock.bpm)
+
+    def set_drummer(self, drummer: MusicVAE | None) -> None:
+        """Play drums with this tap2drum model from the next bar (None: no drums). It drums a
+        test bar first: if it cannot, this raises and the old drummer stays."""
+        if drummer is not None:
+            warm_up(check_groove(drummer, TAP2DRUM, "the drummer"), self.clock.bpm)
+        self.drummer = drummer
+        if drummer is not None and self.running and not (self._drummer_thread and self._drummer_thread.is_alive()):
+            self._start_drummer()
+
+    def set_humanize(self, humanize: MusicVAE | None) -> None:
+        """Humanise the drum answers with this GrooVAE humanize model from the next bar (None: off)."""
+        if humanize is not None:
+            warm_up(check_humanize(humanize, self.models.musicvae), self.clock.bpm)
+        self.humanize = humanize
 
     def answer(self, bar: NoteSequence, models: Models | None = None) -> tuple[np.ndarray, NoteSequence]:
         """One captured bar -> (its subspace point, the one-bar answer), with the current settings."""
@@ -171,14 +204,25 @@ class Engine:
             self._threads.append(threading.Thread(target=self._port_watch, name="hmm_live ports", daemon=True))
         for t in self._threads:
             t.start()
+        if self.drummer is not None:
+            self._start_drummer()
         self.bus.publish("status", Status(**self.status()))
         return self
+
+    def _start_drummer(self) -> None:
+        bars = self._drummer_bars = self.bus.subscribe("capture")
+        thread = self._drummer_thread = threading.Thread(
+            target=self._drummer_loop, args=(bars,), name="hmm_live drummer", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
 
     def stop(self) -> None:
         """Stop every thread (joined within 1 s), end every note, close the ports."""
         self._stop.set()
-        if self._bars is not None:
-            self._bars.close()  # wakes the responder at once
+        for bars in (self._bars, self._drummer_bars):
+            if bars is not None:
+                bars.close()  # wakes the responder (and the drummer) at once
         deadline = time.monotonic() + 1.0
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -188,7 +232,7 @@ class Engine:
             time.sleep(0.02)  # a MIDI server delivers once per period: let the final note-offs out
         self._close_ports()
         self._close_synth()
-        self._threads = []
+        self._threads, self._drummer_thread = [], None
         self.bus.publish("status", Status(**self.status()))
 
     def __enter__(self) -> Engine:
@@ -207,6 +251,7 @@ class Engine:
             "running": self.running,
             "bar": self.last_bar,
             "answered": self.answered,
+            "drummed": self.drummed,
             "last_error": self.last_error,
             "last_event": self.events[-1] if self.events else None,
             "bpm": self.clock.bpm,
@@ -287,10 +332,12 @@ class Engine:
             self.sound = f"off: {e}"
             self._report(f"sound: {self.sound}")
             return
-        channel = self._synth_channel
-        self.player.set_output(
-            "synth", lambda msg: synth.send(msg.copy(channel=channel) if hasattr(msg, "channel") else msg)
-        )
+        channel, answers = self._synth_channel, self.player.channel
+
+        def send(msg: mido.Message) -> None:  # the answers to the synth's channel for them; the drummer's stay on 9
+            synth.send(msg.copy(channel=channel) if getattr(msg, "channel", None) == answers else msg)
+
+        self.player.set_output("synth", send)
 
     def set_sound(
         self,
@@ -424,13 +471,60 @@ class Engine:
                 self._error(f"answer to bar {n}", e)
                 self.player.all_notes_off()
                 continue
-            self.player.play(answer, first_step(target))
+            performance = self._humanized(answer, n)
+            if performance is None:
+                self.player.play(answer, first_step(target))
+            else:
+                self.player.perform(performance, first_step(target), earliest=MAX_EARLY)
             self.compute_s.append(time.monotonic() - bar.closed_at)
             self.answered += 1
             self.bus.publish("points", Point(n, np.asarray(point)))
-            self.bus.publish(
-                "answers", Answer(target, n, answer, bar.sequence, self.clock.bar_time(target), self.clock.step_seconds)
-            )
+            at, step = self.clock.bar_time(target), self.clock.step_seconds
+            self.bus.publish("answers", Answer(target, n, answer, bar.sequence, at, step, performance))
+
+    def _humanized(self, answer: NoteSequence, n: int) -> NoteSequence | None:
+        """The drum answer as the humanize model performs it; None when off, for a rest, or when
+        it fails (the error goes to status and the quantised answer is played)."""
+        humanize = self.humanize
+        if humanize is None or not answer.notes:
+            return None
+        try:
+            return perform(humanize, answer, self.clock.bpm)
+        except Exception as e:
+            self._error(f"humanizing the answer to bar {n}", e)
+            return None
+
+    def _drummer_loop(self, bars: Subscription) -> None:
+        """Drum to each closed bar with notes, on the next bar; a failure costs that bar only."""
+        drummer = self.drummer
+        try:
+            if drummer is not None:
+                warm_up(drummer, self.clock.bpm)
+        except Exception as e:  # the live bars will say it again, each with its own error
+            self._error("warm-up drums", e)
+        while not self._stop.is_set():
+            try:
+                bar = bars.get(timeout=0.5)
+            except TimeoutError:
+                continue
+            except EOFError:  # stop() closed it
+                break
+            drummer = self.drummer
+            if drummer is not None and bar.sequence.notes:
+                self._drum(drummer, bar)
+
+    def _drum(self, drummer: MusicVAE, bar: CapturedBar) -> None:
+        n, target = bar.bar, bar.bar + 1
+        try:
+            drums = perform(drummer, bar.sequence, self.clock.bpm)
+        except Exception as e:  # that bar gets no drums; the next one will
+            self._error(f"drums for bar {n}", e)
+            return
+        self.player.perform(drums, first_step(target), DRUM_CHANNEL, MAX_EARLY)
+        self.drum_s.append(time.monotonic() - bar.closed_at)
+        self.drummed += 1
+        at, step = self.clock.bar_time(target), self.clock.step_seconds
+        self.bus.publish("drums", Drums(target, n, drums, bar.sequence, at, step))
 
     def _error(self, where: str, error: Exception) -> None:
         self.last_error = f"{where}: {type(error).__name__}: {error}"
@@ -441,6 +535,17 @@ class Engine:
         self.events.append(f"bar {self.last_bar}: {event}")
         log.log(level, event)
         self.bus.publish("status", Status(**self.status(), event=event))
+
+
+def check_humanize(humanize: MusicVAE, musicvae: MusicVAE) -> MusicVAE:
+    """A humanize GrooVAE, for an engine whose answers are drums; else a ConfigError saying which is wrong."""
+    check_groove(humanize, HUMANIZE, "the humanize model")
+    if not isinstance(musicvae.data_converter, DrumsConverter):
+        raise ConfigError(
+            f"humanize works on drum answers, and the answers come from a {musicvae.data_converter.js_type} "
+            f"model: play with a drum MusicVAE (e.g. drums_2bar_lokl_small_q1), or leave humanize off"
+        )
+    return humanize
 
 
 @functools.cache

@@ -5,6 +5,7 @@ benchmarks read them, by attribute. Stream by stream:
 
 - "capture": CapturedBar (the clock thread, each bar closed);
 - "points": Point and "answers": Answer (the responder thread, each bar answered);
+- "drums": Drums (the drummer thread, each bar drummed to, with a tap2drum model);
 - "status": Status (the engine: start, stop, each port event, each error);
 - "training": TrainingProgress per epoch, then one TrainingDone (a session's training run);
 - "settings": Settings (the session, each `configure`).
@@ -49,6 +50,20 @@ class Answer:
     input: NoteSequence  # the captured bar it answers
     time: float  # when bar `bar` starts: a note sounds at time + its start step * step_seconds
     step_seconds: float  # a 16th at the tempo it was scheduled at
+    performance: NoteSequence | None = None  # drum answers humanised: what is played instead (times as in Drums)
+
+
+@dataclass(frozen=True)
+class Drums:
+    """The drummer's bar, scheduled on the player (GM drum channel): `sequence` sounds in bar
+    `bar`, made from the rhythm of bar `drumming`."""
+
+    bar: int  # the bar it sounds in
+    drumming: int  # the captured bar whose rhythm it comes from (bar - 1)
+    sequence: NoteSequence  # unquantised drum notes with velocities: a note sounds at time + its start_time
+    input: NoteSequence  # the captured bar
+    time: float  # when bar `bar` starts
+    step_seconds: float  # a 16th at the tempo it was scheduled at (start_time / step_seconds: its step, off the grid)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class Status:
     ports: dict[str, str | None]  # "input" and "output": the names of the ports opened
     event: str | None = None
     traceback: str | None = None
+    drummed: int = 0  # bars the drummer played to since start (0 without one)
 
 
 @dataclass(frozen=True)

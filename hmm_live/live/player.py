@@ -18,14 +18,15 @@ from collections.abc import Callable
 import mido
 
 from hmm_live.live.clock import Clock
-from hmm_live.music.sequences import NoteSequence
+from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_QUARTER, NoteSequence
 
 
 class Player:
     """Plays sequences at their times on `clock`, to any number of outputs; `start()`, `stop()`.
 
-    `play(sequence, start_step)` schedules a sequence's notes (on `channel`, moved
-    by `transpose` semitones, at `velocity` or each note's own); `send_at` any
+    `play(sequence, start_step)` schedules a quantised sequence's notes (on `channel`,
+    moved by `transpose` semitones, at `velocity` or each note's own), `perform` an
+    unquantised performance's (micro-timing kept: the drummer's); `send_at` any
     message at a time (MIDI clock). Outputs come and go with `set_output` while
     it plays: the engine adds its MIDI port and the built-in synth.
     `late_ms` keeps how late each message was sent (for bench/live.py).
@@ -38,7 +39,9 @@ class Player:
         self.channel, self.velocity, self.transpose = channel, velocity, transpose
         self._queue: list[tuple[float, int, mido.Message]] = []
         self._order = itertools.count()
-        self._sounding: set[int] = set()
+        self._sounding: set[tuple[int, int]] = set()  # (channel, pitch) of the notes on
+        self._channels = {channel}  # every channel notes were scheduled on: all_notes_off ends them all
+        self._cleared = 0  # all_notes_off calls: a note-on taken before one is never sent after it
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,20 +61,46 @@ class Player:
             self._thread.join(timeout)
         self.all_notes_off()
 
-    def play(self, sequence: NoteSequence, start_step: int) -> None:
-        """Schedule a quantised sequence to start at absolute clock step `start_step`."""
+    def play(self, sequence: NoteSequence, start_step: int, channel: int | None = None) -> None:
+        """Schedule a quantised sequence to start at absolute clock step `start_step` (on `channel`,
+        by default the player's)."""
+        notes = [
+            (n.pitch + self.transpose, n.quantized_start_step, n.quantized_end_step, n.velocity) for n in sequence.notes
+        ]
+        self._schedule(notes, start_step, channel)
+
+    def perform(
+        self, sequence: NoteSequence, start_step: int, channel: int | None = None, earliest: float = 0.0
+    ) -> None:
+        """Schedule an unquantised performance (note times in seconds at its own tempo: GrooVAE's
+        drums) from clock step `start_step`: each onset at its fractional step, so at the clock's
+        tempo, none before `earliest` steps ahead of `start_step`; a note ends before the next
+        onset of its pitch (a repeated drum hit is two notes, never one cut short by a late note-off)."""
+        step = 60.0 / (sequence.tempos[0].qpm if sequence.tempos else DEFAULT_QPM) / STEPS_PER_QUARTER
+        notes = sorted(
+            (n.pitch, max(n.start_time / step, -earliest), n.end_time / step, n.velocity) for n in sequence.notes
+        )
+        for i, (pitch, start, end, velocity) in enumerate(notes[:-1]):
+            if notes[i + 1][0] == pitch:
+                notes[i] = (pitch, start, min(end, notes[i + 1][1]), velocity)
+        self._schedule(notes, start_step, channel)
+
+    def _schedule(self, notes: list[tuple[int, float, float, int]], start_step: int, channel: int | None) -> None:
+        """(pitch, start, end, velocity) notes, steps from `start_step` -> a note-on and, after it, a note-off each."""
+        channel = self.channel if channel is None else channel
         events = []
-        for n in sequence.notes:
-            pitch = n.pitch + self.transpose
+        for pitch, start, end, velocity in notes:
             if not 0 <= pitch <= 127:
                 continue
-            velocity = self.velocity or n.velocity or 100
-            on = self.clock.time_of(start_step + n.quantized_start_step)
-            off = self.clock.time_of(start_step + n.quantized_end_step) - 0.001  # before a repeat's note-on
+            on = self.clock.time_of(start_step + start)
+            off = max(on, self.clock.time_of(start_step + end) - 0.001)  # before a repeat's note-on
+            velocity = self.velocity or velocity or 100
             events += [
-                (on, mido.Message("note_on", channel=self.channel, note=pitch, velocity=velocity)),
-                (off, mido.Message("note_off", channel=self.channel, note=pitch, velocity=0)),
+                (on, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)),
+                (off, mido.Message("note_off", channel=channel, note=pitch, velocity=0)),
             ]
+        with self._wake:
+            self._channels.add(channel)
         self.send_at(events)
 
     def send_at(self, events: list[tuple[float, mido.Message]]) -> None:
@@ -82,14 +111,19 @@ class Player:
             self._wake.notify()
 
     def all_notes_off(self) -> None:
-        """Drop every scheduled note (clock messages stay) and end every sounding note (and CC 123)."""
-        with self._wake:
-            self._queue = [e for e in self._queue if e[2].type not in ("note_on", "note_off")]
-            heapq.heapify(self._queue)
-            sounding, self._sounding = sorted(self._sounding), set()
-        for pitch in sounding:
-            self._deliver(mido.Message("note_off", channel=self.channel, note=pitch, velocity=0))
-        self._deliver(mido.Message("control_change", channel=self.channel, control=123, value=0))
+        """Drop every scheduled note (clock messages stay) and end every sounding note (and CC 123),
+        on every channel played on."""
+        with self._sending:  # a note-on the player thread took before this is sent before it, or never
+            with self._wake:
+                self._queue = [e for e in self._queue if e[2].type not in ("note_on", "note_off")]
+                heapq.heapify(self._queue)
+                sounding, self._sounding = sorted(self._sounding), set()
+                channels = sorted(self._channels)
+                self._cleared += 1
+            for channel, pitch in sounding:
+                self._send(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+            for channel in channels:
+                self._send(mido.Message("control_change", channel=channel, control=123, value=0))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -103,12 +137,16 @@ class Player:
                     self._wake.wait(left)
                     continue
                 _, _, msg = heapq.heappop(self._queue)
+                cleared = self._cleared
                 if msg.type == "note_on":
-                    self._sounding.add(msg.note)
+                    self._sounding.add((msg.channel, msg.note))
                 elif msg.type == "note_off":
-                    self._sounding.discard(msg.note)
+                    self._sounding.discard((msg.channel, msg.note))
             self.late_ms.append((time.monotonic() - due) * 1e3)
-            self._deliver(msg)
+            with self._sending:
+                if msg.type == "note_on" and cleared != self._cleared:
+                    continue  # all notes off went out since it was taken: it would sound on, stuck
+                self._send(msg)
 
     def set_output(self, name: str, send: Callable[[mido.Message], None] | None) -> None:
         """Add, replace or (None) remove an output. Once this returns, the old one is not in
@@ -119,10 +157,10 @@ class Player:
             else:
                 self._outputs[name] = send
 
-    def _deliver(self, msg: mido.Message) -> None:
-        with self._sending:
-            for output in self._outputs.values():
-                try:
-                    output(msg)
-                except Exception:  # a vanished port: count it, keep the clock and the thread alive
-                    self.errors += 1
+    def _send(self, msg: mido.Message) -> None:
+        """To every output; the caller holds `_sending`."""
+        for output in self._outputs.values():
+            try:
+                output(msg)
+            except Exception:  # a vanished port: count it, keep the clock and the thread alive
+                self.errors += 1

@@ -18,10 +18,12 @@ from typing import Literal, TypedDict, Unpack
 
 from hmm_live.errors import ConfigError, PortError, SessionError, TrainingBusyError
 from hmm_live.limits import real, whole
+from hmm_live.live import drummer
 from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus
 from hmm_live.live.clock import BPM_RANGE, Clock, first_step, in_bpm_range
-from hmm_live.live.engine import Engine
+from hmm_live.live.drummer import HUMANIZE, TAP2DRUM
+from hmm_live.live.engine import Engine, check_humanize
 from hmm_live.live.link import LinkClock
 from hmm_live.live.messages import Settings, TrainingDone, TrainingProgress
 from hmm_live.live.midi_clock import ClockFollower, ClockSender
@@ -66,6 +68,8 @@ class SessionSettings(TypedDict, total=False):
     volume: float
     mute: bool
     instrument: int | None
+    drummer: str | None  # a tap2drum GrooVAE (published name or folder) drumming to each bar; None: none
+    humanize: str | None  # a GrooVAE humanize model (name or folder) for drum answers; None: off
 
 
 DEFAULTS: SessionSettings = {
@@ -88,6 +92,8 @@ DEFAULTS: SessionSettings = {
     "volume": 0.8,
     "mute": False,
     "instrument": None,
+    "drummer": None,
+    "humanize": None,
 }
 SOUND = ("volume", "mute", "echo", "instrument")  # the built-in synth's settings, live
 
@@ -117,6 +123,8 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "mute": (lambda v: isinstance(v, bool), "True or False"),
     "volume": (lambda v: real(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "instrument": (lambda v: v is None or (whole(v) and 0 <= v <= 127), "None or a General MIDI program 0-127"),
+    "drummer": (lambda v: v is None or isinstance(v, str), "None or a tap2drum model's published name or folder"),
+    "humanize": (lambda v: v is None or isinstance(v, str), "None or a GrooVAE humanize model's name or folder"),
 }
 
 
@@ -156,6 +164,8 @@ class Session:
         self.responder: Responder | None = None
         self.bus = Bus()
         self.engine: Engine | None = None
+        self.drummer: MusicVAE | None = None  # the models the "drummer" and "humanize" settings name
+        self.humanize: MusicVAE | None = None
         self.settings = DEFAULTS.copy()
         self.configure(**settings)
         self.problem: str | None = None  # why the folder could not be opened, for the panel
@@ -180,7 +190,10 @@ class Session:
                 raise ConfigError(f"{name} must be {RULES[name][1]}, got {value!r}")
         new: SessionSettings = {**self.settings, **settings}
         check_settings(new["answers"], new["lead"], new["mode"], new["every"])
+        grooves = self._grooves(settings)
         self.settings.update(settings)
+        for name, model in grooves.items():
+            setattr(self, name, model)
         self.bus.publish("settings", Settings(dict(self.settings)))  # for views that follow them (the browser's sound)
         engine = self.engine
         if engine is not None:
@@ -192,6 +205,24 @@ class Session:
             if any(k in settings for k in SOUND):
                 s = self.settings
                 engine.set_sound(volume=s["volume"], mute=s["mute"], echo=s["echo"], instrument=s["instrument"])
+            if "drummer" in grooves:
+                engine.set_drummer(self.drummer)
+            if "humanize" in grooves:
+                engine.set_humanize(self.humanize)
+
+    def _grooves(self, settings: SessionSettings) -> dict[str, MusicVAE | None]:
+        """The GrooVAEs that `settings` change ("drummer", "humanize"), loaded and checked
+        (a name is downloaded on first use); nothing is changed if one fails."""
+        out: dict[str, MusicVAE | None] = {}
+        given, now = dict(settings), dict(self.settings)
+        for name, job in (("drummer", TAP2DRUM), ("humanize", HUMANIZE)):
+            ref = given.get(name, now[name])
+            if ref != now[name]:
+                out[name] = None if ref is None else drummer.load(str(ref), job)
+        humanize = out.get("humanize")
+        if humanize is not None:
+            check_humanize(humanize, self.musicvae)
+        return out
 
     # -- training ----------------------------------------------------------------
     @property
@@ -313,6 +344,8 @@ class Session:
             mute=bool(s["mute"]),
             instrument=s["instrument"],
             bus=self.bus,
+            drummer=self.drummer,
+            humanize=self.humanize,
         )
         engine.start()
         self.engine = engine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from pathlib import Path
 from typing import Literal
 
 import ipywidgets as widgets
@@ -21,11 +22,12 @@ from hmm_live.ui.monitor import Listening
 VIRTUAL = "(virtual port)"
 NONE = "(none)"
 STYLE = {"description_width": "90px"}  # room for "temperature" and "listen/lead" in full
+DRUMMERS = ("tap2drum_1bar", "tap2drum_2bar")  # the published tap2drum models the panel offers (downloaded once)
 
 
 class Transport(Listening, widgets.VBox):
     """Start/stop, tempo, clock source, temperature, mode, and how the machine answers:
-    the design and the listen <-> lead control (both act on the next bar).
+    the design and the listen <-> lead control, and the drummer (all act on the next bar).
 
     Start/Stop shows whether the engine runs, however it was started or stopped
     (from code, another panel, an error): it follows the session's "status" stream."""
@@ -55,6 +57,10 @@ class Transport(Listening, widgets.VBox):
         self.lead = widgets.FloatSlider(
             s["lead"], min=0.0, max=1.0, step=0.05, description="listen/lead", continuous_update=False, style=STYLE
         )
+        drummers = [("off", None), *((d, d) for d in DRUMMERS)]
+        if s["drummer"] is not None and s["drummer"] not in DRUMMERS:  # a folder
+            drummers.append((Path(s["drummer"]).name, s["drummer"]))
+        self.drummer = widgets.Dropdown(options=drummers, value=s["drummer"], description="drummer", style=STYLE)
         self.message = Message()
         self.children = [
             self.play,
@@ -64,6 +70,7 @@ class Transport(Listening, widgets.VBox):
             self.mode,
             self.answers,
             self.lead,
+            self.drummer,
             self.message,
         ]
         self._show()
@@ -76,6 +83,7 @@ class Transport(Listening, widgets.VBox):
         )  # 0: greedy
         self.answers.observe(self.message.guard(lambda c: session.configure(answers=c["new"])), "value")
         self.lead.observe(self.message.guard(lambda c: session.configure(lead=c["new"])), "value")
+        self.drummer.observe(self.message.guard(self._set_drummer), "value")
         self.listen(session.bus, "status", lambda items: self._show())
 
     def _show(self) -> None:
@@ -93,6 +101,18 @@ class Transport(Listening, widgets.VBox):
                 self.message.info(f"playing at {self.session.settings['bpm']:g} BPM")
         finally:
             self._show()
+
+    def _set_drummer(self, change: dict) -> None:
+        """A tap2drum model from the next bar (a name is downloaded the first time); one that
+        cannot be loaded leaves the drummer as it was, and the list says so."""
+        if change["new"] == self.session.settings["drummer"]:
+            return
+        try:
+            self.session.configure(drummer=change["new"])
+        except Exception:
+            self.drummer.value = change["old"]
+            raise
+        self.message.info(f"drums from the next bar: {change['new']}" if change["new"] else "no drummer")
 
     def _restart_note(self, **settings) -> None:
         self.session.configure(**settings)

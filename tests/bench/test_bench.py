@@ -48,6 +48,18 @@ def test_bench_subspace_quick(tmp_path):
     assert convergence["retrain_same_clips"]["movement_aligned"] >= 0.0
 
 
+def test_bench_drummer_quick(tmp_path):
+    """Both tap2drum sizes drum every bar played, beside the answers (timings are reported only)."""
+    report = run_bench("drummer.py", "--quick", out=tmp_path / "drummer.json", timeout=900)
+    for size in ("tap2drum_1bar", "tap2drum_2bar"):
+        row = report["sizes"][size]
+        assert row["bars_drummed"] == row["bars_played"]
+        assert row["drums"]["p99_ms"] > 0
+        assert row["answer"]["p99_ms"] > 0
+        assert row["drummer_alone"]["p50_ms"] > 0
+    assert {t["name"] for t in report["targets"]} == {"tap2drum_1bar.drums_p99_ms", "tap2drum_2bar.drums_p99_ms"}
+
+
 def test_bench_live_quick_soak(tmp_path):
     """The 60 s soak at 180 BPM over JACK: no missed bars, no stuck notes (timings are reported only)."""
     import shutil

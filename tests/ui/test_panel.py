@@ -8,7 +8,7 @@ from hmm_live.music.clips import ClipLibrary
 from hmm_live.session import Session
 from hmm_live.shipped import DEMO_CLIPS
 from hmm_live.ui import Panel
-from tests.support import wait_until
+from tests.support import groove_model, wait_until
 
 
 def test_the_panel_reports_instead_of_raising(musicvae, jack, monkeypatch):
@@ -48,5 +48,25 @@ def test_the_panel_reports_instead_of_raising(musicvae, jack, monkeypatch):
         assert panel.sliders.decoded == decoded + 1
         assert panel.map.cursor.data["d0"] == [0.25]
         assert panel.sliders.roll.sequence is not None
+    finally:
+        panel.close()
+
+
+def test_the_drummer_list_sets_the_sessions_drummer(musicvae, monkeypatch, tmp_path):
+    monkeypatch.setenv("HMM_LIVE_CHECKPOINT_URL", "http://127.0.0.1:9")  # nothing listens: no download
+    monkeypatch.setenv("HMM_LIVE_CACHE", str(tmp_path / "cache"))
+    folder = str(groove_model(1, "tap2drum", seed=1).export(tmp_path / "my drummer"))
+    session = Session(musicvae, drummer=folder)
+    panel = Panel(session)
+    try:
+        assert panel.transport.drummer.value == folder
+        assert ("my drummer", folder) in panel.transport.drummer.options
+        panel.transport.drummer.value = None
+        assert session.settings["drummer"] is None
+        assert "no drummer" in panel.transport.message.value
+        panel.transport.drummer.value = "tap2drum_1bar"  # cannot be downloaded here
+        assert "tap2drum_1bar" in panel.transport.message.value
+        assert panel.transport.drummer.value is None
+        assert session.settings["drummer"] is None
     finally:
         panel.close()
