@@ -107,7 +107,7 @@ def extract(
             try:
                 steps = _chord_indices(piece.sequence, symbols, chords) if chords else None
                 windows = converter.training_windows(piece.sequence, steps)
-            except _Skip as e:
+            except ChordError as e:  # chords that cannot be found or encoded: the message says which
                 reason = str(e)
             except HmmLiveError as e:
                 reason = "no 4/4 bars" if "4/4" in str(e) or "time signature" in str(e) else "unusable"
@@ -133,29 +133,26 @@ def extract(
 
 def _chord_indices(sequence: NoteSequence, symbols: dict[str, int], encoder: ChordEncoder) -> np.ndarray:
     """Each step's chord as an index into `symbols` (new symbols are added): the piece's
-    own chord symbols, else those note_seq infers, as Magenta's converter does."""
+    own chord symbols, else those note_seq infers, as Magenta's converter does; a ChordError
+    saying why the piece has none to give."""
     seq = NoteSequence()
     seq.CopyFrom(quantize(sequence))  # inference writes into the sequence
     if not any(a.annotation_type == chords_lib.CHORD_SYMBOL for a in seq.text_annotations):
         try:
             note_seq.infer_chords_for_sequence(seq)
         except note_seq.ChordInferenceError:
-            raise _Skip("no chords inferred") from None
+            raise ChordError("no chords inferred") from None
     progression = chords_lib.ChordProgression()
     try:
         progression.from_quantized_sequence(seq, 0, max(seq.total_quantized_steps, 1))
     except chords_lib.CoincidentChordsError:
-        raise _Skip("coincident chords") from None
+        raise ChordError("coincident chords") from None
     for chord in set(progression) - set(symbols):
         try:
             encoder.encode(chord)
         except ChordError:
-            raise _Skip(f"chords {encoder.name} cannot encode") from None
+            raise ChordError(f"chords {encoder.name} cannot encode") from None
     return np.array([symbols.setdefault(chord, len(symbols)) for chord in progression], np.int64)
-
-
-class _Skip(Exception):
-    """A piece is left out; the message is the report's reason."""
 
 
 def _unusable(sequence, converter: DataConverter) -> str | None:
