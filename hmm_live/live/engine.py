@@ -35,6 +35,7 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Literal
 
 import mido
@@ -440,6 +441,16 @@ class Engine:
         if messages:
             self.player.send_at(messages)
 
+    def _closed_bars(self, bars: Subscription) -> Iterator[CapturedBar]:
+        """The bars from `bars` as they close, until stop() (which closes it)."""
+        while not self._stop.is_set():
+            try:
+                yield bars.get(timeout=0.5)
+            except TimeoutError:
+                continue
+            except EOFError:
+                return
+
     def _responder_loop(self, bars: Subscription) -> None:
         """Answer each closed bar; first a warm-up answer (well before the first bar closes), so
         Start returns at once and the first live bar traces no graph."""
@@ -448,13 +459,7 @@ class Engine:
             self._warm_up(current)
         except Exception as e:  # the live bars will say it again, each with its own error
             self._error("warm-up answer", e)
-        while not self._stop.is_set():
-            try:
-                bar = bars.get(timeout=0.5)
-            except TimeoutError:
-                continue
-            except EOFError:  # stop() closed it
-                break
+        for bar in self._closed_bars(bars):
             models = self.models
             if models is not current:  # retrained: silence the old model's notes first
                 self.player.all_notes_off()
@@ -502,13 +507,7 @@ class Engine:
                 warm_up(drummer, self.clock.bpm)
         except Exception as e:  # the live bars will say it again, each with its own error
             self._error("warm-up drums", e)
-        while not self._stop.is_set():
-            try:
-                bar = bars.get(timeout=0.5)
-            except TimeoutError:
-                continue
-            except EOFError:  # stop() closed it
-                break
+        for bar in self._closed_bars(bars):
             drummer = self.drummer
             if drummer is not None and bar.sequence.notes:
                 self._drum(drummer, bar)
