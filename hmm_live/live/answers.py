@@ -101,8 +101,9 @@ def looped(bar: NoteSequence, steps: int, is_drum: bool | None = None) -> NoteSe
     """The bar repeated to fill `steps` (a one-bar phrase, as a 2-bar model hears it). Each note
     keeps its velocity and the time it was played at (a tap's micro-timing, for GrooVAE), moved
     by whole bars; `is_drum` True or False marks every note so (a drum part played on any channel)."""
-    bar_seconds = STEPS_PER_BAR * 60.0 / (bar.tempos[0].qpm if bar.tempos else DEFAULT_QPM) / STEPS_PER_QUARTER
-    out = from_notes([], steps, qpm=bar.tempos[0].qpm if bar.tempos else DEFAULT_QPM)
+    qpm = bar.tempos[0].qpm if bar.tempos else DEFAULT_QPM
+    bar_seconds = STEPS_PER_BAR * 60.0 / qpm / STEPS_PER_QUARTER
+    out = from_notes([], steps, qpm=qpm)
     for k in range(steps // STEPS_PER_BAR):
         for n in bar.notes:
             note = out.notes.add()
