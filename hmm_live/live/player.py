@@ -104,8 +104,10 @@ class Player:
         self.send_at(events)
 
     def send_at(self, events: list[tuple[float, mido.Message]]) -> None:
-        """Schedule messages at monotonic times."""
+        """Schedule messages at monotonic times (dropped once `stop()` began: nothing sounds after it)."""
         with self._wake:
+            if self._stop.is_set():
+                return
             for t, msg in events:
                 heapq.heappush(self._queue, (t, next(self._order), msg))
             self._wake.notify()
@@ -138,15 +140,15 @@ class Player:
                     continue
                 _, _, msg = heapq.heappop(self._queue)
                 cleared = self._cleared
+            self.late_ms.append((time.monotonic() - due) * 1e3)
+            with self._sending:  # what sounds is noted as it is sent: a note-off taken, not yet sent, is still owed
+                if msg.type == "note_on" and cleared != self._cleared:
+                    continue  # all notes off went out since it was taken: it would sound on, stuck
+                self._send(msg)
                 if msg.type == "note_on":
                     self._sounding.add((msg.channel, msg.note))
                 elif msg.type == "note_off":
                     self._sounding.discard((msg.channel, msg.note))
-            self.late_ms.append((time.monotonic() - due) * 1e3)
-            with self._sending:
-                if msg.type == "note_on" and cleared != self._cleared:
-                    continue  # all notes off went out since it was taken: it would sound on, stuck
-                self._send(msg)
 
     def set_output(self, name: str, send: Callable[[mido.Message], None] | None) -> None:
         """Add, replace or (None) remove an output. Once this returns, the old one is not in
