@@ -171,10 +171,10 @@ def test_drums_over_jack_on_channel_9_and_no_stuck_notes(models, tap2drum, jack)
     engine = Engine(*models, output="drum listener", api="jack", bpm=120, drummer=tap2drum).start()
     try:
         with contextlib.closing(ports.open_output(engine.status()["ports"]["input"], api="jack")) as performer:
-            played = engine.clock.next_bar()  # opening a JACK client can take longer than the clock's lead-in
-            for bar in range(
-                played, played + 3
-            ):  # into our input, by its full name (another "hmm_live in" may be closing)
+            # into our input by its full name (another "hmm_live in" may be closing), from a bar that starts
+            # after the client is up (a JACK client opens slowly; its first cycle drops MIDI)
+            played = engine.clock.next_bar(time.monotonic() + 0.3)
+            for bar in range(played, played + 3):
                 play(performer.send, engine.clock, bar, melody_bar(bar - played))
             time.sleep(max(0.0, engine.clock.bar_time(played + 4) - time.monotonic()))
         step, first = engine.clock.step_seconds, engine.clock.bar_time(played + 1)
