@@ -125,6 +125,7 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
     echo F1 beyond ECHO_LIMIT (a copy loses to any fair variation), and a little for
     each place down the list (the blend itself is preferred to its variations)."""
     melody = converter if isinstance(converter, MelodyConverter) else None  # a drum kit has no key
+    drums = isinstance(converter, DrumsConverter)  # and its answer is a drum part (channel 10)
     played_key = key(played)
     best, best_score = None, -np.inf
     for order, notes in enumerate(candidates):
@@ -146,7 +147,7 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
             )
             if score > best_score:
                 best, best_score = moved, score
-    return from_notes([] if best is None else best.tolist(), STEPS_PER_BAR)
+    return from_notes([] if best is None else best.tolist(), STEPS_PER_BAR, is_drum=drums)
 
 
 def _register(played: Notes, notes: Notes, shift: int, converter: MelodyConverter) -> int:
