@@ -102,7 +102,9 @@ def drum_relatedness(played: NoteSequence | Notes, answer: NoteSequence | Notes,
 
 def _drum_hits(notes: Notes, class_of: dict[int, int]) -> set[tuple[int, int]]:
     """The (step, class) of each hit in the first bar."""
-    return {(start, class_of[pitch]) for pitch, start, _ in notes.tolist() if pitch in class_of and start < STEPS_PER_BAR}
+    return {
+        (start, class_of[pitch]) for pitch, start, _ in notes.tolist() if pitch in class_of and start < STEPS_PER_BAR
+    }
 
 
 def _jaccard(a: set, b: set) -> float:
