@@ -95,3 +95,16 @@ def test_bad_dimensions_are_refused_by_value(drums):
 def test_the_drum_jam_refuses_a_melody_session_folder(saved):
     with pytest.raises(ConfigError, match="not drums: jam with it without --drums"):
         prepare(saved.path, print, DRUM_JAM)
+
+
+def test_the_terminal_jam_trains_a_drum_session_folder_and_retrains_it_in_other_dims(tmp_path):
+    folder = tmp_path / "drums"
+    Session(DRUM_JAM.model, folder, epochs=20).save()  # no clips yet, short training
+    said: list[str] = []
+    session = prepare(folder, said.append, DRUM_JAM, dims=2)
+    assert session.subspacer.latent_dims == 2
+    assert len(session.clips) == 16  # the shipped drum clips
+    assert any("training a 2-D subspace on 16 clips" in line for line in said)
+    again = prepare(folder, said.append, DRUM_JAM, dims=3)
+    assert again.subspacer.latent_dims == 3
+    assert Session.open(folder).subspacer.latent_dims == 3  # saved
