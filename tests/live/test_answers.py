@@ -9,6 +9,7 @@ from hmm_live.errors import ConfigError
 from hmm_live.live.answers import Models, choose, looped, make_answer
 from hmm_live.live.engine import Engine
 from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.relatedness import (
     drum_relatedness,
     echo_f1,
@@ -65,6 +66,19 @@ def test_drum_measures_of_known_bars():
     assert scores["snare_jaccard"] == 1.0  # a snare on 4 and 12 in both, whatever its pitch
     assert scores["echo_f1"] == 2 * 3 / (6 + 4)
     assert drum_relatedness(played, played, class_of)["echo_f1"] == 1.0
+
+
+def test_a_drum_answer_keeps_the_kicks_and_snares_and_is_no_copy():
+    converter = DrumsConverter()
+    hats = [(42, step, step + 1) for step in range(0, 16, 2)]
+    played = np.array([(36, 0, 1), (36, 8, 9), (38, 4, 5), (38, 12, 13), *hats])
+    variation = played.copy()
+    variation[-1, 0] = 46  # the last closed hi-hat opened
+    off_beat = played + [0, 1, 1]  # the same groove a 16th late
+    for candidates in ([played, variation, off_beat], [off_beat, played, variation]):
+        chosen = choose(played, candidates, converter)
+        assert notes_of(chosen).tolist() == variation.tolist()
+        assert all(n.is_drum for n in chosen.notes)
 
 
 def test_a_bar_is_heard_as_a_loop():
