@@ -21,7 +21,11 @@ of each model's training collections (the "test" split as
    references (a random point of the map; a spherical blend half way between
    the bar's own code and the Responder's point, decoded greedily): pitch-class
    cosine, onset Jaccard, same tonic and echo F1 (`hmm_live.music.relatedness`),
-   and the time from a bar to its answer.
+   and the time from a bar to its answer;
+ - the drum jam (`drum_jam`): a default session on the shipped drum model and
+   Groove clips, in 2 and 4 dimensions, answers the shipped unseen drum bars
+   (no ../shared needed): drum relatedness beside a random point of the map
+   and the drummer's own next bar; `--drum-roll FILE.png` draws a few.
 
 The held-out "tunes" of the jam are runs of held-out windows that overlap by
 one bar: `extract` keeps a piece's windows in order, one bar apart, so a run
@@ -31,7 +35,7 @@ from one half of the held-out windows and the other tunes from the other half.
 machine parses the corpus once (minutes). `--windows FILE` reads them from a file
 tests/data/make_heldout.py wrote instead (the same windows, no corpus, no ../shared).
 
-    python bench/music.py [--quick] [--windows FILE] [--out FILE]
+    python bench/music.py [--quick] [--windows FILE] [--out FILE] [--drum-roll FILE.png]
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
