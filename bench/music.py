@@ -21,7 +21,11 @@ of each model's training collections (the "test" split as
    references (a random point of the map; a spherical blend half way between
    the bar's own code and the Responder's point, decoded greedily): pitch-class
    cosine, onset Jaccard, same tonic and echo F1 (`hmm_live.music.relatedness`),
-   and the time from a bar to its answer.
+   and the time from a bar to its answer;
+ - the drum jam (`drum_jam`): a default session on the shipped drum model and
+   Groove clips, in 2 and 4 dimensions, answers the shipped unseen drum bars
+   (no ../shared needed): drum relatedness beside a random point of the map
+   and the drummer's own next bar; `--drum-roll FILE.png` draws a few.
 
 The held-out "tunes" of the jam are runs of held-out windows that overlap by
 one bar: `extract` keeps a piece's windows in order, one bar apart, so a run
@@ -31,7 +35,7 @@ from one half of the held-out windows and the other tunes from the other half.
 machine parses the corpus once (minutes). `--windows FILE` reads them from a file
 tests/data/make_heldout.py wrote instead (the same windows, no corpus, no ../shared).
 
-    python bench/music.py [--quick] [--windows FILE] [--out FILE]
+    python bench/music.py [--quick] [--windows FILE] [--out FILE] [--drum-roll FILE.png]
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
@@ -57,11 +61,12 @@ from hmm_live.live.answers import looped
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.drums import DrumsConverter
-from hmm_live.music.realism import Reference, halves, morph_smoothness, random_pitches, windows_of
-from hmm_live.music.relatedness import notes_of, relatedness
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence
+from hmm_live.music.realism import DRUM_CLASSES, Reference, halves, morph_smoothness, random_pitches, windows_of
+from hmm_live.music.relatedness import drum_relatedness, notes_of, relatedness
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, num_bars, quantize, read_midi, slice_bars
 from hmm_live.session import Session
 from hmm_live.session.session import DEFAULTS
+from hmm_live.shipped import DRUM_JAM
 from hmm_live.training import extract
 from hmm_live.training.evaluate import sample_labels
 
@@ -76,6 +81,7 @@ MORPH_STEPS = 7  # 6 steps between neighbours
 CLIPS = 16
 LEADS = (0.0, 0.25, 0.5, 0.75, 1.0)
 RELATEDNESS = ("pitch_class_cosine", "onset_jaccard", "same_tonic", "echo_f1")
+ROLL_BARS = 6  # unseen drum bars in --drum-roll's picture
 
 
 def realism(model: MusicVAE, reference: Reference, rng: np.random.Generator) -> dict[str, Any]:
@@ -230,6 +236,105 @@ def score_answers(answer: Callable[[NoteSequence, int], NoteSequence], bars) -> 
     return out
 
 
+def drum_jam(quick: bool, rng: np.random.Generator, roll: Path | None = None) -> dict[str, Any]:
+    """The drum jam as `hmm-live jam --drums` starts it (the shipped drum model, a session with default
+    settings on the shipped Groove clips), in 2 and 4 dimensions, answering the shipped unseen bars
+    (Groove test recordings): for each way of answering, a random point of the map (the baseline) and
+    the drummer's own next bar (a human reference), the drum relatedness and the bar -> answer time."""
+    model = MusicVAE.load(DRUM_JAM.model)
+    clips = ClipLibrary.from_midi(DRUM_JAM.clips)
+    unseen = quantize(read_midi(DRUM_JAM.unseen))
+    runs = [[slice_bars(unseen, r + b, 1) for b in range(4)] for r in range(0, num_bars(unseen), 4)]
+    pairs = [(run[b], run[b + 1]) for run in runs for b in range(1 if quick else 3)]  # (played, what came next)
+    shown = pairs[:: max(1, len(pairs) // ROLL_BARS)][:ROLL_BARS]  # one bar of several recordings
+    out: dict[str, Any] = {"clips": len(clips), "bars": len(pairs), "recordings": len(runs)}
+    columns: dict[str, list[NoteSequence]] = {"played": [bar for bar, _ in shown]}
+    for dims in (2, 4):
+        log(f"drum jam: a {dims}-D session on {len(clips)} clips answers {len(pairs)} unseen bars")
+        session = Session(model, clips=clips, latent_dims=dims)
+        start = time.perf_counter()
+        session.train(background=False)
+        out[f"dims_{dims}"] = {"train_s": time.perf_counter() - start, "modes": drum_modes(session, pairs, rng)}
+        session.configure(answers=DEFAULTS["answers"], lead=DEFAULTS["lead"])
+        columns[f"{dims}-D answer"] = [session.answer(bar, seed=i) for i, (bar, _) in enumerate(shown)]
+    if roll is not None:
+        columns["the drummer's next bar"] = [after for _, after in shown]
+        drum_rolls(roll, columns, model.data_converter.class_of)
+        log(f"wrote {roll}")
+    return out
+
+
+def drum_modes(
+    session: Session, pairs: list[tuple[NoteSequence, NoteSequence]], rng: np.random.Generator
+) -> dict[str, Any]:
+    """A trained drum session's answers scored for each way of answering, and the two references."""
+    modes = {}
+    for name, settings in {
+        "default": {"answers": DEFAULTS["answers"], "lead": DEFAULTS["lead"]},
+        "listen_lead_0.0": {"answers": "listen", "lead": 0.0},
+        "responder": {"answers": "responder"},
+    }.items():
+        session.configure(**settings)
+        modes[name] = score_drum_answers(lambda bar, seed: session.answer(bar, seed=seed), pairs, session.musicvae)
+    subspacer, musicvae = session.subspacer, session.musicvae
+    low, high = subspacer.clip_mu.min(axis=0), subspacer.clip_mu.max(axis=0)
+
+    def random_point(bar: NoteSequence, seed: int) -> NoteSequence:
+        return musicvae.decode(subspacer.decode(rng.uniform(low, high)[None]), length=STEPS_PER_BAR)[0]
+
+    nexts = {id(bar): after for bar, after in pairs}
+    modes["random_point"] = score_drum_answers(random_point, pairs, musicvae)
+    modes["drummers_next_bar"] = score_drum_answers(lambda bar, seed: nexts[id(bar)], pairs, musicvae)
+    return modes
+
+
+def drum_rolls(path: Path, columns: dict[str, list[NoteSequence]], class_of: dict[int, int]) -> None:
+    """A PNG of drum bars side by side (a row per bar played, a column per source), as 9-class rolls
+    with the velocity as the shade: what the numbers average, to look at."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    rows = len(next(iter(columns.values())))
+    fig, axes = plt.subplots(rows, len(columns), figsize=(3.2 * len(columns), 1.3 * rows), squeeze=False)
+    for c, (title, bars) in enumerate(columns.items()):
+        for r, bar in enumerate(bars):
+            grid = np.zeros((len(DRUM_CLASSES), STEPS_PER_BAR))
+            for n in bar.notes:
+                if n.pitch in class_of and n.quantized_start_step < STEPS_PER_BAR:
+                    cell = (class_of[n.pitch], n.quantized_start_step)
+                    grid[cell] = max(grid[cell], n.velocity / 127)
+            ax = axes[r, c]
+            ax.imshow(grid, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=1)
+            ax.set_xticks(range(0, STEPS_PER_BAR, 4))
+            ax.set_yticks(range(len(DRUM_CLASSES)), DRUM_CLASSES if c == 0 else [], fontsize=6)
+            ax.tick_params(labelsize=6)
+            if r == 0:
+                ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def score_drum_answers(
+    answer: Callable[[NoteSequence, int], NoteSequence], pairs: list[tuple[NoteSequence, NoteSequence]], model: MusicVAE
+) -> dict[str, Any]:
+    """Mean drum relatedness of the answers to the bars played, |hits difference| too, and the time."""
+    class_of = model.data_converter.class_of
+    answer(pairs[0][0], 0)  # traces any graph the mode needs
+    rows, seconds = [], []
+    for seed, (bar, _) in enumerate(pairs):
+        start = time.perf_counter()
+        reply = answer(bar, seed)
+        seconds.append(time.perf_counter() - start)
+        rows.append(drum_relatedness(bar, reply, class_of))
+    out: dict[str, Any] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    out["abs_hits_difference"] = float(np.mean([abs(r["hits_difference"]) for r in rows]))
+    out["bar_to_answer"] = stats_ms(seconds)
+    return out
+
+
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The music targets (docs/benchmarks.md): melody realism at 0.5, drum hits and kicks at 0.5, morphs, the default jam."""
     melody = report["melody"]
@@ -275,6 +380,7 @@ def held_out(model: MusicVAE, name: str, sources: list[str], windows: Path | Non
 def main() -> None:
     parser = arguments(__doc__, "fewer windows, morphs and bars (CI)")
     parser.add_argument("--windows", type=Path, help="the held-out windows from this .npz (tests/data/make_heldout.py)")
+    parser.add_argument("--drum-roll", type=Path, help="also write a PNG of unseen drum bars and their answers")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {"quick": args.quick}
@@ -293,6 +399,8 @@ def main() -> None:
         result["interpolation"] = interpolation(model, labels, 10 if args.quick else 100, rng)
         if kind == "melody":
             result["jam"] = jam(model, labels, 1 if args.quick else 8, rng)
+    log("drum jam (the shipped clips and unseen bars)")
+    report["drum_jam"] = drum_jam(args.quick, rng, args.drum_roll)
     report["targets"] = targets(report)
     emit(report, args.out)
 

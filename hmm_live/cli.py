@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hmm_live.live.clock import BPM_RANGE
-from hmm_live.shipped import DEFAULT_MODEL, NOTEBOOKS
+from hmm_live.shipped import DEFAULT_MODEL, DRUM_JAM, MELODY_JAM, NOTEBOOKS, Jam
 
 HUMANIZE_MODEL = "groovae_2bar_humanize"  # `jam --humanize` without a model
 
@@ -126,6 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME|FOLDER",
         help=f"humanise drum answers (velocities, timing) with a GrooVAE humanize model (default {HUMANIZE_MODEL}); "
         "the session's model must answer with drums",
+    )
+    jam.add_argument(
+        "--drums",
+        action="store_true",
+        help="the drum jam: answer with drums (the shipped drum model, its subspace trained on the shipped "
+        "Groove MIDI clips; MIDI channel 10); play drums, or any rhythm, on any channel",
+    )
+    jam.add_argument(
+        "--dims",
+        type=_ranged(int, 2, 4),
+        help="the subspace's dimensions, 2 to 4 (default: the session's, 2); a saved session of other "
+        "dimensions is trained again",
     )
     jam.add_argument("--demo", action="store_true", help="play the built-in performance instead of a keyboard")
     jam.add_argument("--bars", type=_ranged(int, 1), help="with --demo: bars to play (default 16)")
@@ -413,7 +425,7 @@ def _jam(args) -> int:
 
     log = functools.partial(print, flush=True)  # each bar shows as it passes, even through a pipe
     try:
-        session = jam_terminal.prepare(args.session, log)
+        session = jam_terminal.prepare(args.session, log, _shipped_jam(args), args.dims)
     except KeyboardInterrupt:
         print("\nhmm-live: interrupted before the jam started", file=sys.stderr)
         return 130
@@ -429,11 +441,23 @@ def _jam(args) -> int:
 def _jam_demo(args, music: dict) -> int:
     from hmm_live.live import demo
 
-    summary = demo.run(args.bars or 16, args.out or "hmm_live_jam.mid", use_ports=not args.no_ports, **music)
+    summary = demo.run(
+        args.bars or 16,
+        args.out or "hmm_live_jam.mid",
+        use_ports=not args.no_ports,
+        shipped=_shipped_jam(args),
+        latent_dims=args.dims or 2,
+        **music,
+    )
     print(f"{summary['answered']} of {summary['bars']} bars answered ({summary['ports']})")
     if summary["last_error"]:
         print(f"last error: {summary['last_error']}", file=sys.stderr)
     return 0
+
+
+def _shipped_jam(args) -> Jam:
+    """The shipped model and clips the jam starts from: `--drums`' or the melody jam's."""
+    return DRUM_JAM if args.drums else MELODY_JAM
 
 
 def _lab(args) -> int:

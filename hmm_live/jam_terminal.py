@@ -13,11 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hmm_live.errors import ConfigError
 from hmm_live.live.messages import Answer, CapturedBar, Drums, Status
 from hmm_live.music.clips import ClipLibrary
+from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.sequences import NoteSequence
 from hmm_live.session import Session
-from hmm_live.shipped import DEMO_CLIPS
+from hmm_live.shipped import MELODY_JAM, Jam
 
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 Log = Callable[[str], None]
@@ -36,20 +38,32 @@ def describe(sequence: NoteSequence | None) -> str:
     return f"{len(notes)} note{'s' if len(notes) > 1 else ''}: {' '.join(pitch_name(n.pitch) for n in notes)}"
 
 
-def prepare(folder: str | Path | None, log: Log) -> Session:
+def prepare(folder: str | Path | None, log: Log, shipped: Jam = MELODY_JAM, dims: int | None = None) -> Session:
     """The session to jam with: the one saved in `folder` (or a new one there), else one in memory.
 
-    A session with no clips gets the shipped jam clips (as `jam --demo`); one
-    with no subspace is trained now, and saved when it has a folder, so the
-    next jam with it starts at once."""
-    session = Session.open_or_create(folder) if folder is not None else Session()
+    A new session answers with `shipped`'s model (the melody jam's, or the drum
+    jam's); one with no clips gets its shipped clips (as `jam --demo`). One with
+    no subspace, or one of other than `dims` dimensions, is trained now, and
+    saved when it has a folder, so the next jam with it starts at once."""
+    if folder is None:
+        session = Session(shipped.model)
+    else:
+        session = Session.open_or_create(folder, shipped.model)
     if session.problem:
         log(f"note: {session.problem}")
+    if shipped.drums and not isinstance(session.musicvae.data_converter, DrumsConverter):
+        raise ConfigError(
+            f"the session in {folder} answers with {session.musicvae_ref or 'its own model'}, not drums: "
+            "jam with it without --drums, or give a new session folder"
+        )
     if not len(session.clips):
-        session.clips = ClipLibrary.from_midi(DEMO_CLIPS)
-        log(f"no clips yet: using the shipped jam clips ({DEMO_CLIPS.name}, {len(session.clips)} phrases)")
-    if not session.trained:
-        log(f"training the subspace on {len(session.clips)} clips (seconds)...")
+        session.clips = ClipLibrary.from_midi(shipped.clips)
+        log(f"no clips yet: using the shipped jam clips ({shipped.clips.name}, {len(session.clips)} phrases)")
+    if dims is not None:
+        session.configure(latent_dims=dims)
+    other_dims = dims is not None and session.subspacer is not None and session.subspacer.latent_dims != dims
+    if not session.trained or other_dims:
+        log(f"training a {session.settings['latent_dims']}-D subspace on {len(session.clips)} clips (seconds)...")
         session.train(background=False)
         if session.path is not None:
             log(f"saved the trained session to {session.save()}")

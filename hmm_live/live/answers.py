@@ -6,7 +6,8 @@ Two designs, selectable (`ANSWERS`):
   `lead` (0: a variation of what was played, 1: the subspace's own idea).
   Several candidates are decoded around that code in one batch, each is moved
   to the performer's key and register, and the one that fits the bar best
-  (same pitch classes, tonic and rhythm) without echoing it is played.
+  (same pitch classes, tonic and rhythm) without echoing it is played; drum
+  candidates are scored on their onsets, kicks and snares (`drum_fit`).
 - "responder" (the original design): Responder -> subspace point ->
   Subspacer -> MusicVAE decode; the answer knows only where the bar lands
   on the map. "listen" with `lead=1` answers the same way.
@@ -27,6 +28,7 @@ from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.melody import MelodyConverter
 from hmm_live.music.relatedness import (
     Notes,
+    drum_relatedness,
     echo_f1,
     key,
     notes_of,
@@ -40,6 +42,7 @@ ANSWERS = ("listen", "responder")
 MODES = ("continuous", "call_response")  # which bars are answered: each on the next, or N heard then N answered
 CANDIDATES = 8  # decoded in one batch: about the cost of one decode
 ECHO_LIMIT = 0.5  # above this share of (onset, pitch) pairs in common an answer is a copy
+DRUM_ECHO_LIMIT = 0.85  # grooves repeat: a drummer's next bar shares 0.84 of its (step, drum) hits (bench/music.py)
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,15 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
 
     Score: pitch-class cosine + onset Jaccard + 0.5 for the same tonic, minus 4 x the
     echo F1 beyond ECHO_LIMIT (a copy loses to any fair variation), and a little for
-    each place down the list (the blend itself is preferred to its variations)."""
-    melody = converter if isinstance(converter, MelodyConverter) else None  # a drum kit has no key
+    each place down the list (the blend itself is preferred to its variations).
+    Drums are scored on their own terms (`drum_fit`) and answered as a drum part (channel 10)."""
+    if isinstance(converter, DrumsConverter):
+        scored = [
+            (drum_fit(played, n, converter) - 0.02 * order, order) for order, n in enumerate(candidates) if len(n)
+        ]
+        hits = candidates[max(scored)[1]].tolist() if scored else []
+        return from_notes(hits, STEPS_PER_BAR, is_drum=True)
+    melody = converter if isinstance(converter, MelodyConverter) else None  # only a melody has a key to move to
     played_key = key(played)
     best, best_score = None, -np.inf
     for order, notes in enumerate(candidates):
@@ -147,6 +157,21 @@ def choose(played: Notes, candidates: list[Notes], converter: DataConverter) -> 
             if score > best_score:
                 best, best_score = moved, score
     return from_notes([] if best is None else best.tolist(), STEPS_PER_BAR)
+
+
+def drum_fit(played: Notes, candidate: Notes, converter: DrumsConverter) -> float:
+    """How well a drum candidate answers the bar: its onsets, and its kicks and snares (the groove's
+    skeleton) where the bar had them, about as many hits, and no more of a copy than a drummer's own
+    next bar is (DRUM_ECHO_LIMIT). Scored as melodies are, drum answers kept the bar's busyness
+    but lost its kicks and snares (docs/benchmarks.md: the drum jam)."""
+    r = drum_relatedness(played, candidate, converter.class_of)
+    return (
+        r["onset_jaccard"]
+        + r["kick_jaccard"]
+        + r["snare_jaccard"]
+        - 0.5 * abs(r["hits_difference"]) / max(1, len(played))
+        - 4.0 * max(0.0, r["echo_f1"] - DRUM_ECHO_LIMIT)
+    )
 
 
 def _register(played: Notes, notes: Notes, shift: int, converter: MelodyConverter) -> int:

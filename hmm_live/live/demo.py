@@ -1,7 +1,8 @@
 """The headless jam (`hmm-live jam --demo`): a built-in performance meets the engine.
 
 The performance is made from the shipped clips (`checkpoints/jam_folk/clips.mid`,
-phrases of O'Neill's public-domain tunes), played with human-like timing
+phrases of O'Neill's public-domain tunes; or, for the drum jam,
+`checkpoints/jam_groove/clips.mid`), played with human-like timing
 jitter. It goes through real MIDI ports where a JACK server is running or can
 be started (a private one with the dummy backend), else straight into the
 capture. The answers are written to a MIDI file (performance on track 1,
@@ -32,7 +33,7 @@ from hmm_live.models import MusicVAE
 from hmm_live.models.subspace_training import train_subspace
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes, write_midi
-from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS
+from hmm_live.shipped import MELODY_JAM, Jam
 
 JITTER = 0.015  # seconds, either way: the performance's human timing
 
@@ -67,14 +68,22 @@ def run(
     answers: str = "listen",
     lead: float = 0.5,
     log: Callable[[str], None] = print,
+    shipped: Jam = MELODY_JAM,
+    latent_dims: int = 2,
 ) -> dict:
-    """Play the demo performance to the engine; returns a summary (and writes `out`)."""
+    """Play the demo performance to the engine; returns a summary (and writes `out`).
+
+    `shipped`: the model and clips (MELODY_JAM, or DRUM_JAM: drum clips answered with
+    drums); `latent_dims`: the subspace's dimensions."""
     check_settings(answers, lead)  # before anything slow starts
-    musicvae = MusicVAE.load(DEFAULT_MODEL)
-    clips = ClipLibrary.from_midi(DEMO_CLIPS, bars=2)
+    musicvae = MusicVAE.load(shipped.model)
+    clips = ClipLibrary.from_midi(shipped.clips, bars=2)
     started = time.monotonic()
-    subspacer, responder = train_subspace(musicvae, clips)
-    log(f"trained a 2-D subspace and a responder on {len(clips)} clips in {time.monotonic() - started:.1f} s")
+    subspacer, responder = train_subspace(musicvae, clips, latent_dims)
+    log(
+        f"trained a {latent_dims}-D subspace and a responder on {len(clips)} clips "
+        f"in {time.monotonic() - started:.1f} s"
+    )
     with contextlib.ExitStack() as stack:
         api = _jack(stack, log) if use_ports else None
         engine = Engine(
@@ -121,7 +130,7 @@ def run(
         "last_error": status["last_error"],
     }
     if out:
-        write_midi(_duet(played, got, bpm), out)
+        write_midi(_duet(played, got, bpm, shipped.drums), out)
         summary["out"] = str(out)
         log(f"wrote {out}")
     return summary
@@ -159,8 +168,9 @@ def _quiet_stderr():
         os.close(null)
 
 
-def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float) -> NoteSequence:
-    """One sequence: the performance (instrument 0) and the answers (instrument 1) at their bars."""
+def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float, drums: bool = False) -> NoteSequence:
+    """One sequence: the performance (instrument 0) and the answers (instrument 1) at their bars;
+    `drums`: both are drum parts (MIDI channel 10)."""
     bars = len(played) + 1
 
     def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int]]:
@@ -171,7 +181,7 @@ def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float) ->
 
     notes = [n for b, bar in enumerate(played) for n in placed(bar, b, 0)]
     notes += [n for b, a in sorted(answers.items()) for n in placed(a.sequence, b, 1)]
-    sequence = from_notes([n[:3] for n in notes], bars * STEPS_PER_BAR, qpm=bpm)
+    sequence = from_notes([n[:3] for n in notes], bars * STEPS_PER_BAR, is_drum=drums, qpm=bpm)
     for note, (_, _, _, instrument) in zip(sequence.notes, notes):
         note.instrument = instrument
     return sequence

@@ -27,7 +27,7 @@ import numpy as np
 
 from hmm_live.music.converters import DataConverter
 from hmm_live.music.drums import DrumsConverter
-from hmm_live.music.relatedness import Notes, notes_of
+from hmm_live.music.relatedness import KICK, SNARE, Notes, notes_of
 from hmm_live.music.sequences import STEPS_PER_BAR
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -45,7 +45,6 @@ MAX_INTERVAL = 12  # intervals are clipped to -12..12
 # note lengths in 16th steps: 1..8 one bin each, then 9-11, 12, 13-15, 16, 17+ (bins start at these)
 LENGTH_BINS = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17])
 DRUM_CLASSES = ("kick", "snare", "closed_hihat", "open_hihat", "low_tom", "mid_tom", "high_tom", "crash", "ride")
-KICK, SNARE = 0, 1
 BACKBEATS = (4, 12)  # beats 2 and 4 of a bar
 KDE_GRID = 2048
 

@@ -1,7 +1,8 @@
 """How an answer relates to the bar it answers: key, pitch classes, rhythm, echo.
 
 The measures of `../shared/notes/music-evaluation.md` and of the "listen"
-answers (docs/answers.md), on quantised notes. The live engine uses them to
+answers (docs/answers.md), on quantised notes; drum answers have their own
+(`drum_relatedness`: a drum kit has no key or pitch classes). The live engine uses them to
 pick the best of several decoded candidates, and `bench/music.py` to score
 answers; both read the same definitions from here.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hmm_live.music.sequences import NoteSequence
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence
 
 # Krumhansl-Kessler key profiles, C major and C minor
 MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -24,6 +25,7 @@ _PROFILES = _PROFILES - _PROFILES.mean(axis=1, keepdims=True)
 _PROFILES /= np.linalg.norm(_PROFILES, axis=1, keepdims=True)
 
 Notes = np.ndarray  # [n, 3] int: pitch, start step, end step
+KICK, SNARE = 0, 1  # Magenta's drum classes (hmm_live.music.drums)
 
 
 def notes_of(bar: NoteSequence | np.ndarray) -> Notes:
@@ -81,6 +83,32 @@ def relatedness(played: NoteSequence | Notes, answer: NoteSequence | Notes) -> d
         "same_tonic": float(same_tonic(a, b)),
         "echo_f1": echo_f1(a, b),
     }
+
+
+def drum_relatedness(played: NoteSequence | Notes, answer: NoteSequence | Notes, class_of: dict[int, int]) -> dict:
+    """How a drum answer relates to the drum bar played, on hits of Magenta's drum classes (the
+    pitches `class_of` maps; others ignored): onset Jaccard; the answer's hits minus the bar's;
+    the Jaccard of the kicks' steps and of the snares' (where the groove's weight falls; 1.0
+    when neither has one); echo F1 of the (step, class) hits (1.0: a copy)."""
+    a, b = _drum_hits(notes_of(played), class_of), _drum_hits(notes_of(answer), class_of)
+    return {
+        "onset_jaccard": _jaccard({s for s, _ in a}, {s for s, _ in b}),
+        "hits_difference": float(len(b) - len(a)),
+        "kick_jaccard": _jaccard({s for s, c in a if c == KICK}, {s for s, c in b if c == KICK}),
+        "snare_jaccard": _jaccard({s for s, c in a if c == SNARE}, {s for s, c in b if c == SNARE}),
+        "echo_f1": 2 * len(a & b) / (len(a) + len(b)) if a or b else 1.0,
+    }
+
+
+def _drum_hits(notes: Notes, class_of: dict[int, int]) -> set[tuple[int, int]]:
+    """The (step, class) of each hit in the first bar."""
+    return {
+        (start, class_of[pitch]) for pitch, start, _ in notes.tolist() if pitch in class_of and start < STEPS_PER_BAR
+    }
+
+
+def _jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def _centred(histogram: np.ndarray) -> np.ndarray:

@@ -148,8 +148,11 @@ class Session:
         musicvae: MusicVAE | str | Path = DEFAULT_MODEL,
         path: str | Path | None = None,
         bars: int = 2,
+        clips: ClipLibrary | str | Path | None = None,
         **settings: Unpack[SessionSettings],
     ):
+        """`clips`: a library, or MIDI files' folder or file cut into `bars`-bar clips
+        (e.g. `Session(DRUM_MODEL, clips=DRUM_CLIPS)`, the drum jam); None: none yet."""
         self.musicvae_ref: str | None
         if not isinstance(musicvae, MusicVAE):
             self.musicvae_ref = store.model_ref(musicvae)
@@ -158,7 +161,9 @@ class Session:
             self.musicvae_ref = None  # an in-memory model: saved sessions need save(include_musicvae=True)
         self.musicvae = musicvae
         self.path = Path(path) if path is not None else None
-        self.clips = ClipLibrary(bars)
+        if clips is None:
+            clips = ClipLibrary(bars)
+        self.clips = clips if isinstance(clips, ClipLibrary) else ClipLibrary.from_midi(clips, bars)
         self.training_clips: list[str] | None = None  # None: every clip
         self.subspacer: Subspacer | None = None
         self.responder: Responder | None = None
@@ -460,18 +465,23 @@ class Session:
         return session
 
     @classmethod
-    def open_or_create(cls, path: str | Path, musicvae: MusicVAE | str | Path = DEFAULT_MODEL) -> Session:
-        """The session saved at `path`; a new one if there is none. If the folder cannot be
-        read, whatever the damage, a new session starts with the reason in `problem`, and
-        the folder is kept."""
+    def open_or_create(
+        cls,
+        path: str | Path,
+        musicvae: MusicVAE | str | Path = DEFAULT_MODEL,
+        clips: ClipLibrary | str | Path | None = None,
+    ) -> Session:
+        """The session saved at `path`; a new one (with `musicvae` and `clips`) if there is none.
+        If the folder cannot be read, whatever the damage, a new session starts with the reason
+        in `problem`, and the folder is kept."""
         path = Path(path)
         if not store.saved_at(path):
-            return cls(musicvae, path)
+            return cls(musicvae, path, clips=clips)
         try:
             return cls.open(path)
         except Exception as e:  # any damage (hostile files too) must not stop the notebook
             reason = str(e) if isinstance(e, SessionError) else f"{path} cannot be read ({type(e).__name__}: {e})"
-            session = cls(musicvae, path)
+            session = cls(musicvae, path, clips=clips)
             session.problem = f"{reason}. Started a new session; saving it will keep the old folder aside."
             session._keep_aside = True
             return session

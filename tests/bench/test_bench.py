@@ -144,6 +144,18 @@ def test_bench_music_quick_melody_and_jam(music_report):
     }
 
 
+def test_bench_music_quick_drum_jam_in_2_and_4_dims(music_report):
+    """The drum jam on the shipped unseen bars (no ../shared needed), next to its baseline and reference."""
+    jam = music_report["drum_jam"]
+    assert jam["clips"] == 16
+    for dims in ("dims_2", "dims_4"):
+        modes = jam[dims]["modes"]
+        assert set(modes) == {"default", "listen_lead_0.0", "responder", "random_point", "drummers_next_bar"}
+        for scored in modes.values():
+            assert all(0.0 <= scored[k] <= 1.0 for k in ("onset_jaccard", "kick_jaccard", "snare_jaccard", "echo_f1"))
+        assert modes["default"]["bar_to_answer"]["p99_ms"] > 0
+
+
 def test_bench_music_quick_drums(music_report):
     drums = music_report["drums"]
     assert {"hits_per_bar", "hits_per_bar_kick"} <= set(drums["realism"]["ceiling"]["similarity"])

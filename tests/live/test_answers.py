@@ -9,7 +9,16 @@ from hmm_live.errors import ConfigError
 from hmm_live.live.answers import Models, choose, looped, make_answer
 from hmm_live.live.engine import Engine
 from hmm_live.music.clips import ClipLibrary
-from hmm_live.music.relatedness import echo_f1, key, notes_of, onset_jaccard, pitch_class_cosine, relatedness
+from hmm_live.music.drums import DrumsConverter
+from hmm_live.music.relatedness import (
+    drum_relatedness,
+    echo_f1,
+    key,
+    notes_of,
+    onset_jaccard,
+    pitch_class_cosine,
+    relatedness,
+)
 from hmm_live.music.sequences import from_notes, quantize, read_midi, slice_bars
 from hmm_live.session import Session
 from hmm_live.shipped import DEFAULT_MODEL, DEMO_CLIPS, UNSEEN_BARS
@@ -44,6 +53,32 @@ def test_keys_and_measures_of_known_bars():
     assert echo_f1(C_MAJOR, C_MAJOR + [12, 0, 0]) == 0.0
     assert onset_jaccard(C_MAJOR, C_MAJOR[::2]) == 0.5
     assert pitch_class_cosine(C_MAJOR, C_MAJOR + [12, 0, 0]) == pytest.approx(1.0)
+
+
+def test_drum_measures_of_known_bars():
+    class_of = {36: 0, 38: 1, 40: 1, 42: 2}  # kick, snare (two pitches), closed hi-hat
+    played = np.array([(36, 0, 1), (42, 0, 1), (38, 4, 5), (42, 8, 9), (36, 8, 9), (38, 12, 13)])
+    answer = np.array([(36, 0, 1), (40, 4, 5), (36, 10, 11), (38, 12, 13), (49, 14, 15)])  # 49: no class
+    scores = drum_relatedness(played, answer, class_of)
+    assert scores["onset_jaccard"] == 3 / 5  # steps 0, 4, 12 of 0, 4, 8, 10, 12
+    assert scores["hits_difference"] == -2.0  # 4 hits against 6
+    assert scores["kick_jaccard"] == 1 / 3  # step 0 of 0, 8, 10
+    assert scores["snare_jaccard"] == 1.0  # a snare on 4 and 12 in both, whatever its pitch
+    assert scores["echo_f1"] == 2 * 3 / (6 + 4)
+    assert drum_relatedness(played, played, class_of)["echo_f1"] == 1.0
+
+
+def test_a_drum_answer_keeps_the_kicks_and_snares_and_is_no_copy():
+    converter = DrumsConverter()
+    hats = [(42, step, step + 1) for step in range(0, 16, 2)]
+    played = np.array([(36, 0, 1), (36, 8, 9), (38, 4, 5), (38, 12, 13), *hats])
+    variation = played.copy()
+    variation[-1, 0] = 46  # the last closed hi-hat opened
+    off_beat = played + [0, 1, 1]  # the same groove a 16th late
+    for candidates in ([played, variation, off_beat], [off_beat, played, variation]):
+        chosen = choose(played, candidates, converter)
+        assert notes_of(chosen).tolist() == variation.tolist()
+        assert all(n.is_drum for n in chosen.notes)
 
 
 def test_a_bar_is_heard_as_a_loop():

@@ -21,3 +21,20 @@ def test_headless_jam_demo_writes_the_duet(tmp_path):
 
     duet = read_midi(out)
     assert {n.instrument for n in duet.notes} == {0, 1}  # the performance and the answers
+
+
+def test_the_drum_demo_answers_the_drum_clips_with_drums_in_4d(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "drums.mid"
+    jam = ["jam", "--demo", "--drums", "--dims", "4", "--bars", "4", "--bpm", "240", "--no-ports", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "hmm_live.cli", *jam], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained a 4-D subspace and a responder on 16 clips" in done.stdout
+    assert "4 of 4 bars answered" in done.stdout
+    from hmm_live.music import read_midi
+
+    duet = read_midi(out)
+    assert {n.instrument for n in duet.notes} == {0, 1}  # the drum clips and the drum answers
+    assert all(n.is_drum for n in duet.notes)
