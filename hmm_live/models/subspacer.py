@@ -65,6 +65,19 @@ def subspace_decoder(latent_dims: int, sizes: Sequence[int], z_size: int) -> ker
     return keras.Model(points, codes, name="subspace_decoder")
 
 
+ENCODER_SIZES = (1024, 256, 64)  # MidiMe's
+
+
+def check_latent_dims(latent_dims: object, musicvae: MusicVAE, encoder_sizes: Sequence[int] = ENCODER_SIZES) -> None:
+    """A subspace is smaller than what it encodes: fewer dimensions than the encoder's last layer and z."""
+    limit = min([*list(encoder_sizes)[-1:], musicvae.z_size])
+    if not isinstance(latent_dims, (int, np.integer)) or not 1 <= latent_dims < limit:
+        raise ConfigError(
+            f"latent_dims must be a whole number from 1 to {limit - 1} "
+            f"(smaller than the encoder's last layer and MusicVAE's z), got {latent_dims!r}"
+        )
+
+
 class Subspacer(LiveModel["_SubspaceTraining"]):
     """`encode` clips to subspace points, `decode` points to MusicVAE codes, `generate` music."""
 
@@ -76,7 +89,7 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
         musicvae: MusicVAE,
         latent_dims: int = 2,
         beta: float = 1.0,
-        encoder_sizes: Sequence[int] = (1024, 256, 64),
+        encoder_sizes: Sequence[int] = ENCODER_SIZES,
         decoder_sizes: Sequence[int] = (64, 256, 1024),
         learning_rate: float = 1e-3,
         batch_size: int | None = 256,
@@ -91,12 +104,7 @@ class Subspacer(LiveModel["_SubspaceTraining"]):
             int_list(sizes, name, 1, limits.MAX_LAYER_SIZE, limits.MAX_LAYERS, min_len=0)
             for name, sizes in (("encoder_sizes", encoder_sizes), ("decoder_sizes", decoder_sizes))
         )
-        limit = min(list(encoder_sizes)[-1:] or [musicvae.z_size])
-        if not isinstance(latent_dims, (int, np.integer)) or not 1 <= latent_dims < min(limit, musicvae.z_size):
-            raise ConfigError(
-                f"latent_dims must be a whole number from 1 to {min(limit, musicvae.z_size) - 1} "
-                f"(smaller than the encoder's last layer and MusicVAE's z), got {latent_dims!r}"
-            )
+        check_latent_dims(latent_dims, musicvae, encoder_sizes)
         if not beta >= 0:
             raise ConfigError(f"beta must be >= 0, got {beta}")
         self.musicvae, self.latent_dims, self.beta = musicvae, int(latent_dims), float(beta)

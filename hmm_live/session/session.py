@@ -29,6 +29,7 @@ from hmm_live.live.messages import Settings, TrainingDone, TrainingProgress
 from hmm_live.live.midi_clock import ClockFollower, ClockSender
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.models.subspace_training import train_subspace
+from hmm_live.models.subspacer import check_latent_dims
 from hmm_live.music.clips import ClipLibrary, clip_name
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 from hmm_live.session import store
@@ -268,13 +269,17 @@ class Session:
             raise ConfigError(f"training needs at least 2 clips, {len(library)} picked: record or load some")
         if self.training:
             raise TrainingBusyError("the session is already training: wait for it to finish")
-        s = self.settings
+        if latent_dims is not None:  # checked before it is kept: a refused value leaves the settings as they were
+            check_latent_dims(latent_dims, self.musicvae)
+        changes: SessionSettings = {}
         if epochs is not None:
-            s["epochs"] = epochs
+            changes["epochs"] = epochs
         if beta is not None:
-            s["beta"] = beta
+            changes["beta"] = beta
         if latent_dims is not None:
-            s["latent_dims"] = latent_dims
+            changes["latent_dims"] = latent_dims
+        self.configure(**changes)  # checked by the settings' rules before any is kept
+        s = self.settings
         if not background:
             self._train(library, s["epochs"], s["beta"], s["latent_dims"], raise_errors=True)
             return None

@@ -132,6 +132,12 @@ def test_training_needs_clips_and_runs_once_at_a_time(musicvae):
         session.train(epochs=30)
     session.wait()
     assert session.trained
+    before = dict(session.settings)
+    with pytest.raises(ConfigError, match="latent_dims must be a whole number from 1 to"):
+        session.train(latent_dims=500)
+    with pytest.raises(ConfigError, match="beta must be"):
+        session.train(beta=-1.0)
+    assert session.settings == before  # a refused value is not kept
 
 
 def test_retraining_while_playing_swaps_models_without_losing_bars(saved):
