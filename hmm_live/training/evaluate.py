@@ -33,6 +33,7 @@ from hmm_live.models.musicvae.configs import HParams
 from hmm_live.models.musicvae.model import MusicVAE
 from hmm_live.music.groove import TAP_CLASS, GrooveConverter
 from hmm_live.music.realism import Reference, halves, windows_of
+from hmm_live.music.sequences import STEPS_PER_BAR
 from hmm_live.training.objective import LN2, Objective, groove_inputs
 from hmm_live.training.pipeline import eval_dataset
 
@@ -100,7 +101,7 @@ def evaluate_groove(model: MusicVAE, grooves: np.ndarray, batch_size: int = 512)
     }
 
 
-def groove_scores(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
+def groove_scores(predicted: np.ndarray, target: np.ndarray) -> dict[str, float | None]:
     """Performances [n, steps, 3 * drums] against the true ones, per step and drum class: hit
     precision, recall, F1 and accuracy; on the hits both have, the mean absolute velocity error
     (MIDI velocity, 0..127) and timing error (in 16th-note steps: 0.1 is 12.5 ms at 120 bpm)."""
@@ -119,30 +120,35 @@ def groove_scores(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]
         "hit_recall": round(float(recall), 4),
         "hit_f1": round(float(2 * precision * recall / max(precision + recall, 1e-12)), 4),
         "hit_accuracy": round(float((hit == true).mean()), 4),
-        "velocity_error": error(1, 127.0) if both.any() else float("nan"),
-        "timing_error_steps": error(2, 0.5) if both.any() else float("nan"),  # offsets are in half steps
+        "velocity_error": error(1, 127.0) if both.any() else None,
+        "timing_error_steps": error(2, 0.5) if both.any() else None,  # offsets are in half steps
     }
 
 
 def input_baseline(model: MusicVAE, train: np.ndarray, grooves: np.ndarray) -> np.ndarray:
     """What a tap2drum or humanize GrooVAE must beat: each performance [n, steps, 3 * drums] guessed
-    from what its encoder hears, with the habits of the `train` performances and no model. Every
-    step heard as a hit (a tap, or a humanize model's drum) becomes the drum classes played at
-    most such steps in training (tap2drum; humanize: the drums heard), each at its mean training
-    velocity, on time for humanize, at the tap's own timing for tap2drum."""
+    from what its encoder hears, with the habits of the `train` performances and no model.
+
+    tap2drum: a drum machine that knows where in the bar it is: a tap on the bar's 16th p plays
+    the drum classes that most training taps on p had (at least the likeliest one; a 16th never
+    tapped in training: those of all taps), at the tap's timing; humanize: the drums heard, on time. Each hit at its class's mean training velocity."""
     converter = model.data_converter
     if not isinstance(converter, GrooveConverter) or not (converter.tapify or converter.humanize):
         raise ConfigError(f"input_baseline is for tap2drum and humanize GrooVAEs, not {model!r}")
     d = converter.num_drums
-    train_in, heard = (np.asarray(groove_inputs(converter, tf.constant(x, tf.float32))) for x in (train, grooves))
+    heard = groove_inputs(converter, tf.constant(grooves, tf.float32)).numpy()
     hits = train[..., :d] > 0.5
     velocity = (train[..., d : 2 * d] * hits).sum((0, 1)) / np.maximum(hits.sum((0, 1)), 1)
     guess = np.zeros_like(grooves)
     if converter.tapify:
-        tapped = train_in[..., TAP_CLASS] > 0.5
-        played = hits[tapped].mean(0) > 0.5  # the classes most tapped steps have
+        tapped = hits.any(-1)  # a training step's tap: any hit (`groove_inputs`)
+        at = np.arange(train.shape[1]) % STEPS_PER_BAR == np.arange(STEPS_PER_BAR)[:, None]  # [16th, step]
+        share = np.stack([hits[:, p].sum((0, 1)) / max(tapped[:, p].sum(), 1) for p in at])  # [16th, class]
+        untapped = ~np.array([tapped[:, p].any() for p in at])
+        share[untapped] = hits.sum((0, 1)) / max(tapped.sum(), 1)  # a 16th never tapped: any 16th's habits
+        played = (share > 0.5) | ((share == share.max(-1, keepdims=True)) & (share > 0))
         taps = heard[..., TAP_CLASS : TAP_CLASS + 1] > 0.5
-        guess[..., :d] = taps & played
+        guess[..., :d] = taps & played[np.arange(grooves.shape[1]) % STEPS_PER_BAR]
         guess[..., 2 * d :] = guess[..., :d] * heard[..., 2 * d + TAP_CLASS : 2 * d + TAP_CLASS + 1]
     else:
         guess[..., :d] = heard[..., :d]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +14,14 @@ import tensorflow as tf
 
 from hmm_live import MusicVAE
 from hmm_live.errors import ConfigError, UnsupportedModelError
-from hmm_live.music import GrooveConverter, write_midi
+from hmm_live.music import GrooveConverter, read_midi, write_midi
 from hmm_live.training import evaluate, train_musicvae
 from hmm_live.training.evaluate import groove_scores, input_baseline
 from hmm_live.training.objective import encoder_inputs, groove_loss
 from tests.support import groove_model, random_groove, unquantized
 
 TINY = dict(z_size=8, encoder_sizes=[16], decoder_sizes=[16, 16], batch_size=8, log=lambda _: None, verbose=0)
+GROOVE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "groove"
 KIT = [36, 38, 42, 46, 45, 48, 50, 49, 51]  # one pitch of each of the 9 classes
 
 
@@ -59,6 +61,19 @@ def test_windows_are_the_performance_a_bar_apart_with_its_timing():
     np.testing.assert_allclose(windows, conv.to_labels(two_bars)[None], atol=1e-5)
     assert np.abs(windows[..., 18:]).max() > 0.1  # offsets kept: read unquantised
     assert conv.training_windows(random_groove(rng, bars=3, rate=0.2)).shape == (2, 32, 27)  # bars 0-1 and 1-2
+
+
+def test_a_groove_midi_beat_keeps_the_drummers_timing_and_dynamics():
+    beats = sorted(GROOVE.rglob("*_beat_4-4.mid"))[:1] if GROOVE.is_dir() else []
+    if not beats:
+        pytest.skip(f"no Groove MIDI beats under {GROOVE}: the shared data set is not on this machine")
+    windows = GrooveConverter(16).training_windows(read_midi(beats[0]))
+    hits = windows[..., :9] > 0.5
+    offsets, velocities = windows[..., 18:][hits], windows[..., 9:18][hits]
+    assert len(windows) > 4
+    assert np.abs(offsets).max() <= 1.0
+    assert np.mean(np.abs(offsets) > 0.05) > 0.5  # most hits off the grid: played, not programmed
+    assert velocities.std() * 127 > 5  # and at several dynamics
 
 
 def test_empty_windows_are_skipped_and_a_piece_without_drums_gives_none():
@@ -164,20 +179,24 @@ def test_scores_count_hits_and_errors_on_the_hits_both_have():
     assert scores["timing_error_steps"] == pytest.approx(0.1, abs=1e-4)
 
 
-def test_baseline_plays_each_tap_on_the_drums_taps_mostly_are():
+def test_baseline_plays_each_tap_on_the_drums_taps_on_its_16th_mostly_are():
     model = groove_model(1, "tap2drum", seed=0)
     train = np.zeros((4, 16, 27), np.float32)
     train[:, ::4, 0] = 1.0  # a kick on every beat, at velocity 100
     train[:, ::4, 9] = 100 / 127
-    train[:3, ::4, 1] = 1.0  # and a quieter snare with it in three windows of four
+    train[:3, ::4, 1] = 1.0  # with a quieter snare in three windows of four
     train[:3, ::4, 10] = 50 / 127
+    train[:, 2, 2] = 1.0  # and a hi-hat alone on the third 16th
     test = np.zeros((1, 16, 27), np.float32)
-    test[0, 2, [1, 10, 19]] = [1.0, 0.8, 0.4]  # a snare at step 2, early
+    for step in (2, 3, 4):
+        test[0, step, [1, 10, 19]] = [1.0, 0.8, 0.4]  # a snare, early
     guess = input_baseline(model, train, test)[0]
-    assert guess[2, :9].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0]
-    assert guess[2, 9:11].tolist() == pytest.approx([100 / 127, 50 / 127])
-    assert guess[2, 18:20].tolist() == pytest.approx([0.4, 0.4])  # the tap's timing
-    assert np.count_nonzero(guess[:2]) == 0
+    assert guess[2, :9].tolist() == [0, 0, 1, 0, 0, 0, 0, 0, 0]  # what that 16th had
+    assert guess[4, :9].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0]  # a beat: kick and (3 of 4) snare
+    assert guess[3, :9].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0]  # never tapped: all 20 taps' (16 kicks, 12 snares)
+    assert guess[4, 9:11].tolist() == pytest.approx([100 / 127, 50 / 127])
+    assert guess[4, 18:20].tolist() == pytest.approx([0.4, 0.4])  # the tap's timing
+    assert np.count_nonzero(guess[[0, 1, 5]]) == 0
     with pytest.raises(ConfigError, match="tap2drum and humanize"):
         input_baseline(MusicVAE.create("groovae_4bar", 8, [16], [16, 16]), train, test)
 
