@@ -141,7 +141,7 @@ def input_baseline(model: MusicVAE, train: np.ndarray, grooves: np.ndarray) -> n
     velocity = (train[..., d : 2 * d] * hits).sum((0, 1)) / np.maximum(hits.sum((0, 1)), 1)
     guess = np.zeros_like(grooves)
     if converter.tapify:
-        tapped = hits.any(-1)  # a training step's tap: any hit (`groove_inputs`)
+        tapped = np.any(hits, axis=-1)  # a training step's tap: any hit (`groove_inputs`)
         at = np.arange(train.shape[1]) % STEPS_PER_BAR == np.arange(STEPS_PER_BAR)[:, None]  # [16th, step]
         share = np.stack([hits[:, p].sum((0, 1)) / max(tapped[:, p].sum(), 1) for p in at])  # [16th, class]
         untapped = ~np.array([tapped[:, p].any() for p in at])
