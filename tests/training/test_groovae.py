@@ -156,6 +156,8 @@ def test_humanize_training_resumes_exactly(grooves, tmp_path):
 def test_bad_groovae_requests_are_refused_naming_why(grooves, tmp_path):
     with pytest.raises(ConfigError, match="teacher forcing"):
         train_musicvae([grooves], tmp_path / "o", "groovae_2bar_humanize", sampling_rate=1000.0, **TINY)
+    with pytest.raises(UnsupportedModelError, match=r"note dropout .* not implemented"):
+        train_musicvae([grooves], tmp_path / "o", "groovae_2bar_tap_fixed_velocity_note_dropout", **TINY)
     with pytest.raises(UnsupportedModelError, match="add_instruments"):
         train_musicvae([grooves], tmp_path / "o", "groovae_2bar_add_closed_hh", **TINY)
 
