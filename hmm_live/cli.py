@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         type=_config_name,
         default="cat-mel_2bar_small",
         help="cat-mel_2bar_small (default), cat-drums_2bar_small, their _big sizes, cat-mel_2bar_med_chords, "
-        "flat-mel_16bar, hierdec-mel_16bar or hier-mel_16bar",
+        "flat-mel_16bar, hierdec-mel_16bar, hier-mel_16bar, or a GrooVAE: groovae_4bar, "
+        "groovae_{1,2}bar_humanize, groovae_{1,2}bar_tap_fixed_velocity (from unquantised drum MIDI)",
     )
     train.add_argument("--z-size", type=_ranged(int, 1))
     train.add_argument("--encoder-sizes", type=_sizes, help="e.g. 512")
@@ -520,8 +521,9 @@ def _eval(args) -> int:
     import json
 
     from hmm_live.files import atomic_write, cache_dir
+    from hmm_live.music.groove import GrooveConverter
     from hmm_live.training import evaluate, extract
-    from hmm_live.training.evaluate import sampling_realism
+    from hmm_live.training.evaluate import groove_scores, input_baseline, sampling_realism
     from hmm_live.training.pipeline import Chords
 
     model = _load(args.checkpoint, args.config)
@@ -534,12 +536,12 @@ def _eval(args) -> int:
     controls = None
     if model.chord_encoder:
         controls = Chords(splits[f"{args.split}_chords"], splits["chord_symbols"], model.chord_encoder).vectors()
-    result = {
-        "checkpoint": args.checkpoint,
-        "split": args.split,
-        **evaluate(model, labels, controls=controls),
-        "realism": sampling_realism(model, labels, controls=controls),
-    }
+    result = {"checkpoint": args.checkpoint, "split": args.split, **evaluate(model, labels, controls=controls)}
+    converter = model.data_converter
+    if not converter.continuous:
+        result["realism"] = sampling_realism(model, labels, controls=controls)
+    elif isinstance(converter, GrooveConverter) and (converter.tapify or converter.humanize):
+        result["baseline"] = groove_scores(input_baseline(model, splits["train"], labels), labels)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

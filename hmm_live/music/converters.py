@@ -32,6 +32,7 @@ class DataConverter(ABC):
     output_depth: int  # number of decoder classes
     split_depths: tuple[int, ...] = ()  # classes of each instrument, where each has a decoder (trio)
     multi_label: bool = False  # labels are bit masks of output_depth classes (a NADE decoder's)
+    continuous: bool = False  # labels are floats [steps, output_depth], not classes (GrooVAE's performance)
 
     def __init__(self, num_steps: int, num_segments: int | None = None):
         num_steps = int_field(num_steps, "dataConverter field 'numSteps'", 1, limits.MAX_STEPS)

@@ -32,7 +32,7 @@ from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 from hmm_live.errors import ConfigError, SequenceError, UnsupportedModelError
 from hmm_live.limits import MAX_DRUM_CLASSES, int_list, of_type
 from hmm_live.music.converters import DataConverter, handles
-from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_QUARTER, NoteSequence
+from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence
 
 MAX_VELOCITY = 127
 TAP_CLASS = 3  # the open hi-hat: where tapify puts every tap, as both references do
@@ -41,6 +41,7 @@ TAP_CLASS = 3  # the open hi-hat: where tapify puts every tap, as both reference
 @handles("GrooveConverter")
 class GrooveConverter(DataConverter):
     js_type = "GrooveConverter"
+    continuous = True
 
     def __init__(
         self,
@@ -107,6 +108,10 @@ class GrooveConverter(DataConverter):
                     f"marked is_drum (MIDI channel 10); a tap2drum model (tapify) reads any instrument"
                 )
             notes = [(self.class_of[n.pitch], n) for n in drums if n.pitch in self.class_of]
+        return self._performance(seq, notes, self.num_steps)
+
+    def _performance(self, seq: NoteSequence, notes: list[tuple[int, Any]], num_steps: int) -> np.ndarray:
+        """The groove [num_steps, 3 * drums] of (class, note) pairs of the quantised `seq`."""
         chosen: dict[tuple[int, int], Any] = {}
         for c, n in notes:
             key = (n.quantized_start_step, c)
@@ -114,7 +119,7 @@ class GrooveConverter(DataConverter):
                 chosen[key] = n
         step_seconds = 60.0 / (seq.tempos[0].qpm if seq.tempos else DEFAULT_QPM) / STEPS_PER_QUARTER
         d = self.num_drums
-        out = np.zeros((self.num_steps, 3 * d), np.float32)
+        out = np.zeros((num_steps, 3 * d), np.float32)
         for (step, c), n in chosen.items():
             out[step, c] = 1.0
             out[step, d + c] = n.velocity / MAX_VELOCITY
@@ -147,12 +152,28 @@ class GrooveConverter(DataConverter):
         return seq
 
     # -- training ---------------------------------------------------------
+    def training_windows(self, sequence: NoteSequence, controls: np.ndarray | None = None) -> np.ndarray:
+        """Training targets from a whole performance: the groove [n, num_steps, 3 * drums] of every
+        window starting on a bar line, one bar apart, with a hit; repeats dropped. The performance
+        is quantised at its own tempo, so each onset keeps its offset from the grid. Training makes
+        the encoder's inputs from these targets (`objective.encoder_inputs`), as `to_inputs` does
+        from a sequence."""
+        if controls is not None:
+            raise UnsupportedModelError("a GrooVAE takes no controls (hits as controls are not supported)")
+        windows = {
+            window.tobytes(): window
+            for groove in self._tracks(self._quantized(sequence))
+            for start in range(0, len(groove) - self.num_steps + 1, STEPS_PER_BAR)
+            if self._has_onset(window := groove[start : start + self.num_steps])
+        }
+        return np.array(list(windows.values()), np.float32).reshape(-1, self.num_steps, self.output_depth)
+
     def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:
-        """Training asks for a piece's tracks first, and is refused here."""
-        raise UnsupportedModelError(
-            "training GrooVAE is not supported by hmm_live: its targets are continuous and its inputs "
-            "(humanised, tapped) differ from them; train-musicvae trains melody and drum models"
-        )
+        """The whole performance's groove, padded to whole bars (one track: the kit)."""
+        notes = [(self.class_of[n.pitch], n) for n in sequence.notes if n.is_drum and n.pitch in self.class_of]
+        notes = [(c, n) for c, n in notes if n.quantized_start_step >= 0]
+        last = max((n.quantized_start_step for _, n in notes), default=-1)
+        return [self._performance(sequence, notes, (last // STEPS_PER_BAR + 1) * STEPS_PER_BAR)]
 
     def _has_onset(self, labels: np.ndarray) -> bool:
         return bool(labels[:, : self.num_drums].any())

@@ -119,7 +119,9 @@ def extract(
         report.used += 1
         found[piece.split].append(windows)  # deduplicated per piece, as Magenta does
     width = converter.num_steps * (2 if chords else 1)
-    rows = {s: np.concatenate(found[s] or [np.zeros((0, width))]).astype(np.int16) for s in SPLITS}
+    empty = np.zeros((0, width, converter.output_depth) if converter.continuous else (0, width))
+    dtype = np.float32 if converter.continuous else np.int16  # a GrooVAE's grooves, or classes
+    rows = {s: np.concatenate(found[s] or [empty]).astype(dtype) for s in SPLITS}
     splits = {s: rows[s][:, : converter.num_steps] for s in SPLITS}
     if chords:
         splits |= {f"{s}_chords": rows[s][:, converter.num_steps :] for s in SPLITS}

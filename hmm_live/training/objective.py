@@ -2,6 +2,9 @@
 
     loss = mean(r_loss) + beta * mean(max(KL - free_bits * ln 2, 0))
     r_loss = cross-entropy summed over steps; beta = max_beta * (1 - beta_rate ** step)
+    GrooVAE's r_loss (Magenta's GrooveLstmDecoder): per step and drum class, the hit's
+    sigmoid cross-entropy + the squared error of sigmoid(velocity) and of tanh(offset),
+    summed over classes and steps; unmasked, so where no hit is the targets are 0
     scheduled sampling: the decoder is fed its own sample with probability
     1 - rate / (rate + exp(step / rate)) (inverse sigmoid), else the target.
 
@@ -17,6 +20,7 @@ import tensorflow as tf
 from hmm_live.models.musicvae.configs import HParams
 from hmm_live.models.musicvae.network import MusicVAENetwork
 from hmm_live.music.converters import DataConverter
+from hmm_live.music.groove import TAP_CLASS, GrooveConverter
 
 LN2 = 0.6931471805599453
 SKIP_GRADIENT_NORM = 10000.0  # Magenta's grad_norm_clip_to_zero: a step this wild is skipped
@@ -24,12 +28,45 @@ SKIP_GRADIENT_NORM = 10000.0  # Magenta's grad_norm_clip_to_zero: a step this wi
 
 def encoder_inputs(converter: DataConverter, labels):
     """Labels [B, T] -> encoder inputs [B, T, input_depth], as the converter's to_inputs."""
+    if isinstance(converter, GrooveConverter):
+        return groove_inputs(converter, labels)
     if converter.input_depth == converter.output_depth:  # one-hot melody / drums
         return tf.one_hot(labels, converter.output_depth)
     hits = tf.cast(
         tf.bitwise.bitwise_and(labels[..., None], 2 ** tf.range(converter.input_depth - 1)) > 0, tf.float32
     )  # drum roll: one column per class, then "no hit"
     return tf.concat([hits, tf.cast(labels == 0, tf.float32)[..., None]], axis=-1)
+
+
+def groove_inputs(converter: GrooveConverter, grooves):
+    """Grooves [B, T, 3 * drums] -> what the encoder hears: a humanize model hits only; a tap2drum
+    model one tap per step on the tap class, with the hit and offset of the step's loudest drum
+    and no velocity (Magenta's tapify with fixed velocities); else the groove itself."""
+    if not (converter.humanize or converter.tapify):
+        return grooves
+    hits, velocities, offsets = tf.split(grooves, 3, axis=-1)
+    if converter.tapify:
+        loudest = tf.one_hot(tf.argmax(velocities, axis=-1), converter.num_drums)
+        tap = tf.one_hot(TAP_CLASS, converter.num_drums)
+        hits = tf.reduce_sum(hits * loudest, -1, keepdims=True) * tap
+        offsets = tf.reduce_sum(offsets * loudest, -1, keepdims=True) * tap
+    if converter.humanize:
+        offsets = tf.zeros_like(offsets)
+    return tf.concat([hits, tf.zeros_like(velocities), offsets], axis=-1)
+
+
+def groove_loss(outputs, grooves):
+    """Per example: summed hit cross-entropy and velocity and offset squared errors (module docstring),
+    and per step the fraction of drum classes whose hit (sigmoid > 0.5) is right."""
+    hit_logits, velocity, offset = tf.split(outputs, 3, axis=-1)
+    hits, target_velocity, target_offset = tf.split(grooves, 3, axis=-1)
+    per_step = (
+        tf.nn.sigmoid_cross_entropy_with_logits(hits, hit_logits)
+        + tf.square(tf.sigmoid(velocity) - target_velocity)
+        + tf.square(tf.tanh(offset) - target_offset)
+    )
+    correct = tf.reduce_mean(tf.cast(tf.equal(tf.cast(hit_logits > 0, tf.float32), hits), tf.float32), -1)
+    return tf.reduce_sum(per_step, [1, 2]), correct
 
 
 def kl_divergence(mu, sigma):
@@ -81,16 +118,20 @@ class Objective(keras.Model):
 
     def forward(self, batch, beta, sampling_probability):
         """Per-example losses, per-step correctness and mu."""
-        labels = tf.cast(batch["labels"], tf.int32)
+        continuous = self.converter.continuous
+        labels = tf.cast(batch["labels"], tf.float32 if continuous else tf.int32)
         controls = batch.get("controls")  # chords [B, T, C], read by the encoder and the decoder
         inputs = encoder_inputs(self.converter, labels)
         mu, sigma = self.network.encoder(inputs if controls is None else tf.concat([inputs, controls], -1))
         z = mu + sigma * batch["eps"]
         logits = self.network.teacher_forced(z, labels, sampling_probability, batch["noise"], controls)
-        r_loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), -1)
+        if continuous:
+            r_loss, correct = groove_loss(logits, labels)
+        else:
+            r_loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), -1)
+            correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
         kl = kl_divergence(mu, sigma)
         kl_cost = tf.maximum(kl - self.hp.free_bits * LN2, 0.0)
-        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
         return r_loss + beta * kl_cost, r_loss, kl, correct, mu
 
     def _track(self, loss, r_loss, kl, correct, beta, sampling):

@@ -33,8 +33,8 @@ def training_dataset(
     chords: Chords | None = None,
 ) -> tf.data.Dataset:
     """Endless shuffled batches, starting at batch `start_step`."""
-    n, steps = labels.shape
-    table = tf.constant(labels, tf.int32)
+    n, steps = labels.shape[:2]
+    table = tf.constant(labels, tf.float32 if converter.continuous else tf.int32)
     melody = converter.js_type == "MelodyConverter"
 
     def example(i):
@@ -62,10 +62,11 @@ def eval_dataset(
     labels: np.ndarray, z_size: int, batch_size: int, controls: np.ndarray | None = None
 ) -> tf.data.Dataset:
     """Every example once, in order, with z = mu (eps 0) and no sampling;
-    `controls` [n, steps, depth] are the examples' chords, if the model has them."""
-    n, steps = labels.shape
+    `controls` [n, steps, depth] are the examples' chords, if the model has them.
+    Float labels (a GrooVAE's grooves [n, steps, depth]) stay floats."""
+    n, steps = labels.shape[:2]
     examples = {
-        "labels": labels.astype(np.int32),
+        "labels": labels.astype(np.float32 if labels.dtype.kind == "f" else np.int32),
         "eps": np.zeros((n, z_size), np.float32),
         "noise": np.ones((n, steps, 2), np.float32),
     }

@@ -35,12 +35,15 @@ from hmm_live.training.objective import MagentaSchedule, Objective
 from hmm_live.training.pipeline import Chords, eval_dataset, training_dataset
 
 STATE = Path("training") / "state.npz"
-TRAINABLE = ("MelodyConverter", "DrumsConverter")  # one categorical decoder: the loss below
+TRAINABLE = ("MelodyConverter", "DrumsConverter", "GrooveConverter")  # the decoders objective.py has losses for
 NOT_TRAINABLE = {  # what the other families would need: their decoders' own losses
     "TrioConverter": "trio (three decoders, melody, bass and drums)",
     "DrumRollConverter": "NADE drum (multi-label NADE decoder)",
-    "GrooveConverter": "GrooVAE (hits, velocities and micro-timing offsets)",
     "MultitrackConverter": "multitrack performance",
+}
+NOT_TRAINED_HERE = {  # configs whose training needs what this trainer does not do
+    "groovae_2bar_tap_fixed_velocity_note_dropout": "its note dropout (inputs thinned in training) is not "
+    "implemented; groovae_2bar_tap_fixed_velocity is the same model without it",
 }
 _SCHEDULES_IN_VALIDATION = ("val_beta", "val_sampling_probability")  # constants there: not history
 VALIDATION_EXAMPLES = 2048
@@ -76,7 +79,9 @@ def train_musicvae(
 ) -> TrainingRun:
     """Train (or resume training) a MusicVAE of a melody or drums config: flat
     (2 or 16 bars), hierarchical (hierdec-/hier-mel_16bar) or chord-conditioned
-    (cat-mel_2bar_med_chords); returns the trained model.
+    (cat-mel_2bar_med_chords), or a GrooVAE (groovae_*: drum performances, read
+    from unquantised MIDI, with tap2drum's or humanize's inputs); returns the
+    trained model.
 
     `hparams` override the config's Magenta hyperparameters (batch_size,
     learning_rate, free_bits, max_beta, beta_rate, sampling_rate, transpose...).
@@ -93,8 +98,10 @@ def train_musicvae(
         raise UnsupportedModelError(
             f"training {config} is not supported: it is a {NOT_TRAINABLE.get(kind, kind)} model, and "
             f"hmm_live trains melody and drum models with one categorical decoder (flat, hierarchical "
-            f"or chord-conditioned)"
+            f"or chord-conditioned) and GrooVAEs"
         )
+    if config in NOT_TRAINED_HERE:
+        raise UnsupportedModelError(f"training {config} is not supported: {NOT_TRAINED_HERE[config]}")
     unknown = set(hparams) - {f.name for f in dataclasses.fields(HParams)}
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s) {', '.join(sorted(unknown))}")
@@ -108,6 +115,11 @@ def train_musicvae(
         if v
     }
     hp = dataclasses.replace(cfg.hparams, **hparams, **sizes)
+    if kind == "GrooveConverter" and hp.sampling_rate:
+        raise ConfigError(
+            f"sampling_rate {hp.sampling_rate}: a GrooVAE trains with teacher forcing, as Magenta's "
+            f"groovae configs do (scheduled sampling of its continuous outputs is not supported)"
+        )
     if steps <= 0 or save_every <= 0:
         raise ConfigError(f"steps and save_every must be positive, got {steps} and {save_every}")
     save_every = min(save_every, steps)

@@ -131,11 +131,6 @@ def test_spec_round_trips_and_unsupported_args_are_named():
         converter_from_spec({"type": "GrooveConverter", "args": {"numSteps": 32, "tapify": "no"}})
 
 
-def test_training_a_groovae_is_refused_with_the_reason():
-    with pytest.raises(UnsupportedModelError, match="training GrooVAE is not supported"):
-        GrooveConverter(32).training_windows(random_groove(np.random.default_rng(3)))
-
-
 def test_a_performance_is_written_at_the_tempo_asked_for():
     conv = GrooveConverter(16)
     groove = np.zeros((16, 27), np.float32)

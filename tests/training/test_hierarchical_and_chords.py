@@ -198,7 +198,7 @@ def test_chord_conditioned_training_resumes_exactly(chord_tunes, tmp_path):
 
 @pytest.mark.parametrize(
     "config, why",
-    [("hierdec-trio_16bar", "trio"), ("nade-drums_2bar_reduced", "NADE"), ("groovae_2bar_humanize", "GrooVAE")],
+    [("hierdec-trio_16bar", "trio"), ("nade-drums_2bar_reduced", "NADE")],
 )
 def test_other_families_are_refused_naming_why(long_tunes, tmp_path, config, why):
     with pytest.raises(UnsupportedModelError, match=why):

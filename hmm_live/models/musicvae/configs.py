@@ -150,6 +150,9 @@ CONFIGS: dict[str, Config] = {
         Config("groovae_4bar", _groove(4), hparams=_GROOVAE),
         Config("groovae_2bar_humanize", _groove(2, humanize=True), hparams=_GROOVAE),
         Config("groovae_2bar_tap_fixed_velocity", _groove(2, tapify=True), hparams=_GROOVAE),
+        # hmm_live's 1-bar twins (the drummer's bar; Magenta publishes tap2drum_1bar, not its config)
+        Config("groovae_1bar_humanize", _groove(1, humanize=True), hparams=_GROOVAE),
+        Config("groovae_1bar_tap_fixed_velocity", _groove(1, tapify=True), hparams=_GROOVAE),
         Config(  # note dropout thins the inputs in training only
             "groovae_2bar_tap_fixed_velocity_note_dropout", _groove(2, tapify=True), hparams=_GROOVAE
         ),

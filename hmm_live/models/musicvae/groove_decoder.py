@@ -9,8 +9,8 @@
 
 Its weights are the categorical decoder's, under the same Magenta names; only
 what a step writes differs (magenta-js's GrooveDecoder, Python Magenta's
-GrooveLstmDecoder). It is inference only: training GrooVAE is refused by its
-data converter.
+GrooveLstmDecoder). Training feeds each step the previous target (teacher
+forcing, as Magenta's GrooVAE configs train: no scheduled sampling).
 """
 
 from __future__ import annotations
@@ -58,4 +58,19 @@ class GrooveDecoder(Decoder):
         return tf.transpose(outputs, [1, 0, 2])
 
     def teacher_forced(self, z, targets, sampling_probability, noise, controls=None, start=None):
-        raise UnsupportedModelError("training GrooVAE is not supported by hmm_live")
+        """Training: raw outputs [B, T, 3 * drums] (hit logits, velocity and offset pre-activations)
+        for targets [B, T, 3 * drums], each step fed the previous target (zeros before the first).
+        Scheduled sampling is refused by `train_musicvae`; `noise` is unused."""
+        if controls is not None or start is not None:
+            raise UnsupportedModelError("a GrooVAE decoder takes no controls and no start step")
+        previous = tf.pad(targets[:, :-1], [[0, 0], [1, 0], [0, 0]])
+        x_parts = self.z_term(z)[:, None] + tf.matmul(previous, self.cells[0].kernel[: self.output_depth])
+
+        def step(carry, x_part):
+            _, states = carry
+            return step_stack(self.cells, x_part, states)
+
+        states = initial_states(self.z_to_state, self.cells, z)
+        empty = tf.zeros([tf.shape(z)[0], self.cells[-1].units])
+        h, _ = tf.scan(step, tf.transpose(x_parts, [1, 0, 2]), initializer=(empty, states))
+        return self.projection(tf.transpose(h, [1, 0, 2]))
