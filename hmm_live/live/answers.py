@@ -8,6 +8,7 @@ Two designs, selectable (`ANSWERS`):
   to the performer's key and register, and the one that fits the bar best
   (same pitch classes, tonic and rhythm) without echoing it is played; drum
   candidates are scored on their onsets, kicks and snares (`drum_fit`).
+  Every answer takes the bar's dynamics (`dynamics`): its accents and ghost notes.
 - "responder" (the original design): Responder -> subspace point ->
   Subspacer -> MusicVAE decode; the answer knows only where the bar lands
   on the map. "listen" with `lead=1` answers the same way.
@@ -82,14 +83,30 @@ def make_answer(
     z_map = models.subspacer.decode(point)[0]
     played = notes_of(bar)
     musicvae = models.musicvae
+    converter = musicvae.data_converter
     if answers == "responder" or lead >= 1.0 or not len(played):
-        return point, musicvae.decode(z_map, temperature, length=STEPS_PER_BAR, seed=seed)[0]
-    drums = isinstance(musicvae.data_converter, DrumsConverter) or None  # a drum part, whatever channel it came on
-    _, mu, sigma = musicvae.encode([looped(bar, musicvae.num_steps, drums)])
-    z = candidate_codes(mu[0], sigma[0], z_map, lead, seed)
-    labels = musicvae.decode_labels(z, temperature, length=STEPS_PER_BAR, seed=seed)
-    candidates = [notes_of(musicvae.data_converter.from_labels(row)) for row in labels]
-    return point, choose(played, candidates, musicvae.data_converter)
+        answer = musicvae.decode(z_map, temperature, length=STEPS_PER_BAR, seed=seed)[0]
+    else:
+        drums = isinstance(converter, DrumsConverter) or None  # a drum part, whatever channel it came on
+        _, mu, sigma = musicvae.encode([looped(bar, musicvae.num_steps, drums)])
+        z = candidate_codes(mu[0], sigma[0], z_map, lead, seed)
+        labels = musicvae.decode_labels(z, temperature, length=STEPS_PER_BAR, seed=seed)
+        candidates = [notes_of(converter.from_labels(row)) for row in labels]
+        answer = choose(played, candidates, converter)
+    return point, dynamics(answer, bar, converter.class_of if isinstance(converter, DrumsConverter) else None)
+
+
+def dynamics(answer: NoteSequence, bar: NoteSequence, class_of: dict[int, int] | None = None) -> NoteSequence:
+    """Each answer note as loud as the played note nearest it in time (of the same drum, where that
+    drum was played): the answer keeps the bar's accents and ghost notes, not one flat velocity.
+    A bar played without velocities leaves the answer as it is."""
+    drum_of = class_of or {}
+    played = [(n.quantized_start_step, n.velocity, drum_of.get(n.pitch)) for n in bar.notes if n.velocity > 0]
+    for note in answer.notes if played else ():
+        drum = drum_of.get(note.pitch)
+        pool = [p for p in played if drum is not None and p[2] == drum] or played
+        note.velocity = min(pool, key=lambda p: (abs(p[0] - note.quantized_start_step), -p[1]))[1]
+    return answer
 
 
 def candidate_codes(mu: np.ndarray, sigma: np.ndarray, z_map: np.ndarray, lead: float, seed: int | None) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hmm_live.errors import ConfigError
-from hmm_live.live.answers import Models, choose, looped, make_answer
+from hmm_live.live.answers import Models, choose, dynamics, looped, make_answer
 from hmm_live.live.engine import Engine
 from hmm_live.music.clips import ClipLibrary
 from hmm_live.music.drums import DrumsConverter
@@ -79,6 +79,23 @@ def test_a_drum_answer_keeps_the_kicks_and_snares_and_is_no_copy():
         chosen = choose(played, candidates, converter)
         assert notes_of(chosen).tolist() == variation.tolist()
         assert all(n.is_drum for n in chosen.notes)
+
+
+def test_an_answer_takes_the_dynamics_of_the_bar():
+    bar = from_notes([(60, 0, 4), (62, 4, 8), (64, 8, 16)], 16)
+    for note, velocity in zip(bar.notes, (110, 40, 80)):
+        note.velocity = velocity
+    answer = dynamics(from_notes([(67, 1, 2), (65, 5, 6), (64, 6, 7), (60, 14, 16)], 16), bar)
+    assert [n.velocity for n in answer.notes] == [110, 40, 80, 80]  # the nearest played onset's; a tie: the louder
+    kit = DrumsConverter()
+    groove = from_notes([(36, 0, 1), (42, 0, 1), (38, 4, 5), (42, 2, 3)], 16, is_drum=True)
+    for note, velocity in zip(groove.notes, (120, 70, 30, 50)):  # a loud kick, a ghost snare
+        note.velocity = velocity
+    drums = dynamics(
+        from_notes([(36, 4, 5), (40, 12, 13), (46, 3, 4), (49, 8, 9)], 16, is_drum=True), groove, kit.class_of
+    )
+    assert [n.velocity for n in drums.notes] == [120, 30, 50, 30]  # the same drum's; a drum not played: the nearest
+    assert [n.velocity for n in dynamics(from_notes([(60, 0, 1)], 16), from_notes([], 16)).notes] == [100]  # as it was
 
 
 def test_a_bar_is_heard_as_a_loop():
