@@ -173,15 +173,17 @@ def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float, dr
     `drums`: both are drum parts (MIDI channel 10)."""
     bars = len(played) + 1
 
-    def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int]]:
+    def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int, int]]:
         first = first_step(bar)
         return [
-            (n.pitch, first + n.quantized_start_step, first + n.quantized_end_step, instrument) for n in sequence.notes
+            (n.pitch, first + n.quantized_start_step, first + n.quantized_end_step, instrument, n.velocity)
+            for n in sequence.notes
         ]
 
     notes = [n for b, bar in enumerate(played) for n in placed(bar, b, 0)]
     notes += [n for b, a in sorted(answers.items()) for n in placed(a.sequence, b, 1)]
     sequence = from_notes([n[:3] for n in notes], bars * STEPS_PER_BAR, is_drum=drums, qpm=bpm)
-    for note, (_, _, _, instrument) in zip(sequence.notes, notes):
+    for note, (_, _, _, instrument, velocity) in zip(sequence.notes, notes):
         note.instrument = instrument
+        note.velocity = velocity or note.velocity  # each note as loud as it was played (and answered)
     return sequence

@@ -38,3 +38,5 @@ def test_the_drum_demo_answers_the_drum_clips_with_drums_in_4d(tmp_path):
     duet = read_midi(out)
     assert {n.instrument for n in duet.notes} == {0, 1}  # the drum clips and the drum answers
     assert all(n.is_drum for n in duet.notes)
+    for part in (0, 1):  # the clips' ghost notes and accents, played and answered
+        assert len({n.velocity for n in duet.notes if n.instrument == part}) > 5
