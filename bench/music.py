@@ -218,15 +218,24 @@ def jam(model: MusicVAE, labels: np.ndarray, bars_per_tune: int, rng: np.random.
     return out
 
 
+def timed_answers(
+    answer: Callable[[NoteSequence, int], NoteSequence], bars: list[NoteSequence]
+) -> tuple[list[NoteSequence], list[float]]:
+    """Each bar's answer (seeded by its place) and the seconds it took, after one call that traces
+    any graph the mode needs."""
+    answer(bars[0], 0)
+    replies, seconds = [], []
+    for seed, bar in enumerate(bars):
+        start = time.perf_counter()
+        replies.append(answer(bar, seed))
+        seconds.append(time.perf_counter() - start)
+    return replies, seconds
+
+
 def score_answers(answer: Callable[[NoteSequence, int], NoteSequence], bars) -> dict[str, Any]:
     """Mean relatedness per group of bars and overall, and the bar -> answer time."""
-    answer(bars[0][1], 0)  # traces any graph the mode needs
-    rows, seconds = [], []
-    for seed, (group, bar) in enumerate(bars):
-        start = time.perf_counter()
-        reply = answer(bar, seed)
-        seconds.append(time.perf_counter() - start)
-        rows.append((group, relatedness(bar, reply), len(reply.notes) == 0))
+    replies, seconds = timed_answers(answer, [bar for _, bar in bars])
+    rows = [(group, relatedness(bar, reply), len(reply.notes) == 0) for (group, bar), reply in zip(bars, replies)]
     out: dict[str, Any] = {}
     for group in ("all", "clip_tunes", "other_tunes"):
         picked = [r for g, r, _ in rows if group in ("all", g)]
@@ -322,13 +331,8 @@ def score_drum_answers(
 ) -> dict[str, Any]:
     """Mean drum relatedness of the answers to the bars played, |hits difference| too, and the time."""
     class_of = model.data_converter.class_of
-    answer(pairs[0][0], 0)  # traces any graph the mode needs
-    rows, seconds = [], []
-    for seed, (bar, _) in enumerate(pairs):
-        start = time.perf_counter()
-        reply = answer(bar, seed)
-        seconds.append(time.perf_counter() - start)
-        rows.append(drum_relatedness(bar, reply, class_of))
+    replies, seconds = timed_answers(answer, [bar for bar, _ in pairs])
+    rows = [drum_relatedness(bar, reply, class_of) for (bar, _), reply in zip(pairs, replies)]
     out: dict[str, Any] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     out["abs_hits_difference"] = float(np.mean([abs(r["hits_difference"]) for r in rows]))
     out["bar_to_answer"] = stats_ms(seconds)
