@@ -265,9 +265,7 @@ def _check_jam(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     """The terminal jam and --demo take different options: a misplaced one is an error, not ignored."""
     demo_only = [f"--{n}" for n in ("bars", "out") if getattr(args, n) is not None]
     demo_only += ["--no-ports"] * args.no_ports
-    live_only = [
-        f"--{n}" for n in ("input", "output", "session", "drummer", "humanize") if getattr(args, n) is not None
-    ]
+    live_only = [f"--{n}" for n in ("input", "output", "session", "humanize") if getattr(args, n) is not None]
     live_only += [] if args.synth is None else ["--synth" if args.synth else "--no-synth"]
     if args.demo and live_only:
         parser.error(
@@ -440,17 +438,24 @@ def _jam(args) -> int:
 
 
 def _jam_demo(args, music: dict) -> int:
-    from hmm_live.live import demo
+    from hmm_live.live import demo, drummer
+    from hmm_live.live.drummer import TAP2DRUM
 
+    drums = None if args.drummer is None else drummer.load(args.drummer, TAP2DRUM)
     summary = demo.run(
         args.bars or 16,
         args.out or "hmm_live_jam.mid",
         use_ports=not args.no_ports,
         shipped=_shipped_jam(args),
         latent_dims=args.dims or 2,
+        drummer=drums,
         **music,
     )
-    print(f"{summary['answered']} of {summary['bars']} bars answered ({summary['ports']})")
+    print(
+        f"{summary['answered']} of {summary['bars']} bars answered"
+        + (f", {summary['drummed']} drummed to" if drums else "")
+        + f" ({summary['ports']})"
+    )
     if summary["last_error"]:
         print(f"last error: {summary['last_error']}", file=sys.stderr)
     return 0

@@ -120,7 +120,7 @@ def test_models_lists_the_published_names_without_tensorflow():
         (["jam", "--demo", "--bars", "0"], "argument --bars: must be >= 1, got 0"),
         (["jam", "--demo", "--session", "s", "--no-synth"], "--session, --no-synth: not with --demo"),
         (["jam", "--out", "x.mid"], "--out: only with --demo"),
-        (["jam", "--demo", "--drummer", "tap2drum_1bar"], "--drummer: not with --demo"),
+        (["jam", "--demo", "--humanize", "--drums"], "--humanize: not with --demo"),
         (["jam", "--dims", "5"], "argument --dims: must be between 2 and 4, got 5"),
         (["jam", "--drums", "--dims", "1"], "argument --dims: must be between 2 and 4, got 1"),
         (["jam", "--demo", "--dims", "four"], "argument --dims: must be an integer between 2 and 4, got 'four'"),

@@ -27,12 +27,12 @@ from hmm_live.live.answers import check_settings
 from hmm_live.live.clock import first_step
 from hmm_live.live.engine import Engine
 from hmm_live.live.jack import jack_server
-from hmm_live.live.messages import Answer
+from hmm_live.live.messages import Answer, Drums
 from hmm_live.live.performer import perform_in_thread
 from hmm_live.models import MusicVAE
 from hmm_live.models.subspace_training import train_subspace
 from hmm_live.music.clips import ClipLibrary
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes, write_midi
+from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, from_notes, write_midi
 from hmm_live.shipped import MELODY_JAM, Jam
 
 JITTER = 0.015  # seconds, either way: the performance's human timing
@@ -70,11 +70,13 @@ def run(
     log: Callable[[str], None] = print,
     shipped: Jam = MELODY_JAM,
     latent_dims: int = 2,
+    drummer: MusicVAE | None = None,
 ) -> dict:
     """Play the demo performance to the engine; returns a summary (and writes `out`).
 
     `shipped`: the model and clips (MELODY_JAM, or DRUM_JAM: drum clips answered with
-    drums); `latent_dims`: the subspace's dimensions."""
+    drums); `latent_dims`: the subspace's dimensions; `drummer`: a tap2drum GrooVAE that
+    drums to each bar on the next (written as a third part, its micro-timing kept)."""
     check_settings(answers, lead)  # before anything slow starts
     musicvae = MusicVAE.load(shipped.model)
     clips = ClipLibrary.from_midi(shipped.clips, bars=2)
@@ -97,8 +99,10 @@ def run(
             temperature=temperature,
             answers=answers,
             lead=lead,
+            drummer=drummer,
         )
         answer_stream = engine.bus.subscribe("answers", maxlen=bars + 4)
+        drum_stream = engine.bus.subscribe("drums", maxlen=bars + 4)
         point_stream = engine.bus.subscribe("points", maxlen=bars + 4)
         stack.enter_context(engine)
         if api:
@@ -112,6 +116,7 @@ def run(
         status = engine.status()
     got: dict[int, Answer] = {a.bar: a for a in answer_stream.drain()}
     where = {p.bar: p.point for p in point_stream.drain()}
+    drums: dict[int, Drums] = {d.bar: d for d in drum_stream.drain()}
     for b in range(bars):
         answer = got.get(b + 1)
         point = where.get(b)
@@ -122,15 +127,17 @@ def run(
                 if answer is not None and point is not None
                 else "no answer"
             )
+            + (f", drums {len(drums[b + 1].sequence.notes)} hits" if b + 1 in drums else "")
         )
     summary = {
         "bars": bars,
         "answered": sum(b + 1 in got for b in range(bars)),
+        "drummed": sum(b + 1 in drums for b in range(bars)),
         "ports": api or "in-process",
         "last_error": status["last_error"],
     }
     if out:
-        write_midi(_duet(played, got, bpm, shipped.drums), out)
+        write_midi(_duet(played, got, bpm, shipped.drums, drums), out)
         summary["out"] = str(out)
         log(f"wrote {out}")
     return summary
@@ -168,9 +175,16 @@ def _quiet_stderr():
         os.close(null)
 
 
-def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float, drums: bool = False) -> NoteSequence:
-    """One sequence: the performance (instrument 0) and the answers (instrument 1) at their bars;
-    `drums`: both are drum parts (MIDI channel 10)."""
+def _duet(
+    played: list[NoteSequence],
+    answers: dict[int, Answer],
+    bpm: float,
+    drums: bool = False,
+    drummed: dict[int, Drums] | None = None,
+) -> NoteSequence:
+    """One timed sequence: the performance (instrument 0) and the answers (instrument 1) at their
+    bars, each note at its velocity; `drums`: both are drum parts (MIDI channel 10); `drummed`:
+    the drummer's bars (instrument 2, channel 10), each hit at the time it was scheduled for."""
     bars = len(played) + 1
 
     def placed(sequence: NoteSequence, bar: int, instrument: int) -> list[tuple[int, int, int, int, int]]:
@@ -186,4 +200,17 @@ def _duet(played: list[NoteSequence], answers: dict[int, Answer], bpm: float, dr
     for note, (_, _, _, instrument, velocity) in zip(sequence.notes, notes):
         note.instrument = instrument
         note.velocity = velocity or note.velocity  # each note as loud as it was played (and answered)
+    bar_seconds = STEPS_PER_BAR * 60.0 / bpm / STEPS_PER_QUARTER
+    for b, d in sorted((drummed or {}).items()):
+        for hit in d.sequence.notes:
+            sequence.notes.add(
+                pitch=hit.pitch,
+                velocity=hit.velocity,
+                is_drum=True,
+                instrument=2,
+                start_time=b * bar_seconds + hit.start_time,
+                end_time=b * bar_seconds + hit.end_time,
+            )
+            sequence.total_time = max(sequence.total_time, b * bar_seconds + hit.end_time)
+    sequence.ClearField("quantization_info")  # timed: the drummer's hits are off the grid
     return sequence
