@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from hmm_live.errors import ConfigError
 from hmm_live.live.answers import looped
 from hmm_live.models import MusicVAE
@@ -71,8 +73,8 @@ def perform(model: MusicVAE, bar: NoteSequence, qpm: float) -> NoteSequence:
     converter = model.data_converter
     if not isinstance(converter, GrooveConverter):
         raise ConfigError(f"{model!r} is not a GrooVAE: it writes no performance")
-    _, mu, _ = model.encode([looped(bar, model.num_steps, is_drum=True)])  # a drum answer's notes are not is_drum
-    labels = model.decode_labels(mu, length=STEPS_PER_BAR)[0]
+    inputs = converter.to_inputs(looped(bar, model.num_steps, is_drum=True))  # a drum answer's notes are not is_drum
+    labels = model.reconstruct_labels(inputs[np.newaxis], STEPS_PER_BAR)[0]  # mu decoded greedily: one graph
     drums = converter.from_labels(labels, qpm)
     for n in drums.notes:
         n.velocity = max(1, n.velocity)

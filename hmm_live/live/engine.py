@@ -10,7 +10,8 @@
   (the performer resting) gets no answer;
 - with a tap2drum model (`drummer`), "hmm_live drummer" turns each closed bar's
   rhythm into a bar of drums on the next bar (drummer.py; stream "drums"), on
-  the General MIDI drum channel beside the answers;
+  the General MIDI drum channel beside the answers; the drums go first: the
+  responder waits for them (at most DRUMS_FIRST_S) before answering the same bar;
 - "hmm_live player" sends the answers (and the drums) on time, micro-timing kept;
 - with a LinkClock, "hmm_live link" keeps the clock on an Ableton Link session.
 MIDI input is read by the port's own thread ("hmm_live input", never the MIDI
@@ -56,6 +57,11 @@ from hmm_live.music.drums import DrumsConverter
 from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes
 
 log = logging.getLogger("hmm_live.live")
+
+# The drums of a bar are due at its close (an early hit of the next bar's first step is half a step before
+# that bar line) and take a fraction of the answer's time: the answer to the bar waits for them, so neither
+# thread's TensorFlow ops queue behind the other's on a small machine, but never longer than this.
+DRUMS_FIRST_S = 0.05
 
 
 class Engine:
@@ -135,6 +141,8 @@ class Engine:
         self._bars: Subscription | None = None  # closed bars, for the responder thread
         self._drummer_bars: Subscription | None = None  # and for the drummer's
         self._drummer_thread: threading.Thread | None = None
+        self._drums_done = threading.Condition()  # notified as the drummer is through with each bar
+        self._drummed_bar = -1  # the last bar it is through with
         self.last_bar: int | None = None
         self.last_error: str | None = None
         self.answered = self.drummed = 0
@@ -469,6 +477,7 @@ class Engine:
                 continue
             if self.mode == "call_response" and n % (2 * self.every) >= self.every:
                 continue  # the machine's own turn: nothing to answer
+            self._wait_for_drums(n)
             target = n + (1 if self.mode == "continuous" else self.every)
             try:
                 point, answer = self.answer(bar.sequence, models)
@@ -486,6 +495,14 @@ class Engine:
             self.bus.publish("points", Point(n, np.asarray(point)))
             at, step = self.clock.bar_time(target), self.clock.step_seconds
             self.bus.publish("answers", Answer(target, n, answer, bar.sequence, at, step, performance))
+
+    def _wait_for_drums(self, n: int) -> None:
+        """Until the drummer is through with bar `n` (at most DRUMS_FIRST_S); at once without one."""
+        with self._drums_done:
+            self._drums_done.wait_for(
+                lambda: self._drummed_bar >= n or not (self._drummer_thread and self._drummer_thread.is_alive()),
+                DRUMS_FIRST_S,
+            )
 
     def _humanized(self, answer: NoteSequence, n: int) -> NoteSequence | None:
         """The drum answer as the humanize model performs it; None when off, for a rest, or when
@@ -511,6 +528,9 @@ class Engine:
             drummer = self.drummer
             if drummer is not None and bar.sequence.notes:
                 self._drum(drummer, bar)
+            with self._drums_done:
+                self._drummed_bar = bar.bar
+                self._drums_done.notify_all()
 
     def _drum(self, drummer: MusicVAE, bar: CapturedBar) -> None:
         n, target = bar.bar, bar.bar + 1

@@ -13,6 +13,7 @@ import pytest
 
 from hmm_live import ConfigError, MusicVAE
 from hmm_live.live import Engine, ports
+from hmm_live.live import engine as engine_module
 from hmm_live.live.answers import looped
 from hmm_live.live.drummer import MAX_EARLY, perform
 from hmm_live.music import from_notes
@@ -104,15 +105,48 @@ def test_drums_keep_their_micro_timing_on_the_clock(models, tap2drum):
     np.testing.assert_allclose(sent, planned, atol=0.02)  # sent on time (loaded machine: 20 ms)
 
 
-def test_a_failing_drummer_costs_one_bar(models, tap2drum):
-    class Flaky:  # fails on the bar that holds a B6 (its bar 0), drums the others
+def slow(tap2drum, seconds: float):
+    """`tap2drum`, taking `seconds` more for each bar."""
+
+    class Slow:
         def __getattr__(self, name):
             return getattr(tap2drum, name)
 
-        def encode(self, sequences):
-            if any(n.pitch == 95 for s in sequences for n in s.notes):
+        def reconstruct_labels(self, inputs, length):
+            time.sleep(seconds)
+            return tap2drum.reconstruct_labels(inputs, length)
+
+    return Slow()
+
+
+def jam_three_bars(models, drummer) -> Engine:
+    with Engine(*models, input=False, output=False, bpm=120, drummer=drummer) as engine:
+        for bar in range(3):
+            play(engine.feed, engine.clock, bar, melody_bar())
+        wait_until(lambda: min(engine.status()["answered"], engine.status()["drummed"]) == 3, 5, "3 bars")
+    return engine
+
+
+def test_the_drums_go_before_the_answer_to_the_same_bar(models, tap2drum, monkeypatch):
+    monkeypatch.setattr(engine_module, "DRUMS_FIRST_S", 5.0)
+    engine = jam_three_bars(models, slow(tap2drum, 0.3))  # slower than an answer
+    assert all(drums < answer for drums, answer in zip(engine.drum_s, engine.compute_s))
+
+
+def test_a_slow_drummer_holds_no_answer_back_for_long(models, tap2drum):
+    engine = jam_three_bars(models, slow(tap2drum, 1.0))
+    assert all(answer < 1.0 for answer in engine.compute_s)
+
+
+def test_a_failing_drummer_costs_one_bar(models, tap2drum):
+    class Flaky:  # fails on the bar of one tap (its bar 0), drums the others
+        def __getattr__(self, name):
+            return getattr(tap2drum, name)
+
+        def reconstruct_labels(self, inputs, length):
+            if inputs[0, :, : tap2drum.data_converter.num_drums].sum() == 1:
                 raise RuntimeError("drummer blew up")
-            return tap2drum.encode(sequences)
+            return tap2drum.reconstruct_labels(inputs, length)
 
     with Engine(*models, input=False, output=False, bpm=180, drummer=Flaky()) as engine:
         drums = engine.bus.subscribe("drums")

@@ -65,6 +65,12 @@ def test_a_decode_can_stop_after_one_bar(tap2drum):
     np.testing.assert_array_equal(tap2drum.decode_labels(z, length=16), tap2drum.decode_labels(z)[:, :16])
 
 
+def test_a_reconstruction_is_the_greedy_decode_of_mu(tap2drum, grooves):
+    inputs = np.stack([tap2drum.data_converter.to_inputs(g) for g in grooves])
+    mu, _ = tap2drum.encode_tensors(inputs)
+    np.testing.assert_array_equal(tap2drum.reconstruct_labels(inputs, 16), tap2drum.decode_labels(mu, length=16))
+
+
 @pytest.mark.parametrize("form", ["own", "magenta-js", "tf1"])
 def test_every_checkpoint_form_loads_a_groovae(tap2drum, grooves, tmp_path, form):
     if form == "own":

@@ -186,6 +186,12 @@ def test_decode_length_truncates(model, melodies):
         assert all(n.quantized_end_step <= 16 for n in s.notes)
 
 
+def test_a_reconstruction_is_the_greedy_decode_of_mu(model, melodies):
+    inputs = np.stack([model.data_converter.to_inputs(m) for m in melodies])
+    mu, _ = model.encode_tensors(inputs)
+    np.testing.assert_array_equal(model.reconstruct_labels(inputs, 16), model.decode_labels(mu, length=16))
+
+
 def test_chord_model(chord_model, melodies):
     chords = ["C", "G", "Am", "F"]
     _, mu, sigma = chord_model.encode(melodies[:2], chords=chords)
@@ -372,6 +378,18 @@ BAD_INPUTS = [
     ("similarity < 0", ConfigError, r"similarity", lambda m, c, t: m.similar(OK, 2, -0.1)),
     ("length 0", ConfigError, r"length", lambda m, c, t: m.decode(ZERO, length=0)),
     ("length past the model", ConfigError, r"length", lambda m, c, t: m.decode(ZERO, length=33)),
+    (
+        "reconstruct the wrong inputs",
+        SequenceError,
+        r"\[n, 32, 90\].*\[1, 16, 90\]",
+        lambda m, c, t: m.reconstruct_labels(np.zeros((1, 16, 90))),
+    ),
+    (
+        "reconstruct past the model",
+        ConfigError,
+        r"length",
+        lambda m, c, t: m.reconstruct_labels(np.zeros((1, 32, 90)), 33),
+    ),
 ]
 
 

@@ -179,13 +179,8 @@ class MusicVAE:
 
     def encode_tensors(self, inputs: np.ndarray, controls: np.ndarray | None = None):
         """Encoder inputs [n, num_steps, input_depth] -> (mu, sigma), numpy."""
-        inputs = np.asarray(inputs, np.float32)
-        if inputs.ndim != 3 or inputs.shape[1:] != (self.num_steps, self.spec.input_depth):
-            raise SequenceError(
-                f"encoder inputs must be [n, {self.num_steps}, {self.spec.input_depth}], got {list(inputs.shape)}"
-            )
         graph = self._graph("encode", controls is not None)
-        mu, sigma = graph(inputs, *([] if controls is None else [controls]))
+        mu, sigma = graph(self._inputs(inputs), *([] if controls is None else [controls]))
         return mu.numpy(), sigma.numpy()
 
     def decode_labels(
@@ -203,18 +198,35 @@ class MusicVAE:
             z = z[np.newaxis]
         if z.ndim != 2 or z.shape[1] != self.z_size or not np.isfinite(z).all():
             raise ConfigError(f"z must be finite with shape [n, {self.z_size}], got {list(z.shape)}")
-        length = self.num_steps if length is None else int(length)
-        if not 0 < length <= self.num_steps:
-            raise ConfigError(f"length must be 1..{self.num_steps}, got {length}")
         if temperature is not None and not temperature > 0:
             raise ConfigError(f"temperature must be > 0 (or None for greedy), got {temperature}")
         greedy = temperature is None
-        args = [z, np.int32(length)]
+        args = [z, self._length(length)]
         if not greedy:
             args += [np.float32(temperature), np.random.default_rng(seed).integers(0, 2**31, 2)]
         if controls is not None:
             args.append(np.asarray(controls, np.float32))
         return self._graph("decode", controls is not None, greedy)(*args).numpy()
+
+    def reconstruct_labels(self, inputs: np.ndarray, length: int | None = None) -> np.ndarray:
+        """Encoder inputs [n, num_steps, input_depth] -> the greedy labels of their mu [n, length]:
+        `decode_labels(encode_tensors(inputs)[0], length=length)`, the same numbers, as one graph
+        and one call (the drummer's per-bar path: no round trip through numpy in between)."""
+        return self._graph("reconstruct", False)(self._inputs(inputs), self._length(length)).numpy()
+
+    def _inputs(self, inputs: np.ndarray) -> np.ndarray:
+        inputs = np.asarray(inputs, np.float32)
+        if inputs.ndim != 3 or inputs.shape[1:] != (self.num_steps, self.spec.input_depth):
+            raise SequenceError(
+                f"encoder inputs must be [n, {self.num_steps}, {self.spec.input_depth}], got {list(inputs.shape)}"
+            )
+        return inputs
+
+    def _length(self, length: int | None) -> np.int32:
+        length = self.num_steps if length is None else int(length)
+        if not 0 < length <= self.num_steps:
+            raise ConfigError(f"length must be 1..{self.num_steps}, got {length}")
+        return np.int32(length)
 
     def _graph(self, kind: str, controls: bool, greedy: bool = True):
         """One traced tf.function per call shape: no per-step Python at run time."""
@@ -227,9 +239,16 @@ class MusicVAE:
     def _trace(self, kind: str, controls: bool, greedy: bool):
         s, net = self.spec, self.network
         c_sig = [tf.TensorSpec([s.num_steps, s.control_depth], tf.float32)] if controls else []
+        x_sig = tf.TensorSpec([None, s.num_steps, s.input_depth], tf.float32)
         if kind == "encode":
-            sig = [tf.TensorSpec([None, s.num_steps, s.input_depth], tf.float32)] + c_sig
-            return tf.function(lambda x, *c: net.encode(x, *c), input_signature=sig, autograph=False)
+            return tf.function(lambda x, *c: net.encode(x, *c), input_signature=[x_sig] + c_sig, autograph=False)
+        if kind == "reconstruct":
+
+            def reconstruct(x, n):
+                mu, _ = net.encode(x)
+                return net.decode(mu, None, n)
+
+            return tf.function(reconstruct, input_signature=[x_sig, tf.TensorSpec([], tf.int32)], autograph=False)
         sig = [tf.TensorSpec([None, s.z_size], tf.float32), tf.TensorSpec([], tf.int32)]
         if greedy:
             return tf.function(
