@@ -6,3 +6,8 @@ checks tempi against it) need not load the music package and note_seq.
 
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16
+
+
+def step_seconds(qpm: float) -> float:
+    """A 16th note's length in seconds at `qpm` quarter notes a minute."""
+    return 60.0 / qpm / STEPS_PER_QUARTER

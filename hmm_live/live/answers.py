@@ -37,7 +37,7 @@ from hmm_live.music.relatedness import (
     pitch_class_cosine,
     same_tonic,
 )
-from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, from_notes
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes, qpm_of, step_seconds
 
 ANSWERS = ("listen", "responder")
 MODES = ("continuous", "call_response")  # which bars are answered: each on the next, or N heard then N answered
@@ -121,8 +121,8 @@ def looped(bar: NoteSequence, steps: int, is_drum: bool | None = None) -> NoteSe
     """The bar repeated to fill `steps` (a one-bar phrase, as a 2-bar model hears it). Each note
     keeps its velocity and the time it was played at (a tap's micro-timing, for GrooVAE), moved
     by whole bars; `is_drum` True or False marks every note so (a drum part played on any channel)."""
-    qpm = bar.tempos[0].qpm if bar.tempos else DEFAULT_QPM
-    bar_seconds = STEPS_PER_BAR * 60.0 / qpm / STEPS_PER_QUARTER
+    qpm = qpm_of(bar)
+    bar_seconds = STEPS_PER_BAR * step_seconds(qpm)
     out = from_notes([], steps, qpm=qpm)
     for k in range(steps // STEPS_PER_BAR):
         for n in bar.notes:

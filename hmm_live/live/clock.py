@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hmm_live.errors import ConfigError
-from hmm_live.grid import STEPS_PER_BAR, STEPS_PER_QUARTER
+from hmm_live.grid import STEPS_PER_BAR, step_seconds
 
 if TYPE_CHECKING:
     import mido
@@ -73,7 +73,7 @@ class Clock:
 
     @property
     def step_seconds(self) -> float:
-        return 60.0 / self.bpm / STEPS_PER_QUARTER
+        return step_seconds(self.bpm)
 
     @property
     def bar_seconds(self) -> float:

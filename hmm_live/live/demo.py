@@ -32,7 +32,7 @@ from hmm_live.live.performer import perform_in_thread
 from hmm_live.models import MusicVAE
 from hmm_live.models.subspace_training import train_subspace
 from hmm_live.music.clips import ClipLibrary
-from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, from_notes, write_midi
+from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, from_notes, step_seconds, write_midi
 from hmm_live.shipped import MELODY_JAM, Jam
 
 JITTER = 0.015  # seconds, either way: the performance's human timing
@@ -200,7 +200,7 @@ def _duet(
     for note, (_, _, _, instrument, velocity) in zip(sequence.notes, notes):
         note.instrument = instrument
         note.velocity = velocity or note.velocity  # each note as loud as it was played (and answered)
-    bar_seconds = STEPS_PER_BAR * 60.0 / bpm / STEPS_PER_QUARTER
+    bar_seconds = STEPS_PER_BAR * step_seconds(bpm)
     for b, d in sorted((drummed or {}).items()):
         for hit in d.sequence.notes:
             sequence.notes.add(

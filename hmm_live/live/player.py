@@ -18,7 +18,7 @@ from collections.abc import Callable
 import mido
 
 from hmm_live.live.clock import Clock
-from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_QUARTER, NoteSequence
+from hmm_live.music.sequences import NoteSequence, qpm_of, step_seconds
 
 
 class Player:
@@ -76,7 +76,7 @@ class Player:
         drums) from clock step `start_step`: each onset at its fractional step, so at the clock's
         tempo, none before `earliest` steps ahead of `start_step`; a note ends before the next
         onset of its pitch (a repeated drum hit is two notes, never one cut short by a late note-off)."""
-        step = 60.0 / (sequence.tempos[0].qpm if sequence.tempos else DEFAULT_QPM) / STEPS_PER_QUARTER
+        step = step_seconds(qpm_of(sequence))
         notes = sorted(
             (n.pitch, max(n.start_time / step, -earliest), n.end_time / step, n.velocity) for n in sequence.notes
         )

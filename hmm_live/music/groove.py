@@ -32,7 +32,7 @@ from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
 from hmm_live.errors import ConfigError, SequenceError, UnsupportedModelError
 from hmm_live.limits import MAX_DRUM_CLASSES, int_list, of_type
 from hmm_live.music.converters import DataConverter, handles
-from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence
+from hmm_live.music.sequences import DEFAULT_QPM, STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, qpm_of, step_seconds
 
 MAX_VELOCITY = 127
 TAP_CLASS = 3  # the open hi-hat: where tapify puts every tap, as both references do
@@ -117,13 +117,13 @@ class GrooveConverter(DataConverter):
             key = (n.quantized_start_step, c)
             if key not in chosen or chosen[key].velocity < n.velocity:
                 chosen[key] = n
-        step_seconds = 60.0 / (seq.tempos[0].qpm if seq.tempos else DEFAULT_QPM) / STEPS_PER_QUARTER
+        seconds = step_seconds(qpm_of(seq))
         d = self.num_drums
         out = np.zeros((num_steps, 3 * d), np.float32)
         for (step, c), n in chosen.items():
             out[step, c] = 1.0
             out[step, d + c] = n.velocity / MAX_VELOCITY
-            out[step, 2 * d + c] = 2.0 * (step * step_seconds - n.start_time) / step_seconds
+            out[step, 2 * d + c] = 2.0 * (step * seconds - n.start_time) / seconds
         return out
 
     # -- tensors -> NoteSequence ------------------------------------------
@@ -134,22 +134,22 @@ class GrooveConverter(DataConverter):
         d = self.num_drums
         if groove.ndim != 2 or groove.shape[1] != 3 * d:
             raise SequenceError(f"a groove must be [steps, {3 * d}], got {list(groove.shape)}")
-        step_seconds = 60.0 / qpm / STEPS_PER_QUARTER
+        seconds = step_seconds(qpm)
         seq = NoteSequence()
         seq.tempos.add(qpm=qpm)
         seq.time_signatures.add(numerator=4, denominator=4)
         steps, classes = np.nonzero(groove[:, :d] > 0.5)  # every hit at once: no numpy call per note
         velocities = np.clip(np.floor(groove[steps, d + classes] * MAX_VELOCITY + 0.5), 0, MAX_VELOCITY)  # JS round
-        starts = (steps - np.clip(groove[steps, 2 * d + classes] / 2.0, -0.5, 0.5)) * step_seconds
+        starts = (steps - np.clip(groove[steps, 2 * d + classes] / 2.0, -0.5, 0.5)) * seconds
         for c, velocity, start in zip(classes.tolist(), velocities.tolist(), starts.tolist()):
             seq.notes.add(
                 pitch=self.pitch_classes[c][0],
                 velocity=int(velocity),
                 start_time=start,
-                end_time=start + step_seconds,
+                end_time=start + seconds,
                 is_drum=True,
             )
-        seq.total_time = len(groove) * step_seconds
+        seq.total_time = len(groove) * seconds
         return seq
 
     # -- training ---------------------------------------------------------

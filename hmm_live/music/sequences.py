@@ -20,7 +20,7 @@ from note_seq.protobuf.music_pb2 import NoteSequence
 from hmm_live import limits
 from hmm_live.errors import MidiFileError, SequenceError
 from hmm_live.files import atomic_write
-from hmm_live.grid import STEPS_PER_BAR, STEPS_PER_QUARTER
+from hmm_live.grid import STEPS_PER_BAR, STEPS_PER_QUARTER, step_seconds
 
 DEFAULT_QPM = 120.0
 OUTPUT_VELOCITY = 100  # what Magenta's converters write on decoded notes
@@ -30,6 +30,8 @@ __all__ = [
     "NoteSequence",
     "STEPS_PER_QUARTER",
     "STEPS_PER_BAR",
+    "qpm_of",
+    "step_seconds",
     "read_midi",
     "read_midi_events",
     "write_midi",
@@ -42,6 +44,11 @@ __all__ = [
     "from_notes",
     "BarSlicer",
 ]
+
+
+def qpm_of(sequence: NoteSequence) -> float:
+    """The sequence's first tempo (Magenta's default, 120, where it has none)."""
+    return sequence.tempos[0].qpm if sequence.tempos else DEFAULT_QPM
 
 
 def read_midi(path: str | os.PathLike) -> NoteSequence:
@@ -257,7 +264,7 @@ def from_notes(
 
 def _set_times(sequence: NoteSequence) -> NoteSequence:
     """Fill start/end times of a quantised sequence (in place) from its steps and first tempo."""
-    qpm = sequence.tempos[0].qpm if sequence.tempos else DEFAULT_QPM
+    qpm = qpm_of(sequence)
     step = 60.0 / qpm / sequence.quantization_info.steps_per_quarter
     for n in sequence.notes:
         n.start_time = n.quantized_start_step * step
