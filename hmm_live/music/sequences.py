@@ -243,13 +243,18 @@ class BarSlicer:
 
 
 def from_notes(
-    notes: Iterable[Sequence[int]], total_steps: int, *, is_drum: bool = False, qpm: float = DEFAULT_QPM
+    notes: Iterable[Sequence[int]],
+    total_steps: int,
+    *,
+    is_drum: bool = False,
+    qpm: float = DEFAULT_QPM,
+    steps_per_quarter: int = STEPS_PER_QUARTER,
 ) -> NoteSequence:
     """A quantised 4/4 NoteSequence from (pitch, start_step, end_step) triples."""
     seq = NoteSequence(ticks_per_quarter=note_seq.STANDARD_PPQ)
     seq.tempos.add(qpm=qpm)
     seq.time_signatures.add(numerator=4, denominator=4)
-    seq.quantization_info.steps_per_quarter = STEPS_PER_QUARTER
+    seq.quantization_info.steps_per_quarter = steps_per_quarter
     for pitch, start, end in notes:
         seq.notes.add(
             pitch=int(pitch),

@@ -59,7 +59,9 @@ class MusicVAE:
                 f"the config gives {control} ({chord_encoder.name if chord_encoder else 'no chordEncoder'})"
             )
         self.spec, self.data_converter, self.chord_encoder, self.config = (spec, data_converter, chord_encoder, config)
-        self.network = MusicVAENetwork(spec, GrooveDecoder if isinstance(data_converter, GrooveConverter) else Decoder)
+        self.network = MusicVAENetwork(
+            spec, GrooveDecoder if isinstance(data_converter, GrooveConverter) else Decoder, data_converter.end_token
+        )
         self._graphs: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
         self._graph_lock = threading.Lock()
 
@@ -175,6 +177,9 @@ class MusicVAE:
             return None
         if not chords:
             raise ChordError(f"this model is conditioned on chords ({self.chord_encoder.name}): pass chords=[...]")
+        segments = self.data_converter.num_segments
+        if self.data_converter.by_track and segments:
+            return self.chord_encoder.encode_tracks(chords, segments, self.num_steps // segments)
         return self.chord_encoder.encode_progression(chords, self.num_steps)
 
     def encode_tensors(self, inputs: np.ndarray, controls: np.ndarray | None = None):
