@@ -21,7 +21,7 @@ import numpy as np
 from hmm_live import limits
 from hmm_live.errors import ConfigError, SequenceError, UnsupportedModelError
 from hmm_live.limits import int_field, of_type
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, steps_per_bar
+from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, quantize, steps_per_bar
 
 
 class DataConverter(ABC):
@@ -33,6 +33,7 @@ class DataConverter(ABC):
     split_depths: tuple[int, ...] = ()  # classes of each instrument, where each has a decoder (trio)
     multi_label: bool = False  # labels are bit masks of output_depth classes (a NADE decoder's)
     continuous: bool = False  # labels are floats [steps, output_depth], not classes (GrooVAE's performance)
+    steps_per_quarter: int = STEPS_PER_QUARTER  # the grid sequences are quantised to
     whole_bars: bool = True  # numSteps counts 16ths of whole bars (multitrack's count token rows)
     by_track: bool = False  # each segment is one instrument's track, not a bar (multitrack)
     end_token: int | None = None  # the input class that ends each segment, where segments vary in length
