@@ -17,6 +17,7 @@ are dropped, as magenta-js drops them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -41,11 +42,13 @@ NUM_PROGRAMS = 129  # MIDI's 128, and one for drums
 DRUM_PROGRAM = NUM_PROGRAMS - 1
 
 
+@dataclass
 class Track:
     """One instrument's performance: its events, program and whether it is drums."""
 
-    def __init__(self, events: list[Event], program: int, is_drum: bool):
-        self.events, self.program, self.is_drum = events, program, is_drum
+    events: list[Event]
+    program: int
+    is_drum: bool
 
 
 @handles("MultitrackConverter")
@@ -69,7 +72,9 @@ class MultitrackConverter(DataConverter):
             raise ConfigError("a MultitrackConverter needs numSegments (its number of tracks)")
         super().__init__(num_steps, num_segments)
         self.num_tracks: int = num_segments
-        self.steps_per_quarter = int_field(steps_per_quarter, "dataConverter field 'stepsPerQuarter'", 1, 960)
+        self.steps_per_quarter = int_field(
+            steps_per_quarter, "dataConverter field 'stepsPerQuarter'", 1, limits.MAX_STEPS
+        )
         self.total_steps = int_field(total_steps, "dataConverter field 'totalSteps'", 1, limits.MAX_STEPS)
         self.velocity_bins = int_field(num_velocity_bins, "dataConverter field 'numVelocityBins'", 0, 127)
         self.min_pitch = int_field(min_pitch, "dataConverter field 'minPitch'", 0, 127)
@@ -127,7 +132,8 @@ class MultitrackConverter(DataConverter):
             if n.quantized_start_step >= self.total_steps:
                 raise SequenceError(
                     f"{where}{n.quantized_end_step} starts past the model's {self.total_steps} steps "
-                    f"({self.total_steps / self.steps_per_quarter:g} quarters): slice the sequence first"
+                    f"({self.total_steps / self.steps_per_quarter:g} quarters): slice it first, as "
+                    f"hmm_live.music.slice_bars(sequence, bar, {self.num_bars}, {self.steps_per_quarter}) does"
                 )
             if self.velocity_bins and not 1 <= n.velocity <= 127:
                 raise SequenceError(f"{where}{n.quantized_end_step} has velocity {n.velocity}, not 1..127")

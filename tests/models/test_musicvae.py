@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hmm_live import (
+    CheckpointError,
     ChordError,
     ConfigError,
     HmmLiveError,
@@ -19,7 +20,7 @@ from hmm_live import (
 )
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.models.musicvae.network import NetworkSpec
-from hmm_live.music import MelodyConverter, NoteSequence, TrioConverter, from_notes, read_midi
+from hmm_live.music import MelodyConverter, MultitrackConverter, NoteSequence, TrioConverter, from_notes, read_midi
 from tests.support import note_triples, random_drums, random_melody, random_multitrack, randomize
 
 Z = 16
@@ -350,6 +351,13 @@ def test_multitrack_interpolates_between_reconstructions(multitrack):
     out = model.interpolate(a, b, 4, chords=chords)
     ends = model.decode(model.encode([a, b], chords)[1], chords=chords)
     assert (triples(out[:1]), triples(out[-1:])) == (triples(ends[:1]), triples(ends[1:]))
+
+
+def test_multitrack_needs_a_hierarchical_encoder():
+    converter = MultitrackConverter()
+    spec = NetworkSpec(490, 490, 8, (16,), (16,), 512, num_segments=8, conductor_sizes=(16,))
+    with pytest.raises(CheckpointError, match="needs a hierarchical encoder"):
+        MusicVAE(spec, converter)
 
 
 def test_multitrack_chords_are_one_chord_on_every_track():

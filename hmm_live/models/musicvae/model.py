@@ -52,6 +52,11 @@ class MusicVAE:
                 f"{'needs' if data_converter.multi_label else 'cannot use'} a NADE decoder, and the network "
                 f"{'has' if spec.nade_hidden else 'has none'}: wrong config for this checkpoint?"
             )
+        if data_converter.end_token is not None and not spec.hierarchical_encoder:
+            raise CheckpointError(
+                f"the {data_converter.js_type} reads tracks of any length, which needs a hierarchical "
+                f"encoder (encoder/hierarchical_level_0/...), and the network's is flat: wrong config for this checkpoint?"
+            )
         control = chord_encoder.depth if chord_encoder else 0
         if control != spec.control_depth:
             raise CheckpointError(

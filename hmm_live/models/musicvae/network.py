@@ -407,9 +407,7 @@ class MusicVAENetwork(keras.Model):
         """decoder_class: what each step writes (GrooVAE's converter asks for its GrooveDecoder);
         end_token: the input class ending each segment, where segments vary in length (multitrack)."""
         super().__init__(**kwargs)
-        if end_token is not None and not (spec.hierarchical_encoder and spec.num_segments):
-            raise ConfigError("variable-length segments need a hierarchical encoder")
-        self.spec, self.end_token = spec, end_token
+        self.spec, self.end_token = spec, end_token  # end_token: a hierarchical encoder's (MusicVAE checks)
         self.encoder = Encoder(spec)
         self.conductor: Conductor | None
         if spec.num_segments and spec.conductor_sizes:
