@@ -87,9 +87,7 @@ def test_export_then_sample(tmp_path):
 
 def test_sample_and_interpolate_a_multitrack_folder(tmp_path):
     """MIDI files are sliced at the model's own grid (24 steps per quarter) for its 1-bar window."""
-    model = MusicVAE.create(
-        "hier-multiperf_vel_1bar_med", 8, [16, 16], [16], conductor_sizes=[16], hierarchical_encoder=True
-    )
+    model = MusicVAE.create("hier-multiperf_vel_1bar_med", 8, [16, 16], [16])
     model = randomize(model, seed=6)
     model.export(tmp_path / "js")
     rng = np.random.default_rng(1)

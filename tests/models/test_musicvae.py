@@ -305,7 +305,7 @@ def test_nade_is_not_trained(nade):
 @pytest.fixture(scope="module", params=["hier-multiperf_vel_1bar_med", "hier-multiperf_vel_1bar_med_chords"])
 def multitrack(request):
     """A multitrack* model's layout (8 tracks of 64 tokens), tiny; its chords, where it has them."""
-    model = MusicVAE.create(request.param, 8, [16, 16], [16], conductor_sizes=[16], hierarchical_encoder=True)
+    model = MusicVAE.create(request.param, 8, [16, 16], [16])
     return randomize(model, seed=26), ["Dm"] if model.chord_encoder else None
 
 
@@ -361,9 +361,7 @@ def test_multitrack_needs_a_hierarchical_encoder():
 
 
 def test_multitrack_chords_are_one_chord_on_every_track():
-    model = MusicVAE.create(
-        "hier-multiperf_vel_1bar_med_chords", 8, [16, 16], [16], conductor_sizes=[16], hierarchical_encoder=True
-    )
+    model = MusicVAE.create("hier-multiperf_vel_1bar_med_chords", 8, [16, 16], [16])
     controls = model.controls(["G7"]).reshape(8, 64, -1)
     no_chord, chord = model.chord_encoder.encode("N.C."), model.chord_encoder.encode("G7")
     assert (controls[:, 0] == no_chord).all()  # each track's program step

@@ -106,17 +106,22 @@ class MusicVAE:
         z_size: int | None = None,
         encoder_sizes: Sequence[int] | None = None,
         decoder_sizes: Sequence[int] | None = None,
-        conductor_sizes: Sequence[int] = (),
-        hierarchical_encoder: bool = False,
+        conductor_sizes: Sequence[int] | None = None,
+        hierarchical_encoder: bool | None = None,
         seed: int | None = None,
     ) -> MusicVAE:
-        """A randomly initialised model of a Magenta config (its sizes unless given)."""
+        """A randomly initialised model of a Magenta config: its sizes unless given, its
+        hierarchical encoder and conductor (with the decoder's sizes, as Magenta's) unless told."""
         from hmm_live.models.musicvae.configs import get_config
 
         cfg = get_config(config)
         z_size = z_size or cfg.hparams.z_size
         encoder_sizes = encoder_sizes or cfg.hparams.encoder_sizes
         decoder_sizes = decoder_sizes or cfg.hparams.decoder_sizes
+        if conductor_sizes is None:
+            conductor_sizes = decoder_sizes if cfg.conductor else ()
+        if hierarchical_encoder is None:
+            hierarchical_encoder = cfg.hierarchical_encoder
         converter = converter_from_spec(cfg.data_converter)
         chords = ChordEncoder(cfg.chord_encoder) if cfg.chord_encoder else None
         spec = NetworkSpec(
