@@ -321,7 +321,8 @@ def _sample(args) -> int:
     for i, seq in enumerate(model.sample(args.n, args.temperature, seed=args.seed)):
         written.append(write_midi(seq, out / f"sample_{i}.mid"))
     if args.interpolate:
-        a, b = (slice_bars(read_midi(p), 0, model.data_converter.num_bars) for p in args.interpolate)
+        conv = model.data_converter
+        a, b = (slice_bars(read_midi(p), 0, conv.num_bars, conv.steps_per_quarter) for p in args.interpolate)
         for i, seq in enumerate(model.interpolate(a, b, args.steps)):
             written.append(write_midi(seq, out / f"interpolation_{i}.mid"))
     for path in written:

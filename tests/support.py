@@ -65,6 +65,25 @@ def random_melody(rng: np.random.Generator, steps: int = 32, low: int = 48, high
     return from_notes(notes, steps)
 
 
+def random_multitrack(
+    rng: np.random.Generator, programs: list[int | None], notes_each: int = 6, steps: int = 96, per_quarter: int = 24
+) -> NoteSequence:
+    """One instrument per entry of `programs` (None: drums), each with up to `notes_each` random
+    notes of random velocities (chords, same-step onsets and offsets, notes of one pitch that
+    overlap), instrument numbers shuffled; quantised at `per_quarter` steps per quarter."""
+    seq = from_notes([], steps, steps_per_quarter=per_quarter)
+    instruments = rng.permutation(len(programs)) + 3
+    for instrument, program in zip(instruments.tolist(), programs):
+        starts = rng.integers(0, steps, notes_each)
+        triples = [(int(rng.integers(36, 52) if program is None else rng.integers(40, 90)), int(s), 0) for s in starts]
+        triples = [(p, s, min(s + int(rng.choice([1, 3, 6, 12, 24, 48])), steps)) for p, s, _ in triples]
+        track = from_notes(triples, steps, is_drum=program is None, steps_per_quarter=per_quarter).notes
+        for note in track:
+            note.instrument, note.program, note.velocity = instrument, program or 0, int(rng.integers(1, 128))
+        seq.notes.extend(track)
+    return seq
+
+
 def random_drums(rng: np.random.Generator, steps: int = 32):
     pitches = [36, 38, 42, 46, 45, 48, 50, 49, 51, 22, 26, 40]
     notes = [(int(p), s, s + 1) for s in range(steps) for p in pitches if rng.random() < 0.12]
@@ -105,9 +124,23 @@ def js_timed_sequence(seq: NoteSequence) -> dict:
 
 
 def js_sequence(seq) -> dict:
+    notes = [
+        [
+            n.pitch,
+            n.quantized_start_step,
+            n.quantized_end_step,
+            n.is_drum,
+            n.program,
+            n.instrument,
+            n.velocity,
+            n.start_time,
+        ]
+        for n in seq.notes
+    ]
     return {
-        "notes": [[n.pitch, n.quantized_start_step, n.quantized_end_step, n.is_drum, n.program] for n in seq.notes],
+        "notes": notes,
         "totalQuantizedSteps": seq.total_quantized_steps,
+        "stepsPerQuarter": seq.quantization_info.steps_per_quarter,
     }
 
 

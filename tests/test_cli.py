@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 
 from hmm_live import MusicVAE
 from hmm_live.music import from_notes, read_midi, write_midi
-from tests.support import groove_model, randomize
+from tests.support import groove_model, random_multitrack, randomize
 from tests.tf1_checkpoint import write_tf1_checkpoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mel_2bar_folk"
@@ -82,6 +83,32 @@ def test_export_then_sample(tmp_path):
     ]
     ends = [read_midi(tmp_path / "out" / f"interpolation_{i}.mid") for i in (0, 2)]
     assert [len(s.notes) for s in ends] == [len(s.notes) for s in model.decode(model.encode([a, b])[1])]
+
+
+def test_sample_and_interpolate_a_multitrack_folder(tmp_path):
+    """MIDI files are sliced at the model's own grid (24 steps per quarter) for its 1-bar window."""
+    model = MusicVAE.create("hier-multiperf_vel_1bar_med", 8, [16, 16], [16])
+    model = randomize(model, seed=6)
+    model.export(tmp_path / "js")
+    rng = np.random.default_rng(1)
+    for name, programs in (("a", [0, None]), ("b", [33, 40])):
+        write_midi(random_multitrack(rng, programs, 4), tmp_path / f"{name}.mid")
+    out = tmp_path / "out"
+    done = hmm_live(
+        "sample",
+        str(tmp_path / "js"),
+        "--out",
+        str(out),
+        "-n",
+        "1",
+        "--interpolate",
+        str(tmp_path / "a.mid"),
+        str(tmp_path / "b.mid"),
+        "--steps",
+        "2",
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["interpolation_0.mid", "interpolation_1.mid", "sample_0.mid"]
 
 
 def test_errors_are_one_line(tmp_path):

@@ -11,6 +11,7 @@ from hmm_live.music.converters import DataConverter, converter_from_spec
 from hmm_live.music.drums import DrumRollConverter, DrumsConverter  # importing a converter registers it
 from hmm_live.music.groove import GrooveConverter
 from hmm_live.music.melody import MelodyConverter
+from hmm_live.music.multitrack import MultitrackConverter
 from hmm_live.music.sequences import (
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
@@ -39,6 +40,7 @@ __all__ = [
     "TrioConverter",
     "GrooveConverter",
     "MelodyConverter",
+    "MultitrackConverter",
     "STEPS_PER_BAR",
     "STEPS_PER_QUARTER",
     "NoteSequence",

@@ -66,3 +66,16 @@ class ChordEncoder:
             raise ChordError(f"a progression needs 1 to {num_steps} chords, got {len(chords)}")
         encoded = [self.encode(c) for c in chords]
         return np.stack([encoded[s * len(chords) // num_steps] for s in range(num_steps)])
+
+    def encode_tracks(self, chords: Sequence[str], num_tracks: int, track_length: int) -> np.ndarray:
+        """[num_tracks * track_length, depth] for a model whose segments are tracks (multitrack):
+        one chord for every track, each track's first step (its program) on no chord, as
+        magenta-js conditions them."""
+        if isinstance(chords, str):
+            chords = [chords]
+        if len(chords) != 1:
+            raise ChordError(
+                f"a multitrack model takes one chord for all its tracks (as magenta-js), got {len(chords)}"
+            )
+        track = np.concatenate([self.encode(NO_CHORD)[None], self.encode_progression(chords, track_length - 1)])
+        return np.tile(track, (num_tracks, 1))

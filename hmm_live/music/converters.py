@@ -4,7 +4,7 @@ A converter owns one event encoding (melody, drums). Its spec is the
 magenta-js `dataConverter` JSON, so a checkpoint's config.json picks it:
 each DataConverter subclass registers the spec type names it reads with
 `@handles(...)`, and `converter_from_spec` looks them up. The concrete
-converters live in their own modules (melody.py, drums.py, groove.py), which import this
+converters live in their own modules (melody.py, drums.py, groove.py, multitrack.py...), which import this
 one; `hmm_live/music/__init__.py` imports them, so they are registered before
 any spec is read. A new encoding: subclass DataConverter, decorate it with
 `@handles`, import its module there.
@@ -21,7 +21,7 @@ import numpy as np
 from hmm_live import limits
 from hmm_live.errors import ConfigError, SequenceError, UnsupportedModelError
 from hmm_live.limits import int_field, of_type
-from hmm_live.music.sequences import STEPS_PER_BAR, NoteSequence, quantize, steps_per_bar
+from hmm_live.music.sequences import STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, quantize, steps_per_bar
 
 
 class DataConverter(ABC):
@@ -33,10 +33,14 @@ class DataConverter(ABC):
     split_depths: tuple[int, ...] = ()  # classes of each instrument, where each has a decoder (trio)
     multi_label: bool = False  # labels are bit masks of output_depth classes (a NADE decoder's)
     continuous: bool = False  # labels are floats [steps, output_depth], not classes (GrooVAE's performance)
+    steps_per_quarter: int = STEPS_PER_QUARTER  # the grid sequences are quantised to
+    whole_bars: bool = True  # numSteps counts 16ths of whole bars (multitrack's count token rows)
+    by_track: bool = False  # each segment is one instrument's track, not a bar (multitrack)
+    end_token: int | None = None  # the input class that ends each segment, where segments vary in length
 
     def __init__(self, num_steps: int, num_segments: int | None = None):
         num_steps = int_field(num_steps, "dataConverter field 'numSteps'", 1, limits.MAX_STEPS)
-        if num_steps % STEPS_PER_BAR:
+        if self.whole_bars and num_steps % STEPS_PER_BAR:
             raise ConfigError(f"numSteps must be a positive multiple of {STEPS_PER_BAR}, got {num_steps}")
         if num_segments is not None:
             num_segments = int_field(num_segments, "dataConverter field 'numSegments'", 1, limits.MAX_SEGMENTS)
@@ -173,7 +177,6 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
 
 
 _UNSUPPORTED = {
-    "MultitrackConverter": "multitrack",
     "TrioRhythmConverter": "trio rhythm",
     "MelodyRhythmConverter": "melody rhythm",
     "MelodyShapeConverter": "melody shape",

@@ -188,12 +188,15 @@ def num_bars(sequence: NoteSequence) -> int:
     return -(-sequence.total_quantized_steps // spb)
 
 
-def slice_bars(sequence: NoteSequence, start_bar: int, bars: int) -> NoteSequence:
-    """The notes that start within bars [start_bar, start_bar + bars), shifted to step 0.
+def slice_bars(
+    sequence: NoteSequence, start_bar: int, bars: int, steps_per_quarter: int = STEPS_PER_QUARTER
+) -> NoteSequence:
+    """The notes that start within bars [start_bar, start_bar + bars), shifted to step 0, quantised
+    at `steps_per_quarter` (a model's `data_converter.steps_per_quarter`).
 
     Note ends are clipped to the end of the slice, as Magenta's windowing does.
     """
-    return BarSlicer(sequence).slice(start_bar, bars)
+    return BarSlicer(sequence, steps_per_quarter).slice(start_bar, bars)
 
 
 def windows(sequence: NoteSequence, bars: int = 2, hop_bars: int = 1) -> Iterator[NoteSequence]:
@@ -212,8 +215,8 @@ class BarSlicer:
     piece are left out (at the piece's times, they would not fit the slice).
     """
 
-    def __init__(self, sequence: NoteSequence):
-        sequence = quantize(sequence)
+    def __init__(self, sequence: NoteSequence, steps_per_quarter: int = STEPS_PER_QUARTER):
+        sequence = quantize(sequence, steps_per_quarter)
         self.steps_per_bar = steps_per_bar(sequence)
         self.num_bars = num_bars(sequence)
         self._header = NoteSequence()
@@ -243,13 +246,18 @@ class BarSlicer:
 
 
 def from_notes(
-    notes: Iterable[Sequence[int]], total_steps: int, *, is_drum: bool = False, qpm: float = DEFAULT_QPM
+    notes: Iterable[Sequence[int]],
+    total_steps: int,
+    *,
+    is_drum: bool = False,
+    qpm: float = DEFAULT_QPM,
+    steps_per_quarter: int = STEPS_PER_QUARTER,
 ) -> NoteSequence:
     """A quantised 4/4 NoteSequence from (pitch, start_step, end_step) triples."""
     seq = NoteSequence(ticks_per_quarter=note_seq.STANDARD_PPQ)
     seq.tempos.add(qpm=qpm)
     seq.time_signatures.add(numerator=4, denominator=4)
-    seq.quantization_info.steps_per_quarter = STEPS_PER_QUARTER
+    seq.quantization_info.steps_per_quarter = steps_per_quarter
     for pitch, start, end in notes:
         seq.notes.add(
             pitch=int(pitch),

@@ -2,7 +2,8 @@
 // writes the results as JSON. Used by hmm_live's conformance tests and
 // benchmarks as the reference implementation. Usage: node oracle.js JOB OUT
 //
-// Decoded labels: one class per step; with job.split_depths (a trio), one per
+// Multitrack models (variable-length segments) encode one sequence at a time, as
+// magenta-js requires. Decoded labels: one class per step; with job.split_depths (a trio), one per
 // instrument, [n, steps, instruments]; with job.multi_label (a NADE), the bit
 // mask of the classes on.
 const fs = require('fs');
@@ -31,19 +32,32 @@ async function main() {
   await model.initialize();
   const out = {load_ms: now() - started};
   const controlArgs = job.chords ? {chordProgression: job.chords} : undefined;
-  if (job.inputs) {  // encoder input tensors, [n, steps, depth]
-    const mu = await model.encodeTensors(tf.tensor3d(job.inputs), controlArgs);
-    out.mu = await mu.array();
+  // magenta-js encodes variable-length segments (multitrack) one sequence at a time
+  const oneByOne = !!model.dataConverter.endTensor;
+  async function encodeEach(encode, items) {
+    if (!oneByOne) return await (await encode(items)).array();
+    const mus = [];
+    for (const item of items) mus.push((await (await encode([item])).array())[0]);
+    return mus;
   }
-  if (job.sequences) {  // quantised NoteSequences as {notes, totalQuantizedSteps}
+  if (job.inputs) {  // encoder input tensors, [n, steps, depth]
+    out.mu = await encodeEach(x => model.encodeTensors(tf.tensor3d(x), controlArgs), job.inputs);
+  }
+  if (job.sequences) {  // quantised NoteSequences as {notes, totalQuantizedSteps, stepsPerQuarter}
     const seqs = job.sequences.map(s => ({
-      notes: s.notes.map(([pitch, start, end, isDrum, program]) => ({
+      notes: s.notes.map(([pitch, start, end, isDrum, program, instrument, velocity, startTime]) => ({
         pitch, quantizedStartStep: start, quantizedEndStep: end, isDrum: !!isDrum, program: program || 0,
-        velocity: 100})),
+        instrument: instrument || 0, velocity: velocity === undefined ? 100 : velocity, startTime})),
       totalQuantizedSteps: s.totalQuantizedSteps,
-      quantizationInfo: {stepsPerQuarter: 4}}));
-    const mu = await model.encode(seqs, controlArgs);
-    out.sequence_mu = await mu.array();
+      quantizationInfo: {stepsPerQuarter: s.stepsPerQuarter || 4}}));
+    out.sequence_mu = await encodeEach(x => model.encode(x, controlArgs), seqs);
+    if (oneByOne) {  // the converter's tokens, -1 for rows of zeros
+      out.tokens = seqs.map(s => {
+        const t = model.dataConverter.toTensor(s);
+        const top = t.max(1).arraySync();
+        return t.argMax(1).arraySync().map((token, i) => top[i] ? token : -1);
+      });
+    }
   }
   if (job.z) {  // greedy decode: class labels and NoteSequences
     const z = tf.tensor2d(job.z);

@@ -139,8 +139,6 @@ def train_musicvae(
             hp.z_size,
             hp.encoder_sizes,
             hp.decoder_sizes,
-            conductor_sizes=hp.decoder_sizes if cfg.conductor else (),
-            hierarchical_encoder=cfg.hierarchical_encoder,
             seed=seed,
         )
     if init_from is not None:  # a resumed run then replaces these weights with its own

@@ -16,6 +16,7 @@ import pytest
 from hmm_live import CheckpointError, DownloadError, MusicVAE, UnsupportedModelError
 from hmm_live.cli import main
 from hmm_live.models.musicvae import catalog, checkpoints
+from hmm_live.models.musicvae.configs import get_config
 from hmm_live.models.musicvae.network import NetworkSpec
 from hmm_live.music import ChordEncoder, converter_from_spec
 from tests.support import Bucket, randomize
@@ -28,9 +29,10 @@ SMALL = catalog.PUBLISHED["mel_2bar_small"]
 def tiny_model(published: catalog.Published, seed: int) -> MusicVAE:
     """A random-weight network of the published one's kind: its converter, tiny layers; past 2 bars
     hierarchical, as magenta-js reads a config.json with numSegments (a 2-level encoder, a conductor),
-    but GrooVAEs, which are flat at any length."""
-    groove = published.family == "GrooVAE"
-    hierarchical = published.bars > 2 and not groove
+    but GrooVAEs, which are flat at any length, and multitrack ones, hierarchical over their 8 tracks
+    (their converter and chord encoder as Magenta's hier-multiperf_vel_1bar configs)."""
+    groove, multitrack = published.family == "GrooVAE", published.family.startswith("multitrack")
+    hierarchical = (published.bars > 2 and not groove) or multitrack
     melody = {"minPitch": 21, "maxPitch": 108}
     kind, args = {
         "drums": ("DrumRollConverter" if "nade" in published.name else "DrumsConverter", {}),
@@ -41,8 +43,13 @@ def tiny_model(published: catalog.Published, seed: int) -> MusicVAE:
         ),
     }.get(published.family, ("MelodyConverter", melody))
     args |= {"numSteps": 16 * published.bars, **({"numSegments": published.bars} if hierarchical else {})}
+    if multitrack:
+        args = get_config("hier-multiperf_vel_1bar_med").data_converter["args"]
+        kind = "MultitrackConverter"
     converter = converter_from_spec({"type": kind, "args": args})
-    chords = ChordEncoder("PitchChordEncoder") if "chords" in published.family else None
+    chords = None
+    if "chords" in published.family:
+        chords = ChordEncoder("TriadChordEncoder" if multitrack else "PitchChordEncoder")
     spec = NetworkSpec(
         input_depth=converter.input_depth,
         output_depth=converter.output_depth,
@@ -73,11 +80,11 @@ def tree(tmp_path_factory):
             quantization = {"q1": "uint8", "q2": "uint16"}.get(published.name.rsplit("_", 1)[-1])
             model.export(root / published.path, quantization=quantization)
             specs[published.name] = model.spec
-    multitrack = root / "other" / "multitrack"  # what the loader refuses, by URL
-    multitrack.mkdir(parents=True)
-    spec = {"type": "MusicVAE", "dataConverter": {"type": "MultitrackConverter"}}
-    (multitrack / "config.json").write_text(json.dumps(spec))
-    (multitrack / "weights_manifest.json").write_text("[]")
+    rhythm = root / "other" / "trio_rhythm"  # what the loader refuses, by URL
+    rhythm.mkdir(parents=True)
+    spec = {"type": "MusicVAE", "dataConverter": {"type": "TrioRhythmConverter"}}
+    (rhythm / "config.json").write_text(json.dumps(spec))
+    (rhythm / "weights_manifest.json").write_text("[]")
     return root, specs
 
 
@@ -139,9 +146,9 @@ def test_a_url_loads_into_its_own_cache_folder(bucket, tree):
 
 
 def test_the_loader_refuses_an_unsupported_url_after_its_config(bucket):
-    with pytest.raises(UnsupportedModelError, match="MultitrackConverter"):
-        MusicVAE.load(f"{bucket.url}/other/multitrack", progress=False)
-    assert [path for path, _ in bucket.requests] == ["/other/multitrack/config.json"]
+    with pytest.raises(UnsupportedModelError, match="TrioRhythmConverter"):
+        MusicVAE.load(f"{bucket.url}/other/trio_rhythm", progress=False)
+    assert [path for path, _ in bucket.requests] == ["/other/trio_rhythm/config.json"]
 
 
 CUTS = [
@@ -257,7 +264,8 @@ def test_hmm_live_models_lists_every_name_with_size_and_cache_state(bucket, caps
     assert set(rows) == set(catalog.PUBLISHED)
     assert "17.7 MB  yes" in rows["mel_2bar_small"]
     assert "1710.0 MB  -" in rows["trio_16bar_xl"]
-    assert "not supported: a multitrack" in rows["multitrack_med"]
+    assert "not supported: a melody-shape" in rows["mel_shape_2bar_tiny_fb8"]
+    assert "medium, 64 free bits" in rows["multitrack_med"]
 
 
 def test_hmm_live_fetch_prints_the_folder(bucket, capsys):

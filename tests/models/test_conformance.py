@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hmm_live import MusicVAE
+from hmm_live.models.musicvae.configs import get_config
 from hmm_live.models.musicvae.network import NetworkSpec
 from hmm_live.music import (
     ChordEncoder,
@@ -26,6 +27,7 @@ from tests.support import (
     random_drums,
     random_groove,
     random_melody,
+    random_multitrack,
     randomize,
 )
 
@@ -45,6 +47,8 @@ def check_against_js(oracle, model: MusicVAE, folder, sequences, chords=None, js
         job["sequences"] = [js_sequence(s) for s in sequences]
     ref = oracle.run(folder, **job)
 
+    if "tokens" in ref:  # magenta-js's converter wrote the same tokens (multitrack)
+        np.testing.assert_array_equal(np.array(ref["tokens"]), inputs_labels(model, sequences))
     np.testing.assert_allclose(np.array(ref["mu"]), mu, atol=1e-4, rtol=0)
     if js_sequences:  # magenta-js's own NoteSequence -> tensor path agrees on these inputs
         np.testing.assert_allclose(np.array(ref["sequence_mu"]), mu, atol=1e-4, rtol=0)
@@ -54,6 +58,10 @@ def check_against_js(oracle, model: MusicVAE, folder, sequences, chords=None, js
     assert [note_triples(s) for s in ours] == ref["notes"]
     assert [[[n.instrument, n.program, n.is_drum] for n in s.notes] for s in ours] == ref["instruments"]
     return mu, labels
+
+
+def inputs_labels(model: MusicVAE, sequences) -> np.ndarray:
+    return np.stack([model.data_converter.to_labels(s) for s in sequences])
 
 
 def test_melody_2bar(oracle, tmp_path):
@@ -283,3 +291,57 @@ def test_groovae_on_chords(oracle, tmp_path):
     rng = np.random.default_rng(8)
     grooves = [random_groove(rng) for _ in range(3)]
     check_groove_against_js(oracle, model, tmp_path / "chords", grooves, chords=["C", "Am", "F", "G7"])
+
+
+def multitrack_model(config: str, seed: int, end_bias: float) -> MusicVAE:
+    """A random-weight model of the multitrack* layout (Magenta's hier-multiperf_vel_1bar configs:
+    8 tracks of 64 tokens, a 2-level encoder, a conductor), with tiny layers; `end_bias` on the end
+    token's logit, so that some decoded tracks end early and others play notes."""
+    cfg = get_config(config)
+    converter = converter_from_spec(cfg.data_converter)
+    chords = ChordEncoder(cfg.chord_encoder) if cfg.chord_encoder else None
+    spec = NetworkSpec(
+        input_depth=converter.input_depth,
+        output_depth=converter.output_depth,
+        z_size=16,
+        encoder_sizes=(24, 28),
+        decoder_sizes=(20, 20),
+        num_steps=converter.num_steps,
+        control_depth=chords.depth if chords else 0,
+        num_segments=8,
+        hierarchical_encoder=True,
+        conductor_sizes=(24,),
+    )
+    model = randomize(MusicVAE(spec, converter, chords), seed)
+    bias = model.network.magenta_weights()["core_decoder/decoder/output_projection/bias"]
+    bias[converter.end_token].assign(end_bias)
+    return model
+
+
+def multitrack_sequences(rng: np.random.Generator) -> list[NoteSequence]:
+    """Tracks of every length: a trio, two drum kits among other instruments (magenta-js's sort puts
+    them last in its own order), ten instruments (two dropped), one track too long (truncated)."""
+    return [
+        random_multitrack(rng, [0, 33, None], 5),
+        random_multitrack(rng, [5, None, None, 40, 5], 3),
+        random_multitrack(rng, list(range(10)), 2),
+        random_multitrack(rng, [None, 24], 40),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "chords", "seed", "end_bias"),
+    [("hier-multiperf_vel_1bar_med", None, 40, 0.4), ("hier-multiperf_vel_1bar_med_chords", ["Am"], 41, 0.5)],
+    ids=["multitrack", "multitrack_chords"],
+)
+def test_multitrack(oracle, tmp_path, config, chords, seed, end_bias):
+    """multitrack* and multitrack*_chords: magenta-js's tokens, mu (its tracks read up to their end
+    tokens, one sequence at a time), greedy labels, and notes with instruments and programs."""
+    model = multitrack_model(config, seed, end_bias)
+    model.export(tmp_path / "multitrack", quantization="uint8")
+    model = MusicVAE.load(tmp_path / "multitrack")
+    sequences = multitrack_sequences(np.random.default_rng(9))
+    _, labels = check_against_js(oracle, model, tmp_path / "multitrack", sequences, chords=chords)
+    assert (inputs_labels(model, sequences) == -1).any()  # some track was shorter than its rows
+    assert (labels == model.data_converter.end_token).any()  # some decoded tracks ended early
+    assert any(model.data_converter.from_labels(row).notes for row in labels)  # and some played notes

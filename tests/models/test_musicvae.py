@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hmm_live import (
+    CheckpointError,
     ChordError,
     ConfigError,
     HmmLiveError,
@@ -19,8 +20,8 @@ from hmm_live import (
 )
 from hmm_live.models.musicvae.model import slerp
 from hmm_live.models.musicvae.network import NetworkSpec
-from hmm_live.music import MelodyConverter, NoteSequence, TrioConverter, from_notes, read_midi
-from tests.support import note_triples, random_drums, random_melody, randomize
+from hmm_live.music import MelodyConverter, MultitrackConverter, NoteSequence, TrioConverter, from_notes, read_midi
+from tests.support import note_triples, random_drums, random_melody, random_multitrack, randomize
 
 Z = 16
 
@@ -299,6 +300,74 @@ def test_nade_samples_at_a_temperature(nade):
 def test_nade_is_not_trained(nade):
     with pytest.raises(UnsupportedModelError, match="NADE"):
         nade.network.decoder.teacher_forced(np.zeros((1, 8), np.float32), np.zeros((1, 32), np.int64), 0.0, None)
+
+
+@pytest.fixture(scope="module", params=["hier-multiperf_vel_1bar_med", "hier-multiperf_vel_1bar_med_chords"])
+def multitrack(request):
+    """A multitrack* model's layout (8 tracks of 64 tokens), tiny; its chords, where it has them."""
+    model = MusicVAE.create(request.param, 8, [16, 16], [16])
+    return randomize(model, seed=26), ["Dm"] if model.chord_encoder else None
+
+
+def test_multitrack_decodes_each_track_as_an_instrument(multitrack):
+    model, chords = multitrack
+    z = np.random.default_rng(11).standard_normal((3, 8)).astype(np.float32)
+    assert model.decode_labels(z, controls=model.controls(chords)).shape == (3, 512)
+    decoded = model.decode(z, temperature=1.0, chords=chords, seed=4)  # random weights: greedy plays little
+    instruments = {n.instrument for s in decoded for n in s.notes}
+    assert instruments
+    assert instruments <= set(range(8))
+    assert all(s.quantization_info.steps_per_quarter == 24 for s in decoded)
+    assert triples(model.sample(2, chords=chords, seed=5)) == triples(model.sample(2, chords=chords, seed=5))
+
+
+def test_multitrack_encodes_a_batch_as_each_alone(multitrack):
+    """Tracks of different lengths side by side: each read only up to its end token."""
+    model, chords = multitrack
+    rng = np.random.default_rng(12)
+    sequences = [random_multitrack(rng, programs, 4) for programs in ([0, None], [40], list(range(9)))]
+    _, mu, _ = model.encode(sequences, chords)
+    alone = np.concatenate([model.encode([s], chords)[1] for s in sequences])
+    np.testing.assert_allclose(mu, alone, atol=1e-6)
+
+
+def test_multitrack_rows_past_a_track_end_are_not_read(multitrack):
+    model, chords = multitrack
+    inputs = model.data_converter.to_inputs(random_multitrack(np.random.default_rng(13), [0, 33, None], 3))[None]
+    controls = model.controls(chords)
+    mu = model.encode_tensors(inputs, controls)[0]
+    padding = inputs[0].sum(-1) == 0
+    noisy = inputs.copy()
+    noisy[0, padding, 7] = 1.0  # rows of zeros after each end token become note-ons
+    np.testing.assert_array_equal(model.encode_tensors(noisy, controls)[0], mu)
+    noisy[0, 1] = np.roll(noisy[0, 1], 1)  # a row before the first track's end does count
+    assert np.abs(model.encode_tensors(noisy, controls)[0] - mu).max() > 1e-4
+
+
+def test_multitrack_interpolates_between_reconstructions(multitrack):
+    model, chords = multitrack
+    rng = np.random.default_rng(14)
+    a, b = random_multitrack(rng, [0, None], 4), random_multitrack(rng, [24, 40, 80], 4)
+    out = model.interpolate(a, b, 4, chords=chords)
+    ends = model.decode(model.encode([a, b], chords)[1], chords=chords)
+    assert (triples(out[:1]), triples(out[-1:])) == (triples(ends[:1]), triples(ends[1:]))
+
+
+def test_multitrack_needs_a_hierarchical_encoder():
+    converter = MultitrackConverter()
+    spec = NetworkSpec(490, 490, 8, (16,), (16,), 512, num_segments=8, conductor_sizes=(16,))
+    with pytest.raises(CheckpointError, match="needs a hierarchical encoder"):
+        MusicVAE(spec, converter)
+
+
+def test_multitrack_chords_are_one_chord_on_every_track():
+    model = MusicVAE.create("hier-multiperf_vel_1bar_med_chords", 8, [16, 16], [16])
+    controls = model.controls(["G7"]).reshape(8, 64, -1)
+    no_chord, chord = model.chord_encoder.encode("N.C."), model.chord_encoder.encode("G7")
+    assert (controls[:, 0] == no_chord).all()  # each track's program step
+    assert (controls[:, 1:] == chord).all()
+    with pytest.raises(ChordError, match="one chord for all its tracks"):
+        model.controls(["C", "G"])
 
 
 # -- bad input ------------------------------------------------------------------

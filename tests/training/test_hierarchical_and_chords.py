@@ -198,7 +198,11 @@ def test_chord_conditioned_training_resumes_exactly(chord_tunes, tmp_path):
 
 @pytest.mark.parametrize(
     "config, why",
-    [("hierdec-trio_16bar", "trio"), ("nade-drums_2bar_reduced", "NADE")],
+    [
+        ("hierdec-trio_16bar", "trio"),
+        ("nade-drums_2bar_reduced", "NADE"),
+        ("hier-multiperf_vel_1bar_med", "multitrack"),
+    ],
 )
 def test_other_families_are_refused_naming_why(long_tunes, tmp_path, config, why):
     with pytest.raises(UnsupportedModelError, match=why):

@@ -39,9 +39,6 @@ class Published:
         return self.folder or f"music_vae/{self.name}"
 
 
-_MULTITRACK = "a multitrack performance encoding (variable-length tracks of performance events)"
-
-
 def _free_bits(kind: str, family: str, description: str, refused: str) -> list[Published]:
     return [
         Published(
@@ -81,20 +78,19 @@ PUBLISHED: dict[str, Published] = {
             "music_vae/trio_4bar",
         ),
         Published("trio_16bar_xl", "trio", 16, 1710.0, "melody, bass, drums; very large", "", "music_vae/trio_16bar"),
-        Published("multitrack", "multitrack", 1, 26.4, "64 free bits; 1-byte weights", _MULTITRACK),
-        Published("multitrack_med", "multitrack", 1, 95.9, "medium, 64 free bits; 1-byte weights", _MULTITRACK),
-        Published("multitrack_med_fb256", "multitrack", 1, 95.9, "medium, 256 free bits; 1-byte weights", _MULTITRACK),
-        Published("multitrack_chords", "multitrack", 1, 26.9, "chord-conditioned; 1-byte weights", _MULTITRACK),
+        Published("multitrack", "multitrack", 1, 26.4, "64 free bits; 1-byte weights"),
+        Published("multitrack_med", "multitrack", 1, 95.9, "medium, 64 free bits; 1-byte weights"),
+        Published("multitrack_med_fb256", "multitrack", 1, 95.9, "medium, 256 free bits; 1-byte weights"),
+        Published("multitrack_chords", "multitrack on chords", 1, 26.9, "chord-conditioned; 1-byte weights"),
         Published(
-            "multitrack_med_chords", "multitrack", 1, 96.9, "medium, chord-conditioned; 1-byte weights", _MULTITRACK
+            "multitrack_med_chords", "multitrack on chords", 1, 96.9, "medium, chord-conditioned; 1-byte weights"
         ),
         Published(
             "multitrack_med_chords_fb256",
-            "multitrack",
+            "multitrack on chords",
             1,
             96.9,
             "medium, chord-conditioned, 256 free bits; 1-byte weights",
-            _MULTITRACK,
         ),
         Published("groovae_2bar_humanize", "GrooVAE", 2, 15.8, "humanises a quantised drum pattern"),
         Published("groovae_4bar", "GrooVAE", 4, 15.8, "drum performance autoencoder"),

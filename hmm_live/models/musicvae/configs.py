@@ -94,6 +94,23 @@ _16BAR: dict[str, Any] = {
     "max_beta": 0.2,
 }
 
+# Magenta's MultiInstrumentPerformanceConverter: 8 tracks of 64 tokens, 1 bar at 24 steps per quarter
+_MULTITRACK = {
+    "type": "MultitrackConverter",
+    "args": {
+        "numSteps": 512,
+        "numSegments": 8,
+        "stepsPerQuarter": 24,
+        "totalSteps": 96,
+        "numVelocityBins": 8,
+        "minPitch": 0,
+        "maxPitch": 127,
+    },
+}
+_MULTIPERF: dict[str, Any] = {"batch_size": 256, "z_size": 512, "transpose": (-3, 3)}
+_MULTIPERF_MED: dict[str, Any] = {**_MULTIPERF, "encoder_sizes": (1024, 1024), "decoder_sizes": (512, 512, 512)}
+_MULTIPERF_BIG: dict[str, Any] = {**_MULTIPERF, "encoder_sizes": (2048, 2048), "decoder_sizes": (1024, 1024, 1024)}
+
 _GROOVAE = HParams(free_bits=48, max_beta=0.2)  # z 256, encoder [512], decoder [256, 256]: the defaults
 
 CONFIGS: dict[str, Config] = {
@@ -147,6 +164,18 @@ CONFIGS: dict[str, Config] = {
             conductor=True,
             hierarchical_encoder=True,
         ),
+        *(
+            Config(
+                f"hier-multiperf_vel_1bar_{size}{suffix}",
+                _MULTITRACK,
+                chord_encoder="TriadChordEncoder" if suffix else None,
+                hparams=HParams(**hparams),
+                conductor=True,
+                hierarchical_encoder=True,
+            )
+            for size, hparams in (("med", _MULTIPERF_MED), ("big", _MULTIPERF_BIG))
+            for suffix in ("", "_chords")
+        ),
         Config("groovae_4bar", _groove(4), hparams=_GROOVAE),
         Config("groovae_2bar_humanize", _groove(2, humanize=True), hparams=_GROOVAE),
         Config("groovae_2bar_tap_fixed_velocity", _groove(2, tapify=True), hparams=_GROOVAE),
@@ -162,10 +191,6 @@ CONFIGS: dict[str, Config] = {
 UNSUPPORTED = {
     "nade-drums_2bar_full": "61-class NADE drum (hmm_live holds at most 12 drum classes)",
     "flat-trio_16bar": "trio (one decoder for all three instruments, which magenta-js cannot load either)",
-    "hier-multiperf_vel_1bar_med": "multitrack performance",
-    "hier-multiperf_vel_1bar_big": "multitrack performance",
-    "hier-multiperf_vel_1bar_med_chords": "multitrack performance",
-    "hier-multiperf_vel_1bar_big_chords": "multitrack performance",
     "groovae_2bar_add_closed_hh": "GrooVAE with drums removed from its input (add_instruments)",
     "groovae_2bar_hits_control_tfds": "GrooVAE with hits as controls",
 }

@@ -52,6 +52,11 @@ class MusicVAE:
                 f"{'needs' if data_converter.multi_label else 'cannot use'} a NADE decoder, and the network "
                 f"{'has' if spec.nade_hidden else 'has none'}: wrong config for this checkpoint?"
             )
+        if data_converter.end_token is not None and not spec.hierarchical_encoder:
+            raise CheckpointError(
+                f"the {data_converter.js_type} reads tracks of any length, which needs a hierarchical "
+                f"encoder (encoder/hierarchical_level_0/...), and the network's is flat: wrong config for this checkpoint?"
+            )
         control = chord_encoder.depth if chord_encoder else 0
         if control != spec.control_depth:
             raise CheckpointError(
@@ -59,7 +64,9 @@ class MusicVAE:
                 f"the config gives {control} ({chord_encoder.name if chord_encoder else 'no chordEncoder'})"
             )
         self.spec, self.data_converter, self.chord_encoder, self.config = (spec, data_converter, chord_encoder, config)
-        self.network = MusicVAENetwork(spec, GrooveDecoder if isinstance(data_converter, GrooveConverter) else Decoder)
+        self.network = MusicVAENetwork(
+            spec, GrooveDecoder if isinstance(data_converter, GrooveConverter) else Decoder, data_converter.end_token
+        )
         self._graphs: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
         self._graph_lock = threading.Lock()
 
@@ -99,17 +106,22 @@ class MusicVAE:
         z_size: int | None = None,
         encoder_sizes: Sequence[int] | None = None,
         decoder_sizes: Sequence[int] | None = None,
-        conductor_sizes: Sequence[int] = (),
-        hierarchical_encoder: bool = False,
+        conductor_sizes: Sequence[int] | None = None,
+        hierarchical_encoder: bool | None = None,
         seed: int | None = None,
     ) -> MusicVAE:
-        """A randomly initialised model of a Magenta config (its sizes unless given)."""
+        """A randomly initialised model of a Magenta config: its sizes unless given, its
+        hierarchical encoder and conductor (with the decoder's sizes, as Magenta's) unless told."""
         from hmm_live.models.musicvae.configs import get_config
 
         cfg = get_config(config)
         z_size = z_size or cfg.hparams.z_size
         encoder_sizes = encoder_sizes or cfg.hparams.encoder_sizes
         decoder_sizes = decoder_sizes or cfg.hparams.decoder_sizes
+        if conductor_sizes is None:
+            conductor_sizes = decoder_sizes if cfg.conductor else ()
+        if hierarchical_encoder is None:
+            hierarchical_encoder = cfg.hierarchical_encoder
         converter = converter_from_spec(cfg.data_converter)
         chords = ChordEncoder(cfg.chord_encoder) if cfg.chord_encoder else None
         spec = NetworkSpec(
@@ -175,6 +187,9 @@ class MusicVAE:
             return None
         if not chords:
             raise ChordError(f"this model is conditioned on chords ({self.chord_encoder.name}): pass chords=[...]")
+        segments = self.data_converter.num_segments
+        if self.data_converter.by_track and segments:
+            return self.chord_encoder.encode_tracks(chords, segments, self.num_steps // segments)
         return self.chord_encoder.encode_progression(chords, self.num_steps)
 
     def encode_tensors(self, inputs: np.ndarray, controls: np.ndarray | None = None):

@@ -163,12 +163,18 @@ class BidirectionalStack(keras.layers.Layer):
         self.output_dim = input_dim
         self.built = True
 
-    def call(self, x):
-        """x [B, T, D] -> concat(last forward h, first backward h) of the top layer."""
+    def call(self, x, lengths=None):
+        """x [B, T, D] -> concat(last forward h, first backward h) of the top layer. With
+        `lengths` [B], each sequence ends there: its backward LSTM starts at its last step."""
         for fw, bw in zip(self.forward, self.backward):
-            out_fw, out_bw = run_lstm(fw, x), run_lstm(bw, x, reverse=True)
+            out_fw = run_lstm(fw, x)
+            if lengths is None:
+                out_bw = run_lstm(bw, x, reverse=True)
+            else:  # reversing each sequence's own steps, the backward pass runs forward
+                out_bw = tf.reverse_sequence(run_lstm(bw, tf.reverse_sequence(x, lengths, 1, 0)), lengths, 1, 0)
             x = tf.concat([out_fw, out_bw], axis=-1)
-        return tf.concat([out_fw[:, -1], out_bw[:, 0]], axis=-1)
+        last_fw = out_fw[:, -1] if lengths is None else tf.gather(out_fw, lengths - 1, batch_dims=1)
+        return tf.concat([last_fw, out_bw[:, 0]], axis=-1)
 
 
 class Encoder(keras.layers.Layer):
@@ -190,11 +196,12 @@ class Encoder(keras.layers.Layer):
         self.sigma = dense(spec.z_size, input_dim, "encoder/sigma")
         self.built = True
 
-    def call(self, x):
+    def call(self, x, lengths=None):
+        """x [B, T, D]; `lengths` [B * segments]: where each segment ends (multitrack's tracks)."""
         if self.segments:  # level 0 encodes each bar, level 1 the bar embeddings
             batch, depth = tf.shape(x)[0], x.shape[-1]
             bars = tf.reshape(x, [batch * self.segments, -1, depth])
-            x = tf.reshape(self.levels[0](bars), [batch, self.segments, -1])
+            x = tf.reshape(self.levels[0](bars, lengths), [batch, self.segments, -1])
         final = self.levels[-1](x)
         return self.mu(final), tf.math.softplus(self.sigma(final))
 
@@ -394,10 +401,13 @@ class Conductor(keras.layers.Layer):
 class MusicVAENetwork(keras.Model):
     """Encoder + (conductor +) decoder(s), with a Magenta name on every weight."""
 
-    def __init__(self, spec: NetworkSpec, decoder_class: type[Decoder] = Decoder, **kwargs):
-        """decoder_class: what each step writes (GrooVAE's converter asks for its GrooveDecoder)."""
+    def __init__(
+        self, spec: NetworkSpec, decoder_class: type[Decoder] = Decoder, end_token: int | None = None, **kwargs
+    ):
+        """decoder_class: what each step writes (GrooVAE's converter asks for its GrooveDecoder);
+        end_token: the input class ending each segment, where segments vary in length (multitrack)."""
         super().__init__(**kwargs)
-        self.spec = spec
+        self.spec, self.end_token = spec, end_token  # end_token: a hierarchical encoder's (MusicVAE checks)
         self.encoder = Encoder(spec)
         self.conductor: Conductor | None
         if spec.num_segments and spec.conductor_sizes:
@@ -428,10 +438,20 @@ class MusicVAENetwork(keras.Model):
 
     def encode(self, inputs, controls=None):
         """inputs [B, T, input_depth], controls [T, C] or None -> (mu, sigma)."""
+        lengths = None if self.end_token is None else self.segment_lengths(inputs)
         if controls is not None:
             tiled = tf.tile(controls[tf.newaxis], [tf.shape(inputs)[0], 1, 1])
             inputs = tf.concat([inputs, tiled], axis=-1)
-        return self.encoder(inputs)
+        return self.encoder(inputs, lengths)
+
+    def segment_lengths(self, inputs):
+        """[B * segments]: each segment's steps up to and including its first end token (a row
+        that is the end token's one-hot), as magenta-js reads them; all its steps if it has none."""
+        segment = self.spec.segment_length
+        rows = tf.reshape(inputs, [-1, segment, inputs.shape[-1]])
+        is_end = tf.reduce_all(tf.equal(rows, tf.one_hot(self.end_token, inputs.shape[-1])), axis=-1)
+        first = tf.argmax(tf.cast(is_end, tf.int32), axis=1, output_type=tf.int32)
+        return tf.where(tf.reduce_any(is_end, axis=1), first + 1, segment)
 
     def decode(self, z, controls=None, steps=None, temperature=None, seed=None):
         """z [B, Z] -> labels [B, steps], or [B, steps, instruments] from a split decoder (GrooVAE:
