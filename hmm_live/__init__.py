@@ -8,7 +8,9 @@ import os
 import warnings
 from typing import TYPE_CHECKING
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's start-up chatter off stage
+# TF's C++ log off stage: its errors there are notices (oneDNN's "DT_INT64 only on AVX-512"
+# fallback, on some CPUs); failures reach Python as exceptions. 0 shows everything.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # pydub, pulled in by note_seq, warns at import that ffmpeg is missing; hmm_live never uses it
 warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
@@ -28,6 +30,9 @@ from hmm_live.errors import (  # noqa: E402
     UnsupportedModelError,
 )
 from hmm_live.lazy import lazy_names  # noqa: E402
+from hmm_live.quiet import install as _quiet_tensorflow  # noqa: E402
+
+_quiet_tensorflow()
 
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from hmm_live.models import MusicVAE, Responder, Subspacer

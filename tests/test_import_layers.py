@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hmm_live"
 LAYERS = [
-    {"errors", "grid", "lazy"},
+    {"errors", "grid", "lazy", "quiet"},
     {"limits", "files", "shipped"},
     {"music"},
     {"models"},

@@ -1,0 +1,47 @@
+"""TensorFlow's start-up notices off stage: the stderr filter around its first import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+NOTICES = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    "I0000 00:00:1796403351.075665   17871 port.cc:153] oneDNN custom operations are on.\n"
+    "W0000 00:00:1796403351.075665   17871 a.cc:1] a warning\n"
+    "E0000 00:00:1796403351.075665   17871 b.cc:2] an error\n"
+    "Traceback: not absl's, always kept\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("level", "shown"),
+    [
+        (0, NOTICES.splitlines(keepends=True)),
+        (1, NOTICES.splitlines(keepends=True)[2:]),
+        (2, NOTICES.splitlines(keepends=True)[3:]),
+        (3, NOTICES.splitlines(keepends=True)[4:]),
+    ],
+)
+def test_filtered_stderr_keeps_what_the_level_shows(level, shown):
+    child = (
+        "import os, sys\n"
+        "from hmm_live.quiet import filtered_stderr\n"
+        f"with filtered_stderr({level}):\n"
+        f"    os.write(2, {NOTICES.encode()!r})\n"
+        "    print('python too', file=sys.stderr)\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "".join(shown) + "python too\nafter\n"
+
+
+def test_importing_tensorflow_after_hmm_live_says_nothing():
+    """On a CPU with oneDNN (AVX-512) TensorFlow 2.21 prints notices at import and at its first int64 op."""
+    child = "import hmm_live, tensorflow as tf; tf.random.stateless_uniform([2], [1, 2], 0, 5, tf.int64)"
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
