@@ -363,7 +363,9 @@ def melody_control_sequences(rng: np.random.Generator) -> list[NoteSequence]:
     ]
 
 
-def melody_control_model(kind: str, seed: int, boolean: bool = False, chords=None, extra=()) -> MusicVAE:
+def melody_control_model(
+    kind: str, seed: int, boolean: bool = False, chords=None, extra=(), scale: float = 0.15
+) -> MusicVAE:
     """A tiny 2-bar melody-control model (mel_rhythm_2bar_tiny_*, mel_shape_*, mel_2bar_multicontrol_*)."""
     converter = converter_from_spec({"type": kind, "args": {"numSteps": 32, "minPitch": 21, "maxPitch": 108}})
     spec = NetworkSpec(
@@ -376,7 +378,7 @@ def melody_control_model(kind: str, seed: int, boolean: bool = False, chords=Non
         control_depth=(chords.depth if chords else 0) + sum(depth for _, depth in extra),
         boolean_output=boolean,
     )
-    return randomize(MusicVAE(spec, converter, chords, extra_controls=extra), seed)
+    return randomize(MusicVAE(spec, converter, chords, extra_controls=extra), seed, scale)
 
 
 def test_melody_rhythm(oracle, tmp_path):

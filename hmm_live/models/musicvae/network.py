@@ -351,6 +351,8 @@ class BooleanDecoder(Decoder):
     is on where its logit >= 0, or at a temperature where sigmoid(logit / T) >= a uniform draw.
     Labels are bit masks (class c on: bit c), fed back as the classes on."""
 
+    kind = "boolean"
+
     def __init__(self, sizes, output_depth: int, z_dim: int, control_depth: int, prefix: str, projection_depth=0):
         super().__init__(sizes, output_depth, z_dim, control_depth, prefix, projection_depth)
         self.no_output = 0  # no class on: a row of zeros
@@ -377,12 +379,14 @@ class BooleanDecoder(Decoder):
         return tf.random.stateless_uniform([*shape, self.output_depth], seed)
 
     def teacher_forced(self, z, targets, sampling_probability, noise, controls=None, start=None):
-        raise UnsupportedModelError(f"training a {type(self).__name__} is not supported by hmm_live")
+        raise UnsupportedModelError(f"training a {self.kind} decoder is not supported by hmm_live")
 
 
 class NadeDecoder(BooleanDecoder):
     """An LSTM decoder with a NADE output (Magenta's MultiLabelRnnNadeDecoder): several drum
     classes per step, each chosen given those before. Labels are bit masks, as BooleanDecoder's."""
+
+    kind = "NADE"
 
     def __init__(self, sizes, output_depth: int, nade_hidden: int, z_dim: int, control_depth: int, prefix: str):
         # the projection gives the NADE's b_enc, then its b_dec
