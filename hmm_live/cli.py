@@ -336,6 +336,8 @@ def _info(args) -> int:
     print(f"data converter: {model.data_converter.spec()}")
     if model.chord_encoder:
         print(f"chord encoder: {model.chord_encoder.name}")
+    if model.extra_controls:
+        print("extra controls: " + ", ".join(f"{name} ({depth} per step)" for name, depth in model.extra_controls))
     return 0
 
 

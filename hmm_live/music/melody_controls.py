@@ -95,10 +95,16 @@ class _MelodyControlConverter(DataConverter):
         return self.melody.to_labels(sequence)
 
     def _tracks(self, sequence: NoteSequence) -> list[np.ndarray]:
-        raise UnsupportedModelError(f"training a {self.js_type} model is not supported by hmm_live")
+        raise self._no_windows()
 
     def _has_onset(self, labels: np.ndarray) -> bool:
-        raise UnsupportedModelError(f"training a {self.js_type} model is not supported by hmm_live")
+        raise self._no_windows()
+
+    def _no_windows(self) -> UnsupportedModelError:
+        """hmm_live trains and evaluates no melody-control model (magenta-js publishes no training)."""
+        return UnsupportedModelError(
+            f"hmm_live cuts no training or evaluation windows for a {self.js_type} model from whole pieces"
+        )
 
 
 @handles("MelodyRhythmConverter")

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from hmm_live import ChordError, ConfigError, MusicVAE, UnsupportedModelError
+from hmm_live.cli import main
 from hmm_live.music import ChordEncoder, from_notes, melody_controls
+from hmm_live.training import evaluate
 from tests.models.test_conformance import melody_control_model
 from tests.support import MULTICONTROL, random_melody
 
@@ -114,3 +116,11 @@ def test_a_rhythm_model_samples_at_a_temperature(rhythm):
 def test_a_boolean_decoder_is_not_trained(rhythm):
     with pytest.raises(UnsupportedModelError, match="training a boolean decoder"):
         rhythm.network.decoder.teacher_forced(np.zeros((1, 16), np.float32), np.zeros((1, 32), np.int64), 0.0, None)
+
+
+def test_hmm_live_info_lists_the_extra_controls_and_evaluate_refuses_them(multicontrol, tmp_path, capsys):
+    multicontrol.save(tmp_path / "m")
+    assert main(["info", str(tmp_path / "m")]) == 0
+    assert "extra controls: rhythm (1 per step), shape (3 per step), register (4 per step)" in capsys.readouterr().out
+    with pytest.raises(UnsupportedModelError, match=r"extra controls \(rhythm, shape, register\)"):
+        evaluate(multicontrol, np.zeros((2, 32), np.int64))

@@ -89,5 +89,5 @@ def test_bad_melodies_are_named():
         MelodyShapeConverter().to_inputs(seq)
     with pytest.raises(SequenceError, match="longer than the model's 32 steps"):
         MelodyRhythmConverter().to_inputs(from_notes([(60, 40, 41)], 48))
-    with pytest.raises(UnsupportedModelError, match="training a MelodyRhythmConverter model"):
+    with pytest.raises(UnsupportedModelError, match="no training or evaluation windows for a MelodyRhythmConverter"):
         MelodyRhythmConverter().training_windows(from_notes([(60, 0, 4)], 32))
