@@ -77,7 +77,13 @@ def register(events: np.ndarray, min_pitch: int, boundaries: Sequence[int]) -> n
 class _MelodyControlConverter(DataConverter):
     """A melody read as one of its control signals; decoding writes the signal back as notes."""
 
-    def __init__(self, num_steps: int = 32, min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH, num_segments=None):
+    def __init__(
+        self,
+        num_steps: int = 32,
+        min_pitch: int = MIN_PITCH,
+        max_pitch: int = MAX_PITCH,
+        num_segments: int | None = None,
+    ):
         super().__init__(num_steps, num_segments)
         self.melody = MelodyConverter(num_steps, min_pitch, max_pitch, num_segments)
 
