@@ -336,6 +336,8 @@ def _info(args) -> int:
     print(f"data converter: {model.data_converter.spec()}")
     if model.chord_encoder:
         print(f"chord encoder: {model.chord_encoder.name}")
+    if model.extra_controls:
+        print("extra controls: " + ", ".join(f"{name} ({depth} per step)" for name, depth in model.extra_controls))
     return 0
 
 
@@ -351,9 +353,8 @@ def _models(args) -> int:
 
     print(f"{'NAME':<32} {'FAMILY':<18} {'BARS':>4} {'SIZE':>9}  CACHED  DESCRIPTION")
     for p in catalog.PUBLISHED.values():
-        what = f"not supported: {p.refused}" if p.refused else p.description
         cached = "yes" if catalog.cached(p.name) else "-"
-        print(f"{p.name:<32} {p.family:<18} {p.bars:>4} {p.size_mb:>6.1f} MB  {cached:<6}  {what}")
+        print(f"{p.name:<32} {p.family:<18} {p.bars:>4} {p.size_mb:>6.1f} MB  {cached:<6}  {p.description}")
     print(f"cache: {catalog.cache()}; server: {catalog.base_url()}")
     return 0
 

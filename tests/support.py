@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]  # the repository root: checkpoints/, bench/, tests/data/
 HELDOUT = REPO / "tests" / "data" / "heldout.npz"  # the test split\'s windows (tests/data/make_heldout.py)
+# the extra controls hmm_live assumes mel_2bar_multicontrol_* takes (docs/musicvae.md): name, depth
+MULTICONTROL = (("rhythm", 1), ("shape", 3), ("register", 4))
 
 
 def randomize(model: MusicVAE, seed: int, scale: float = 0.15) -> MusicVAE:

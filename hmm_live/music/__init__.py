@@ -11,6 +11,7 @@ from hmm_live.music.converters import DataConverter, converter_from_spec
 from hmm_live.music.drums import DrumRollConverter, DrumsConverter  # importing a converter registers it
 from hmm_live.music.groove import GrooveConverter
 from hmm_live.music.melody import MelodyConverter
+from hmm_live.music.melody_controls import MelodyRhythmConverter, MelodyShapeConverter, melody_controls
 from hmm_live.music.multitrack import MultitrackConverter
 from hmm_live.music.sequences import (
     STEPS_PER_BAR,
@@ -40,6 +41,9 @@ __all__ = [
     "TrioConverter",
     "GrooveConverter",
     "MelodyConverter",
+    "MelodyRhythmConverter",
+    "MelodyShapeConverter",
+    "melody_controls",
     "MultitrackConverter",
     "STEPS_PER_BAR",
     "STEPS_PER_QUARTER",

@@ -4,7 +4,7 @@ A converter owns one event encoding (melody, drums). Its spec is the
 magenta-js `dataConverter` JSON, so a checkpoint's config.json picks it:
 each DataConverter subclass registers the spec type names it reads with
 `@handles(...)`, and `converter_from_spec` looks them up. The concrete
-converters live in their own modules (melody.py, drums.py, groove.py, multitrack.py...), which import this
+converters live in their own modules (melody.py, melody_controls.py, drums.py, groove.py, multitrack.py...), which import this
 one; `hmm_live/music/__init__.py` imports them, so they are registered before
 any spec is read. A new encoding: subclass DataConverter, decorate it with
 `@handles`, import its module there.
@@ -176,8 +176,4 @@ def converter_from_spec(spec: dict[str, Any]) -> DataConverter:
         raise ConfigError(f"dataConverter {kind!r} lacks the argument {e.args[0]!r}") from None
 
 
-_UNSUPPORTED = {
-    "TrioRhythmConverter": "trio rhythm",
-    "MelodyRhythmConverter": "melody rhythm",
-    "MelodyShapeConverter": "melody shape",
-}
+_UNSUPPORTED = {"TrioRhythmConverter": "trio rhythm"}

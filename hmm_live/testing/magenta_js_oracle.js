@@ -31,7 +31,11 @@ async function main() {
   const model = new mm.MusicVAE(job.url);
   await model.initialize();
   const out = {load_ms: now() - started};
-  const controlArgs = job.chords ? {chordProgression: job.chords} : undefined;
+  // job.extra_controls: {name: [steps, depth]}, magenta-js's extraControls
+  const extraControls = job.extra_controls ? Object.fromEntries(
+      Object.entries(job.extra_controls).map(([name, v]) => [name, tf.tensor2d(v)])) : undefined;
+  const controlArgs = job.chords || extraControls ?
+      {chordProgression: job.chords || undefined, extraControls} : undefined;
   // magenta-js encodes variable-length segments (multitrack) one sequence at a time
   const oneByOne = !!model.dataConverter.endTensor;
   async function encodeEach(encode, items) {

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from hmm_live.errors import ConfigError
+from hmm_live.errors import ConfigError, UnsupportedModelError
 from hmm_live.models.musicvae.configs import HParams
 from hmm_live.models.musicvae.model import MusicVAE
 from hmm_live.music.groove import TAP_CLASS, GrooveConverter
@@ -48,6 +48,11 @@ def evaluate(
         return evaluate_groove(model, labels, batch_size)
     if labels.ndim != 2 or labels.shape[1] != model.num_steps or not len(labels):
         raise ConfigError(f"evaluate needs labels [n > 0, {model.num_steps}], got {list(labels.shape)}")
+    if model.extra_controls:
+        raise UnsupportedModelError(
+            f"evaluating a model with extra controls ({', '.join(name for name, _ in model.extra_controls)}) "
+            f"is not supported by hmm_live"
+        )
     if (controls is None) != (model.chord_encoder is None):
         raise ConfigError("evaluate needs the windows' chords (controls) exactly when the model is chord-conditioned")
     objective = Objective(model.network, model.data_converter, HParams(batch_size=batch_size))

@@ -136,12 +136,27 @@ def test_unsupported_variables_say_so(small, tmp_path):
         MusicVAE.load(tmp_path / "control")
 
 
+def test_magenta_js_config_fields_hmm_live_lacks_are_named(small, tmp_path):
+    checkpoints.write_js(tmp_path / "m", small.weights(), {**small.js_config(), "conditionOnKey": True})
+    with pytest.raises(UnsupportedModelError, match="field 'conditionOnKey' asks for key conditioning"):
+        MusicVAE.load(tmp_path / "m")
+
+
 @pytest.mark.parametrize(
-    ("field", "value"), [("extraControls", [{"name": "rhythm", "depth": 2}]), ("conditionOnKey", True)]
+    ("fields", "error", "message"),
+    [
+        ({"extraControls": [{"name": "rhythm", "depth": 2}]}, CheckpointError, "expects 0 control values.*rhythm of 2"),
+        ({"extraControls": [{"name": "rhythm", "depth": 0}]}, ConfigError, r"extraControls' item 0 field 'depth'"),
+        ({"extraControls": [{"name": "a", "depth": 1}] * 2}, ConfigError, "the control 'a' appears twice"),
+        ({"extraControls": {"rhythm": 1}}, ConfigError, "extraControls"),
+        ({"useBooleanDecoder": True}, CheckpointError, "MelodyConverter cannot use a NADE or boolean decoder"),
+        ({"useBooleanDecoder": "yes"}, ConfigError, "useBooleanDecoder"),
+    ],
+    ids=["depths-unlike-the-weights", "depth-0", "twice", "not-a-list", "boolean-for-classes", "boolean-not-bool"],
 )
-def test_magenta_js_config_fields_hmm_live_lacks_are_named(small, tmp_path, field, value):
-    checkpoints.write_js(tmp_path / "m", small.weights(), {**small.js_config(), field: value})
-    with pytest.raises(UnsupportedModelError, match=f"field '{field}' asks for"):
+def test_bad_extra_controls_and_decoder_kinds_are_named(small, tmp_path, fields, error, message):
+    checkpoints.write_js(tmp_path / "m", small.weights(), {**small.js_config(), **fields})
+    with pytest.raises(error, match=message):
         MusicVAE.load(tmp_path / "m")
 
 

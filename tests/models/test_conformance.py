@@ -19,8 +19,10 @@ from hmm_live.music import (
     TrioConverter,
     converter_from_spec,
     from_notes,
+    melody_controls,
 )
 from tests.support import (
+    MULTICONTROL,
     js_sequence,
     js_timed_sequence,
     note_triples,
@@ -34,15 +36,17 @@ from tests.support import (
 pytestmark = pytest.mark.timeout(1200)
 
 
-def check_against_js(oracle, model: MusicVAE, folder, sequences, chords=None, js_sequences=True):
+def check_against_js(oracle, model: MusicVAE, folder, sequences, chords=None, js_sequences=True, extra_controls=None):
     """Encode and greedily decode with both implementations and compare."""
     rng = np.random.default_rng(7)
     inputs = np.stack([model.data_converter.to_inputs(s) for s in sequences])
-    controls = model.controls(chords)
+    controls = model.controls(chords, extra_controls)
     mu, _ = model.encode_tensors(inputs, controls)
     z = np.concatenate([mu, rng.standard_normal((3, model.z_size)).astype(np.float32)])
     job = {"inputs": inputs.tolist(), "z": z.tolist(), "chords": chords}
-    job |= {"split_depths": list(model.spec.split_depths) or None, "multi_label": bool(model.spec.nade_hidden)}
+    if extra_controls:
+        job["extra_controls"] = {name: np.asarray(v).tolist() for name, v in extra_controls.items()}
+    job |= {"split_depths": list(model.spec.split_depths) or None, "multi_label": model.data_converter.multi_label}
     if js_sequences:
         job["sequences"] = [js_sequence(s) for s in sequences]
     ref = oracle.run(folder, **job)
@@ -54,7 +58,7 @@ def check_against_js(oracle, model: MusicVAE, folder, sequences, chords=None, js
         np.testing.assert_allclose(np.array(ref["sequence_mu"]), mu, atol=1e-4, rtol=0)
     labels = model.decode_labels(z, controls=controls)
     np.testing.assert_array_equal(np.array(ref["labels"]), labels)
-    ours = model.decode(z, chords=chords)
+    ours = model.decode(z, chords=chords, extra_controls=extra_controls)
     assert [note_triples(s) for s in ours] == ref["notes"]
     assert [[[n.instrument, n.program, n.is_drum] for n in s.notes] for s in ours] == ref["instruments"]
     return mu, labels
@@ -345,3 +349,66 @@ def test_multitrack(oracle, tmp_path, config, chords, seed, end_bias):
     assert (inputs_labels(model, sequences) == -1).any()  # some track was shorter than its rows
     assert (labels == model.data_converter.end_token).any()  # some decoded tracks ended early
     assert any(model.data_converter.from_labels(row).notes for row in labels)  # and some played notes
+
+
+def melody_control_sequences(rng: np.random.Generator) -> list[NoteSequence]:
+    """Random melodies and the contour's edge cases: silence, one note, one note on the last step,
+    a repeated pitch, two notes at once (the higher one counts), a first direction late."""
+    return [random_melody(rng) for _ in range(4)] + [
+        from_notes([], 32),
+        from_notes([(60, 5, 9)], 32),
+        from_notes([(60, 31, 32)], 32),
+        from_notes([(62, 0, 4), (62, 8, 12), (62, 30, 32)], 32),
+        from_notes([(60, 2, 6), (67, 2, 4), (64, 10, 11), (64, 20, 21), (59, 31, 32)], 32),
+    ]
+
+
+def melody_control_model(
+    kind: str, seed: int, boolean: bool = False, chords=None, extra=(), scale: float = 0.15
+) -> MusicVAE:
+    """A tiny 2-bar melody-control model (mel_rhythm_2bar_tiny_*, mel_shape_*, mel_2bar_multicontrol_*)."""
+    converter = converter_from_spec({"type": kind, "args": {"numSteps": 32, "minPitch": 21, "maxPitch": 108}})
+    spec = NetworkSpec(
+        input_depth=converter.input_depth,
+        output_depth=converter.output_depth,
+        z_size=16,
+        encoder_sizes=(32,),
+        decoder_sizes=(24, 24),
+        num_steps=32,
+        control_depth=(chords.depth if chords else 0) + sum(depth for _, depth in extra),
+        boolean_output=boolean,
+    )
+    return randomize(MusicVAE(spec, converter, chords, extra_controls=extra), seed, scale)
+
+
+def test_melody_rhythm(oracle, tmp_path):
+    """mel_rhythm_2bar_tiny_*: onsets in, a boolean decoder's onsets out, written as snare hits."""
+    model = melody_control_model("MelodyRhythmConverter", seed=50, boolean=True)
+    model.export(tmp_path / "rhythm", quantization="uint8")
+    model = MusicVAE.load(tmp_path / "rhythm")
+    sequences = melody_control_sequences(np.random.default_rng(10))
+    _, labels = check_against_js(oracle, model, tmp_path / "rhythm", sequences)
+    assert 0 < labels.mean() < 1  # some steps hit, some not
+
+
+def test_melody_shape(oracle, tmp_path):
+    """mel_shape_2bar_tiny_*: the contour in (magenta-js's tensor from its own melody too), classes out."""
+    model = melody_control_model("MelodyShapeConverter", seed=51)
+    model.export(tmp_path / "shape")
+    sequences = melody_control_sequences(np.random.default_rng(11))
+    _, labels = check_against_js(oracle, model, tmp_path / "shape", sequences)
+    assert len(np.unique(labels)) == 3
+
+
+def test_melody_on_chords_and_controls(oracle, tmp_path):
+    """mel_2bar_multicontrol_tiny_*: a melody on chords, then rhythm, shape and register, concatenated
+    in that order; the controls taken from a melody, as one would."""
+    model = melody_control_model("MelodyConverter", 52, chords=ChordEncoder("PitchChordEncoder"), extra=MULTICONTROL)
+    model.export(tmp_path / "multicontrol", quantization="uint16")
+    model = MusicVAE.load(tmp_path / "multicontrol")
+    rng = np.random.default_rng(12)
+    controls = melody_controls(random_melody(rng))
+    assert controls["register"].any()
+    assert controls["rhythm"].any()
+    sequences = [random_melody(rng) for _ in range(4)]
+    check_against_js(oracle, model, tmp_path / "multicontrol", sequences, ["C", "G7"], extra_controls=controls)

@@ -14,7 +14,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from hmm_live.errors import CheckpointError, UnsupportedModelError
+from hmm_live.errors import CheckpointError
 from hmm_live.files import cache_dir
 from hmm_live.models.musicvae.download import complete, download
 
@@ -31,7 +31,6 @@ class Published:
     bars: int
     size_mb: float
     description: str
-    refused: str = ""  # why hmm_live cannot run it; "" where it can
     folder: str = ""  # its folder under the base URL, where not music_vae/NAME
 
     @property
@@ -39,7 +38,7 @@ class Published:
         return self.folder or f"music_vae/{self.name}"
 
 
-def _free_bits(kind: str, family: str, description: str, refused: str) -> list[Published]:
+def _free_bits(kind: str, family: str, description: str) -> list[Published]:
     return [
         Published(
             f"{kind}_fb{fb}",
@@ -47,8 +46,7 @@ def _free_bits(kind: str, family: str, description: str, refused: str) -> list[P
             2,
             11.0 if "multicontrol" in kind else 6.0,
             f"{description}; {fb} free bits",
-            refused,
-            f"music_vae/mel_multicontrol/{kind}_fb{fb}",
+            folder=f"music_vae/mel_multicontrol/{kind}_fb{fb}",
         )
         for fb in (0, 8, 16, 32)
     ]
@@ -74,10 +72,9 @@ PUBLISHED: dict[str, Published] = {
             4,
             17.6,
             "melody, bass, drums; small, strong prior; 1-byte weights",
-            "",
             "music_vae/trio_4bar",
         ),
-        Published("trio_16bar_xl", "trio", 16, 1710.0, "melody, bass, drums; very large", "", "music_vae/trio_16bar"),
+        Published("trio_16bar_xl", "trio", 16, 1710.0, "melody, bass, drums; very large", "music_vae/trio_16bar"),
         Published("multitrack", "multitrack", 1, 26.4, "64 free bits; 1-byte weights"),
         Published("multitrack_med", "multitrack", 1, 95.9, "medium, 64 free bits; 1-byte weights"),
         Published("multitrack_med_fb256", "multitrack", 1, 95.9, "medium, 256 free bits; 1-byte weights"),
@@ -109,10 +106,9 @@ PUBLISHED: dict[str, Published] = {
             "mel_2bar_multicontrol_tiny",
             "melody on controls",
             "conditioned on chord, rhythm, shape and register; tiny",
-            "extra control inputs (rhythm, shape, register)",
         ),
-        *_free_bits("mel_rhythm_2bar_tiny", "melody rhythm", "tiny", "a melody-rhythm encoding"),
-        *_free_bits("mel_shape_2bar_tiny", "melody shape", "tiny", "a melody-shape encoding"),
+        *_free_bits("mel_rhythm_2bar_tiny", "melody rhythm", "tiny"),
+        *_free_bits("mel_shape_2bar_tiny", "melody shape", "tiny"),
     ]
 }
 
@@ -155,19 +151,8 @@ def cached(name_or_url: str) -> bool:
 
 
 def fetch(name_or_url: str, progress: bool = True) -> Path:
-    """The cached folder of a published name or a checkpoint URL, downloaded first if need be.
-
-    A published model hmm_live cannot run is refused before any download.
-    """
-    if is_url(name_or_url):
-        target_url = name_or_url
-    else:
-        entry = published(name_or_url)
-        if entry.refused:
-            raise UnsupportedModelError(
-                f"{entry.name} is a {entry.family} model with {entry.refused}, which hmm_live does not support"
-            )
-        target_url = url(entry.name)
+    """The cached folder of a published name or a checkpoint URL, downloaded first if need be."""
+    target_url = name_or_url if is_url(name_or_url) else url(name_or_url)
     target = folder(name_or_url)
     if complete(target):
         return target

@@ -43,11 +43,21 @@ class Checkpoint:
     chord encoder they go with."""
 
     weights: dict[str, np.ndarray]
-    converter: DataConverter
-    chords: ChordEncoder | None
+    parts: JsParts
     config_name: str | None
     source: str
     spec: NetworkSpec | None = None  # hmm_live.json's until read_checkpoint checks it
+
+
+@dataclass(frozen=True)
+class JsParts:
+    """What a magenta-js config.json says besides the weights: how to read and write music,
+    and what conditions the model."""
+
+    converter: DataConverter
+    chords: ChordEncoder | None = None
+    extra_controls: tuple[tuple[str, int], ...] = ()  # (name, depth) of each extra control, in order
+    boolean_decoder: bool = False  # useBooleanDecoder: one Bernoulli label per class
 
 
 def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
@@ -61,8 +71,9 @@ def read_checkpoint(path: str | Path, config: str | None = None) -> Checkpoint:
         for name, value in ckpt.weights.items():
             if not np.isfinite(value).all():
                 raise CheckpointError(f"variable {name} holds NaN or infinite values")
+        converter = ckpt.parts.converter
         spec = infer_spec(
-            ckpt.weights, ckpt.converter.num_steps, ckpt.converter.num_segments, ckpt.converter.input_depth
+            ckpt.weights, converter.num_steps, converter.num_segments, converter.input_depth, ckpt.parts.boolean_decoder
         )
     if ckpt.spec is not None and ckpt.spec != spec:
         wrong = [
@@ -165,11 +176,21 @@ def _read_json(folder: Path, name: str) -> Any:
         raise CheckpointError(f"{path} is not valid JSON: {e}") from None
 
 
-def _parts(js_config: dict[str, Any]) -> tuple[DataConverter, ChordEncoder | None]:
-    """The data converter and chord encoder a magenta-js config names."""
+def _parts(js_config: dict[str, Any]) -> JsParts:
+    """The data converter, chord encoder, extra controls and decoder kind a magenta-js config names."""
     converter = converter_from_spec(js_config["dataConverter"])
     name = js_config.get("chordEncoder")
-    return converter, None if name is None else ChordEncoder(of_type(name, str, "field 'chordEncoder'"))
+    chords = None if name is None else ChordEncoder(of_type(name, str, "field 'chordEncoder'"))
+    boolean = of_type(js_config.get("useBooleanDecoder", False), bool, "field 'useBooleanDecoder'")
+    extra: list[tuple[str, int]] = []
+    for i, item in enumerate(of_type(js_config.get("extraControls") or [], list, "field 'extraControls'")):
+        where = f"field 'extraControls' item {i}"
+        item = of_type(item, dict, where)
+        control = of_type(item.get("name"), str, f"{where} field 'name'")
+        if control in dict(extra):
+            raise ConfigError(f"{where}: the control {control!r:.60} appears twice")
+        extra.append((control, limits.int_field(item.get("depth"), f"{where} field 'depth'", 1, limits.MAX_DEPTH)))
+    return JsParts(converter, chords, tuple(extra), boolean)
 
 
 def _read_own(folder: Path) -> Checkpoint:
@@ -191,14 +212,10 @@ def _read_own(folder: Path) -> Checkpoint:
 
 
 # config.json fields of magenta-js MusicVAEs that hmm_live does not implement, and what they ask for
-_UNSUPPORTED_FIELDS = {
-    "extraControls": "extra control inputs (rhythm, shape, register)",
-    "conditionOnKey": "key conditioning",
-    "useBooleanDecoder": "a boolean (multi-label) decoder",
-}
+_UNSUPPORTED_FIELDS = {"conditionOnKey": "key conditioning"}
 
 
-def read_js_config(folder: Path) -> tuple[DataConverter, ChordEncoder | None]:
+def read_js_config(folder: Path) -> JsParts:
     """config.json's data converter and chord encoder. A model hmm_live cannot run is
     refused here, before any weight is read (or, downloading, fetched)."""
     config_path = folder / "config.json"
@@ -228,7 +245,7 @@ def shard_groups(folder: Path) -> list[tuple[list[str], int]]:
 
 
 def _read_js(folder: Path, config: str | None) -> Checkpoint:
-    converter, chords = read_js_config(folder)
+    parts = read_js_config(folder)
     manifest_path = folder / "weights_manifest.json"
     weights: dict[str, np.ndarray] = {}
     for paths, entries in _manifest(folder, manifest_path):
@@ -237,7 +254,7 @@ def _read_js(folder: Path, config: str | None) -> Checkpoint:
         for entry in entries:
             weights[entry.name] = entry.decode(blob, offset)
             offset += entry.nbytes
-    return Checkpoint(weights, converter, chords, config, str(folder))
+    return Checkpoint(weights, parts, config, str(folder))
 
 
 @dataclass(frozen=True)
@@ -343,7 +360,7 @@ def _read_tf(prefix: Path, config: str | None) -> Checkpoint:
             f"pass config= one of Magenta's config names, e.g. 'cat-mel_2bar_small'"
         )
     cfg = get_config(config)
-    converter, chords = _parts(cfg.js_config())
+    parts = _parts(cfg.js_config())
     import tensorflow as tf
 
     try:
@@ -361,7 +378,7 @@ def _read_tf(prefix: Path, config: str | None) -> Checkpoint:
         weights = {n: np.asarray(reader.get_tensor(n), np.float32) for n in shapes}
     except Exception as e:  # as above
         raise CheckpointError(f"TF checkpoint {prefix} cannot be read: {_first_line(e)}") from None
-    return Checkpoint(weights, converter, chords, cfg.name, str(prefix))
+    return Checkpoint(weights, parts, cfg.name, str(prefix))
 
 
 def _first_line(e: Exception) -> str:
@@ -401,9 +418,14 @@ def _read_tar(path: Path, config: str | None) -> Checkpoint:
 
 
 def infer_spec(
-    weights: dict[str, np.ndarray], num_steps: int, num_segments: int | None, input_depth: int
+    weights: dict[str, np.ndarray],
+    num_steps: int,
+    num_segments: int | None,
+    input_depth: int,
+    boolean_output: bool = False,
 ) -> NetworkSpec:
-    """Read a network's sizes off its Magenta variable shapes."""
+    """Read a network's sizes off its Magenta variable shapes (`boolean_output`: config.json's
+    useBooleanDecoder, which they do not show)."""
     for marker, what in (
         ("control_preprocessing/", "control-preprocessing decoder"),
         ("input_projection_wrapper", "residual LSTM"),
@@ -481,6 +503,7 @@ def infer_spec(
         conductor_sizes=tuple(conductor_sizes),
         split_depths=split_depths if split else (),
         nade_hidden=nade_hidden,
+        boolean_output=boolean_output,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -22,10 +22,11 @@ from hmm_live.music.groove import GrooveConverter
 from hmm_live.music.sequences import NoteSequence
 
 ArrayLike = np.ndarray | Sequence[Sequence[float]]
+ExtraControls = Mapping[str, ArrayLike]  # control name -> [num_steps, depth] values
 
 
 class MusicVAE:
-    """A MusicVAE bound to its data converter (and chord encoder, if conditioned)."""
+    """A MusicVAE bound to its data converter (and chord encoder and extra controls, if conditioned)."""
 
     def __init__(
         self,
@@ -33,7 +34,10 @@ class MusicVAE:
         data_converter: DataConverter,
         chord_encoder: ChordEncoder | None = None,
         config: str | None = None,
+        extra_controls: Sequence[tuple[str, int]] = (),
     ):
+        """extra_controls: (name, depth) of each control signal beyond chords (magenta-js's
+        extraControls), in the order the network reads them after the chords."""
         if data_converter.input_depth != spec.input_depth or data_converter.output_depth != spec.output_depth:
             raise CheckpointError(
                 f"the {data_converter.js_type} reads {data_converter.input_depth} and writes "
@@ -46,24 +50,29 @@ class MusicVAE:
                 f"{list(data_converter.split_depths) or 'none'} classes, the network "
                 f"{list(spec.split_depths) or 'one decoder for all'}: wrong config for this checkpoint?"
             )
-        if data_converter.multi_label != bool(spec.nade_hidden):
+        if data_converter.multi_label != bool(spec.nade_hidden or spec.boolean_output):
             raise CheckpointError(
                 f"the {data_converter.js_type} "
-                f"{'needs' if data_converter.multi_label else 'cannot use'} a NADE decoder, and the network "
-                f"{'has' if spec.nade_hidden else 'has none'}: wrong config for this checkpoint?"
+                f"{'needs' if data_converter.multi_label else 'cannot use'} a NADE or boolean decoder, and the "
+                f"network {'has one' if spec.nade_hidden or spec.boolean_output else 'has neither'}: "
+                f"wrong config for this checkpoint?"
             )
         if data_converter.end_token is not None and not spec.hierarchical_encoder:
             raise CheckpointError(
                 f"the {data_converter.js_type} reads tracks of any length, which needs a hierarchical "
                 f"encoder (encoder/hierarchical_level_0/...), and the network's is flat: wrong config for this checkpoint?"
             )
-        control = chord_encoder.depth if chord_encoder else 0
+        extra_controls = tuple((str(name), int(depth)) for name, depth in extra_controls)
+        control = (chord_encoder.depth if chord_encoder else 0) + sum(depth for _, depth in extra_controls)
         if control != spec.control_depth:
+            given = [chord_encoder.name if chord_encoder else "no chordEncoder"]
+            given += [f"{name} of {depth}" for name, depth in extra_controls]
             raise CheckpointError(
                 f"the checkpoint's encoder expects {spec.control_depth} control values per step, "
-                f"the config gives {control} ({chord_encoder.name if chord_encoder else 'no chordEncoder'})"
+                f"the config gives {control} ({', '.join(given)})"
             )
         self.spec, self.data_converter, self.chord_encoder, self.config = (spec, data_converter, chord_encoder, config)
+        self.extra_controls = extra_controls
         self.network = MusicVAENetwork(
             spec, GrooveDecoder if isinstance(data_converter, GrooveConverter) else Decoder, data_converter.end_token
         )
@@ -95,7 +104,8 @@ class MusicVAE:
         ckpt = checkpoints.read_checkpoint(catalog.locate(path, progress), config)
         assert ckpt.spec is not None  # read_checkpoint always sets it
         with naming(ckpt.source):
-            model = cls(ckpt.spec, ckpt.converter, ckpt.chords, ckpt.config_name)
+            parts = ckpt.parts
+            model = cls(ckpt.spec, parts.converter, parts.chords, ckpt.config_name, parts.extra_controls)
         checkpoints.assign_weights(model.network.magenta_weights(), ckpt.weights, ckpt.source)
         return model
 
@@ -156,9 +166,13 @@ class MusicVAE:
         return {n: v.numpy() for n, v in self.network.magenta_weights().items()}
 
     def js_config(self) -> dict:
-        out = {"type": "MusicVAE", "dataConverter": self.data_converter.spec()}
+        out: dict = {"type": "MusicVAE", "dataConverter": self.data_converter.spec()}
         if self.chord_encoder:
             out["chordEncoder"] = self.chord_encoder.name
+        if self.extra_controls:
+            out["extraControls"] = [{"name": name, "depth": depth} for name, depth in self.extra_controls]
+        if self.spec.boolean_output:
+            out["useBooleanDecoder"] = True
         return out
 
     def save(self, path: str | Path, quantization: str | None = None) -> Path:
@@ -179,8 +193,14 @@ class MusicVAE:
         return checkpoints.write_js(path, self.weights(), self.js_config(), quantization)
 
     # -- tensors ----------------------------------------------------------
-    def controls(self, chords: Sequence[str] | None) -> np.ndarray | None:
-        """Chord symbols -> [num_steps, depth] controls, checking the model wants them."""
+    def controls(self, chords: Sequence[str] | None, extra_controls: ExtraControls | None = None) -> np.ndarray | None:
+        """Chord symbols, then each extra control by name -> [num_steps, depth] controls, the
+        order magenta-js concatenates them in, checking the model wants exactly these."""
+        parts = [] if (chord_part := self._chords(chords)) is None else [chord_part]
+        parts += self._extra_controls(extra_controls or {})
+        return np.concatenate(parts, axis=1) if parts else None
+
+    def _chords(self, chords: Sequence[str] | None) -> np.ndarray | None:
         if self.chord_encoder is None:
             if chords:
                 raise ChordError("this model is not chord-conditioned, but chords were given")
@@ -191,6 +211,33 @@ class MusicVAE:
         if self.data_converter.by_track and segments:
             return self.chord_encoder.encode_tracks(chords, segments, self.num_steps // segments)
         return self.chord_encoder.encode_progression(chords, self.num_steps)
+
+    def _extra_controls(self, given: ExtraControls) -> list[np.ndarray]:
+        """The extra controls in the network's order, each [num_steps, its depth] of finite numbers."""
+        wanted = dict(self.extra_controls)
+        names = ", ".join(f"{name!r} [{self.num_steps}, {depth}]" for name, depth in self.extra_controls)
+        unexpected = sorted(set(given) - set(wanted), key=str)
+        if unexpected:
+            raise ConfigError(
+                f"this model takes no control {str(unexpected[0])!r:.60} "
+                f"({'its extra controls are ' + names if wanted else 'it has no extra controls'})"
+            )
+        missing = [name for name in wanted if name not in given]
+        if missing:
+            raise ConfigError(f"this model needs the extra control {missing[0]!r}: pass extra_controls={{{names}}}")
+        out = []
+        for name, depth in self.extra_controls:
+            try:
+                value = np.asarray(given[name], np.float32)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"extra control {name!r} is not an array of numbers: {e}") from None
+            if value.shape != (self.num_steps, depth) or not np.isfinite(value).all():
+                raise ConfigError(
+                    f"extra control {name!r} must be finite with shape [{self.num_steps}, {depth}], "
+                    f"got {list(value.shape)}"
+                )
+            out.append(value)
+        return out
 
     def encode_tensors(self, inputs: np.ndarray, controls: np.ndarray | None = None):
         """Encoder inputs [n, num_steps, input_depth] -> (mu, sigma), numpy."""
@@ -278,9 +325,14 @@ class MusicVAE:
 
     # -- Magenta's API -----------------------------------------------------
     def encode(
-        self, sequences: Sequence[NoteSequence], chords: Sequence[str] | None = None, seed: int | None = None
+        self,
+        sequences: Sequence[NoteSequence],
+        chords: Sequence[str] | None = None,
+        seed: int | None = None,
+        extra_controls: ExtraControls | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """NoteSequences (quantised or not) -> (z, mu, sigma), each [n, z_size] float32."""
+        """NoteSequences (quantised or not) -> (z, mu, sigma), each [n, z_size] float32.
+        `extra_controls`: a multicontrol model's signals by name (see `controls`)."""
         if isinstance(sequences, NoteSequence):
             sequences = [sequences]
         sequences = list(sequences)
@@ -293,7 +345,7 @@ class MusicVAE:
         if not sequences:
             raise SequenceError("encode needs at least one NoteSequence")
         inputs = np.stack([self.data_converter.to_inputs(s) for s in sequences])
-        mu, sigma = self.encode_tensors(inputs, self.controls(chords))
+        mu, sigma = self.encode_tensors(inputs, self.controls(chords, extra_controls))
         eps = np.random.default_rng(seed).standard_normal(mu.shape).astype(np.float32)
         return mu + sigma * eps, mu, sigma
 
@@ -304,19 +356,26 @@ class MusicVAE:
         chords: Sequence[str] | None = None,
         length: int | None = None,
         seed: int | None = None,
+        extra_controls: ExtraControls | None = None,
     ) -> list[NoteSequence]:
         """z [n, z_size] -> quantised NoteSequences (GrooVAE: performances with velocities and timing,
         at 120 qpm); temperature None decodes greedily."""
-        labels = self.decode_labels(z, temperature, self.controls(chords), length, seed)
+        labels = self.decode_labels(z, temperature, self.controls(chords, extra_controls), length, seed)
         return [self.data_converter.from_labels(row) for row in labels]
 
     def sample(
-        self, n: int, temperature: float = 0.5, chords: Sequence[str] | None = None, seed: int | None = None
+        self,
+        n: int,
+        temperature: float = 0.5,
+        chords: Sequence[str] | None = None,
+        seed: int | None = None,
+        extra_controls: ExtraControls | None = None,
     ) -> list[NoteSequence]:
         """n new sequences from z ~ N(0, I)."""
         rng = np.random.default_rng(seed)
         z = rng.standard_normal((n, self.z_size)).astype(np.float32)
-        return self.decode(z, temperature, chords, seed=None if seed is None else int(rng.integers(2**31)))
+        seed = None if seed is None else int(rng.integers(2**31))
+        return self.decode(z, temperature, chords, seed=seed, extra_controls=extra_controls)
 
     def interpolate(
         self,
@@ -326,10 +385,13 @@ class MusicVAE:
         temperature: float | None = None,
         chords: Sequence[str] | None = None,
         seed: int | None = None,
+        extra_controls: ExtraControls | None = None,
     ) -> list[NoteSequence]:
         """Spherical interpolation from a to b (sequences or z vectors), endpoints included."""
         za, zb = (
-            self.encode([x], chords)[1][0] if isinstance(x, NoteSequence) else np.asarray(x, np.float32).reshape(-1)
+            self.encode([x], chords, extra_controls=extra_controls)[1][0]
+            if isinstance(x, NoteSequence)
+            else np.asarray(x, np.float32).reshape(-1)
             for x in (a, b)
         )
         if za.shape != (self.z_size,) or zb.shape != (self.z_size,):
@@ -337,7 +399,7 @@ class MusicVAE:
         if num_steps < 2:
             raise ConfigError(f"interpolate needs num_steps >= 2, got {num_steps}")
         z = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, num_steps)])
-        return self.decode(z, temperature, chords, seed=seed)
+        return self.decode(z, temperature, chords, seed=seed, extra_controls=extra_controls)
 
     def similar(
         self,
@@ -347,14 +409,16 @@ class MusicVAE:
         temperature: float = 0.5,
         chords: Sequence[str] | None = None,
         seed: int | None = None,
+        extra_controls: ExtraControls | None = None,
     ) -> list[NoteSequence]:
         """n variations: z = similarity * mu + (1 - similarity) * noise, as magenta-js does."""
         if not 0.0 <= similarity <= 1.0:
             raise ConfigError(f"similarity must be within 0..1, got {similarity}")
-        _, mu, _ = self.encode([sequence], chords)
+        _, mu, _ = self.encode([sequence], chords, extra_controls=extra_controls)
         rng = np.random.default_rng(seed)
         z = similarity * mu + (1.0 - similarity) * rng.standard_normal((n, self.z_size)).astype(np.float32)
-        return self.decode(z, temperature, chords, seed=None if seed is None else int(rng.integers(2**31)))
+        seed = None if seed is None else int(rng.integers(2**31))
+        return self.decode(z, temperature, chords, seed=seed, extra_controls=extra_controls)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -11,6 +11,7 @@
                z (or bar embedding) and its own previous output.
     NADE output (multi-label drums): the projection gives a NADE's biases,
                and the NADE picks each drum class in turn, given those before.
+    boolean output (melody rhythm): each class on where its logit >= 0.
 
 LSTM cells are TF1's LSTMBlockCell: kernel [input + H, 4H], gates i, j, f, o,
 forget bias 1.0 added at run time. Every weight carries its Magenta variable
@@ -46,6 +47,7 @@ class NetworkSpec:
     conductor_sizes: tuple[int, ...] = ()
     split_depths: tuple[int, ...] = ()  # classes of each instrument's decoder (trio); () for one decoder
     nade_hidden: int = 0  # hidden units of a NADE output (output_depth then counts labels); 0: categorical
+    boolean_output: bool = False  # one Bernoulli label per output class (config.json's useBooleanDecoder)
 
     def __post_init__(self) -> None:
         """Refuse sizes past hmm_live.limits before any layer allocates them."""
@@ -75,6 +77,9 @@ class NetworkSpec:
                 f"{limits.MAX_DRUM_CLASSES} labels"
             )
         of_type(self.hierarchical_encoder, bool, "network field 'hierarchical_encoder'")
+        of_type(self.boolean_output, bool, "network field 'boolean_output'")
+        if self.boolean_output and (self.nade_hidden or self.split_depths):
+            raise ConfigError("network field 'boolean_output': a boolean output has no NADE and one decoder")
         if self.num_segments and self.num_steps % self.num_segments:
             raise ConfigError(
                 f"network field 'num_segments' {self.num_segments} does not divide num_steps {self.num_steps}"
@@ -341,36 +346,57 @@ class Nade(keras.layers.Layer):
         return tf.stack(labels, axis=1)
 
 
-class NadeDecoder(Decoder):
-    """An LSTM decoder with a NADE output (Magenta's MultiLabelRnnNadeDecoder): several drum
-    classes per step. Labels are bit masks (class c hit: bit c), fed back as the classes hit."""
+class BooleanDecoder(Decoder):
+    """An LSTM decoder with one Bernoulli label per class (magenta-js's BooleanDecoder): a class
+    is on where its logit >= 0, or at a temperature where sigmoid(logit / T) >= a uniform draw.
+    Labels are bit masks (class c on: bit c), fed back as the classes on."""
 
-    def __init__(self, sizes, output_depth: int, nade_hidden: int, z_dim: int, control_depth: int, prefix: str):
-        # the projection gives the NADE's b_enc, then its b_dec
-        super().__init__(sizes, output_depth, z_dim, control_depth, prefix, nade_hidden + output_depth)
-        self.nade_hidden = nade_hidden
-        self.no_output = 0  # no class hit: a row of zeros
-        self.nade = Nade(output_depth, nade_hidden, f"{prefix}nade")
+    kind = "boolean"
+
+    def __init__(self, sizes, output_depth: int, z_dim: int, control_depth: int, prefix: str, projection_depth=0):
+        super().__init__(sizes, output_depth, z_dim, control_depth, prefix, projection_depth)
+        self.no_output = 0  # no class on: a row of zeros
 
     def _bits(self, label):
         shifted = tf.bitwise.right_shift(label[:, None], tf.range(self.output_depth, dtype=label.dtype))
         return tf.cast(tf.bitwise.bitwise_and(shifted, 1), tf.float32)
 
     def previous_term(self):
-        """label -> [classes hit] @ kernel rows: a bit mask's part of layer 0's input term."""
+        """label -> [classes on] @ kernel rows: a bit mask's part of layer 0's input term."""
         rows = self.cells[0].kernel[: self.output_depth]
         return lambda label: tf.matmul(self._bits(label), rows)
 
-    def choose(self, projected, temperature, noise):
-        b_enc, b_dec = tf.split(projected, [self.nade_hidden, self.output_depth], axis=-1)
-        on = self.nade.sample(b_enc, b_dec, temperature, noise)
+    def _mask(self, on):
+        """[B, classes] of 0/1 -> bit masks [B]."""
         return tf.cast(tf.reduce_sum(on * 2.0 ** tf.range(self.output_depth, dtype=tf.float32), -1), tf.int64)
+
+    def choose(self, projected, temperature, noise):
+        if temperature is None:
+            return self._mask(tf.cast(projected >= 0.0, tf.float32))
+        return self._mask(tf.cast(tf.sigmoid(projected / temperature) >= noise, tf.float32))
 
     def sampling_noise(self, shape, seed):
         return tf.random.stateless_uniform([*shape, self.output_depth], seed)
 
     def teacher_forced(self, z, targets, sampling_probability, noise, controls=None, start=None):
-        raise UnsupportedModelError("training a NADE decoder is not supported by hmm_live")
+        raise UnsupportedModelError(f"training a {self.kind} decoder is not supported by hmm_live")
+
+
+class NadeDecoder(BooleanDecoder):
+    """An LSTM decoder with a NADE output (Magenta's MultiLabelRnnNadeDecoder): several drum
+    classes per step, each chosen given those before. Labels are bit masks, as BooleanDecoder's."""
+
+    kind = "NADE"
+
+    def __init__(self, sizes, output_depth: int, nade_hidden: int, z_dim: int, control_depth: int, prefix: str):
+        # the projection gives the NADE's b_enc, then its b_dec
+        super().__init__(sizes, output_depth, z_dim, control_depth, prefix, nade_hidden + output_depth)
+        self.nade_hidden = nade_hidden
+        self.nade = Nade(output_depth, nade_hidden, f"{prefix}nade")
+
+    def choose(self, projected, temperature, noise):
+        b_enc, b_dec = tf.split(projected, [self.nade_hidden, self.output_depth], axis=-1)
+        return self._mask(self.nade.sample(b_enc, b_dec, temperature, noise))
 
 
 class Conductor(keras.layers.Layer):
@@ -425,6 +451,8 @@ class MusicVAENetwork(keras.Model):
             self.decoders = [
                 NadeDecoder(sizes, spec.output_depth, spec.nade_hidden, core_z, controls, f"{prefix}decoder/")
             ]
+        elif spec.boolean_output:
+            self.decoders = [BooleanDecoder(sizes, spec.output_depth, core_z, controls, f"{prefix}decoder/")]
         else:
             self.decoders = [decoder_class(sizes, spec.output_depth, core_z, controls, f"{prefix}decoder/")]
         self.built = True
