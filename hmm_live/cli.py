@@ -351,10 +351,12 @@ def _export(args) -> int:
 def _models(args) -> int:
     from hmm_live.models.musicvae import catalog
 
-    print(f"{'NAME':<32} {'FAMILY':<18} {'BARS':>4} {'SIZE':>9}  CACHED  DESCRIPTION")
+    name = max(len(p.name) for p in catalog.PUBLISHED.values())
+    family = max(len(p.family) for p in catalog.PUBLISHED.values())
+    print(f"{'NAME':<{name}} {'FAMILY':<{family}} {'BARS':>4} {'SIZE':>9}  CACHED  DESCRIPTION")
     for p in catalog.PUBLISHED.values():
         cached = "yes" if catalog.cached(p.name) else "-"
-        print(f"{p.name:<32} {p.family:<18} {p.bars:>4} {p.size_mb:>6.1f} MB  {cached:<6}  {p.description}")
+        print(f"{p.name:<{name}} {p.family:<{family}} {p.bars:>4} {p.size_mb:>6.1f} MB  {cached:<6}  {p.description}")
     print(f"cache: {catalog.cache()}; server: {catalog.base_url()}")
     return 0
 
