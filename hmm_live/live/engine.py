@@ -50,7 +50,7 @@ from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock, first_step
 from hmm_live.live.drummer import HUMANIZE, MAX_EARLY, TAP2DRUM, check_groove, perform, warm_up
 from hmm_live.live.messages import Answer, CapturedBar, Drums, Point, Status
-from hmm_live.live.player import Player
+from hmm_live.live.player import ANSWERS, DRUMS, Player
 from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.drums import DrumsConverter
@@ -469,8 +469,8 @@ class Engine:
             self._error("warm-up answer", e)
         for bar in self._closed_bars(bars):
             models = self.models
-            if models is not current:  # retrained: silence the old model's notes first
-                self.player.all_notes_off()
+            if models is not current:  # retrained: silence the old model's notes first (the drums play on)
+                self.player.all_notes_off(ANSWERS)
                 current = models
             n = bar.bar
             if not bar.sequence.notes:
@@ -483,7 +483,7 @@ class Engine:
                 point, answer = self.answer(bar.sequence, models)
             except Exception as e:  # that bar gets no answer; the next one will
                 self._error(f"answer to bar {n}", e)
-                self.player.all_notes_off()
+                self.player.all_notes_off(ANSWERS)  # the drums of that bar play on
                 continue
             performance = self._humanized(answer, n)
             if performance is None:
@@ -539,7 +539,7 @@ class Engine:
         except Exception as e:  # that bar gets no drums; the next one will
             self._error(f"drums for bar {n}", e)
             return
-        self.player.perform(drums, first_step(target), DRUM_CHANNEL, MAX_EARLY)
+        self.player.perform(drums, first_step(target), DRUM_CHANNEL, MAX_EARLY, DRUMS)
         self.drum_s.append(time.monotonic() - bar.closed_at)
         self.drummed += 1
         at, step = self.clock.bar_time(target), self.clock.step_seconds

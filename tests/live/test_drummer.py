@@ -157,6 +157,33 @@ def test_a_failing_drummer_costs_one_bar(models, tap2drum):
         assert wait_until(lambda: engine.status()["answered"] == 3, 3, "the answers go on")
 
 
+def test_a_failing_answer_leaves_the_drums_playing(models, tap2drum, monkeypatch):
+    monkeypatch.setattr(engine_module, "DRUMS_FIRST_S", 5.0)  # the drums of bar 0 are scheduled before it fails
+    vae, sub, responder = models
+
+    class Flaky:  # a responder that fails on its first live bar only (call 1 is the warm-up)
+        calls = 0
+
+        def predict(self, bar):
+            Flaky.calls += 1
+            if Flaky.calls == 2:
+                raise RuntimeError("model blew up")
+            return responder.predict(bar)
+
+    with Engine(vae, sub, Flaky(), input=False, output=False, bpm=180, drummer=tap2drum) as engine:
+        heard = Heard(engine)
+        drums = engine.bus.subscribe("drums")
+        for bar in range(2):
+            play(engine.feed, engine.clock, bar, melody_bar())
+        got = [drums.get(timeout=3) for _ in range(2)]
+        time.sleep(max(0.0, engine.clock.bar_time(3) + 0.1 - time.monotonic()))
+        assert "answer to bar 0: RuntimeError: model blew up" in engine.status()["last_error"]
+        stopping = time.monotonic()
+    onsets = [m for _, m in heard.drums() if m.type == "note_on" and m.velocity > 0]
+    assert len(onsets) == sum(len(d.sequence.notes) for d in got) > 0  # bar 0's drums too
+    assert not [m for t, m in heard.drums() if m.type == "control_change" and t < stopping]  # none cut short
+
+
 def test_models_that_cannot_drum_or_humanize_are_refused(models, tap2drum):
     with pytest.raises(ConfigError, match="the drummer is not a tap2drum model"):
         Engine(*models, input=False, output=False, drummer=models[0])
