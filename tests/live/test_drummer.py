@@ -15,7 +15,7 @@ from hmm_live import ConfigError, MusicVAE
 from hmm_live.live import Engine, ports
 from hmm_live.live import engine as engine_module
 from hmm_live.live.answers import looped
-from hmm_live.live.drummer import MAX_EARLY, perform
+from hmm_live.live.drummer import MAX_EARLY, Performer
 from hmm_live.music import from_notes
 from tests.support import groove_model, melody_bar, play, wait_until
 
@@ -50,7 +50,7 @@ def stuck(messages) -> set[tuple[int, int]]:
 
 def test_a_tap2drum_bar_is_a_performance_of_one_bar(tap2drum):
     bar = from_notes([(60, s, s + 1) for s in range(0, 16, 3)], 16)
-    drums = perform(tap2drum, bar, 120.0)
+    drums = Performer(tap2drum)(bar, 120.0)
     step = 60.0 / 120 / 4
     assert drums.notes
     assert all(n.is_drum for n in drums.notes)
@@ -112,9 +112,9 @@ def slow(tap2drum, seconds: float):
         def __getattr__(self, name):
             return getattr(tap2drum, name)
 
-        def reconstruct_labels(self, inputs, length):
-            time.sleep(seconds)
-            return tap2drum.reconstruct_labels(inputs, length)
+        def reconstructor(self, length):
+            labels = tap2drum.reconstructor(length)
+            return lambda inputs: (time.sleep(seconds), labels(inputs))[1]
 
     return Slow()
 
@@ -143,10 +143,15 @@ def test_a_failing_drummer_costs_one_bar(models, tap2drum):
         def __getattr__(self, name):
             return getattr(tap2drum, name)
 
-        def reconstruct_labels(self, inputs, length):
-            if inputs[0, :, : tap2drum.data_converter.num_drums].sum() == 1:
-                raise RuntimeError("drummer blew up")
-            return tap2drum.reconstruct_labels(inputs, length)
+        def reconstructor(self, length):
+            labels = tap2drum.reconstructor(length)
+
+            def flaky(inputs):
+                if inputs[:, : tap2drum.data_converter.num_drums].sum() == 1:
+                    raise RuntimeError("drummer blew up")
+                return labels(inputs)
+
+            return flaky
 
     with Engine(*models, input=False, output=False, bpm=180, drummer=Flaky()) as engine:
         drums = engine.bus.subscribe("drums")
