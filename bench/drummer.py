@@ -123,7 +123,10 @@ def compare(models: tuple, drummer: MusicVAE, clips: ClipLibrary, bars: int, rou
             for key, value in got.items():
                 into[key] = into.get(key, 0 if isinstance(value, int) else []) + value
     return {
-        path: {k: stats_ms(v) if k in ("drums", "answer", "drummer_alone") else v for k, v in got.items()}
+        path: {
+            **{k: stats_ms(v) if k in ("drums", "answer", "drummer_alone") else v for k, v in got.items()},
+            "drums_over_target": sum(s * 1e3 > TARGET_P99_MS for s in got["drums"]),  # a stall shows as a few
+        }
         for path, got in pooled.items()
     }
 

@@ -87,7 +87,8 @@ class Engine:
     on any instrument, becomes drums on the next bar, on channel 9, beside the
     answers. `humanize`: a GrooVAE humanize model, for a drum MusicVAE: each drum
     answer gets velocities and micro-timing before it is played. Both may change
-    live (`set_drummer`, `set_humanize`).
+    live (`set_drummer`, `set_humanize`); each is made ready to perform when it is
+    given (drummer.Performer: converted to TFLite, about 2 s), with its weights then.
     """
 
     def __init__(

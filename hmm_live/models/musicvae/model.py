@@ -212,7 +212,7 @@ class MusicVAE:
     def reconstruct_labels(self, inputs: np.ndarray, length: int | None = None) -> np.ndarray:
         """Encoder inputs [n, num_steps, input_depth] -> the greedy labels of their mu [n, length]:
         `decode_labels(encode_tensors(inputs)[0], length=length)`, the same numbers, as one graph
-        and one call (the drummer's per-bar path: no round trip through numpy in between)."""
+        and one call (no round trip through numpy in between; `reconstructor` runs it on TFLite)."""
         return self._graph("reconstruct", False)(self._inputs(inputs), self._length(length)).numpy()
 
     def reconstructor(self, length: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
