@@ -48,9 +48,9 @@ from hmm_live.live.answers import Models, check_settings, make_answer
 from hmm_live.live.bus import Bus, Subscription
 from hmm_live.live.capture import Capture
 from hmm_live.live.clock import Clock, first_step
-from hmm_live.live.drummer import HUMANIZE, MAX_EARLY, TAP2DRUM, check_groove, perform, warm_up
+from hmm_live.live.drummer import HUMANIZE, MAX_EARLY, TAP2DRUM, Performer, check_groove
 from hmm_live.live.messages import Answer, CapturedBar, Drums, Point, Status
-from hmm_live.live.player import Player
+from hmm_live.live.player import ANSWERS, DRUMS, Player
 from hmm_live.live.synth import ANSWER_CHANNEL, DRUM_CHANNEL, ECHO_CHANNEL, Synth
 from hmm_live.models import MusicVAE, Responder, Subspacer
 from hmm_live.music.drums import DrumsConverter
@@ -87,7 +87,8 @@ class Engine:
     on any instrument, becomes drums on the next bar, on channel 9, beside the
     answers. `humanize`: a GrooVAE humanize model, for a drum MusicVAE: each drum
     answer gets velocities and micro-timing before it is played. Both may change
-    live (`set_drummer`, `set_humanize`).
+    live (`set_drummer`, `set_humanize`); each is made ready to perform when it is
+    given (drummer.Performer: converted to TFLite, about 2 s), with its weights then.
     """
 
     def __init__(
@@ -128,8 +129,9 @@ class Engine:
         self._in_port: ports.Input | None = None
         self._out_port: mido.ports.BaseOutput | None = None
         drums = isinstance(musicvae.data_converter, DrumsConverter)
-        self.drummer = None if drummer is None else check_groove(drummer, TAP2DRUM, "the drummer")
-        self.humanize = None if humanize is None else check_humanize(humanize, musicvae)
+        # the GrooVAEs ready to perform (drummer.Performer): made here, not in a live bar
+        self._drums = None if drummer is None else Performer(check_groove(drummer, TAP2DRUM, "the drummer"))
+        self._humanizer = None if humanize is None else Performer(check_humanize(humanize, musicvae))
         self._synth_channel = DRUM_CHANNEL if drums else ANSWER_CHANNEL
         self.player = Player(self.clock, channel=(DRUM_CHANNEL if drums else 0) if out_channel is None else out_channel)
         self.use_synth, self.echo, self.instrument = synth, echo, instrument
@@ -167,23 +169,27 @@ class Engine:
         """Answer a short bar, so no graph is traced during the first live bar. The "listen" design
         runs every graph the "responder" one does, and the encoder: either can be picked live."""
         make_answer(models, from_notes([(60, 0, 1), (64, 4, 8)], STEPS_PER_BAR), "listen", 0.5, self.temperature)
-        if self.humanize is not None:
-            warm_up(self.humanize, self.clock.bpm)
+
+    @property
+    def drummer(self) -> MusicVAE | None:
+        """The tap2drum model drumming to each bar (`set_drummer`), or None."""
+        return None if self._drums is None else self._drums.model
+
+    @property
+    def humanize(self) -> MusicVAE | None:
+        """The humanize model performing the drum answers (`set_humanize`), or None."""
+        return None if self._humanizer is None else self._humanizer.model
 
     def set_drummer(self, drummer: MusicVAE | None) -> None:
-        """Play drums with this tap2drum model from the next bar (None: no drums). It drums a
-        test bar first: if it cannot, this raises and the old drummer stays."""
-        if drummer is not None:
-            warm_up(check_groove(drummer, TAP2DRUM, "the drummer"), self.clock.bpm)
-        self.drummer = drummer
+        """Play drums with this tap2drum model from the next bar (None: no drums). It is made
+        ready and drums a test bar first: if it cannot, this raises and the old drummer stays."""
+        self._drums = None if drummer is None else Performer(check_groove(drummer, TAP2DRUM, "the drummer"))
         if drummer is not None and self.running and not (self._drummer_thread and self._drummer_thread.is_alive()):
             self._start_drummer()
 
     def set_humanize(self, humanize: MusicVAE | None) -> None:
         """Humanise the drum answers with this GrooVAE humanize model from the next bar (None: off)."""
-        if humanize is not None:
-            warm_up(check_humanize(humanize, self.models.musicvae), self.clock.bpm)
-        self.humanize = humanize
+        self._humanizer = None if humanize is None else Performer(check_humanize(humanize, self.models.musicvae))
 
     def answer(self, bar: NoteSequence, models: Models | None = None) -> tuple[np.ndarray, NoteSequence]:
         """One captured bar -> (its subspace point, the one-bar answer), with the current settings."""
@@ -469,8 +475,8 @@ class Engine:
             self._error("warm-up answer", e)
         for bar in self._closed_bars(bars):
             models = self.models
-            if models is not current:  # retrained: silence the old model's notes first
-                self.player.all_notes_off()
+            if models is not current:  # retrained: silence the old model's notes first (the drums play on)
+                self.player.all_notes_off(ANSWERS)
                 current = models
             n = bar.bar
             if not bar.sequence.notes:
@@ -483,7 +489,7 @@ class Engine:
                 point, answer = self.answer(bar.sequence, models)
             except Exception as e:  # that bar gets no answer; the next one will
                 self._error(f"answer to bar {n}", e)
-                self.player.all_notes_off()
+                self.player.all_notes_off(ANSWERS)  # the drums of that bar play on
                 continue
             performance = self._humanized(answer, n)
             if performance is None:
@@ -507,39 +513,33 @@ class Engine:
     def _humanized(self, answer: NoteSequence, n: int) -> NoteSequence | None:
         """The drum answer as the humanize model performs it; None when off, for a rest, or when
         it fails (the error goes to status and the quantised answer is played)."""
-        humanize = self.humanize
+        humanize = self._humanizer
         if humanize is None or not answer.notes:
             return None
         try:
-            return perform(humanize, answer, self.clock.bpm)
+            return humanize(answer, self.clock.bpm)
         except Exception as e:
             self._error(f"humanizing the answer to bar {n}", e)
             return None
 
     def _drummer_loop(self, bars: Subscription) -> None:
         """Drum to each closed bar with notes, on the next bar; a failure costs that bar only."""
-        drummer = self.drummer
-        try:
-            if drummer is not None:
-                warm_up(drummer, self.clock.bpm)
-        except Exception as e:  # the live bars will say it again, each with its own error
-            self._error("warm-up drums", e)
         for bar in self._closed_bars(bars):
-            drummer = self.drummer
+            drummer = self._drums
             if drummer is not None and bar.sequence.notes:
                 self._drum(drummer, bar)
             with self._drums_done:
                 self._drummed_bar = bar.bar
                 self._drums_done.notify_all()
 
-    def _drum(self, drummer: MusicVAE, bar: CapturedBar) -> None:
+    def _drum(self, drummer: Performer, bar: CapturedBar) -> None:
         n, target = bar.bar, bar.bar + 1
         try:
-            drums = perform(drummer, bar.sequence, self.clock.bpm)
+            drums = drummer(bar.sequence, self.clock.bpm)
         except Exception as e:  # that bar gets no drums; the next one will
             self._error(f"drums for bar {n}", e)
             return
-        self.player.perform(drums, first_step(target), DRUM_CHANNEL, MAX_EARLY)
+        self.player.perform(drums, first_step(target), DRUM_CHANNEL, MAX_EARLY, DRUMS)
         self.drum_s.append(time.monotonic() - bar.closed_at)
         self.drummed += 1
         at, step = self.clock.bar_time(target), self.clock.step_seconds

@@ -3,7 +3,8 @@
 One thread ("hmm_live player") waits for the next due message and sends it to
 every output (a MIDI port, the built-in synth). It remembers which notes sound,
 so `all_notes_off()` (called on stop, on a model swap and on errors) can end
-every one of them: no stuck notes.
+every one of them: no stuck notes. Each note belongs to a part ("answers",
+"drums"): all notes off can end one part's and let the other play on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ import mido
 
 from hmm_live.live.clock import Clock
 from hmm_live.music.sequences import NoteSequence, qpm_of, step_seconds
+
+ANSWERS, DRUMS = "answers", "drums"  # the parts played: the answers, the drummer's drums
+
+
+def _is_note(msg: mido.Message) -> bool:
+    return msg.type in ("note_on", "note_off")
 
 
 class Player:
@@ -37,11 +44,12 @@ class Player:
         self._outputs: dict[str, Callable[[mido.Message], None]] = {}  # where messages go, by name
         self._sending = threading.Lock()  # held while sending: an output is never closed mid-send
         self.channel, self.velocity, self.transpose = channel, velocity, transpose
-        self._queue: list[tuple[float, int, mido.Message]] = []
         self._order = itertools.count()
-        self._sounding: set[tuple[int, int]] = set()  # (channel, pitch) of the notes on
+        self._queue: list[tuple[float, int, mido.Message, str | None]] = []  # (time, order, message, part)
+        self._sounding: dict[tuple[int, int], str | None] = {}  # (channel, pitch) of the notes on -> their part
         self._channels = {channel}  # every channel notes were scheduled on: all_notes_off ends them all
-        self._cleared = 0  # all_notes_off calls: a note-on taken before one is never sent after it
+        self._cleared: collections.Counter[str | None] = collections.Counter()  # all_notes_off calls, by part
+        # (None: every part): a note-on taken before one is never sent after it
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -61,16 +69,21 @@ class Player:
             self._thread.join(timeout)
         self.all_notes_off()
 
-    def play(self, sequence: NoteSequence, start_step: int, channel: int | None = None) -> None:
+    def play(self, sequence: NoteSequence, start_step: int, channel: int | None = None, part: str = ANSWERS) -> None:
         """Schedule a quantised sequence to start at absolute clock step `start_step` (on `channel`,
-        by default the player's)."""
+        by default the player's), as notes of `part`."""
         notes = [
             (n.pitch + self.transpose, n.quantized_start_step, n.quantized_end_step, n.velocity) for n in sequence.notes
         ]
-        self._schedule(notes, start_step, channel)
+        self._schedule(notes, start_step, channel, part)
 
     def perform(
-        self, sequence: NoteSequence, start_step: int, channel: int | None = None, earliest: float = 0.0
+        self,
+        sequence: NoteSequence,
+        start_step: int,
+        channel: int | None = None,
+        earliest: float = 0.0,
+        part: str = ANSWERS,
     ) -> None:
         """Schedule an unquantised performance (note times in seconds at its own tempo: GrooVAE's
         drums) from clock step `start_step`: each onset at its fractional step, so at the clock's
@@ -83,9 +96,11 @@ class Player:
         for i, (pitch, start, end, velocity) in enumerate(notes[:-1]):
             if notes[i + 1][0] == pitch:
                 notes[i] = (pitch, start, min(end, notes[i + 1][1]), velocity)
-        self._schedule(notes, start_step, channel)
+        self._schedule(notes, start_step, channel, part)
 
-    def _schedule(self, notes: list[tuple[int, float, float, int]], start_step: int, channel: int | None) -> None:
+    def _schedule(
+        self, notes: list[tuple[int, float, float, int]], start_step: int, channel: int | None, part: str
+    ) -> None:
         """(pitch, start, end, velocity) notes, steps from `start_step` -> a note-on and, after it, a note-off each."""
         channel = self.channel if channel is None else channel
         events = []
@@ -101,31 +116,39 @@ class Player:
             ]
         with self._wake:
             self._channels.add(channel)
-        self.send_at(events)
+        self.send_at(events, part)
 
-    def send_at(self, events: list[tuple[float, mido.Message]]) -> None:
-        """Schedule messages at monotonic times (dropped once `stop()` began: nothing sounds after it)."""
+    def send_at(self, events: list[tuple[float, mido.Message]], part: str | None = None) -> None:
+        """Schedule messages at monotonic times (dropped once `stop()` began: nothing sounds after it);
+        notes as `part`'s."""
         with self._wake:
             if self._stop.is_set():
                 return
             for t, msg in events:
-                heapq.heappush(self._queue, (t, next(self._order), msg))
+                heapq.heappush(self._queue, (t, next(self._order), msg, part))
             self._wake.notify()
 
-    def all_notes_off(self) -> None:
+    def all_notes_off(self, part: str | None = None) -> None:
         """Drop every scheduled note (clock messages stay) and end every sounding note (and CC 123),
-        on every channel played on."""
+        on every channel played on; with `part`, only that part's notes (no CC 123: it would end
+        the other part's too)."""
         with self._sending:  # a note-on the player thread took before this is sent before it, or never
             with self._wake:
-                self._queue = [e for e in self._queue if e[2].type not in ("note_on", "note_off")]
+                self._queue = [e for e in self._queue if not _is_note(e[2]) or part not in (None, e[3])]
                 heapq.heapify(self._queue)
-                sounding, self._sounding = sorted(self._sounding), set()
-                channels = sorted(self._channels)
-                self._cleared += 1
+                sounding = sorted(k for k, p in self._sounding.items() if part in (None, p))
+                for key in sounding:
+                    del self._sounding[key]
+                channels = sorted(self._channels) if part is None else []
+                self._cleared[part] += 1
             for channel, pitch in sounding:
                 self._send(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
             for channel in channels:
                 self._send(mido.Message("control_change", channel=channel, control=123, value=0))
+
+    def _clears(self, part: str | None) -> tuple[int, int]:
+        """How often `part`'s notes were cleared (all_notes_off of every part, of it); under `_wake`."""
+        return self._cleared[None], self._cleared[part]
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -138,17 +161,17 @@ class Player:
                 if left > 0:
                     self._wake.wait(left)
                     continue
-                _, _, msg = heapq.heappop(self._queue)
-                cleared = self._cleared
+                _, _, msg, part = heapq.heappop(self._queue)
+                cleared = self._clears(part)
             self.late_ms.append((time.monotonic() - due) * 1e3)
             with self._sending:  # what sounds is noted as it is sent: a note-off taken, not yet sent, is still owed
-                if msg.type == "note_on" and cleared != self._cleared:
+                if msg.type == "note_on" and cleared != self._clears(part):
                     continue  # all notes off went out since it was taken: it would sound on, stuck
                 self._send(msg)
                 if msg.type == "note_on":
-                    self._sounding.add((msg.channel, msg.note))
+                    self._sounding[(msg.channel, msg.note)] = part
                 elif msg.type == "note_off":
-                    self._sounding.discard((msg.channel, msg.note))
+                    self._sounding.pop((msg.channel, msg.note), None)
 
     def set_output(self, name: str, send: Callable[[mido.Message], None] | None) -> None:
         """Add, replace or (None) remove an output. Once this returns, the old one is not in

@@ -15,7 +15,7 @@ from hmm_live import ConfigError, MusicVAE
 from hmm_live.live import Engine, ports
 from hmm_live.live import engine as engine_module
 from hmm_live.live.answers import looped
-from hmm_live.live.drummer import MAX_EARLY, perform
+from hmm_live.live.drummer import MAX_EARLY, Performer
 from hmm_live.music import from_notes
 from tests.support import groove_model, melody_bar, play, wait_until
 
@@ -50,7 +50,7 @@ def stuck(messages) -> set[tuple[int, int]]:
 
 def test_a_tap2drum_bar_is_a_performance_of_one_bar(tap2drum):
     bar = from_notes([(60, s, s + 1) for s in range(0, 16, 3)], 16)
-    drums = perform(tap2drum, bar, 120.0)
+    drums = Performer(tap2drum)(bar, 120.0)
     step = 60.0 / 120 / 4
     assert drums.notes
     assert all(n.is_drum for n in drums.notes)
@@ -112,9 +112,9 @@ def slow(tap2drum, seconds: float):
         def __getattr__(self, name):
             return getattr(tap2drum, name)
 
-        def reconstruct_labels(self, inputs, length):
-            time.sleep(seconds)
-            return tap2drum.reconstruct_labels(inputs, length)
+        def reconstructor(self, length):
+            labels = tap2drum.reconstructor(length)
+            return lambda inputs: (time.sleep(seconds), labels(inputs))[1]
 
     return Slow()
 
@@ -143,10 +143,15 @@ def test_a_failing_drummer_costs_one_bar(models, tap2drum):
         def __getattr__(self, name):
             return getattr(tap2drum, name)
 
-        def reconstruct_labels(self, inputs, length):
-            if inputs[0, :, : tap2drum.data_converter.num_drums].sum() == 1:
-                raise RuntimeError("drummer blew up")
-            return tap2drum.reconstruct_labels(inputs, length)
+        def reconstructor(self, length):
+            labels = tap2drum.reconstructor(length)
+
+            def flaky(inputs):
+                if inputs[:, : tap2drum.data_converter.num_drums].sum() == 1:
+                    raise RuntimeError("drummer blew up")
+                return labels(inputs)
+
+            return flaky
 
     with Engine(*models, input=False, output=False, bpm=180, drummer=Flaky()) as engine:
         drums = engine.bus.subscribe("drums")
@@ -155,6 +160,33 @@ def test_a_failing_drummer_costs_one_bar(models, tap2drum):
         assert [drums.get(timeout=3).bar for _ in range(2)] == [2, 3]
         assert "drums for bar 0: RuntimeError: drummer blew up" in engine.status()["last_error"]
         assert wait_until(lambda: engine.status()["answered"] == 3, 3, "the answers go on")
+
+
+def test_a_failing_answer_leaves_the_drums_playing(models, tap2drum, monkeypatch):
+    monkeypatch.setattr(engine_module, "DRUMS_FIRST_S", 5.0)  # the drums of bar 0 are scheduled before it fails
+    vae, sub, responder = models
+
+    class Flaky:  # a responder that fails on its first live bar only (call 1 is the warm-up)
+        calls = 0
+
+        def predict(self, bar):
+            Flaky.calls += 1
+            if Flaky.calls == 2:
+                raise RuntimeError("model blew up")
+            return responder.predict(bar)
+
+    with Engine(vae, sub, Flaky(), input=False, output=False, bpm=180, drummer=tap2drum) as engine:
+        heard = Heard(engine)
+        drums = engine.bus.subscribe("drums")
+        for bar in range(2):
+            play(engine.feed, engine.clock, bar, melody_bar())
+        got = [drums.get(timeout=3) for _ in range(2)]
+        time.sleep(max(0.0, engine.clock.bar_time(3) + 0.1 - time.monotonic()))
+        assert "answer to bar 0: RuntimeError: model blew up" in engine.status()["last_error"]
+        stopping = time.monotonic()
+    onsets = [m for _, m in heard.drums() if m.type == "note_on" and m.velocity > 0]
+    assert len(onsets) == sum(len(d.sequence.notes) for d in got) > 0  # bar 0's drums too
+    assert not [m for t, m in heard.drums() if m.type == "control_change" and t < stopping]  # none cut short
 
 
 def test_models_that_cannot_drum_or_humanize_are_refused(models, tap2drum):

@@ -220,7 +220,7 @@ def test_nade_drums(oracle, tmp_path):
 
 def check_groove_against_js(oracle, model: MusicVAE, folder, sequences, chords=None):
     """GrooVAE: the converter's input tensors, mu, and the greedy decoder's outputs (of mu in one
-    graph too: `reconstruct_labels`) and notes."""
+    graph too: `reconstruct_labels`, and as the drummer runs it: `reconstructor`) and notes."""
     rng = np.random.default_rng(8)
     inputs = np.stack([model.data_converter.to_inputs(s) for s in sequences])
     controls = model.controls(chords)
@@ -235,10 +235,12 @@ def check_groove_against_js(oracle, model: MusicVAE, folder, sequences, chords=N
     drums = model.data_converter.num_drums
     np.testing.assert_array_equal(js_outputs[..., :drums], outputs[..., :drums])  # hits
     np.testing.assert_allclose(js_outputs[..., drums:], outputs[..., drums:], atol=1e-4, rtol=0)  # velocities, offsets
-    if chords is None:  # the drummer's path: mu and its greedy decode in one graph
-        rebuilt, js_rebuilt = model.reconstruct_labels(inputs), js_outputs[: len(inputs)]
-        np.testing.assert_array_equal(js_rebuilt[..., :drums], rebuilt[..., :drums])
-        np.testing.assert_allclose(js_rebuilt[..., drums:], rebuilt[..., drums:], atol=1e-4, rtol=0)
+    if chords is None:  # mu and its greedy decode in one graph, and that graph on TFLite (the drummer's path)
+        lite = model.reconstructor()
+        js_rebuilt = js_outputs[: len(inputs)]
+        for rebuilt in (model.reconstruct_labels(inputs), np.stack([lite(x) for x in inputs])):
+            np.testing.assert_array_equal(js_rebuilt[..., :drums], rebuilt[..., :drums])
+            np.testing.assert_allclose(js_rebuilt[..., drums:], rebuilt[..., drums:], atol=1e-4, rtol=0)
     ours = [[[n.pitch, n.start_time, n.end_time, n.velocity] for n in s.notes] for s in model.decode(z, chords=chords)]
     assert [len(s) for s in ours] == [len(s) for s in ref["timed_notes"]]
     for mine, theirs in zip(ours, ref["timed_notes"]):
