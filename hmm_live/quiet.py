@@ -1,11 +1,13 @@
-"""TensorFlow's start-up notices off stage, whatever the CPU.
+"""TensorFlow's notices off stage, whatever the CPU.
 
 TensorFlow 2.19+ logs through absl while it loads, before TF_CPP_MIN_LOG_LEVEL is
 read (tensorflow#100442): on a CPU with oneDNN's optimisations (AVX-512, say) every
 process prints "oneDNN custom operations are on" twice, into the terminal of
-`hmm-live` and into a notebook cell. `install()` (hmm_live/__init__.py) makes the
-process's first `import tensorflow` run with the C-level stderr caught; the lines
-below TF_CPP_MIN_LOG_LEVEL are dropped, every other line is written back.
+`hmm-live` and into a notebook cell; TensorFlow Lite prints its own "INFO: ..."
+lines. `install()` (hmm_live/__init__.py) makes the process's first `import
+tensorflow` run inside `quiet_tensorflow()`, as the drummer's TFLite conversion
+does: the C-level stderr is caught, the lines below TF_CPP_MIN_LOG_LEVEL are
+dropped, every other line is written back.
 """
 
 from __future__ import annotations
@@ -21,15 +23,27 @@ from collections.abc import Iterator
 from types import ModuleType
 
 _ABSL_LINE = re.compile(r"^([IWEF])\d{4} ")  # absl's prefix: level letter, then MMDD
+_LITE_LINE = re.compile(r"^(INFO|WARNING|ERROR): ")  # TensorFlow Lite's
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 
 
+def log_level() -> int:
+    """TF_CPP_MIN_LOG_LEVEL, as TensorFlow reads it (0 info .. 3 fatal only; 0 if unset or not a number)."""
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
 def _kept(line: str, min_level: int) -> bool:
-    """Whether a line TensorFlow wrote while loading still shows at `min_level` (0 info .. 3 fatal only)."""
+    """Whether a line TensorFlow wrote still shows at `min_level`."""
     if line.strip() == _ABSL_PREAMBLE:
         return min_level == 0
-    level = _ABSL_LINE.match(line)
-    return level is None or "IWEF".index(level[1]) >= min_level
+    if level := _ABSL_LINE.match(line):
+        return "IWEF".index(level[1]) >= min_level
+    if level := _LITE_LINE.match(line):
+        return ("INFO", "WARNING", "ERROR").index(level[1]) >= min_level
+    return True
 
 
 @contextlib.contextmanager
@@ -52,6 +66,11 @@ def filtered_stderr(min_level: int) -> Iterator[None]:
                 os.write(2, kept.encode())
 
 
+def quiet_tensorflow() -> contextlib.AbstractContextManager[None]:
+    """`filtered_stderr` at TF_CPP_MIN_LOG_LEVEL: around a TensorFlow call that prints as it goes."""
+    return filtered_stderr(log_level())
+
+
 class _QuietLoader(importlib.abc.Loader):
     """TensorFlow's own loader, run inside `filtered_stderr`."""
 
@@ -65,11 +84,7 @@ class _QuietLoader(importlib.abc.Loader):
         spec = module.__spec__
         if spec is not None:
             spec.loader = module.__loader__ = self.loader  # the package sees its own loader
-        try:
-            level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
-        except ValueError:
-            level = 0
-        with filtered_stderr(level):
+        with quiet_tensorflow():
             self.loader.exec_module(module)
 
 

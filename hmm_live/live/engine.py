@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import gc
 import logging
 import os
 import threading
@@ -209,6 +210,8 @@ class Engine:
             self._close_synth()
             raise
         self._send_clock(0, 1)
+        gc.collect()
+        gc.freeze()  # the models loaded by now are never walked by a full collection: no 30-260 ms stall mid-jam
         self.player.start()
         bars = self._bars = self.bus.subscribe("capture")
         self._threads = [
@@ -248,6 +251,7 @@ class Engine:
         self._close_ports()
         self._close_synth()
         self._threads, self._drummer_thread = [], None
+        gc.unfreeze()  # off stage, the kernel's garbage is collected as usual again
         self.bus.publish("status", Status(**self.status()))
 
     def __enter__(self) -> Engine:

@@ -18,21 +18,27 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from hmm_live.quiet import quiet_tensorflow
+
 
 class LiteFunction:
     """A concrete function of one float32 input and one output, its variables read now (made
     constants), as a TFLite interpreter on one thread: `f(x)` -> the output, numpy."""
 
-    def __init__(self, graph: tf.types.experimental.ConcreteFunction):
+    def __init__(self, graph: tf.types.experimental.ConcreteFunction, owner: tf.Module):
+        """owner: what holds the graph's variables (the network)."""
         frozen = convert_variables_to_constants_v2(graph)  # TFLite reads no variable inside a loop
-        flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
-        with warnings.catch_warnings():  # its deprecation notice: LiteRT is the same runtime, as a new package
-            warnings.simplefilter("ignore", UserWarning)
-            self._interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=1)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._lock = threading.Lock()  # one interpreter: one call at a time
+        with quiet_tensorflow():  # the converter's and the interpreter's notices
+            flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([frozen], owner).convert()
+            with warnings.catch_warnings():  # its deprecation notice: LiteRT is the same runtime, as a new package
+                warnings.simplefilter("ignore", UserWarning)
+                self._interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=1)
+            self._interpreter.allocate_tensors()
+            details = self._interpreter.get_input_details()[0]
+            self._input = details["index"]
+            self._output = self._interpreter.get_output_details()[0]["index"]
+            self._lock = threading.Lock()  # one interpreter: one call at a time
+            self(np.zeros(details["shape"], np.float32))  # the first call sets up XNNPACK (and says so)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         with self._lock:

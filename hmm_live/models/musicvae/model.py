@@ -288,7 +288,7 @@ class MusicVAE:
             input_signature=[tf.TensorSpec([1, s.num_steps, s.input_depth], tf.float32)],
             autograph=False,
         )
-        lite = LiteFunction(graph.get_concrete_function())
+        lite = LiteFunction(graph.get_concrete_function(), self.network)
         return lambda inputs: lite(self._inputs(np.asarray(inputs)[np.newaxis]))[0]
 
     def _reconstruct(self, x, n):
