@@ -233,3 +233,16 @@ class _BucketHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         """Quiet: the tests read `requests` instead."""
+
+
+class FailsOnFirstLiveBar:
+    """A responder that fails on its first live bar only (its call 1 is the engine's warm-up)."""
+
+    def __init__(self, responder):
+        self.responder, self.calls = responder, 0
+
+    def predict(self, bar):
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("model blew up")
+        return self.responder.predict(bar)

@@ -17,7 +17,7 @@ from hmm_live.live import engine as engine_module
 from hmm_live.live.answers import looped
 from hmm_live.live.drummer import MAX_EARLY, Performer
 from hmm_live.music import from_notes
-from tests.support import groove_model, melody_bar, play, wait_until
+from tests.support import FailsOnFirstLiveBar, groove_model, melody_bar, play, wait_until
 
 DRUMS = 9
 
@@ -166,16 +166,9 @@ def test_a_failing_answer_leaves_the_drums_playing(models, tap2drum, monkeypatch
     monkeypatch.setattr(engine_module, "DRUMS_FIRST_S", 5.0)  # the drums of bar 0 are scheduled before it fails
     vae, sub, responder = models
 
-    class Flaky:  # a responder that fails on its first live bar only (call 1 is the warm-up)
-        calls = 0
-
-        def predict(self, bar):
-            Flaky.calls += 1
-            if Flaky.calls == 2:
-                raise RuntimeError("model blew up")
-            return responder.predict(bar)
-
-    with Engine(vae, sub, Flaky(), input=False, output=False, bpm=180, drummer=tap2drum) as engine:
+    with Engine(
+        vae, sub, FailsOnFirstLiveBar(responder), input=False, output=False, bpm=180, drummer=tap2drum
+    ) as engine:
         heard = Heard(engine)
         drums = engine.bus.subscribe("drums")
         for bar in range(2):

@@ -10,7 +10,7 @@ import pytest
 
 from hmm_live import ConfigError
 from hmm_live.live import Engine, ports
-from tests.support import melody_bar, play
+from tests.support import FailsOnFirstLiveBar, melody_bar, play
 
 
 def test_engine_answers_each_bar_in_process(models):
@@ -34,17 +34,8 @@ def test_engine_answers_each_bar_in_process(models):
 def test_a_failing_model_costs_one_bar(models):
     vae, sub, responder = models
 
-    class Flaky:  # a responder that fails on its first live bar only (call 1 is the warm-up)
-        calls = 0
-
-        def predict(self, bar):
-            Flaky.calls += 1
-            if Flaky.calls == 2:
-                raise RuntimeError("model blew up")
-            return responder.predict(bar)
-
     with Engine(vae, sub, responder, input=False, output=False, bpm=180) as engine:
-        engine.set_models(responder=Flaky())
+        engine.set_models(responder=FailsOnFirstLiveBar(responder))
         answers = engine.bus.subscribe("answers")
         for bar in range(3):
             play(engine.feed, engine.clock, bar, melody_bar())
