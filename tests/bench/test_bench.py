@@ -52,12 +52,17 @@ def test_bench_drummer_quick(tmp_path):
     """Both tap2drum sizes drum every bar played, beside the answers (timings are reported only)."""
     report = run_bench("drummer.py", "--quick", out=tmp_path / "drummer.json", timeout=900)
     for size in ("tap2drum_1bar", "tap2drum_2bar"):
-        row = report["sizes"][size]
-        assert row["bars_drummed"] == row["bars_played"]
-        assert row["drums"]["p99_ms"] > 0
-        assert row["answer"]["p99_ms"] > 0
-        assert row["drummer_alone"]["p50_ms"] > 0
-    assert {t["name"] for t in report["targets"]} == {"tap2drum_1bar.drums_p99_ms", "tap2drum_2bar.drums_p99_ms"}
+        for path in ("graph", "lite"):  # before (TensorFlow's graph executor) and what the drummer runs (TFLite)
+            row = report["sizes"][size][path]
+            assert row["bars_drummed"] == row["bars_played"] > 0
+            assert row["errors"] == []
+            assert row["drums"]["p99_ms"] > 0
+            assert row["answer"]["p99_ms"] > 0
+            assert row["drummer_alone"]["p50_ms"] > 0
+    assert {t["name"] for t in report["targets"]} == {
+        "tap2drum_1bar.lite.drums_p99_ms",
+        "tap2drum_2bar.lite.drums_p99_ms",
+    }
 
 
 def test_bench_live_quick_soak(tmp_path):

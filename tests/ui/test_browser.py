@@ -109,7 +109,7 @@ def test_subspace_notebook_sliders_and_map(lab, page):
     page.wait_for_function(
         f"() => Math.abs(({BROWSER_ROWS})('hmm_cursor').d0[0] - {before['x']}) > 1e-6", timeout=30_000
     )
-    readout = float(page.locator(".hmm-latent-sliders .widget-readout").first.inner_text())
+    readout = float(page.locator(".hmm-latent-sliders .widget-readout").first.inner_text().replace("\u2212", "-"))
     after = wait_until(  # every intermediate value is decoded (and heard): poll for the last one
         lambda: (
             (
