@@ -35,8 +35,11 @@ def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def stats_ms(seconds: list[float]) -> dict[str, float]:
+def stats_ms(seconds: list[float]) -> dict[str, float | None]:
+    """p50, p99 and mean in ms; None for each where nothing was measured (a target then fails, the report stays)."""
     ms = np.asarray(seconds) * 1e3
+    if ms.size == 0:
+        return {"p50_ms": None, "p99_ms": None, "mean_ms": None, "n": 0}
     return {
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),

@@ -102,6 +102,9 @@ def test_bench_ui_quick(tmp_path):
     assert report["map_flood"]["points_delivered"] == report["map_flood"]["points_published"]
     for measured in report.get("browser_release", {}).values():
         assert measured["no_change_seen"] < measured["presses"]
+    if "transport" in report:
+        transport = report["transport"]
+        assert transport["not_shown_within_10_s"] < transport["clicks"], transport["panel_when_missed"]
 
 
 @pytest.fixture(scope="module")
