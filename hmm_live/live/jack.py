@@ -35,7 +35,11 @@ def jack_server(period: int = 128) -> Iterator[str]:
     if jackd is None:
         raise FileNotFoundError("jackd is not installed (Debian: apt-get install jackd2)")
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
+    running = {name for name, _ in _jackd_processes()}
     for name in NAMES:
+        if name in running:
+            continue  # another process's (a second notebook, `hmm-live jam`): never borrowed, never cleaned up
+        _remove_files(name)  # a server of this name that was killed left them: they would read as ready
         # its messages go to a file: a pipe nobody reads fills up, and jackd then blocks on a
         # write (every client with it: seen after a few hundred "Process error" lines under load)
         log = tempfile.TemporaryFile()
@@ -93,10 +97,28 @@ def jack_server(period: int = 128) -> Iterator[str]:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
             os.environ["JACK_DEFAULT_SERVER"] = old
-        # only what carries this server's name: the numbered segments (jack-UID-N) are shared by
-        # every server, and removing those another one made meanwhile broke it (SystemError)
-        for leftover in [*SHM.glob(f"jack_{name}_*"), *SHM.glob(f"jack_sem.*_{name}_*")]:
-            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+        _remove_files(name)
+
+
+def _jackd_processes() -> Iterator[tuple[str, int]]:
+    """(server name, parent pid) of every jackd on this machine (read from /proc), and of every
+    guard about to start one."""
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (process / "cmdline").read_bytes().split(b"\0")
+            parent = int((process / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # it ended meanwhile
+            continue
+        jackd = next((i for i, arg in enumerate(argv) if Path(os.fsdecode(arg)).name == "jackd"), None)
+        if jackd is not None and b"-n" in argv[jackd:-1]:
+            yield os.fsdecode(argv[argv.index(b"-n", jackd) + 1]), parent
+
+
+def _remove_files(name: str) -> None:
+    """The shared-memory files of the server `name`: only what carries its name (the numbered
+    segments, jack-UID-N, are shared by every server; removing those broke another: SystemError)."""
+    for leftover in [*SHM.glob(f"jack_{name}_*"), *SHM.glob(f"jack_sem.*_{name}_*")]:
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
 
 def _wait_until_running(name: str, proc: subprocess.Popen, log) -> str | None:
@@ -109,6 +131,9 @@ def _wait_until_running(name: str, proc: subprocess.Popen, log) -> str | None:
             return log.read().decode(errors="replace")[-500:] or f"no server after 10 s (exit {proc.poll()})"
         time.sleep(0.05)
     time.sleep(0.2)
+    if (name, proc.pid) not in _jackd_processes():  # ours gave up after all: another process took the name
+        log.seek(0)
+        return log.read().decode(errors="replace")[-500:] or "jackd ended"
     return None
 
 
